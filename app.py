@@ -1,0 +1,105 @@
+"""Pawtal: the application factory."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import access
+import cli
+import filters
+from config import DEV_SECRET_KEY, from_environment
+from extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create a configured Pawtal app; `config` overrides what the environment says."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    if app.config["PAWTAL_ENV"] == "production" and app.config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise RuntimeError("SECRET_KEY is the development key; set a long random SECRET_KEY in production.")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = None
+    login_manager.user_loader(load_user)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    from blueprints import clients, pets, resources, settings, staff
+
+    for module in (staff, clients, pets, resources, settings):
+        app.register_blueprint(module.bp)
+
+    app.add_url_rule("/", "home", home)
+    app.before_request(access.refuse_undeclared)
+    app.after_request(_security_headers)
+    filters.init_app(app)
+    cli.init_app(app)
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+    return app
+
+
+@access.public
+def home():
+    """The start page: the client desk for staff, sign-in for everyone else."""
+    from flask import redirect, url_for
+    from flask_login import current_user
+
+    if current_user.is_authenticated and current_user.is_staff:
+        return redirect(url_for("clients.index"))
+    return redirect(url_for("staff.login"))
+
+
+def load_user(user_id: str):
+    """Flask-Login loader: staff and client logins are different kinds of account."""
+    from models import ClientLogin, StaffUser
+
+    kind, _, rest = user_id.partition(":")
+    raw_id, _, token = rest.partition(":")
+    model = {"staff": StaffUser, "client": ClientLogin}.get(kind)
+    if model is None or not raw_id.isdigit():
+        return None
+    user = db.session.get(model, int(raw_id))
+    if user is None or user.session_token != token or not user.active:
+        return None
+    return user
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _security_headers(response):
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def _error_page(error):
+    code = getattr(error, "code", 500) or 500
+    return render_template("errors/error.html", error=error, code=code), code

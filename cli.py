@@ -1,0 +1,45 @@
+"""Admin chores as flask commands."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from models import Role
+from services import accounts
+from services.errors import DomainError
+
+
+@click.command("create-owner")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when omitted.")
+@click.option("--first-name", default="Owner", show_default=True)
+@click.option("--last-name", default="")
+def create_owner(email: str, password: str, first_name: str, last_name: str) -> None:
+    """Create an owner account that can sign in at /staff/login."""
+    try:
+        user = accounts.create_staff(email, first_name, last_name, Role.OWNER, password)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Owner {user.email} created.")
+
+
+@click.command("seed-demo")
+@click.option("--clients", "client_count", default=40, show_default=True)
+def seed_demo(client_count: int) -> None:
+    """Load demo data once (a second run changes nothing) and print the demo logins."""
+    from services import demo
+
+    created = demo.seed(client_count)
+    click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")
+    click.echo("Demo staff logins (sign in at /staff/login):")
+    for role, email, password in demo.STAFF_LOGINS:
+        click.echo(f"  {role:<8} {email:<28} {password}")
+    click.echo("Demo client logins (the client portal comes with client accounts):")
+    for email, password in demo.CLIENT_LOGINS:
+        click.echo(f"  client   {email:<28} {password}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_owner)
+    app.cli.add_command(seed_demo)

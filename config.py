@@ -1,0 +1,56 @@
+"""Configuration read from the environment, with safe defaults for a single small server."""
+import os
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the app's config mapping from environment variables."""
+    base_url = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    return {
+        "PAWTAL_ENV": os.environ.get("PAWTAL_ENV", "development"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or "sqlite:///" + os.path.join(instance_path, "pawtal.sqlite"),
+        "BASE_URL": base_url,
+        "BUSINESS_NAME": os.environ.get("PAWTAL_BUSINESS_NAME", "Pawtal Pet Care"),
+        "BUSINESS_EMAIL": os.environ.get("PAWTAL_BUSINESS_EMAIL", "hello@example.com"),
+        "BUSINESS_PHONE": os.environ.get("PAWTAL_BUSINESS_PHONE", "(555) 010-0100"),
+        "BUSINESS_TIMEZONE": os.environ.get("PAWTAL_TIMEZONE", "America/New_York"),
+        "BUSINESS_CURRENCY": os.environ.get("PAWTAL_CURRENCY", "USD"),
+        "UPLOAD_FOLDER": os.environ.get("PAWTAL_UPLOAD_FOLDER") or os.path.join(instance_path, "uploads"),
+        "PHOTO_MAX_BYTES": int(os.environ.get("PAWTAL_PHOTO_MAX_BYTES", 5 * 1024 * 1024)),
+        "PHOTO_MAX_PIXELS": int(os.environ.get("PAWTAL_PHOTO_MAX_PIXELS", 40_000_000)),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("PAWTAL_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", 25)),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD"),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Pawtal <no-reply@localhost>"),
+        "MAIL_SUPPRESS_SEND": _bool("MAIL_SUPPRESS_SEND", False),
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
+        "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "STAFF_LOGIN_LIMIT": os.environ.get("PAWTAL_STAFF_LOGIN_LIMIT", "10 per minute"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": base_url.startswith("https://"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CLIENTS_PER_PAGE": 25,
+    }

@@ -1,0 +1,393 @@
+"""Pawtal's database models (SQLAlchemy 2 typed declarative)."""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Role(str, enum.Enum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    SITTER = "sitter"
+
+    @property
+    def label(self) -> str:
+        return self.value.title()
+
+
+class ClientStatus(str, enum.Enum):
+    PROSPECT = "prospect"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+    @property
+    def label(self) -> str:
+        return self.value.title()
+
+
+class StaffUser(UserMixin, TimestampMixin, db.Model):
+    """A member of the business's team: owner, manager or sitter."""
+
+    __tablename__ = "staff_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80), default="")
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Changing it signs the user out everywhere (it is part of the session id).
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+
+    is_staff = True
+
+    def get_id(self) -> str:
+        return f"staff:{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def can_manage(self) -> bool:
+        """Owners and managers edit everything; sitters only read their clients."""
+        return self.role in (Role.OWNER, Role.MANAGER)
+
+
+class ClientLogin(UserMixin, TimestampMixin, db.Model):
+    """A person who signs in to the client portal; belongs to exactly one Client Profile."""
+
+    __tablename__ = "client_login"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+
+    client: Mapped[ClientProfile] = relationship(back_populates="logins")
+
+    is_staff = False
+
+    def get_id(self) -> str:
+        return f"client:{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+class Service(db.Model):
+    __tablename__ = "service"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    base_price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Vet(db.Model):
+    __tablename__ = "vet"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic: Mapped[str] = mapped_column(String(160), unique=True)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+
+
+class Territory(db.Model):
+    __tablename__ = "territory"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    zips: Mapped[list[TerritoryZip]] = relationship(
+        back_populates="territory", cascade="all, delete-orphan", order_by="TerritoryZip.zip"
+    )
+
+    @property
+    def zip_codes(self) -> str:
+        return ", ".join(z.zip for z in self.zips)
+
+
+class TerritoryZip(db.Model):
+    """One zip code of a territory; a zip belongs to at most one territory."""
+
+    __tablename__ = "territory_zip"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territory.id", ondelete="CASCADE"), index=True)
+    zip: Mapped[str] = mapped_column(String(12), unique=True)
+    territory: Mapped[Territory] = relationship(back_populates="zips")
+
+
+class Policy(TimestampMixin, db.Model):
+    __tablename__ = "policy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(160))
+    body: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    required_at_registration: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SiteSettings(db.Model):
+    """The business's site options: a single row, id 1."""
+
+    __tablename__ = "site_settings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clients_can_register: Mapped[bool] = mapped_column(Boolean, default=True)
+    billing_requires_card: Mapped[bool] = mapped_column(Boolean, default=False)
+    client_field_rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    pet_field_rules: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+client_blocked_sitter = Table(
+    "client_blocked_sitter",
+    db.metadata,
+    Column("client_id", ForeignKey("client_profile.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ClientProfile(TimestampMixin, db.Model):
+    """A household the business serves. Not a login: see ClientLogin."""
+
+    __tablename__ = "client_profile"
+    __table_args__ = (Index("ix_client_profile_name", "last_name", "first_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    status: Mapped[ClientStatus] = mapped_column(
+        Enum(ClientStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=ClientStatus.PROSPECT,
+        index=True,
+    )
+    mobile_phone: Mapped[str] = mapped_column(String(40), default="")
+    home_phone: Mapped[str] = mapped_column(String(40), default="")
+    work_phone: Mapped[str] = mapped_column(String(40), default="")
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(60), default="")
+    zip: Mapped[str] = mapped_column(String(12), default="")
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id", ondelete="SET NULL"), index=True)
+    territory_manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    uses_keys: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_notes: Mapped[str] = mapped_column(Text, default="")
+    vet_id: Mapped[int | None] = mapped_column(ForeignKey("vet.id", ondelete="SET NULL"), index=True)
+    emergency_name: Mapped[str] = mapped_column(String(160), default="")
+    emergency_phone: Mapped[str] = mapped_column(String(40), default="")
+    primary_sitter_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"), index=True)
+    secondary_sitter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
+    staff_notes: Mapped[str] = mapped_column(Text, default="")
+    # Digits of every phone, space-separated, so "555-0101" finds "(555) 010-0101".
+    phone_digits: Mapped[str] = mapped_column(String(130), default="")
+
+    emails: Mapped[list[ClientEmail]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", order_by="(ClientEmail.is_primary.desc(), ClientEmail.id)"
+    )
+    pets: Mapped[list[Pet]] = relationship(back_populates="client", cascade="all, delete-orphan", order_by="Pet.name")
+    logins: Mapped[list[ClientLogin]] = relationship(back_populates="client", cascade="all, delete-orphan")
+    territory: Mapped[Territory | None] = relationship()
+    vet: Mapped[Vet | None] = relationship()
+    primary_sitter: Mapped[StaffUser | None] = relationship(foreign_keys=[primary_sitter_id])
+    secondary_sitter: Mapped[StaffUser | None] = relationship(foreign_keys=[secondary_sitter_id])
+    blocked_sitters: Mapped[list[StaffUser]] = relationship(secondary=client_blocked_sitter)
+    prices: Mapped[list[CustomPrice]] = relationship(
+        back_populates="client",
+        cascade="all, delete-orphan",
+        order_by="(CustomPrice.effective_on.desc(), CustomPrice.id.desc())",
+    )
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def sort_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+    @property
+    def primary_emails(self) -> list[str]:
+        return [e.email for e in self.emails if e.is_primary]
+
+    @property
+    def first_email(self) -> str:
+        return self.emails[0].email if self.emails else ""
+
+    @property
+    def first_phone(self) -> str:
+        return self.mobile_phone or self.home_phone or self.work_phone
+
+    @property
+    def has_login(self) -> bool:
+        return bool(self.logins)
+
+    @property
+    def active_pets(self) -> list[Pet]:
+        return [p for p in self.pets if p.active]
+
+    @property
+    def address_lines(self) -> list[str]:
+        city_line = " ".join(x for x in [f"{self.city}," if self.city else "", self.state, self.zip] if x)
+        return [line for line in (self.address_line1, self.address_line2, city_line.strip(" ,")) if line]
+
+
+class ClientEmail(db.Model):
+    """An email address of a client profile; invitations go to the primary ones."""
+
+    __tablename__ = "client_email"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=True)
+    client: Mapped[ClientProfile] = relationship(back_populates="emails")
+
+
+class CustomPrice(db.Model):
+    """A client's own price for a service from a date on. Rows are never edited: the history stays."""
+
+    __tablename__ = "custom_price"
+    __table_args__ = (Index("ix_custom_price_lookup", "client_id", "service_id", "effective_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    price_cents: Mapped[int] = mapped_column(Integer)
+    effective_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+
+    client: Mapped[ClientProfile] = relationship(back_populates="prices")
+    service: Mapped[Service] = relationship()
+    created_by: Mapped[StaffUser | None] = relationship()
+
+
+class Photo(db.Model):
+    """A re-encoded image uploaded for one of a client's pets; the file name is random."""
+
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Pet(TimestampMixin, db.Model):
+    __tablename__ = "pet"
+    __table_args__ = (Index("ix_pet_client_active", "client_id", "active"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80), index=True)
+    species: Mapped[str] = mapped_column(String(40))
+    breed: Mapped[str] = mapped_column(String(80), default="")
+    sex: Mapped[str] = mapped_column(String(20), default="")
+    colour: Mapped[str] = mapped_column(String(80), default="")
+    weight: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    born_year: Mapped[int | None] = mapped_column(Integer)
+    born_month: Mapped[int | None] = mapped_column(Integer)
+    born_day: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    care_notes: Mapped[str] = mapped_column(Text, default="")
+    feeding: Mapped[str] = mapped_column(Text, default="")
+    medications: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id", ondelete="SET NULL"))
+
+    client: Mapped[ClientProfile] = relationship(back_populates="pets")
+    photo: Mapped[Photo | None] = relationship()
+    vaccinations: Mapped[list[Vaccination]] = relationship(
+        back_populates="pet", cascade="all, delete-orphan", order_by="Vaccination.expires_on"
+    )
+
+    @property
+    def born_text(self) -> str:
+        if not self.born_year:
+            return ""
+        if self.born_month and self.born_day:
+            return date(self.born_year, self.born_month, self.born_day).strftime("%-d %b %Y")
+        if self.born_month:
+            return date(self.born_year, self.born_month, 1).strftime("%b %Y")
+        return str(self.born_year)
+
+    def age(self, today: date | None = None) -> str:
+        """The pet's age in words, as precise as the partial birth date allows."""
+        from services.pets import describe_age
+
+        return describe_age(self.born_year, self.born_month, self.born_day, today or date.today())
+
+
+class Vaccination(db.Model):
+    __tablename__ = "vaccination"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pet_id: Mapped[int] = mapped_column(ForeignKey("pet.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    pet: Mapped[Pet] = relationship(back_populates="vaccinations")
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_on is not None and self.expires_on < date.today()
+
+
+__all__ = [
+    "ClientEmail",
+    "ClientLogin",
+    "ClientProfile",
+    "ClientStatus",
+    "CustomPrice",
+    "Pet",
+    "Photo",
+    "Policy",
+    "Role",
+    "Service",
+    "SiteSettings",
+    "StaffUser",
+    "Territory",
+    "TerritoryZip",
+    "Vaccination",
+    "Vet",
+    "client_blocked_sitter",
+]

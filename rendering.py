@@ -1,0 +1,45 @@
+"""Page-or-fragment rendering: the one place that reads htmx request headers."""
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template
+from flask_htmx import make_response as htmx_response
+
+from extensions import htmx
+
+
+def wants_fragment() -> bool:
+    """A fragment only for an htmx swap: not for boosted links nor history restores."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_page(page_template: str, fragments: str | dict[str, str], status: int = 200, push_url: str | None = None, **context):
+    """Render `page_template`, or for an htmx swap the fragment the request targets.
+
+    `fragments` is one template, or a mapping of target element id to template whose
+    first entry is the default; the page includes the same fragments, so markup exists once.
+    """
+    if wants_fragment():
+        if isinstance(fragments, str):
+            template = fragments
+        else:
+            template = fragments.get(htmx.target or "") or next(iter(fragments.values()))
+        response = htmx_response(render_template(template, **context), status, push_url=push_url)
+    else:
+        response = make_response(render_template(page_template, **context), status)
+    response.vary.add("HX-Request")
+    if isinstance(fragments, dict) and len(fragments) > 1:
+        response.vary.add("HX-Target")
+    return response
+
+
+def done(message: str, location: str, fragment: str | None = None, trigger: str | dict | None = None, **context):
+    """After a change: redirect with a flash (plain POST) or re-render a fragment (htmx)."""
+    if wants_fragment() and fragment is not None:
+        context.setdefault("notice", message)
+        response = htmx_response(render_template(fragment, **context), push_url=location, trigger=trigger)
+        response.vary.add("HX-Request")
+        return response
+    flash(message, "success")
+    if wants_fragment():
+        return htmx_response("", redirect=location, trigger=trigger)
+    return redirect(location, 303)

@@ -1,0 +1,1 @@
+"""Services do the work: they validate business rules, change the database and commit."""

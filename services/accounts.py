@@ -1,0 +1,102 @@
+"""Staff accounts: password hashing, sign-in and the team list."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from extensions import db
+from models import Role, StaffUser, new_session_token
+from services.errors import DomainError
+
+_hasher = PasswordHasher()
+# Verifying against this keeps sign-in time the same for unknown emails.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    if password.isdigit() or password.isalpha():
+        raise DomainError("Mix letters with numbers or symbols.", "password")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def staff_by_email(email: str) -> StaffUser | None:
+    return db.session.scalar(select(StaffUser).where(StaffUser.email == normalize_email(email)))
+
+
+def authenticate_staff(email: str, password: str) -> StaffUser | None:
+    """The active staff member with these credentials, or None."""
+    user = staff_by_email(email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+def create_staff(email: str, first_name: str, last_name: str, role: Role, password: str) -> StaffUser:
+    if staff_by_email(email):
+        raise DomainError("A staff member with this email already exists.", "email")
+    check_password_strength(password)
+    user = StaffUser(
+        email=normalize_email(email),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def update_staff(user: StaffUser, role: Role, active: bool, acting: StaffUser) -> StaffUser:
+    """Change a team member's role or access; the business always keeps an active owner."""
+    if user.id == acting.id and (role != user.role or not active):
+        raise DomainError("You cannot change your own role or access.", "role")
+    was_owner = user.role == Role.OWNER and user.active
+    if was_owner and (role != Role.OWNER or not active) and count_active_owners() <= 1:
+        raise DomainError("The business needs at least one active owner.", "role")
+    if user.active and not active:
+        user.session_token = new_session_token()  # sign them out everywhere
+    user.role = role
+    user.active = active
+    db.session.commit()
+    return user
+
+
+def count_active_owners() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(StaffUser).where(StaffUser.role == Role.OWNER, StaffUser.active.is_(True))
+    )
+
+
+def list_staff() -> list[StaffUser]:
+    return list(db.session.scalars(select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.first_name)))
+
+
+def list_sitters() -> list[StaffUser]:
+    """Active staff who can be assigned to clients (every role can walk dogs)."""
+    return list(
+        db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.first_name))
+    )

@@ -1,0 +1,305 @@
+"""Client profiles: search, save with the site's field rules, territories and custom prices."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from extensions import db
+from models import (
+    ClientEmail,
+    ClientProfile,
+    ClientStatus,
+    CustomPrice,
+    Pet,
+    Service,
+    StaffUser,
+    TerritoryZip,
+)
+from services.accounts import normalize_email
+from services.errors import DomainError, FieldErrors
+from services.settings import apply_field_rules
+
+SORTS = {
+    "name": (ClientProfile.last_name, ClientProfile.first_name),
+    "status": (ClientProfile.status, ClientProfile.last_name),
+    "created": (ClientProfile.created_at,),
+    "city": (ClientProfile.city, ClientProfile.last_name),
+}
+
+
+@dataclass(frozen=True)
+class ClientQuery:
+    """The state of the client table, as it appears in the URL."""
+
+    q: str = ""
+    status: str = ""
+    sort: str = "name"
+    direction: str = "asc"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> ClientQuery:
+        sort = args.get("sort", "name")
+        status = args.get("status", "")
+        try:
+            page = max(1, int(args.get("page", 1)))
+        except ValueError:
+            page = 1
+        return cls(
+            q=args.get("q", "").strip()[:100],
+            status=status if status in {s.value for s in ClientStatus} else "",
+            sort=sort if sort in SORTS else "name",
+            direction="desc" if args.get("dir") == "desc" else "asc",
+            page=page,
+        )
+
+    def args(self, **changes) -> dict:
+        """Query-string arguments for this state with `changes`, leaving defaults out."""
+        values = {"q": self.q, "status": self.status, "sort": self.sort, "dir": self.direction, "page": self.page}
+        values.update(changes)
+        defaults = {"q": "", "status": "", "sort": "name", "dir": "asc", "page": 1}
+        return {k: v for k, v in values.items() if v != defaults[k]}
+
+
+@dataclass
+class ClientPage:
+    rows: list[ClientProfile]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def digits(text: str) -> str:
+    return re.sub(r"\D", "", text or "")
+
+
+def visible_clients(viewer: StaffUser) -> Select:
+    """Clients a staff member may see: all for managers, assigned ones for sitters."""
+    stmt = select(ClientProfile)
+    if not viewer.can_manage:
+        stmt = stmt.where(
+            or_(ClientProfile.primary_sitter_id == viewer.id, ClientProfile.secondary_sitter_id == viewer.id)
+        )
+    return stmt
+
+
+def _term_filter(term: str):
+    like = f"%{term.lower()}%"
+    conditions = [
+        func.lower(ClientProfile.first_name).like(like),
+        func.lower(ClientProfile.last_name).like(like),
+        exists().where(ClientEmail.client_id == ClientProfile.id, ClientEmail.email.like(like)),
+        exists().where(Pet.client_id == ClientProfile.id, func.lower(Pet.name).like(like)),
+    ]
+    if len(digits(term)) >= 3:
+        conditions.append(ClientProfile.phone_digits.like(f"%{digits(term)}%"))
+    return or_(*conditions)
+
+
+def search_clients(viewer: StaffUser, query: ClientQuery, per_page: int) -> ClientPage:
+    """One page of the client table: two queries for the page, plus one per related list."""
+    stmt = visible_clients(viewer)
+    if query.status:
+        stmt = stmt.where(ClientProfile.status == ClientStatus(query.status))
+    terms = query.q.split()
+    if terms:
+        stmt = stmt.where(and_(*(_term_filter(t) for t in terms)))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    columns = SORTS[query.sort]
+    order = [c.desc() if query.direction == "desc" else c.asc() for c in columns] + [ClientProfile.id]
+    pages = max(1, -(-total // per_page))
+    page = min(query.page, pages)
+    rows = db.session.scalars(
+        stmt.options(
+            selectinload(ClientProfile.emails),
+            selectinload(ClientProfile.pets),
+            selectinload(ClientProfile.logins),
+            joinedload(ClientProfile.territory),
+        )
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return ClientPage(rows=list(rows), total=total, page=page, per_page=per_page)
+
+
+def load_client(client_id: int, viewer: StaffUser) -> ClientProfile | None:
+    """A client with everything the profile shows, if `viewer` may see it."""
+    return db.session.scalar(
+        visible_clients(viewer)
+        .where(ClientProfile.id == client_id)
+        .options(
+            selectinload(ClientProfile.emails),
+            selectinload(ClientProfile.pets).selectinload(Pet.photo),
+            selectinload(ClientProfile.logins),
+            selectinload(ClientProfile.blocked_sitters),
+            selectinload(ClientProfile.prices).joinedload(CustomPrice.service),
+            joinedload(ClientProfile.territory),
+            joinedload(ClientProfile.vet),
+            joinedload(ClientProfile.primary_sitter),
+            joinedload(ClientProfile.secondary_sitter),
+        )
+    )
+
+
+def territory_for_zip(zip_code: str) -> int | None:
+    zip_code = (zip_code or "").strip().upper()
+    if not zip_code:
+        return None
+    return db.session.scalar(select(TerritoryZip.territory_id).where(TerritoryZip.zip == zip_code))
+
+
+PROFILE_FIELDS = (
+    "first_name", "last_name", "mobile_phone", "home_phone", "work_phone", "address_line1", "address_line2",
+    "city", "state", "zip", "uses_keys", "key_notes", "vet_id", "emergency_name", "emergency_phone",
+)
+STAFF_ONLY_FIELDS = ("status", "staff_notes", "primary_sitter_id", "secondary_sitter_id", "blocked_sitter_ids",
+                     "territory_id")
+
+
+def save_client(client: ClientProfile | None, values: dict, staff_fields: bool = True) -> ClientProfile:
+    """Create or update a profile from form values, enforcing field rules and sitter rules.
+
+    `values["emails"]` is a list of (email, is_primary). Staff-only keys are ignored unless
+    `staff_fields` (clients editing their own profile never set them).
+    """
+    values = apply_field_rules("client", values)
+    errors: dict[str, str] = {}
+    if not (values.get("first_name") or "").strip():
+        errors["first_name"] = "Enter a first name."
+    if not (values.get("last_name") or "").strip():
+        errors["last_name"] = "Enter a last name."
+
+    emails = None
+    if "emails" in values:
+        emails = _clean_emails(values["emails"], client, errors)
+
+    if staff_fields:
+        _check_sitters(values, errors)
+    if errors:
+        raise FieldErrors(errors)
+
+    if client is None:
+        client = ClientProfile(status=ClientStatus.PROSPECT)
+        db.session.add(client)
+    for name in PROFILE_FIELDS:
+        if name in values:
+            value = values[name]
+            setattr(client, name, value.strip() if isinstance(value, str) else value)
+    client.phone_digits = " ".join(digits(p) for p in (client.mobile_phone, client.home_phone, client.work_phone) if p)
+
+    if staff_fields:
+        if "status" in values and values["status"]:
+            client.status = ClientStatus(values["status"])
+        for name in ("staff_notes", "primary_sitter_id", "secondary_sitter_id"):
+            if name in values:
+                setattr(client, name, values[name])
+        if "blocked_sitter_ids" in values:
+            ids = set(values["blocked_sitter_ids"] or [])
+            client.blocked_sitters = list(db.session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))) if ids else []
+        if "territory_id" in values:
+            client.territory_manual = values["territory_id"] is not None
+            if client.territory_manual:
+                client.territory_id = values["territory_id"]
+    if not client.territory_manual:
+        client.territory_id = territory_for_zip(client.zip)
+
+    if emails is not None:
+        _replace_emails(client, emails)
+    db.session.commit()
+    return client
+
+
+def _clean_emails(pairs, client: ClientProfile | None, errors: dict) -> list[tuple[str, bool]]:
+    cleaned: list[tuple[str, bool]] = []
+    seen = set()
+    for email, is_primary in pairs:
+        email = normalize_email(email or "")
+        if not email:
+            continue
+        if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
+            errors["emails"] = f"“{email}” is not an email address."
+            continue
+        if email in seen:
+            continue
+        seen.add(email)
+        cleaned.append((email, bool(is_primary)))
+    if cleaned and not any(p for _, p in cleaned):
+        cleaned[0] = (cleaned[0][0], True)
+    if cleaned:
+        others = select(ClientEmail.email).where(ClientEmail.email.in_(seen))
+        if client is not None and client.id is not None:
+            others = others.where(ClientEmail.client_id != client.id)
+        taken = db.session.scalars(others).first()
+        if taken:
+            errors["emails"] = f"{taken} already belongs to another client."
+    return cleaned
+
+
+def _replace_emails(client: ClientProfile, emails: list[tuple[str, bool]]) -> None:
+    by_address = {e.email: e for e in client.emails}
+    kept = []
+    for address, is_primary in emails:
+        row = by_address.get(address) or ClientEmail(email=address)
+        row.is_primary = is_primary
+        kept.append(row)
+    client.emails = kept
+
+
+def _check_sitters(values: dict, errors: dict) -> None:
+    primary, secondary = values.get("primary_sitter_id"), values.get("secondary_sitter_id")
+    blocked = set(values.get("blocked_sitter_ids") or [])
+    if primary and primary in blocked:
+        errors["primary_sitter_id"] = "This sitter is blocked for this client."
+    if secondary and secondary in blocked:
+        errors["secondary_sitter_id"] = "This sitter is blocked for this client."
+    if primary and secondary and primary == secondary:
+        errors["secondary_sitter_id"] = "Choose a different sitter from the primary one."
+
+
+def delete_client(client: ClientProfile) -> None:
+    db.session.delete(client)
+    db.session.commit()
+
+
+def price_on(client_id: int, service: Service, day: date) -> int:
+    """The price in cents in force for a client's service on `day`: the latest custom price
+    effective on or before that day, else the service's base price."""
+    custom = db.session.scalar(
+        select(CustomPrice.price_cents)
+        .where(CustomPrice.client_id == client_id, CustomPrice.service_id == service.id, CustomPrice.effective_on <= day)
+        .order_by(CustomPrice.effective_on.desc(), CustomPrice.id.desc())
+        .limit(1)
+    )
+    return service.base_price_cents if custom is None else custom
+
+
+def add_custom_price(client: ClientProfile, service_id: int, price_cents: int, effective_on: date,
+                     acting: StaffUser) -> CustomPrice:
+    service = db.session.get(Service, service_id)
+    if service is None:
+        raise DomainError("Choose a service.", "service_id")
+    if price_cents < 0:
+        raise DomainError("A price cannot be negative.", "price")
+    price = CustomPrice(client=client, service=service, price_cents=price_cents, effective_on=effective_on,
+                        created_by=acting)
+    db.session.add(price)
+    db.session.commit()
+    return price
+
+
+def current_prices(client: ClientProfile, today: date) -> dict[int, CustomPrice]:
+    """For each service, the custom price in force today (from the loaded history)."""
+    in_force: dict[int, CustomPrice] = {}
+    for price in client.prices:  # newest effective date first
+        if price.effective_on <= today and price.service_id not in in_force:
+            in_force[price.service_id] = price
+    return in_force

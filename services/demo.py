@@ -1,0 +1,127 @@
+"""Demo data for trying Pawtal: a business with staff, clients, pets and resources."""
+from __future__ import annotations
+
+import io
+import random
+from datetime import date, timedelta
+
+from PIL import Image, ImageDraw
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from extensions import db
+from models import ClientEmail, ClientLogin, ClientProfile, ClientStatus, CustomPrice, Pet, Role, StaffUser
+from services import resources
+from services.accounts import hash_password
+from services.clients import digits, territory_for_zip
+from services.pets import store_photo
+
+STAFF_LOGINS = [
+    ("owner", "owner@pawtal.test", "demo-owner-2026"),
+    ("manager", "manager@pawtal.test", "demo-manager-2026"),
+    ("sitter", "sam@pawtal.test", "demo-sitter-2026"),
+    ("sitter", "riley@pawtal.test", "demo-sitter-2026"),
+]
+CLIENT_LOGINS = [("jane.doe@example.com", "demo-client-2026")]
+
+FIRST = ["Jane", "Omar", "Priya", "Liam", "Sofia", "Mateo", "Grace", "Noah", "Ava", "Ethan", "Mia", "Lucas",
+         "Chloe", "Henry", "Zoe", "Arjun", "Ella", "Owen", "Nora", "Felix"]
+LAST = ["Doe", "Haddad", "Patel", "Murphy", "Rossi", "Garcia", "Kim", "Okafor", "Nguyen", "Schmidt", "Lopez",
+        "Brown", "Dubois", "Walsh", "Cohen", "Singh", "Berg", "Tanaka", "Silva", "Novak"]
+DOGS = [("Biscuit", "Beagle"), ("Luna", "Labrador Retriever"), ("Milo", "Border Collie"), ("Pepper", "Poodle"),
+        ("Rosie", "Golden Retriever"), ("Bear", "Bernese Mountain Dog"), ("Daisy", "Dachshund"),
+        ("Scout", "Australian Shepherd")]
+CATS = [("Mochi", "Domestic Shorthair"), ("Olive", "Siamese"), ("Tiger", "Maine Coon"), ("Cleo", "Ragdoll")]
+COLOURS = [(201, 140, 82), (60, 45, 40), (230, 215, 190), (120, 120, 125), (180, 90, 40)]
+ZIPS = ["02139", "02140", "02141", "02142", "02143", "02144", "02145"]
+
+
+def draw_pet(name: str, colour: tuple[int, int, int], cat: bool) -> bytes:
+    """A friendly cartoon face drawn with Pillow, so the demo downloads nothing."""
+    image = Image.new("RGB", (480, 480), (236, 244, 240))
+    d = ImageDraw.Draw(image)
+    if cat:
+        d.polygon([(110, 170), (150, 60), (210, 150)], fill=colour)
+        d.polygon([(370, 170), (330, 60), (270, 150)], fill=colour)
+    else:
+        d.ellipse((70, 120, 160, 300), fill=tuple(max(0, c - 40) for c in colour))
+        d.ellipse((320, 120, 410, 300), fill=tuple(max(0, c - 40) for c in colour))
+    d.ellipse((110, 110, 370, 390), fill=colour)
+    d.ellipse((175, 200, 205, 235), fill=(30, 30, 30))
+    d.ellipse((275, 200, 305, 235), fill=(30, 30, 30))
+    d.ellipse((218, 270, 262, 300), fill=(40, 25, 25))
+    d.text((20, 440), name, fill=(30, 60, 50))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def seed(client_count: int = 40) -> bool:
+    """Create the demo business unless it is already there; True when it created it."""
+    if db.session.scalar(select(StaffUser).where(StaffUser.email == STAFF_LOGINS[0][1])):
+        return False
+    rng = random.Random(2026)
+    staff = {}
+    for (role, email, password), first in zip(STAFF_LOGINS, ["Olivia", "Marcus", "Sam", "Riley"]):
+        user = StaffUser(email=email, first_name=first, last_name="Demo", role=Role(role),
+                         password_hash=hash_password(password))
+        db.session.add(user)
+        staff[email] = user
+    db.session.commit()
+    sitters = [staff["sam@pawtal.test"], staff["riley@pawtal.test"]]
+
+    walk = resources.save_service(None, "Dog walk (30 min)", 30, 2500, True)
+    resources.save_service(None, "Dog walk (60 min)", 60, 4000, True)
+    resources.save_service(None, "Drop-in visit", 30, 2200, True)
+    resources.save_service(None, "Overnight stay", 720, 9500, True)
+    vets = [
+        resources.save_vet(None, "Riverside Animal Hospital", "(555) 010-2000", "12 River St"),
+        resources.save_vet(None, "Cat & Canine Clinic", "(555) 010-3000", "400 Main St"),
+    ]
+    resources.save_territory(None, "Cambridge North", "02138 02139 02140")
+    resources.save_territory(None, "Somerville", "02143 02144 02145")
+    resources.save_policy(None, "Service agreement", "We care for your pets as our own. Visits are scheduled "
+                                                      "once approved; cancellations within 24 hours are charged.", True)
+    resources.save_policy(None, "Privacy notice", "We keep your details only to provide our services.", True)
+
+    statuses = [ClientStatus.ACTIVE] * 6 + [ClientStatus.PROSPECT] * 3 + [ClientStatus.INACTIVE]
+    for i in range(client_count):
+        first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+        zip_code = rng.choice(ZIPS)
+        mobile = f"(555) 01{i // 10}-{1000 + i:04d}"
+        client = ClientProfile(
+            first_name=first, last_name=last, status=statuses[i % len(statuses)] if i else ClientStatus.ACTIVE,
+            mobile_phone=mobile, phone_digits=digits(mobile), address_line1=f"{10 + i} Elm Street",
+            city="Cambridge" if zip_code < "02143" else "Somerville", state="MA", zip=zip_code,
+            territory_id=territory_for_zip(zip_code), uses_keys=i % 3 == 0,
+            key_notes="Lockbox by the side door, code given by phone." if i % 3 == 0 else "",
+            vet=vets[i % 2], emergency_name=f"{rng.choice(FIRST)} {last}", emergency_phone="(555) 010-9999",
+            primary_sitter=sitters[i % 2], secondary_sitter=sitters[(i + 1) % 2] if i % 4 == 0 else None,
+            staff_notes="Prefers texts to calls." if i % 5 == 0 else "",
+        )
+        address = "jane.doe@example.com" if i == 0 else f"{first}.{last}{i}@example.com".lower()
+        client.emails = [ClientEmail(email=address, is_primary=True)]
+        if i % 6 == 1:
+            client.emails.append(ClientEmail(email=f"{last}.household{i}@example.com".lower(), is_primary=False))
+        db.session.add(client)
+        db.session.flush()
+        for j in range(1 + (i % 3 == 0) + (i % 7 == 0)):
+            cat = (i + j) % 4 == 3
+            name, breed = (CATS if cat else DOGS)[(i + j) % (4 if cat else 8)]
+            pet = Pet(client=client, name=name, species="Cat" if cat else "Dog", breed=breed,
+                      sex=rng.choice(["Female (spayed)", "Male (neutered)", "Female", "Male"]),
+                      colour=rng.choice(["Tan", "Black", "Cream", "Grey", "Red"]),
+                      born_year=2014 + (i + j) % 11, born_month=(i % 12) + 1 if i % 2 else None,
+                      weight=None if cat else 20 + (i * 3) % 60, feeding="Breakfast and dinner, one cup.",
+                      care_notes="Loves the park; pulls on the lead." if not cat else "Indoor only.",
+                      active=not (i == 5 and j == 0))
+            db.session.add(pet)
+            upload = FileStorage(io.BytesIO(draw_pet(name, COLOURS[(i + j) % len(COLOURS)], cat)), "pet.png")
+            pet.photo = store_photo(client, upload)
+        if i % 8 == 0:
+            db.session.add(CustomPrice(client=client, service=walk, price_cents=2200,
+                                       effective_on=date.today() - timedelta(days=90), created_by=staff["owner@pawtal.test"]))
+    jane = db.session.scalar(select(ClientEmail).where(ClientEmail.email == CLIENT_LOGINS[0][0])).client
+    db.session.add(ClientLogin(client=jane, email=CLIENT_LOGINS[0][0], password_hash=hash_password(CLIENT_LOGINS[0][1])))
+    db.session.commit()
+    return True

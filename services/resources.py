@@ -1,0 +1,104 @@
+"""The business's resources: services, vets, territories and policies."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import ClientProfile, Policy, Service, Territory, TerritoryZip, Vet
+from services.errors import DomainError
+
+
+def _commit_unique(message: str, field: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError(message, field) from None
+
+
+def save_service(service: Service | None, name: str, duration_minutes: int, base_price_cents: int,
+                 active: bool) -> Service:
+    if base_price_cents < 0:
+        raise DomainError("A price cannot be negative.", "base_price")
+    service = service or Service()
+    service.name, service.duration_minutes = name.strip(), duration_minutes
+    service.base_price_cents, service.active = base_price_cents, active
+    db.session.add(service)
+    _commit_unique("A service with this name already exists.", "name")
+    return service
+
+
+def save_vet(vet: Vet | None, clinic: str, phone: str, address: str) -> Vet:
+    vet = vet or Vet()
+    vet.clinic, vet.phone, vet.address = clinic.strip(), phone.strip(), address.strip()
+    db.session.add(vet)
+    _commit_unique("A vet with this clinic name already exists.", "clinic")
+    return vet
+
+
+def parse_zips(text: str) -> list[str]:
+    """Zip codes from free text: separated by commas, spaces or new lines."""
+    return sorted({z.upper() for z in re.split(r"[\s,;]+", text or "") if z})
+
+
+def save_territory(territory: Territory | None, name: str, zip_text: str) -> Territory:
+    """Save a territory and re-place every client whose territory follows their zip."""
+    zips = parse_zips(zip_text)
+    bad = [z for z in zips if not re.fullmatch(r"[A-Z0-9-]{3,12}", z)]
+    if bad:
+        raise DomainError(f"Not a zip code: {', '.join(bad)}.", "zip_codes")
+    stmt = select(TerritoryZip.zip, Territory.name).join(Territory).where(TerritoryZip.zip.in_(zips))
+    if territory is not None and territory.id is not None:
+        stmt = stmt.where(TerritoryZip.territory_id != territory.id)
+    claimed = db.session.execute(stmt).all()
+    if claimed:
+        listed = ", ".join(f"{z} ({t})" for z, t in claimed)
+        raise DomainError(f"Already in another territory: {listed}.", "zip_codes")
+    territory = territory or Territory()
+    territory.name = name.strip()
+    current = {z.zip: z for z in territory.zips}
+    territory.zips = [current.get(z) or TerritoryZip(zip=z) for z in zips]
+    db.session.add(territory)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("A territory with this name already exists.", "name") from None
+    _replace_automatic_territories()
+    db.session.commit()
+    return territory
+
+
+def _replace_automatic_territories() -> None:
+    """Clients without a manual override take the territory of their zip."""
+    by_zip = select(TerritoryZip.territory_id).where(TerritoryZip.zip == ClientProfile.zip).scalar_subquery()
+    db.session.execute(
+        update(ClientProfile).where(ClientProfile.territory_manual.is_(False)).values(territory_id=by_zip)
+    )
+
+
+def save_policy(policy: Policy | None, title: str, body: str, required: bool) -> Policy:
+    """Save a policy; changing its text makes a new version clients agree to again."""
+    if policy is not None and (policy.title != title.strip() or policy.body != body.strip()):
+        policy.version += 1
+    policy = policy or Policy(version=1)
+    policy.title, policy.body, policy.required_at_registration = title.strip(), body.strip(), required
+    db.session.add(policy)
+    db.session.commit()
+    return policy
+
+
+def delete_resource(obj) -> None:
+    db.session.delete(obj)
+    if isinstance(obj, Territory):
+        db.session.flush()
+        _replace_automatic_territories()
+    db.session.commit()
+
+
+def list_of(model) -> list:
+    order = {Service: Service.name, Vet: Vet.clinic, Territory: Territory.name, Policy: Policy.title}[model]
+    return list(db.session.scalars(select(model).order_by(order)))

@@ -1,0 +1,103 @@
+"""Site options: registration, card requirement, and which fields are required or hidden."""
+from __future__ import annotations
+
+from extensions import db
+from models import SiteSettings
+from services.errors import FieldErrors
+
+REQUIRED, OPTIONAL, HIDDEN = "required", "optional", "hidden"
+RULE_CHOICES = (REQUIRED, OPTIONAL, HIDDEN)
+
+# Configurable client fields: rule key -> (label, the form fields it covers).
+CLIENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "email": ("Email", ("emails",)),
+    "mobile_phone": ("Mobile phone", ("mobile_phone",)),
+    "home_phone": ("Home phone", ("home_phone",)),
+    "work_phone": ("Work phone", ("work_phone",)),
+    "address": ("Address", ("address_line1", "city", "state", "zip")),
+    "vet": ("Veterinarian", ("vet_id",)),
+    "emergency_contact": ("Emergency contact", ("emergency_name", "emergency_phone")),
+    "keys": ("Keys", ("uses_keys", "key_notes")),
+}
+PET_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "breed": ("Breed", ("breed",)),
+    "sex": ("Sex", ("sex",)),
+    "colour": ("Colour", ("colour",)),
+    "weight": ("Weight", ("weight",)),
+    "born": ("Born", ("born_year",)),
+    "description": ("Description", ("description",)),
+    "care_notes": ("Care notes", ("care_notes",)),
+    "feeding": ("Feeding", ("feeding",)),
+    "medications": ("Medications", ("medications",)),
+    "vaccinations": ("Vaccinations", ("vaccinations",)),
+    "photo": ("Photo", ("photo",)),
+}
+# Fields that are a yes/no: "required" cannot apply to them, only shown or hidden.
+NOT_REQUIRABLE = {"uses_keys"}
+
+
+def get_settings() -> SiteSettings:
+    """The single settings row, created with defaults on first use."""
+    settings = db.session.get(SiteSettings, 1)
+    if settings is None:
+        settings = SiteSettings(id=1, clients_can_register=True, billing_requires_card=False,
+                                client_field_rules={}, pet_field_rules={})
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def rules_for(kind: str) -> dict[str, str]:
+    """Every configurable field of `kind` ("client" or "pet") with its rule."""
+    settings = get_settings()
+    fields, stored = (
+        (CLIENT_FIELDS, settings.client_field_rules) if kind == "client" else (PET_FIELDS, settings.pet_field_rules)
+    )
+    return {key: (stored or {}).get(key, OPTIONAL) for key in fields}
+
+
+def form_field_rules(kind: str) -> dict[str, str]:
+    """The rules spread over the form fields they cover: {"city": "required", ...}."""
+    fields = CLIENT_FIELDS if kind == "client" else PET_FIELDS
+    spread = {}
+    for key, rule in rules_for(kind).items():
+        for name in fields[key][1]:
+            spread[name] = OPTIONAL if rule == REQUIRED and name in NOT_REQUIRABLE else rule
+    return spread
+
+
+def apply_field_rules(kind: str, values: dict) -> dict:
+    """Drop hidden fields from `values` and refuse missing required ones (the server's word, not the HTML's)."""
+    rules = form_field_rules(kind)
+    kept = {name: value for name, value in values.items() if rules.get(name) != HIDDEN}
+    errors = {
+        name: "This field is required."
+        for name, rule in rules.items()
+        if rule == REQUIRED and name in values and _is_blank(values[name])
+    }
+    missing = {name: "This field is required." for name, rule in rules.items() if rule == REQUIRED and name not in values}
+    errors.update(missing)
+    if errors:
+        raise FieldErrors(errors)
+    return kept
+
+
+def _is_blank(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple)):
+        return not any(not _is_blank(v) for v in value)
+    return False
+
+
+def update_settings(clients_can_register: bool, billing_requires_card: bool,
+                    client_rules: dict[str, str], pet_rules: dict[str, str]) -> SiteSettings:
+    settings = get_settings()
+    settings.clients_can_register = clients_can_register
+    settings.billing_requires_card = billing_requires_card
+    settings.client_field_rules = {k: v for k, v in client_rules.items() if k in CLIENT_FIELDS and v in RULE_CHOICES}
+    settings.pet_field_rules = {k: v for k, v in pet_rules.items() if k in PET_FIELDS and v in RULE_CHOICES}
+    db.session.commit()
+    return settings

@@ -1,0 +1,220 @@
+"""Fixtures: a fresh database per test (SQLite, or PostgreSQL with TEST_DATABASE_URL), factories, logins."""
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+from sqlalchemy import create_engine, event, text
+
+from app import create_app
+from extensions import db
+from models import ClientEmail, ClientProfile, ClientStatus, Pet, Role, Service, StaffUser
+from services.accounts import hash_password
+
+HX = {"HX-Request": "true"}
+PASSWORD = "correct-horse-42"
+_counter = itertools.count(1)
+
+
+def _database_url(tmp_root) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_root}/pawtal-test.sqlite"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    if url.startswith("postgresql"):
+        # In CI a missing PostgreSQL must fail loudly, never skip.
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("select 1"))
+        except Exception as error:  # noqa: BLE001 - report any connection failure
+            pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is not reachable: {error}", returncode=3)
+        finally:
+            engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    """One argon2 hash shared by factory accounts: hashing per user would slow the suite."""
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url, tmp_path_factory):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.create_all()
+        db.session.remove()
+        db.engine.dispose()
+    return database_url
+
+
+def make_config(database_url: str, tmp_path, **extra) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "MAIL_SUPPRESS_SEND": True,
+        "BASE_URL": "http://localhost",
+        "SERVER_NAME": None,
+        "RATELIMIT_ENABLED": True,
+    }
+    config.update(extra)
+    return config
+
+
+def _empty_tables(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = list(reversed(db.metadata.sorted_tables))
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app_config(_schema, tmp_path):
+    """Extra config for the `app` fixture; override in a test module to change it."""
+    return {}
+
+
+@pytest.fixture
+def app(_schema, tmp_path, app_config):
+    app = create_app(make_config(_schema, tmp_path, **app_config))
+    ctx = app.app_context()
+    ctx.push()
+    yield app
+    db.session.remove()
+    ctx.pop()
+    _empty_tables(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Factory:
+    """Builds rows with unique emails; every account's password is PASSWORD."""
+
+    def __init__(self, password_hash: str):
+        self.password_hash = password_hash
+
+    def staff(self, role: Role = Role.MANAGER, **kw) -> StaffUser:
+        n = next(_counter)
+        user = StaffUser(email=kw.pop("email", f"staff{n}@example.test"), first_name=kw.pop("first_name", f"Staff{n}"),
+                         last_name=kw.pop("last_name", "Member"), role=role, password_hash=self.password_hash, **kw)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    def client(self, **kw) -> ClientProfile:
+        n = next(_counter)
+        email = kw.pop("email", f"client{n}@example.test")
+        profile = ClientProfile(first_name=kw.pop("first_name", f"First{n}"), last_name=kw.pop("last_name", f"Last{n}"),
+                                status=kw.pop("status", ClientStatus.ACTIVE), **kw)
+        if email:
+            profile.emails = [ClientEmail(email=email, is_primary=True)]
+        db.session.add(profile)
+        db.session.commit()
+        return profile
+
+    def pet(self, client: ClientProfile, **kw) -> Pet:
+        n = next(_counter)
+        pet = Pet(client=client, name=kw.pop("name", f"Pet{n}"), species=kw.pop("species", "Dog"), **kw)
+        db.session.add(pet)
+        db.session.commit()
+        return pet
+
+    def service(self, **kw) -> Service:
+        n = next(_counter)
+        service = Service(name=kw.pop("name", f"Walk {n}"), duration_minutes=kw.pop("duration_minutes", 30),
+                          base_price_cents=kw.pop("base_price_cents", 2500), active=True, **kw)
+        db.session.add(service)
+        db.session.commit()
+        return service
+
+
+@pytest.fixture
+def make(app, password_hash):
+    return Factory(password_hash)
+
+
+def login_as(test_client, user) -> None:
+    """Sign a user in on a test client without a request (the login form has its own tests)."""
+    with test_client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+
+
+@pytest.fixture
+def owner(make):
+    return make.staff(Role.OWNER, first_name="Olive")
+
+
+@pytest.fixture
+def manager(make):
+    return make.staff(Role.MANAGER, first_name="Marta")
+
+
+@pytest.fixture
+def sitter(make):
+    return make.staff(Role.SITTER, first_name="Sami")
+
+
+@pytest.fixture
+def as_manager(client, manager):
+    login_as(client, manager)
+    return client
+
+
+@pytest.fixture
+def as_owner(client, owner):
+    login_as(client, owner)
+    return client
+
+
+class QueryCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, *args):
+        self.count += 1
+
+
+@pytest.fixture
+def count_queries(app):
+    """A context manager counting SQL statements sent while it is open."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+
+    return counting

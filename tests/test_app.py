@@ -1,0 +1,119 @@
+"""The app factory, configuration, security headers, migrations and CLI."""
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, inspect, select, text
+
+from app import create_app
+from config import DEV_SECRET_KEY
+from extensions import db
+from models import ClientProfile, Pet, Role, StaffUser
+from tests.conftest import login_as
+
+
+def test_production_refuses_the_development_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAWTAL_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    assert create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}).config["SECRET_KEY"] != DEV_SECRET_KEY
+
+
+def test_environment_configures_the_business(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAWTAL_BUSINESS_NAME", "Happy Tails")
+    monkeypatch.setenv("PAWTAL_TIMEZONE", "Europe/London")
+    monkeypatch.setenv("BASE_URL", "https://pets.example.com/")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
+    assert app.config["BUSINESS_NAME"] == "Happy Tails"
+    assert app.config["BUSINESS_TIMEZONE"] == "Europe/London"
+    assert app.config["BASE_URL"] == "https://pets.example.com"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_session_cookie_is_httponly_and_samesite(client, owner):
+    response = client.post("/staff/login", data={"email": owner.email, "password": "correct-horse-42"})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # BASE_URL is http in tests
+
+
+def test_security_headers(client):
+    response = client.get("/staff/login")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_htmx_is_vendored_not_from_a_cdn(client):
+    page = client.get("/staff/login").get_data(as_text=True)
+    assert '/static/vendor/htmx-2.0.11.min.js' in page
+    assert "unpkg" not in page and "cdn" not in page.lower()
+    assert client.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
+
+
+def _migration_url(database_url, tmp_path):
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS migration_check CASCADE"))
+            conn.execute(text("CREATE SCHEMA migration_check"))
+        engine.dispose()
+        return database_url + "?options=-csearch_path%3Dmigration_check"
+    return f"sqlite:///{tmp_path}/migrated.sqlite"
+
+
+def test_migrations_build_the_schema_from_empty_and_match_the_models(_schema, tmp_path):
+    url = _migration_url(_schema, tmp_path)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, db.metadata)
+            tables = set(inspect(conn).get_table_names())
+        db.session.remove()
+        db.engine.dispose()
+    assert {"client_profile", "pet", "staff_user", "custom_price"} <= tables
+    assert diff == []
+
+
+def test_create_owner_command(runner, app):
+    result = runner.invoke(args=["create-owner", "Boss@Example.test", "--password", "s3cret-password!"])
+    assert result.exit_code == 0, result.output
+    owner = db.session.scalar(select(StaffUser).where(StaffUser.email == "boss@example.test"))
+    assert owner.role == Role.OWNER
+    again = runner.invoke(args=["create-owner", "boss@example.test", "--password", "s3cret-password!"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    weak = runner.invoke(args=["create-owner", "weak@example.test", "--password", "short"])
+    assert weak.exit_code != 0
+
+
+def test_create_owner_prompts_for_the_password(runner, app):
+    result = runner.invoke(args=["create-owner", "asked@example.test"], input="prompted-pass-1\nprompted-pass-1\n")
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(StaffUser).where(StaffUser.email == "asked@example.test")) is not None
+
+
+def test_seed_demo_is_idempotent_and_prints_logins(runner, app):
+    first = runner.invoke(args=["seed-demo", "--clients", "12"])
+    assert first.exit_code == 0, first.output
+    assert "owner@pawtal.test" in first.output and "Demo data loaded" in first.output
+    counts = (db.session.scalar(select(db.func.count(ClientProfile.id))),
+              db.session.scalar(select(db.func.count(Pet.id))))
+    second = runner.invoke(args=["seed-demo", "--clients", "12"])
+    assert "already present" in second.output
+    db.session.expire_all()
+    assert (db.session.scalar(select(db.func.count(ClientProfile.id))),
+            db.session.scalar(select(db.func.count(Pet.id)))) == counts
+    assert counts[0] == 12 and counts[1] >= 12
+    owner = db.session.scalar(select(StaffUser).where(StaffUser.email == "owner@pawtal.test"))
+    roles = set(db.session.scalars(select(StaffUser.role)))
+    assert roles == {Role.OWNER, Role.MANAGER, Role.SITTER} and owner is not None
+
+
+def test_error_pages_are_friendly(app, client, owner):
+    login_as(client, owner)
+    response = client.get("/clients/999999")
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True)
