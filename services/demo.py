@@ -17,10 +17,10 @@ from services.clients import digits, territory_for_zip
 from services.pets import store_photo
 
 STAFF_LOGINS = [
-    ("owner", "owner@pawtal.test", "demo-owner-2026"),
-    ("manager", "manager@pawtal.test", "demo-manager-2026"),
-    ("sitter", "sam@pawtal.test", "demo-sitter-2026"),
-    ("sitter", "riley@pawtal.test", "demo-sitter-2026"),
+    ("owner", "owner@pawtal.example", "demo-owner-2026"),
+    ("manager", "manager@pawtal.example", "demo-manager-2026"),
+    ("sitter", "sam@pawtal.example", "demo-sitter-2026"),
+    ("sitter", "riley@pawtal.example", "demo-sitter-2026"),
 ]
 CLIENT_LOGINS = [("jane.doe@example.com", "demo-client-2026")]
 
@@ -68,7 +68,7 @@ def seed(client_count: int = 40) -> bool:
         db.session.add(user)
         staff[email] = user
     db.session.commit()
-    sitters = [staff["sam@pawtal.test"], staff["riley@pawtal.test"]]
+    sitters = [staff["sam@pawtal.example"], staff["riley@pawtal.example"]]
 
     walk = resources.save_service(None, "Dog walk (30 min)", 30, 2500, True)
     resources.save_service(None, "Dog walk (60 min)", 60, 4000, True)
@@ -120,7 +120,7 @@ def seed(client_count: int = 40) -> bool:
             pet.photo = store_photo(client, upload)
         if i % 8 == 0:
             db.session.add(CustomPrice(client=client, service=walk, price_cents=2200,
-                                       effective_on=date.today() - timedelta(days=90), created_by=staff["owner@pawtal.test"]))
+                                       effective_on=date.today() - timedelta(days=90), created_by=staff["owner@pawtal.example"]))
     jane = db.session.scalar(select(ClientEmail).where(ClientEmail.email == CLIENT_LOGINS[0][0])).client
     db.session.add(ClientLogin(client=jane, email=CLIENT_LOGINS[0][0], password_hash=hash_password(CLIENT_LOGINS[0][1])))
     db.session.commit()

@@ -5,6 +5,8 @@ import itertools
 import os
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
 
 from app import create_app
@@ -94,9 +96,25 @@ def app_config(_schema, tmp_path):
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests do not see the previous request's signed-in user.
+
+    The test's app context stays pushed (so tests can use db.session), and Flask reuses it
+    for requests; Flask-Login caches the user on `g`, which would leak between clients.
+    """
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.pop("_login_user", None)
+
+
 @pytest.fixture
 def app(_schema, tmp_path, app_config):
     app = create_app(make_config(_schema, tmp_path, **app_config))
+    app.test_client_class = IsolatedClient
     ctx = app.app_context()
     ctx.push()
     yield app
@@ -123,7 +141,7 @@ class Factory:
 
     def staff(self, role: Role = Role.MANAGER, **kw) -> StaffUser:
         n = next(_counter)
-        user = StaffUser(email=kw.pop("email", f"staff{n}@example.test"), first_name=kw.pop("first_name", f"Staff{n}"),
+        user = StaffUser(email=kw.pop("email", f"staff{n}@example.com"), first_name=kw.pop("first_name", f"Staff{n}"),
                          last_name=kw.pop("last_name", "Member"), role=role, password_hash=self.password_hash, **kw)
         db.session.add(user)
         db.session.commit()
@@ -131,7 +149,7 @@ class Factory:
 
     def client(self, **kw) -> ClientProfile:
         n = next(_counter)
-        email = kw.pop("email", f"client{n}@example.test")
+        email = kw.pop("email", f"client{n}@example.com")
         profile = ClientProfile(first_name=kw.pop("first_name", f"First{n}"), last_name=kw.pop("last_name", f"Last{n}"),
                                 status=kw.pop("status", ClientStatus.ACTIVE), **kw)
         if email:

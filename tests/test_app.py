@@ -79,26 +79,26 @@ def test_migrations_build_the_schema_from_empty_and_match_the_models(_schema, tm
 
 
 def test_create_owner_command(runner, app):
-    result = runner.invoke(args=["create-owner", "Boss@Example.test", "--password", "s3cret-password!"])
+    result = runner.invoke(args=["create-owner", "Boss@Example.com", "--password", "s3cret-password!"])
     assert result.exit_code == 0, result.output
-    owner = db.session.scalar(select(StaffUser).where(StaffUser.email == "boss@example.test"))
+    owner = db.session.scalar(select(StaffUser).where(StaffUser.email == "boss@example.com"))
     assert owner.role == Role.OWNER
-    again = runner.invoke(args=["create-owner", "boss@example.test", "--password", "s3cret-password!"])
+    again = runner.invoke(args=["create-owner", "boss@example.com", "--password", "s3cret-password!"])
     assert again.exit_code != 0 and "already exists" in again.output
-    weak = runner.invoke(args=["create-owner", "weak@example.test", "--password", "short"])
+    weak = runner.invoke(args=["create-owner", "weak@example.com", "--password", "short"])
     assert weak.exit_code != 0
 
 
 def test_create_owner_prompts_for_the_password(runner, app):
-    result = runner.invoke(args=["create-owner", "asked@example.test"], input="prompted-pass-1\nprompted-pass-1\n")
+    result = runner.invoke(args=["create-owner", "asked@example.com"], input="prompted-pass-1\nprompted-pass-1\n")
     assert result.exit_code == 0, result.output
-    assert db.session.scalar(select(StaffUser).where(StaffUser.email == "asked@example.test")) is not None
+    assert db.session.scalar(select(StaffUser).where(StaffUser.email == "asked@example.com")) is not None
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(runner, app):
     first = runner.invoke(args=["seed-demo", "--clients", "12"])
     assert first.exit_code == 0, first.output
-    assert "owner@pawtal.test" in first.output and "Demo data loaded" in first.output
+    assert "owner@pawtal.example" in first.output and "Demo data loaded" in first.output
     counts = (db.session.scalar(select(db.func.count(ClientProfile.id))),
               db.session.scalar(select(db.func.count(Pet.id))))
     second = runner.invoke(args=["seed-demo", "--clients", "12"])
@@ -107,7 +107,7 @@ def test_seed_demo_is_idempotent_and_prints_logins(runner, app):
     assert (db.session.scalar(select(db.func.count(ClientProfile.id))),
             db.session.scalar(select(db.func.count(Pet.id)))) == counts
     assert counts[0] == 12 and counts[1] >= 12
-    owner = db.session.scalar(select(StaffUser).where(StaffUser.email == "owner@pawtal.test"))
+    owner = db.session.scalar(select(StaffUser).where(StaffUser.email == "owner@pawtal.example"))
     roles = set(db.session.scalars(select(StaffUser.role)))
     assert roles == {Role.OWNER, Role.MANAGER, Role.SITTER} and owner is not None
 
