@@ -53,7 +53,7 @@ class ClientForm(FlaskForm):
     state = StringField("State", validators=[Length(max=60)])
     zip = StringField("Zip code", validators=[Length(max=12)])
     territory_id = SelectField("Territory", coerce=coerce_optional_int, validate_choice=False)
-    status = SelectField("Status", choices=[(s.value, s.label) for s in ClientStatus])
+    status = SelectField("Status", choices=[(s.value, s.label) for s in ClientStatus], default=ClientStatus.PROSPECT.value)
     uses_keys = BooleanField("Uses keys")
     key_notes = TextAreaField("Key notes", validators=[Length(max=2000)])
     vet_id = SelectField("Veterinarian", coerce=coerce_optional_int, validate_choice=False)

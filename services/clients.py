@@ -179,6 +179,8 @@ def save_client(client: ClientProfile | None, values: dict, staff_fields: bool =
         errors["last_name"] = "Enter a last name."
 
     emails = None
+    if values.get("uses_keys") is None and "uses_keys" in values:
+        values["uses_keys"] = False
     if "emails" in values:
         emails = _clean_emails(values["emails"], client, errors)
 
@@ -193,13 +195,17 @@ def save_client(client: ClientProfile | None, values: dict, staff_fields: bool =
     for name in PROFILE_FIELDS:
         if name in values:
             value = values[name]
+            if value is None and name not in ("vet_id", "uses_keys"):
+                value = ""
             setattr(client, name, value.strip() if isinstance(value, str) else value)
     client.phone_digits = " ".join(digits(p) for p in (client.mobile_phone, client.home_phone, client.work_phone) if p)
 
     if staff_fields:
         if "status" in values and values["status"]:
             client.status = ClientStatus(values["status"])
-        for name in ("staff_notes", "primary_sitter_id", "secondary_sitter_id"):
+        if "staff_notes" in values:
+            client.staff_notes = (values["staff_notes"] or "").strip()
+        for name in ("primary_sitter_id", "secondary_sitter_id"):
             if name in values:
                 setattr(client, name, values[name])
         if "blocked_sitter_ids" in values:

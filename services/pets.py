@@ -112,6 +112,8 @@ def save_pet(pet: Pet | None, client: ClientProfile, values: dict, vaccinations:
     for name in PET_FIELDS:
         if name in values:
             value = values[name]
+            if value is None and name not in ("weight", "born_year", "born_month", "born_day", "active"):
+                value = ""
             setattr(pet, name, value.strip() if isinstance(value, str) else value)
     if "born_year" in values:
         pet.born_month = values.get("born_month") if values.get("born_year") else None

@@ -33,7 +33,7 @@ def save_service(service: Service | None, name: str, duration_minutes: int, base
 
 def save_vet(vet: Vet | None, clinic: str, phone: str, address: str) -> Vet:
     vet = vet or Vet()
-    vet.clinic, vet.phone, vet.address = clinic.strip(), phone.strip(), address.strip()
+    vet.clinic, vet.phone, vet.address = clinic.strip(), (phone or "").strip(), (address or "").strip()
     db.session.add(vet)
     _commit_unique("A vet with this clinic name already exists.", "clinic")
     return vet
@@ -85,7 +85,7 @@ def save_policy(policy: Policy | None, title: str, body: str, required: bool) ->
     if policy is not None and (policy.title != title.strip() or policy.body != body.strip()):
         policy.version += 1
     policy = policy or Policy(version=1)
-    policy.title, policy.body, policy.required_at_registration = title.strip(), body.strip(), required
+    policy.title, policy.body, policy.required_at_registration = title.strip(), (body or "").strip(), required
     db.session.add(policy)
     db.session.commit()
     return policy
