@@ -40,9 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from blueprints import clients, pets, resources, settings, staff
+    from blueprints import clients, imports, pets, resources, settings, staff
 
-    for module in (staff, clients, pets, resources, settings):
+    for module in (staff, clients, pets, resources, settings, imports):
         app.register_blueprint(module.bp)
 
     app.add_url_rule("/", "home", home)

@@ -38,7 +38,7 @@ def world(app, make, password_hash):
         "owner": make.staff(Role.OWNER),
     }
     values = {"client_id": client.id, "pet_id": pet.id, "photo_id": photo.id, "item_id": service.id,
-              "kind": "services", "staff_id": sitter.id}
+              "kind": "services", "staff_id": sitter.id, "fmt": "csv"}
     return accounts, values
 
 
