@@ -45,6 +45,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (staff, clients, pets, resources, settings, imports):
         app.register_blueprint(module.bp)
 
+    if app.config.get("BENCH_CONTROL"):
+        from bench import control
+
+        app.register_blueprint(control.bp)
     app.add_url_rule("/", "home", home)
     app.before_request(access.refuse_undeclared)
     app.after_request(_security_headers)

@@ -223,6 +223,8 @@ class ClientProfile(TimestampMixin, db.Model):
     staff_notes: Mapped[str] = mapped_column(Text, default="")
     # Digits of every phone, space-separated, so "555-0101" finds "(555) 010-0101".
     phone_digits: Mapped[str] = mapped_column(String(130), default="")
+    # Lower-case names, emails, phone digits and pet names: one LIKE scan serves the desk search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     emails: Mapped[list[ClientEmail]] = relationship(
         back_populates="client", cascade="all, delete-orphan", order_by="(ClientEmail.is_primary.desc(), ClientEmail.id)"
@@ -243,6 +245,12 @@ class ClientProfile(TimestampMixin, db.Model):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def refresh_search_text(self) -> None:
+        """Rebuild search_text from the profile, its emails and its pets."""
+        parts = [self.first_name, self.last_name, self.phone_digits]
+        parts += [e.email for e in self.emails] + [p.name for p in self.pets]
+        self.search_text = " ".join(p for p in parts if p).lower()
 
     @property
     def sort_name(self) -> str:

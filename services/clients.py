@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -92,15 +92,9 @@ def visible_clients(viewer: StaffUser) -> Select:
 
 
 def _term_filter(term: str):
-    like = f"%{term.lower()}%"
-    conditions = [
-        func.lower(ClientProfile.first_name).like(like),
-        func.lower(ClientProfile.last_name).like(like),
-        exists().where(ClientEmail.client_id == ClientProfile.id, ClientEmail.email.like(like)),
-        exists().where(Pet.client_id == ClientProfile.id, func.lower(Pet.name).like(like)),
-    ]
+    conditions = [ClientProfile.search_text.like(f"%{term.lower()}%")]
     if len(digits(term)) >= 3:
-        conditions.append(ClientProfile.phone_digits.like(f"%{digits(term)}%"))
+        conditions.append(ClientProfile.search_text.like(f"%{digits(term)}%"))
     return or_(*conditions)
 
 
@@ -112,7 +106,7 @@ def search_clients(viewer: StaffUser, query: ClientQuery, per_page: int) -> Clie
     terms = query.q.split()
     if terms:
         stmt = stmt.where(and_(*(_term_filter(t) for t in terms)))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    total = db.session.scalar(stmt.with_only_columns(func.count(ClientProfile.id)))
     columns = SORTS[query.sort]
     order = [c.desc() if query.direction == "desc" else c.asc() for c in columns] + [ClientProfile.id]
     pages = max(1, -(-total // per_page))
@@ -220,6 +214,7 @@ def save_client(client: ClientProfile | None, values: dict, staff_fields: bool =
 
     if emails is not None:
         _replace_emails(client, emails)
+    client.refresh_search_text()
     db.session.commit()
     return client
 

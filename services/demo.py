@@ -118,6 +118,7 @@ def seed(client_count: int = 40) -> bool:
             db.session.add(pet)
             upload = FileStorage(io.BytesIO(draw_pet(name, COLOURS[(i + j) % len(COLOURS)], cat)), "pet.png")
             pet.photo = store_photo(client, upload)
+        client.refresh_search_text()
         if i % 8 == 0:
             db.session.add(CustomPrice(client=client, service=walk, price_cents=2200,
                                        effective_on=date.today() - timedelta(days=90), created_by=staff["owner@pawtal.example"]))

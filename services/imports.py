@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from extensions import db
 from models import ClientEmail, ClientProfile, ClientStatus, Pet
@@ -274,6 +275,8 @@ def run_import(kind: str, path: str) -> Preview:
                 emergency_phone=rec.get("emergency_phone", ""), staff_notes=rec.get("staff_notes", ""),
             )
             client.emails = [ClientEmail(email=a, is_primary=(i == 0)) for i, a in enumerate(rec["addresses"])]
+            client.pets = []
+            client.refresh_search_text()
             db.session.add(client)
     else:
         for rec in result.valid:
@@ -285,6 +288,13 @@ def run_import(kind: str, path: str) -> Preview:
                 care_notes=rec.get("care_notes", ""), feeding=rec.get("feeding", ""),
                 medications=rec.get("medications", ""),
             ))
+        db.session.flush()
+        owners = db.session.scalars(
+            select(ClientProfile).where(ClientProfile.id.in_({rec["client_id"] for rec in result.valid}))
+            .options(selectinload(ClientProfile.emails), selectinload(ClientProfile.pets))
+        )
+        for owner in owners:
+            owner.refresh_search_text()
     try:
         db.session.commit()
     except Exception:

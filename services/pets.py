@@ -124,6 +124,7 @@ def save_pet(pet: Pet | None, client: ClientProfile, values: dict, vaccinations:
         pet.photo = stored
     elif picked is not None:
         pet.photo = picked
+    client.refresh_search_text()
     db.session.commit()
     return pet
 

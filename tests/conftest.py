@@ -154,6 +154,8 @@ class Factory:
                                 status=kw.pop("status", ClientStatus.ACTIVE), **kw)
         if email:
             profile.emails = [ClientEmail(email=email, is_primary=True)]
+        profile.pets = []
+        profile.refresh_search_text()
         db.session.add(profile)
         db.session.commit()
         return profile
@@ -162,6 +164,7 @@ class Factory:
         n = next(_counter)
         pet = Pet(client=client, name=kw.pop("name", f"Pet{n}"), species=kw.pop("species", "Dog"), **kw)
         db.session.add(pet)
+        client.refresh_search_text()
         db.session.commit()
         return pet
 

@@ -275,5 +275,6 @@ def _bulk_clients(n: int) -> None:
         client = ClientProfile(first_name=f"F{i}", last_name=f"L{i:04d}", status=ClientStatus.ACTIVE,
                                emails=[ClientEmail(email=f"bulk{i}@example.com", is_primary=True)])
         client.pets = [Pet(name=f"P{i}", species="Dog"), Pet(name=f"Q{i}", species="Cat")]
+        client.refresh_search_text()
         db.session.add(client)
     db.session.commit()

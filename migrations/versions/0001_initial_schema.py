@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:47:48.817966
+Create Date: 2026-11-25 01:58:02.318374
 
 """
 from alembic import op
@@ -97,6 +97,7 @@ def upgrade():
     sa.Column('secondary_sitter_id', sa.Integer(), nullable=True),
     sa.Column('staff_notes', sa.Text(), nullable=False),
     sa.Column('phone_digits', sa.String(length=130), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['primary_sitter_id'], ['staff_user.id'], name=op.f('fk_client_profile_primary_sitter_id_staff_user'), ondelete='SET NULL'),

@@ -1,0 +1,199 @@
+"""`make bench`: the client desk under load, measured against a control route of the same app.
+
+Seeds 10,000 clients and 15,000 pets in a temporary SQLite database, serves the app with gunicorn
+(2 workers) on 127.0.0.1, loads each route with wrk at 10 connections, and prints req/s, p50, p95,
+the ratio to the control route, SQL queries per request, fragment and first-load sizes, and the time
+to import 5,000 spreadsheet rows. Figures, not pass/fail: targets are printed beside them.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sqlalchemy import event, insert  # noqa: E402
+
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+CLIENTS, PETS = 10_000, 15_000
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(app) -> int:
+    from extensions import db
+    from models import ClientEmail, ClientProfile, Pet, Role, StaffUser
+    from services.accounts import hash_password
+
+    rng = random.Random(7)
+    first = ["Ann", "Bob", "Cora", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo", "Kai", "Lena"]
+    last = ["Smith", "Jones", "Patel", "Garcia", "Kim", "Nguyen", "Brown", "Silva", "Novak", "Berg", "Rossi"]
+    now = datetime.now(timezone.utc)
+    with app.app_context():
+        db.create_all()
+        db.session.add(StaffUser(email="bench@example.com", first_name="Bench", role=Role.OWNER,
+                                 password_hash=hash_password("bench-password-1")))
+        clients = [{"id": i, "first_name": rng.choice(first), "last_name": f"{rng.choice(last)}{i % 97}",
+                    "status": rng.choice(["prospect", "active", "active", "inactive"]),
+                    "mobile_phone": f"(555) {i % 1000:03d}-{i:04d}", "phone_digits": f"555{i % 1000:03d}{i:04d}",
+                    "city": "Cambridge", "zip": "02139", "created_at": now, "updated_at": now,
+                    "search_text": ""}
+                   for i in range(1, CLIENTS + 1)]
+        defaults = {c.name: (c.default.arg if c.default is not None and not callable(c.default.arg) else None)
+                    for c in ClientProfile.__table__.columns}
+        pet_names: dict[int, list[str]] = {}
+        for i in range(PETS):
+            pet_names.setdefault(1 + (i % CLIENTS), []).append(f"pet{i}")
+        for c in clients:
+            c["search_text"] = " ".join([c["first_name"], c["last_name"], c["phone_digits"], f"c{c['id']}@example.com",
+                                         *pet_names.get(c["id"], [])]).lower()
+        rows = [{**{k: v for k, v in defaults.items() if v is not None}, **c} for c in clients]
+        db.session.execute(insert(ClientProfile), rows)
+        db.session.execute(insert(ClientEmail), [{"client_id": i, "email": f"c{i}@example.com", "is_primary": True}
+                                                 for i in range(1, CLIENTS + 1)])
+        pet_defaults = {"breed": "", "sex": "", "colour": "", "description": "", "care_notes": "", "feeding": "",
+                        "medications": "", "active": True, "created_at": now, "updated_at": now}
+        db.session.execute(insert(Pet), [{**pet_defaults, "client_id": 1 + (i % CLIENTS), "name": f"Pet{i}",
+                                          "species": "Dog" if i % 3 else "Cat"} for i in range(PETS)])
+        db.session.commit()
+    return CLIENTS
+
+
+def session_cookie(app) -> str:
+    client = app.test_client()
+    response = client.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
+    assert response.status_code == 303, response.status_code
+    return re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
+
+
+def measure_in_process(app, routes) -> dict:
+    """Queries per request and response sizes, with the test client."""
+    from extensions import db
+
+    out = {}
+    client = app.test_client()
+    client.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
+    with app.app_context():
+        for name, (url, headers) in routes.items():
+            count = [0]
+
+            def counter(*_):
+                count[0] += 1
+
+            event.listen(db.engine, "before_cursor_execute", counter)
+            response = client.get(url, headers=headers)
+            event.remove(db.engine, "before_cursor_execute", counter)
+            out[name] = (count[0], len(response.data), response.status_code)
+    return out
+
+
+def wrk(url: str, cookie: str, headers: dict) -> dict:
+    args = ["wrk", "-t2", "-c10", f"-d{DURATION}", "-s", os.path.join(HERE, "p95.lua"), "-H", f"Cookie: session={cookie}"]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    output = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"PAWTAL p50=([\d.]+) p95=([\d.]+) rps=([\d.]+) errors=(\d+)", output)
+    return {"p50": float(match[1]), "p95": float(match[2]), "rps": float(match[3]), "errors": int(match[4])}
+
+
+def import_timing(app) -> float:
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from services import imports
+
+    body = "first_name,last_name,email,mobile_phone,zip,status\n" + "".join(
+        f"Imp{i},Row{i},import{i}@example.com,555 {i:04d},02139,active\n" for i in range(5000))
+    with app.test_request_context():
+        start = time.perf_counter()
+        token = imports.save_upload(FileStorage(io.BytesIO(body.encode()), "bench.csv"))
+        preview = imports.preview("clients", imports.upload_path(token))
+        result = imports.run_import("clients", imports.upload_path(token))
+        elapsed = time.perf_counter() - start
+        imports.discard_upload(token)
+    assert len(result.valid) == 5000 and len(preview.valid) == 5000
+    return elapsed
+
+
+def main() -> None:
+    from app import create_app
+
+    workdir = tempfile.mkdtemp(prefix="pawtal-bench-")
+    db_url = f"sqlite:///{workdir}/bench.sqlite"
+    env_config = {"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "bench-secret", "BENCH_CONTROL": True,
+                  "STAFF_LOGIN_LIMIT": "1000 per minute", "WTF_CSRF_ENABLED": False}  # in-process logins only
+    app = create_app(env_config)
+    print(f"Seeding {CLIENTS:,} clients and {PETS:,} pets in {workdir} …", flush=True)
+    seed(app)
+    cookie = session_cookie(app)
+    hx_rows = {"HX-Request": "true", "HX-Target": "client-rows"}
+    hx_desk = {"HX-Request": "true", "HX-Target": "desk"}
+    routes = {
+        "control": ("/bench/control", {}),
+        "table page": ("/clients/?sort=name", {}),
+        "search fragment": ("/clients/?q=smi", hx_rows),
+        "profile fragment": ("/clients/4321", hx_desk),
+        "profile page": ("/clients/4321", {}),
+    }
+    in_process = measure_in_process(app, routes)
+
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=db_url, SECRET_KEY="bench-secret", PAWTAL_BENCH_CONTROL="1",
+               PAWTAL_UPLOAD_FOLDER=os.path.join(workdir, "uploads"))
+    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", "2", "-b",
+                               f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        results = {}
+        for name, (url, headers) in routes.items():
+            if name == "profile page":
+                continue
+            wrk(base + url, cookie, headers)  # warm-up run, discarded
+            results[name] = wrk(base + url, cookie, headers)
+        static_bytes = sum(len(open(os.path.join(ROOT, "static", f), "rb").read())
+                           for f in ("pawtal.css", "pawtal.js", "vendor/htmx-2.0.11.min.js", "paw.svg",
+                                     "paw-green.svg"))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    control = results["control"]["rps"]
+    print(f"\nwrk: 10 connections, {DURATION} per route, gunicorn 2 workers, SQLite, {CLIENTS:,} clients\n")
+    print(f"{'route':<18}{'req/s':>9}{'×control':>10}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}{'bytes':>9}")
+    for name, r in results.items():
+        queries, size, status = in_process[name]
+        print(f"{name:<18}{r['rps']:>9.1f}{r['rps'] / control:>10.2f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
+              f"{queries:>9}{size:>9}" + (f"  errors={r['errors']}" if r["errors"] else ""))
+    table_bytes = in_process["table page"][1]
+    print()
+    print(f"search fragment / table page bytes: {in_process['search fragment'][1] / table_bytes:.0%} (target ≤ 30%)")
+    print(f"profile fragment / profile page bytes: "
+          f"{in_process['profile fragment'][1] / in_process['profile page'][1]:.0%} (target ≤ 30%)")
+    print(f"first load of the table (page + css + js + htmx + icons, uncompressed): "
+          f"{(table_bytes + static_bytes) / 1024:.1f} KB (target ≤ 100 KB)")
+    print("targets: table and search ≥ 0.5× control req/s; p95 ≤ 50 ms; ≤ 8 SQL queries per request")
+    print(f"\nimport of 5,000 client rows (upload, preview, confirm): {import_timing(app):.2f} s (target < 30 s)")
+
+
+if __name__ == "__main__":
+    main()
