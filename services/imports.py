@@ -140,19 +140,21 @@ def _required_columns(kind: str) -> dict[str, str]:
     return {columns[k]: fields[k][0] for k, rule in rules.items() if rule == REQUIRED and k in columns}
 
 
+def _missing(rec: dict, number: int, always: tuple[str, ...], required: dict[str, str]) -> list[RowError]:
+    """Errors for empty cells in always-required columns and in columns the field rules require."""
+    errors = [RowError(number, column, "Required.") for column in always if not rec.get(column)]
+    errors += [RowError(number, column, f"{label} is required by the site's field rules.")
+               for column, label in required.items() if not rec.get(column)]
+    return errors
+
+
 def _preview_clients(records: list[dict]) -> Preview:
     result = Preview("clients", total=len(records))
     required = _required_columns("clients")
     emails_in_file: dict[str, int] = {}
     candidates = []
     for number, rec in enumerate(records, start=2):  # row 1 is the header
-        errors = []
-        for column in ("first_name", "last_name"):
-            if not rec.get(column):
-                errors.append(RowError(number, column, "Required."))
-        for column, label in required.items():
-            if not rec.get(column):
-                errors.append(RowError(number, column, f"{label} is required by the site's field rules."))
+        errors = _missing(rec, number, ("first_name", "last_name"), required)
         addresses = []
         for column in ("email", "other_email"):
             value = rec.get(column, "").lower()
@@ -212,16 +214,9 @@ def _preview_pets(records: list[dict]) -> Preview:
     owners = _owners_by_email({rec.get("client_email", "").lower() for rec in records if rec.get("client_email")})
     today = date.today()
     for number, rec in enumerate(records, start=2):
-        errors = []
         owner = owners.get(rec.get("client_email", "").lower())
-        if owner is None:
-            errors.append(RowError(number, "client_email", "No client has this email."))
-        for column in ("name", "species"):
-            if not rec.get(column):
-                errors.append(RowError(number, column, "Required."))
-        for column, label in required.items():
-            if not rec.get(column):
-                errors.append(RowError(number, column, f"{label} is required by the site's field rules."))
+        errors = [] if owner else [RowError(number, "client_email", "No client has this email.")]
+        errors += _missing(rec, number, ("name", "species"), required)
         born = (None, None, None)
         if rec.get("born"):
             try:
