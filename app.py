@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Flask, render_template
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 import access
 import cli

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from wtforms import Field
-
 from services.errors import DomainError, FieldErrors
 
 
@@ -43,6 +41,3 @@ def coerce_optional_int(value) -> int | None:
         return None
     return int(value)
 
-
-def field_has_errors(field: Field) -> bool:
-    return bool(field.errors)

@@ -1,7 +1,7 @@
 """Import clients and pets from a spreadsheet (owner and manager): upload, preview, confirm."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField

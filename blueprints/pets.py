@@ -1,7 +1,7 @@
 """Pet profiles: the pet table, profiles, editing and photos."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request, send_file, url_for
+from flask import Blueprint, abort, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -25,7 +25,6 @@ from services.settings import form_field_rules
 bp = Blueprint("pets", __name__, url_prefix="/pets")
 
 SEXES = ["", "Female", "Female (spayed)", "Male", "Male (neutered)", "Unknown"]
-SPECIES = ["Dog", "Cat", "Rabbit", "Bird", "Guinea pig", "Reptile", "Horse", "Other"]
 PETS_PER_PAGE = 25
 
 

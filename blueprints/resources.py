@@ -91,7 +91,7 @@ def kind_or_404(kind: str) -> Kind:
 
 def _list_page(kind: str, form, status: int = 200, obj=None):
     spec = KINDS[kind]
-    return render_page(f"resources/index.html", "resources/_form.html", status=status, kind=kind, spec=spec,
+    return render_page("resources/index.html", "resources/_form.html", status=status, kind=kind, spec=spec,
                        kinds=KINDS, items=resources.list_of(spec.model), form=form, obj=obj)
 
 
