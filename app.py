@@ -24,6 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["PAWTAL_ENV"] == "production" and app.config["SECRET_KEY"] == DEV_SECRET_KEY:
         raise RuntimeError("SECRET_KEY is the development key; set a long random SECRET_KEY in production.")
 
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A server database may drop idle connections; an embedded file cannot, so no ping there.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     csrf.init_app(app)

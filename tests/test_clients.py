@@ -228,6 +228,45 @@ def test_status_filter_sort_and_pages(app, as_manager, make):
     assert pushed.headers["HX-Push-Url"] == "/clients/?status=active"
 
 
+def test_search_pages_count_and_past_the_end(app, as_manager, make):
+    """A search's total comes with its page; a page past the end shows the last one."""
+    app.config["CLIENTS_PER_PAGE"] = 2
+    for last in ("Smith", "Smithers", "Smythe", "Jones", "Blacksmith"):
+        make.client(last_name=last)
+    make.client(last_name="Percent", first_name="100%")
+    fragment = {**HX, "HX-Target": "client-rows"}
+
+    def page(url):
+        return as_manager.get(url, headers=fragment).get_data(as_text=True)
+
+    first = page("/clients/?q=smith")
+    assert "3 clients" in first and "Page 1 of 2" in first
+    assert first.index("Blacksmith") < first.index("Smith,") and "Smithers" not in first
+    second = page("/clients/?q=smith&page=2")
+    assert "3 clients" in second and "Smithers" in second and "Page 2 of 2" in second
+    beyond = page("/clients/?q=smith&page=9")
+    assert "3 clients" in beyond and "Smithers" in beyond and "Page 2 of 2" in beyond
+    assert "1 client matching" in page("/clients/?q=100%25") and "0 clients" in page("/clients/?q=zz%25")
+
+
+def test_table_rows_show_first_email_phone_active_pets_and_password_mark(as_manager, make):
+    from models import ClientLogin, Territory
+
+    client = make.client(last_name="Rowe", email="rowe@example.com", home_phone="555 0100",
+                         territory=Territory(name="North"))
+    client.emails.append(ClientEmail(email="second@example.com", is_primary=False))
+    make.pet(client, name="Zed")
+    make.pet(client, name="Abby")
+    make.pet(client, name="Gone", active=False)
+    body = as_manager.get("/clients/").get_data(as_text=True)
+    assert "rowe@example.com" in body and "second@example.com" not in body and "555 0100" in body
+    assert "Abby, Zed" in body and "Gone" not in body and "North" in body
+    assert "Portal password not set" in body
+    db.session.add(ClientLogin(client=client, email="rowe@example.com", password_hash="x"))
+    db.session.commit()
+    assert "Portal password set" in as_manager.get("/clients/").get_data(as_text=True)
+
+
 def test_profile_shows_every_field(as_manager, make, manager):
     vet = save_vet(None, "Elm Vets", "555-2222", "1 Elm")
     client = make.client(first_name="Cora", last_name="Diaz", home_phone="555-3333", address_line1="1 Oak St",
