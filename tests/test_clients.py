@@ -169,6 +169,8 @@ def test_sitters_see_assigned_clients_read_only_without_notes_or_prices(app, mak
     login_as(browser, sitter)
     table = browser.get("/clients/").get_data(as_text=True)
     assert "Assigned" in table and "Elsewhere" not in table and "New client" not in table
+    searched = browser.get("/clients/?q=e&status=active").get_data(as_text=True)
+    assert "1 client matching" in searched and "Elsewhere" not in searched
     profile = browser.get(f"/clients/{mine.id}").get_data(as_text=True)
     assert "Owes us money" not in profile and "$12.34" not in profile and "Custom prices" not in profile
     assert "Edit profile" not in profile
