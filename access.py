@@ -53,7 +53,7 @@ def client_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
-            return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if current_user.is_staff:
             abort(403)
         return view(*args, **kwargs)

@@ -42,10 +42,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from blueprints import clients, imports, pets, resources, settings, staff
+    from blueprints import auth, clients, imports, invitations, outbox, pets, portal, resources, settings, staff
+    from services import outbox as outbox_service
 
-    for module in (staff, clients, pets, resources, settings, imports):
+    for module in (staff, clients, pets, resources, settings, imports, invitations, outbox, auth, portal):
         app.register_blueprint(module.bp)
+    outbox_service.init_app(app)
 
     if app.config.get("BENCH_CONTROL"):
         from bench import control
@@ -63,13 +65,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 @access.public
 def home():
-    """The start page: the client desk for staff, sign-in for everyone else."""
+    """The start page: the client desk for staff, the portal for clients, sign-in for everyone else."""
     from flask import redirect, url_for
     from flask_login import current_user
 
-    if current_user.is_authenticated and current_user.is_staff:
-        return redirect(url_for("clients.index"))
-    return redirect(url_for("staff.login"))
+    if current_user.is_authenticated:
+        return redirect(url_for("clients.index" if current_user.is_staff else "portal.index"))
+    return redirect(url_for("auth.login"))
 
 
 def load_user(user_id: str):
@@ -92,6 +94,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a commit need not wait for fsync
     cursor.close()
 
 

@@ -40,6 +40,21 @@ def seed_demo(client_count: int) -> None:
         click.echo(f"  client   {email:<28} {password}")
 
 
+outbox_cli = click.Group("outbox", help="The email outbox.")
+
+
+@outbox_cli.command("run")
+def outbox_run() -> None:
+    """Deliver every email that is due now; failures wait for their next attempt."""
+    from services import outbox
+
+    sent, failed = outbox.deliver_all()
+    click.echo(f"Sent {sent}, failed {failed}.")
+    if failed:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_owner)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(outbox_cli)

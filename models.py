@@ -31,6 +31,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
 def new_session_token() -> str:
     return secrets.token_urlsafe(16)
 
@@ -100,9 +105,13 @@ class ClientLogin(UserMixin, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80), default="")
+    last_name: Mapped[str] = mapped_column(String(80), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Changing it signs the login out everywhere (it is part of the session id).
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     client: Mapped[ClientProfile] = relationship(back_populates="logins")
 
@@ -118,6 +127,87 @@ class ClientLogin(UserMixin, TimestampMixin, db.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class Invitation(db.Model):
+    """An invitation for a client profile to create its first login.
+
+    The typed code and the link's token are stored only as keyed hashes; re-inviting revokes
+    the older invitation; `used_at` is set by one conditional update, so a code works once.
+    """
+
+    __tablename__ = "invitation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    login_id: Mapped[int | None] = mapped_column(ForeignKey("client_login.id", ondelete="SET NULL"))
+
+    client: Mapped[ClientProfile] = relationship(back_populates="invitations")
+    sent_by: Mapped[StaffUser | None] = relationship()
+
+    def state(self, now: datetime | None = None) -> str:
+        """pending, used, revoked or expired."""
+        if self.used_at is not None:
+            return "used"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if as_utc(self.expires_at) <= (now or utcnow()) else "pending"
+
+
+class PolicyAgreement(db.Model):
+    """A client login agreed to a version of a policy: when and from where."""
+
+    __tablename__ = "policy_agreement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policy.id", ondelete="CASCADE"), index=True)
+    policy_version: Mapped[int] = mapped_column(Integer)
+    login_id: Mapped[int] = mapped_column(ForeignKey("client_login.id", ondelete="CASCADE"), index=True)
+    agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+
+    policy: Mapped[Policy] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """An email, stored in the transaction that caused it and sent afterwards, retried until delivered.
+
+    Links and codes live only in `secrets` (the bodies hold placeholders) and are erased once the
+    message is delivered.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "sent_at", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipients: Mapped[list] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    secrets: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set while one sender holds the message, so two workers never send it twice.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def state(self) -> str:
+        if self.sent_at is not None:
+            return "sent"
+        return "failing" if self.last_error else "queued"
 
 
 class Service(db.Model):
@@ -240,7 +330,12 @@ class ClientProfile(TimestampMixin, db.Model):
         back_populates="client", cascade="all, delete-orphan", order_by="(ClientEmail.is_primary.desc(), ClientEmail.id)"
     )
     pets: Mapped[list[Pet]] = relationship(back_populates="client", cascade="all, delete-orphan", order_by="Pet.name")
-    logins: Mapped[list[ClientLogin]] = relationship(back_populates="client", cascade="all, delete-orphan")
+    logins: Mapped[list[ClientLogin]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", order_by="ClientLogin.id"
+    )
+    invitations: Mapped[list[Invitation]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", order_by="Invitation.created_at.desc()"
+    )
     territory: Mapped[Territory | None] = relationship()
     vet: Mapped[Vet | None] = relationship()
     primary_sitter: Mapped[StaffUser | None] = relationship(foreign_keys=[primary_sitter_id])
@@ -396,9 +491,12 @@ __all__ = [
     "ClientProfile",
     "ClientStatus",
     "CustomPrice",
+    "Invitation",
+    "OutboxMessage",
     "Pet",
     "Photo",
     "Policy",
+    "PolicyAgreement",
     "Role",
     "Service",
     "SiteSettings",

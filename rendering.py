@@ -32,14 +32,21 @@ def render_page(page_template: str, fragments: str | dict[str, str], status: int
     return response
 
 
-def done(message: str, location: str, fragment: str | None = None, trigger: str | dict | None = None, **context):
-    """After a change: redirect with a flash (plain POST) or re-render a fragment (htmx)."""
+def done(message: str, location: str, fragment: str | None = None, trigger: str | dict | None = None,
+         category: str = "success", **context):
+    """After a change: redirect with a flash (plain POST) or re-render a fragment (htmx).
+
+    With `oob=True` in the context the fragment is an out-of-band swap (e.g. the flashes region)
+    and the URL is left alone.
+    """
     if wants_fragment() and fragment is not None:
         context.setdefault("notice", message)
-        response = htmx_response(render_template(fragment, **context), push_url=location, trigger=trigger)
+        context.setdefault("notice_category", category)
+        push_url = None if context.get("oob") else location
+        response = htmx_response(render_template(fragment, **context), push_url=push_url, trigger=trigger)
         response.vary.add("HX-Request")
         return response
-    flash(message, "success")
+    flash(message, category)
     if wants_fragment():
         return htmx_response("", redirect=location, trigger=trigger)
     return redirect(location, 303)

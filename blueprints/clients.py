@@ -13,6 +13,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    EmailField,
     TelField,
     TextAreaField,
 )
@@ -26,6 +27,7 @@ from filters import business_today
 from models import ClientProfile, ClientStatus, Service, Territory
 from rendering import done, render_page
 from services import accounts, clients
+from services import logins as client_logins
 from services.errors import DomainError
 from services.resources import list_of
 from services.settings import HIDDEN, REQUIRED, form_field_rules
@@ -66,6 +68,13 @@ class ClientForm(FlaskForm):
         validate_choice=False,
     )
     staff_notes = TextAreaField("Staff-only notes", validators=[Length(max=5000)])
+
+
+class LoginForm(FlaskForm):
+    first_name = StringField("First name", validators=[Length(max=80)])
+    last_name = StringField("Last name", validators=[Length(max=80)])
+    email = EmailField("Email", validators=[InputRequired(message="Enter an email address."), Length(max=254)],
+                       description="They sign in with it; we email them a link to set their password.")
 
 
 class PriceForm(FlaskForm):
@@ -161,7 +170,7 @@ def _profile_context(client: ClientProfile, price_form: PriceForm | None = None)
             price_form = PriceForm(formdata=None, effective_on=today)
         price_form.service_id.choices = [(None, "Choose a service")] + [(s.id, s.name) for s in services]
         context.update(price_form=price_form, prices_in_force=clients.current_prices(client, today),
-                       services=services)
+                       services=services, login_form=LoginForm(formdata=None))
     return context
 
 
@@ -243,3 +252,62 @@ def add_price(client_id: int):
                         "clients/_prices.html", **_profile_context(client))
     return render_page("clients/show.html", {"prices": "clients/_prices.html"}, status=422,
                        **_profile_context(client, form))
+
+
+@bp.get("/<int:client_id>/logins")
+@manager_required
+def logins(client_id: int):
+    """The profile's logins section (it refreshes itself after invitations change)."""
+    client = client_or_404(client_id)
+    return render_page("clients/show.html", "clients/_logins.html", **_profile_context(client))
+
+
+def _logins_done(client_id: int, message: str, category: str = "success"):
+    client = client_or_404(client_id)
+    return done(message, url_for("clients.show", client_id=client_id), "clients/_logins.html", category=category,
+                login_notice=message, login_notice_category=category, **_profile_context(client))
+
+
+@bp.post("/<int:client_id>/logins")
+@manager_required
+def add_login(client_id: int):
+    client = client_or_404(client_id)
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            login = client_logins.add_login(client, form.email.data, form.first_name.data, form.last_name.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_errors(form, error)
+        else:
+            return _logins_done(client_id, f"Added {login.email}; we emailed a link to set the password.")
+    context = _profile_context(client_or_404(client_id))
+    context["login_form"] = form
+    return render_page("clients/show.html", {"logins": "clients/_logins.html"}, status=422, **context)
+
+
+def _login_of(client: ClientProfile, login_id: int):
+    login = next((item for item in client.logins if item.id == login_id), None)
+    if login is None:
+        abort(404)
+    return login
+
+
+@bp.post("/<int:client_id>/logins/<int:login_id>/active")
+@manager_required
+def set_login_active(client_id: int, login_id: int):
+    login = _login_of(client_or_404(client_id), login_id)
+    active = request.form.get("active") == "1"
+    client_logins.set_active(login, active)
+    return _logins_done(client_id, f"{'Enabled' if active else 'Disabled'} {login.email}.")
+
+
+@bp.post("/<int:client_id>/logins/<int:login_id>/password-link")
+@manager_required
+def send_login_link(client_id: int, login_id: int):
+    login = _login_of(client_or_404(client_id), login_id)
+    try:
+        client_logins.send_password_link(login)
+    except DomainError as error:
+        return _logins_done(client_id, error.message, "error")
+    return _logins_done(client_id, f"Emailed a password link to {login.email}.")

@@ -48,10 +48,11 @@ def _login_email_key() -> str:
     return "staff-login:" + accounts.normalize_email(request.form.get("email", ""))
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None, default: str) -> str:
+    """`target` if it is a path on this site (never another site), else `default`."""
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("clients.index")
+    return default
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -67,7 +68,7 @@ def login():
         user = accounts.authenticate_staff(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")), 303)
+            return redirect(safe_next(request.args.get("next"), url_for("clients.index")), 303)
         form.form_errors.append("That email and password do not match an active staff account.")
         status = 401
     elif request.method == "POST":

@@ -16,11 +16,13 @@ from models import (
     ClientProfile,
     ClientStatus,
     CustomPrice,
+    Invitation,
     Pet,
     Service,
     StaffUser,
     Territory,
     TerritoryZip,
+    utcnow,
 )
 from services.accounts import normalize_email
 from services.errors import DomainError, FieldErrors
@@ -86,6 +88,7 @@ class ClientRow:
     email: str
     phone: str
     has_password: bool
+    invited: bool
     pets: tuple[str, ...] = ()
 
     @property
@@ -131,10 +134,16 @@ _has_password = (
     .where(ClientLogin.client_id == ClientProfile.id, ClientLogin.password_hash.is_not(None))
     .exists()
 )
+_invited = (
+    select(Invitation.id)
+    .where(Invitation.client_id == ClientProfile.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None),
+           Invitation.expires_at > bindparam("now"))
+    .exists()
+)
 _ROW_COLUMNS = (
     ClientProfile.id, ClientProfile.first_name, ClientProfile.last_name, ClientProfile.city, ClientProfile.status,
     ClientProfile.created_at, func.coalesce(Territory.name, ""), func.coalesce(_first_email, ""),
-    ClientProfile.mobile_phone, ClientProfile.home_phone, ClientProfile.work_phone, _has_password,
+    ClientProfile.mobile_phone, ClientProfile.home_phone, ClientProfile.work_phone, _has_password, _invited,
 )
 
 
@@ -209,14 +218,14 @@ _ACTIVE_PETS_BY_CLIENT = (
 def _page(ids: list[int], total: int, page: int, per_page: int) -> ClientPage:
     rows, pets = {}, {}
     if ids:
-        rows = {r[0]: r for r in db.session.execute(_ROWS_BY_ID, {"ids": ids})}
+        rows = {r[0]: r for r in db.session.execute(_ROWS_BY_ID, {"ids": ids, "now": utcnow()})}
         for client_id, name in db.session.execute(_ACTIVE_PETS_BY_CLIENT, {"ids": ids}):
             pets.setdefault(client_id, []).append(name)
     return ClientPage(
         rows=[ClientRow(id, first, last, city, status.value, STATUS_LABELS[status], created, territory, email,
                         mobile or home or work,
-                        bool(has_password), tuple(pets.get(id, ())))
-              for id, first, last, city, status, created, territory, email, mobile, home, work, has_password
+                        bool(has_password), bool(invited), tuple(pets.get(id, ())))
+              for id, first, last, city, status, created, territory, email, mobile, home, work, has_password, invited
               in (rows[i] for i in ids)],
         total=total, page=page, per_page=per_page,
     )
@@ -224,13 +233,14 @@ def _page(ids: list[int], total: int, page: int, per_page: int) -> ClientPage:
 
 def load_client(client_id: int, viewer: StaffUser) -> ClientProfile | None:
     """A client with everything the profile shows, if `viewer` may see it."""
-    return db.session.scalar(
+    return db.session.execute(
         visible_clients(viewer)
         .where(ClientProfile.id == client_id)
         .options(
             selectinload(ClientProfile.emails),
             selectinload(ClientProfile.pets),
-            selectinload(ClientProfile.logins),
+            joinedload(ClientProfile.logins),  # a few rows: joined, to keep the profile's query count
+            selectinload(ClientProfile.invitations).joinedload(Invitation.sent_by),
             selectinload(ClientProfile.blocked_sitters),
             selectinload(ClientProfile.prices).joinedload(CustomPrice.service),
             joinedload(ClientProfile.territory),
@@ -238,7 +248,7 @@ def load_client(client_id: int, viewer: StaffUser) -> ClientProfile | None:
             joinedload(ClientProfile.primary_sitter),
             joinedload(ClientProfile.secondary_sitter),
         )
-    )
+    ).unique().scalar_one_or_none()
 
 
 def territory_for_zip(zip_code: str) -> int | None:

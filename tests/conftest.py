@@ -71,6 +71,7 @@ def make_config(database_url: str, tmp_path, **extra) -> dict:
         "BASE_URL": "http://localhost",
         "SERVER_NAME": None,
         "RATELIMIT_ENABLED": True,
+        "OUTBOX_WORKER": False,
     }
     config.update(extra)
     return config
@@ -239,3 +240,64 @@ def count_queries(app):
             event.remove(db.engine, "before_cursor_execute", counter)
 
     return counting
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        import threading
+
+        self.messages: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        from email import message_from_bytes
+        from email.policy import default
+
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+    def text(self, message) -> str:
+        return message.get_body(("plain",)).get_content()
+
+    def html(self, message) -> str:
+        return message.get_body(("html",)).get_content()
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    """A real SMTP server on loopback for the whole run."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_config(smtp) -> dict:
+    """App config that sends mail to the loopback SMTP server (use it from an `app_config` fixture)."""
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_SUPPRESS_SEND": False}
+
+
+@pytest.fixture
+def inbox(smtp):
+    smtp.handler.clear()
+    return smtp.handler

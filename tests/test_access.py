@@ -6,7 +6,10 @@ from werkzeug.datastructures import FileStorage
 
 from access import CLIENT, PUBLIC, STAFF, rule_of
 from extensions import db
-from models import ClientLogin, Role
+from sqlalchemy import select
+
+from models import ClientLogin, OutboxMessage, Policy, Role
+from services.invites import send_invitations
 from services.pets import store_photo
 from services.resources import save_service
 from tests.conftest import login_as
@@ -30,6 +33,11 @@ def world(app, make, password_hash):
     login = ClientLogin(client=client, email="portal@example.com", password_hash=password_hash)
     db.session.add(login)
     db.session.commit()
+    other = make.client()
+    [invitation] = send_invitations([other], None)
+    policy = Policy(title="Terms", body="Be kind.", version=1, required_at_registration=True)
+    db.session.add(policy)
+    db.session.commit()
     accounts = {
         "anonymous": None,
         "client": login,
@@ -38,7 +46,9 @@ def world(app, make, password_hash):
         "owner": make.staff(Role.OWNER),
     }
     values = {"client_id": client.id, "pet_id": pet.id, "photo_id": photo.id, "item_id": service.id,
-              "kind": "services", "staff_id": sitter.id, "fmt": "csv"}
+              "kind": "services", "staff_id": sitter.id, "fmt": "csv", "login_id": login.id,
+              "invitation_id": invitation.id, "message_id": db.session.scalar(select(OutboxMessage.id)),
+              "policy_id": policy.id, "purpose": "reset", "token": "not-a-token"}
     return accounts, values
 
 
@@ -73,9 +83,10 @@ def test_role_matrix(app, world, who):
             if _allowed(rule, who):
                 assert status not in (401, 403), where
                 if rule[0] != PUBLIC:
-                    assert not (status == 302 and "/staff/login" in response.headers.get("Location", "")), where
+                    assert not (status == 302 and "login" in response.headers.get("Location", "")), where
             elif who == "anonymous":
-                assert status == 302 and "/staff/login" in response.headers["Location"], where
+                sign_in = "/login" if rule[0] == CLIENT else "/staff/login"
+                assert status == 302 and response.headers["Location"].startswith(sign_in), where
             else:
                 assert status == 403, where
             checked += 1

@@ -1,0 +1,234 @@
+"""Client logins: registration, sign-in, set and reset password links, and staff managing logins."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import (
+    ClientEmail,
+    ClientLogin,
+    ClientProfile,
+    ClientStatus,
+    Policy,
+    PolicyAgreement,
+    new_session_token,
+    utcnow,
+)
+from services import emails, invites
+from services.accounts import check_password_strength, hash_password, normalize_email, verify_password, _hasher
+from services.errors import DomainError, FieldErrors
+from services.settings import get_settings
+
+# One salt per purpose: a reset link cannot be used as a set-password link, nor the reverse.
+SALTS = {"reset": "pawtal.password-reset", "set": "pawtal.password-set"}
+EXISTING_LOGIN = "An account already uses this email. Sign in, or reset your password if you forgot it."
+
+
+class LinkExpired(Exception):
+    """The password link was genuine but is too old; `email` lets the page offer a new one."""
+
+    def __init__(self, email: str = ""):
+        super().__init__("expired")
+        self.email = email
+
+
+class LinkInvalid(Exception):
+    """The password link was tampered with, already used, or its login is gone or disabled."""
+
+
+@dataclass
+class Registration:
+    email: str
+    password: str
+    first_name: str
+    last_name: str
+    code: str = ""
+    agreed_policy_ids: tuple[int, ...] = ()
+    ip_address: str = ""
+
+
+def login_by_email(email: str) -> ClientLogin | None:
+    return db.session.scalar(select(ClientLogin).where(ClientLogin.email == normalize_email(email)))
+
+
+def required_policies() -> list[Policy]:
+    return list(db.session.scalars(select(Policy).where(Policy.required_at_registration.is_(True))
+                                   .order_by(Policy.title)))
+
+
+def register(form: Registration) -> ClientLogin:
+    """Create a client login: on the invited profile (with a code) or on a new Prospect profile.
+
+    Everything is checked before anything is written; the code is used up by a conditional update in
+    the same transaction as the login, so two registrations racing on one code give one login.
+    """
+    errors: dict[str, str] = {}
+    email = normalize_email(form.email)
+    if "@" not in email.strip("@") or " " in email:
+        errors["email"] = "Enter your email address, like name@example.com."
+    elif login_by_email(email) is not None:
+        errors["email"] = EXISTING_LOGIN
+    try:
+        check_password_strength(form.password)
+    except DomainError as error:
+        errors["password"] = error.message
+    for name in ("first_name", "last_name"):
+        if not getattr(form, name).strip():
+            errors[name] = f"Enter your {name.replace('_', ' ')}."
+    policies = required_policies()
+    for policy in policies:
+        if policy.id not in form.agreed_policy_ids:
+            errors[f"policy_{policy.id}"] = f"Please read and agree to the {policy.title}."
+    invitation = None
+    if invites.normalize_code(form.code):
+        try:
+            invitation = invites.check_usable(invites.find_invitation(form.code))
+        except DomainError as error:
+            errors["code"] = error.message
+    elif not get_settings().clients_can_register:
+        errors["code"] = "Enter the invitation code from your email: this business creates accounts by invitation."
+    elif db.session.scalar(select(ClientEmail.id).where(ClientEmail.email == email)) is not None:
+        errors["email"] = ("This email is already on file with us. Use the invitation we emailed you, "
+                           "or ask us to send one.")
+    if errors:
+        raise FieldErrors(errors)
+
+    if invitation is not None:
+        client_id = invitation.client_id
+    else:
+        profile = ClientProfile(first_name=form.first_name.strip(), last_name=form.last_name.strip(),
+                                status=ClientStatus.PROSPECT, emails=[ClientEmail(email=email, is_primary=True)])
+        profile.pets = []
+        profile.refresh_search_text()
+        db.session.add(profile)
+        db.session.flush()
+        client_id = profile.id
+    login = ClientLogin(client_id=client_id, email=email, first_name=form.first_name.strip(),
+                        last_name=form.last_name.strip(), password_hash=hash_password(form.password),
+                        last_login_at=utcnow())
+    db.session.add(login)
+    try:
+        db.session.flush()
+        if invitation is not None:
+            invites.use_invitation(invitation, login)
+        for policy in policies:
+            db.session.add(PolicyAgreement(policy_id=policy.id, policy_version=policy.version, login_id=login.id,
+                                           ip_address=form.ip_address[:45]))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise FieldErrors({"email": EXISTING_LOGIN}) from None
+    except DomainError as error:
+        db.session.rollback()
+        raise FieldErrors({error.field or "code": error.message}) from None
+    return login
+
+
+def authenticate(email: str, password: str) -> ClientLogin | None:
+    """The active client login with these credentials, or None (same work for unknown emails)."""
+    login = login_by_email(email)
+    ok = verify_password(login.password_hash if login else None, password)
+    if login is None or not ok or not login.active:
+        return None
+    if _hasher.check_needs_rehash(login.password_hash):
+        login.password_hash = hash_password(password)
+    login.last_login_at = utcnow()
+    db.session.commit()
+    return login
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALTS[purpose])
+
+
+def _max_age(purpose: str) -> int:
+    config = current_app.config
+    return config["PASSWORD_RESET_MINUTES"] * 60 if purpose == "reset" else config["PASSWORD_SET_DAYS"] * 86400
+
+
+def _fingerprint(login: ClientLogin) -> str:
+    """Changes when the password or session token changes, so a link works once."""
+    return invites.keyed_hash(f"{login.password_hash or ''}:{login.session_token}")[:20]
+
+
+def password_token(login: ClientLogin, purpose: str) -> str:
+    return _serializer(purpose).dumps({"l": login.id, "f": _fingerprint(login)})
+
+
+def login_from_token(token: str, purpose: str) -> ClientLogin:
+    """The login a password link is for; LinkExpired or LinkInvalid otherwise."""
+    try:
+        payload = _serializer(purpose).loads(token, max_age=_max_age(purpose))
+    except SignatureExpired as error:
+        data = _serializer(purpose).load_payload(error.payload) if error.payload else {}
+        login = db.session.get(ClientLogin, data.get("l")) if isinstance(data, dict) and data.get("l") else None
+        raise LinkExpired(login.email if login else "") from None
+    except BadSignature:
+        raise LinkInvalid() from None
+    login = db.session.get(ClientLogin, payload.get("l")) if isinstance(payload, dict) else None
+    if login is None or not login.active or payload.get("f") != _fingerprint(login):
+        raise LinkInvalid()
+    return login
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link to an active login; for an unknown address, tell the team instead."""
+    login = login_by_email(email)
+    if login is not None and login.active:
+        emails.send_password_email(login, password_token(login, "reset"), "reset")
+    else:
+        emails.send_unknown_reset_email(normalize_email(email)[:254])
+    db.session.commit()
+
+
+def set_password(login: ClientLogin, password: str) -> None:
+    """Set a new password; every other session of this login ends."""
+    try:
+        check_password_strength(password)
+    except DomainError as error:
+        raise FieldErrors({"password": error.message}) from None
+    login.password_hash = hash_password(password)
+    login.session_token = new_session_token()
+    login.last_login_at = utcnow()
+    db.session.commit()
+
+
+def add_login(client: ClientProfile, email: str, first_name: str, last_name: str) -> ClientLogin:
+    """Staff add a household member's login by hand; it gets a set-password email."""
+    email = normalize_email(email)
+    if "@" not in email.strip("@") or " " in email:
+        raise DomainError("Enter an email address.", "email")
+    if login_by_email(email) is not None:
+        raise DomainError("Another portal login already uses this email.", "email")
+    login = ClientLogin(client=client, email=email, first_name=first_name.strip(), last_name=last_name.strip())
+    db.session.add(login)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("Another portal login already uses this email.", "email") from None
+    emails.send_password_email(login, password_token(login, "set"), "set")
+    db.session.commit()
+    return login
+
+
+def send_password_link(login: ClientLogin) -> None:
+    """Staff send a login a link to set (no password yet) or reset its password."""
+    if not login.active:
+        raise DomainError("Enable this login before sending it a password link.")
+    purpose = "reset" if login.has_password else "set"
+    emails.send_password_email(login, password_token(login, purpose), purpose)
+    db.session.commit()
+
+
+def set_active(login: ClientLogin, active: bool) -> None:
+    """Disable (signing it out everywhere) or enable a login."""
+    if login.active and not active:
+        login.session_token = new_session_token()
+    login.active = active
+    db.session.commit()

@@ -1,0 +1,228 @@
+"""The email outbox: the one way Pawtal sends mail.
+
+A message is rendered and stored in the same transaction as the change that causes it, then
+delivered after the commit by a background thread of the app (or `flask outbox run`), and retried
+with backoff until the SMTP server takes it. Links and codes are kept apart from the stored bodies
+(which hold placeholders) and erased once delivered. Each message is claimed with a conditional
+update before sending, so two senders never send it twice.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets as random_tokens
+import threading
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app, render_template
+from flask_mail import Message
+from markupsafe import escape
+from sqlalchemy import event, func, or_, select, update
+
+from extensions import db, mail
+from models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "[[secret:{}]]"
+_ANY_PLACEHOLDER = re.compile(r"\[\[secret:\w+\]\]")
+REMOVED = "(removed after delivery)"
+CLAIM_SECONDS = 300
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def business() -> dict:
+    config = current_app.config
+    return {"name": config["BUSINESS_NAME"], "email": config["BUSINESS_EMAIL"], "phone": config["BUSINESS_PHONE"]}
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for email, from BASE_URL (works outside a request too)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["BASE_URL"] + path
+
+
+def queue_email(kind: str, recipients: list[str], subject: str, template: str, secrets: dict | None = None,
+                **context) -> OutboxMessage:
+    """Render email/<template>.txt and .html and add the message to the session; the caller commits.
+
+    `secrets` (links, codes) reach the templates as placeholders and are substituted only when sending.
+    """
+    secrets = secrets or {}
+    context.update(business=business(), secret={name: PLACEHOLDER.format(name) for name in secrets})
+    message = OutboxMessage(
+        kind=kind, recipients=list(recipients), subject=subject, secrets=secrets or None, last_error="",
+        body_text=render_template(f"email/{template}.txt", **context),
+        body_html=render_template(f"email/{template}.html", **context),
+    )
+    db.session.add(message)
+    _wake_after_commit()
+    return message
+
+
+def _wake_after_commit() -> None:
+    worker = current_app.extensions.get("pawtal_outbox")
+    session = db.session()
+    if worker is not None and not session.info.get("outbox_wake"):
+        session.info["outbox_wake"] = True
+
+        def wake(_session):
+            _session.info.pop("outbox_wake", None)
+            worker.wake()
+
+        event.listen(session, "after_commit", wake, once=True)
+
+
+def fill(body: str, secrets: dict | None, html: bool) -> str:
+    """Put the secrets back into a stored body (escaped for HTML), or say they were removed."""
+    if secrets is None:  # delivered: the secrets are gone
+        return _ANY_PLACEHOLDER.sub(REMOVED, body)
+    for name, value in secrets.items():
+        body = body.replace(PLACEHOLDER.format(name), str(escape(value)) if html else value)
+    return body
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=30 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def _claim(limit: int, now: datetime) -> list[OutboxMessage]:
+    """Take up to `limit` due messages for this sender; another sender's claims are left alone."""
+    due = (OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now,
+           or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+    ids = list(db.session.scalars(select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit)))
+    if not ids:
+        return []
+    until = now + timedelta(seconds=CLAIM_SECONDS, microseconds=random_tokens.randbelow(1_000_000))
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids), *due).values(claimed_until=until))
+    db.session.commit()
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids),
+                                                               OutboxMessage.claimed_until == until)))
+
+
+def deliver_due(limit: int = 200) -> tuple[int, int]:
+    """Send what is due over one SMTP connection; returns (sent, failed). Failures wait and retry."""
+    now = utcnow()
+    batch = _claim(limit, now)
+    sent = failed = 0
+    if not batch:
+        return 0, 0
+    try:
+        with mail.connect() as connection:
+            for message in batch:
+                try:
+                    connection.send(_mail_message(message))
+                except Exception as error:  # noqa: BLE001 - a refused recipient must not stop the batch
+                    _failed(message, error)
+                    failed += 1
+                else:
+                    message.sent_at, message.secrets, message.claimed_until, message.last_error = utcnow(), None, None, ""
+                    message.attempts += 1
+                    sent += 1
+                db.session.commit()  # one message at a time: a crash cannot resend what was delivered
+    except Exception as error:  # noqa: BLE001 - SMTP down: everything left waits for its next attempt
+        for message in batch:
+            if message.sent_at is None and message.claimed_until is not None:
+                _failed(message, error)
+                failed += 1
+        db.session.commit()
+    if failed:
+        log.warning("outbox: %d message(s) not delivered, will retry", failed)
+    return sent, failed
+
+
+def _failed(message: OutboxMessage, error: Exception) -> None:
+    message.attempts += 1
+    message.next_attempt_at = utcnow() + backoff(message.attempts)
+    message.claimed_until = None
+    message.last_error = f"{type(error).__name__}: {error}"[:500]
+
+
+def _mail_message(message: OutboxMessage) -> Message:
+    return Message(
+        subject=message.subject, recipients=list(message.recipients),
+        body=fill(message.body_text, message.secrets, html=False),
+        html=fill(message.body_html, message.secrets, html=True),
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+
+
+def deliver_all(max_rounds: int = 1000) -> tuple[int, int]:
+    """Deliver until nothing is due (one round per batch); for the CLI and tests."""
+    total_sent = total_failed = 0
+    for _ in range(max_rounds):
+        sent, failed = deliver_due()
+        total_sent, total_failed = total_sent + sent, total_failed + failed
+        if not sent and not failed:
+            break
+        if failed and not sent:
+            break
+    return total_sent, total_failed
+
+
+def retry_now(message: OutboxMessage) -> None:
+    message.next_attempt_at = utcnow()
+    db.session.commit()
+
+
+def list_undelivered() -> list[OutboxMessage]:
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+                                   .order_by(OutboxMessage.id.desc()).limit(200)))
+
+
+def list_recent_sent(limit: int = 50) -> list[OutboxMessage]:
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.sent_at.is_not(None))
+                                   .order_by(OutboxMessage.sent_at.desc()).limit(limit)))
+
+
+def count_failing() -> int:
+    return db.session.scalar(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.last_error != ""))
+
+
+class OutboxWorker:
+    """A daemon thread per app process: delivers after each commit that queued mail, and polls for retries."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self._event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="pawtal-outbox", daemon=True)
+                self._thread.start()
+
+    def wake(self) -> None:
+        self.start()
+        self._event.set()
+
+    def _run(self) -> None:
+        while True:
+            self._event.wait(self.app.config["OUTBOX_POLL_SECONDS"])
+            self._event.clear()
+            with self.app.app_context():
+                try:
+                    deliver_all()
+                except Exception:  # noqa: BLE001 - keep the thread alive; the next round retries
+                    log.exception("outbox: delivery round failed")
+                finally:
+                    db.session.remove()
+
+
+def init_app(app: Flask) -> None:
+    if not app.config["OUTBOX_WORKER"]:
+        return
+    worker = OutboxWorker(app)
+    app.extensions["pawtal_outbox"] = worker
+    # Start with the first request (not for CLI commands), so mail queued while down goes out.
+    app.before_request(worker.start)
+
+
+def wake() -> None:
+    """Ask this process's sender thread to deliver now (no-op when there is none)."""
+    worker = current_app.extensions.get("pawtal_outbox")
+    if worker is not None:
+        worker.wake()
