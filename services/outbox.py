@@ -94,7 +94,8 @@ def _claim(limit: int, now: datetime) -> list[OutboxMessage]:
     if not ids:
         return []
     until = now + timedelta(seconds=CLAIM_SECONDS, microseconds=random_tokens.randbelow(1_000_000))
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids), *due).values(claimed_until=until))
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids), *due).values(claimed_until=until)
+                       .execution_options(synchronize_session=False))
     db.session.commit()
     return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids),
                                                                OutboxMessage.claimed_until == until)))

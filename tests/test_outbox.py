@@ -1,0 +1,81 @@
+"""The email outbox against a real SMTP server on loopback: down, then up, delivered once."""
+import time
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from models import OutboxMessage
+from services import outbox
+from services.invites import send_invitations
+from tests.conftest import HX, _free_port, smtp_config
+
+
+@pytest.fixture
+def app_config(smtp):
+    return {**smtp_config(smtp), "MAIL_PORT": _free_port()}  # nothing listens there: SMTP is down
+
+
+def _point_at(app, smtp) -> None:
+    app.extensions["mail"].port = smtp.port
+
+
+def test_smtp_down_then_up_delivers_once_and_forgets_the_secrets(app, as_manager, make, smtp, inbox):
+    client = make.client(email="down@example.com")
+    response = as_manager.post("/invitations/", data={"ids": [str(client.id)]})
+    assert response.status_code == 303  # the request succeeds while SMTP is down
+
+    assert outbox.deliver_due() == (0, 1)
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.attempts == 1 and message.sent_at is None and "Connection refused" in message.last_error
+    assert message.secrets and message.next_attempt_at > message.created_at
+    assert outbox.deliver_due() == (0, 0)  # backing off: not due yet
+    page = as_manager.get("/outbox/").get_data(as_text=True)
+    assert "failing" in page and "down@example.com" in page
+
+    _point_at(app, smtp)
+    assert as_manager.post(f"/outbox/{message.id}/retry", headers=HX).status_code == 200
+    assert outbox.deliver_due() == (1, 0)
+    assert outbox.deliver_all() == (0, 0)
+    assert len(inbox.to("down@example.com")) == 1
+    db.session.expire_all()
+    assert message.sent_at is not None and message.secrets is None and message.last_error == ""
+    assert "Everything has been delivered." in as_manager.get("/outbox/").get_data(as_text=True)
+
+
+def test_backoff_grows_and_is_capped():
+    assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert outbox.backoff(30).total_seconds() == 3600
+
+
+def test_a_claimed_message_is_not_taken_by_a_second_sender(app, make):
+    send_invitations([make.client()], None)
+    now = outbox.utcnow()
+    first = outbox._claim(10, now)
+    second = outbox._claim(10, now)
+    assert len(first) == 1 and second == []
+
+
+def test_flask_outbox_run_delivers_what_is_due(app, make, runner, smtp, inbox):
+    send_invitations([make.client(email="cli@example.com")], None)
+    failed = runner.invoke(args=["outbox", "run"])
+    assert failed.exit_code == 1 and "Sent 0, failed 1." in failed.output
+    _point_at(app, smtp)
+    outbox.retry_now(db.session.scalar(select(OutboxMessage)))
+    result = runner.invoke(args=["outbox", "run"])
+    assert result.exit_code == 0 and "Sent 1, failed 0." in result.output
+    assert len(inbox.to("cli@example.com")) == 1
+
+
+class TestRunningApp:
+    @pytest.fixture
+    def app_config(self, smtp):
+        return {**smtp_config(smtp), "OUTBOX_WORKER": True, "OUTBOX_POLL_SECONDS": 3600}
+
+    def test_the_app_delivers_after_the_commit_without_a_command(self, app, as_manager, make, inbox):
+        client = make.client(email="thread@example.com")
+        assert as_manager.post("/invitations/", data={"ids": [str(client.id)]}).status_code == 303
+        deadline = time.monotonic() + 10
+        while not inbox.to("thread@example.com") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(inbox.to("thread@example.com")) == 1
