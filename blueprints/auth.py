@@ -14,6 +14,7 @@ from extensions import db, limiter
 from models import Policy
 from services import accounts, invites, logins
 from services.errors import DomainError, FieldErrors
+from services.emails import format_code
 from services.settings import get_settings
 
 bp = Blueprint("auth", __name__)
@@ -98,7 +99,7 @@ def register():
     form = RegisterForm()
     link_code = invites.code_from_link(request.args["invite"]) if request.args.get("invite") else None
     if request.method == "GET" and link_code:
-        form.code.data = invites.normalize_code(link_code)
+        form.code.data = format_code(invites.normalize_code(link_code))
     policies = logins.required_policies()
     agreed = {int(v) for v in request.form.getlist("policies") if v.isdigit()}
     policy_errors: dict[int, str] = {}

@@ -14,7 +14,31 @@
       all.indeterminate = checked > 0 && checked < boxes.length;
     }
     document.documentElement.classList.toggle("has-selection", checked > 0);
+    document.querySelectorAll("[data-needs-selection]").forEach(function (b) { b.disabled = checked === 0; });
   }
+
+  // A <dialog data-modal> swapped in by htmx opens as a real modal (focus inside, Esc closes);
+  // closing removes it. Without JavaScript the same markup is a plain page.
+  function openModals(root) {
+    var dialogs = root.querySelectorAll ? root.querySelectorAll("dialog[data-modal]") : [];
+    if (root.matches && root.matches("dialog[data-modal]")) { dialogs = [root]; }
+    Array.prototype.forEach.call(dialogs, function (dialog) {
+      if (dialog.open || dialog.closest(".dialog-page")) { return; }
+      dialog.addEventListener("close", function () { dialog.remove(); });
+      dialog.showModal();
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var closer = event.target.closest && event.target.closest("[data-close-dialog]");
+    var dialog = closer && closer.closest("dialog[open]");
+    if (dialog && !dialog.closest(".dialog-page")) {
+      event.preventDefault();
+      dialog.close();
+    }
+  });
+
+  document.addEventListener("htmx:load", function (event) { openModals(event.detail.elt); });
 
   document.addEventListener("change", function (event) {
     var target = event.target;
