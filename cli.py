@@ -35,7 +35,7 @@ def seed_demo(client_count: int) -> None:
     click.echo("Demo staff logins (sign in at /staff/login):")
     for role, email, password in demo.STAFF_LOGINS:
         click.echo(f"  {role:<8} {email:<28} {password}")
-    click.echo("Demo client logins (the client portal comes with client accounts):")
+    click.echo("Demo client logins (sign in at /login):")
     for email, password in demo.CLIENT_LOGINS:
         click.echo(f"  client   {email:<28} {password}")
 

@@ -123,6 +123,7 @@ def seed(client_count: int = 40) -> bool:
             db.session.add(CustomPrice(client=client, service=walk, price_cents=2200,
                                        effective_on=date.today() - timedelta(days=90), created_by=staff["owner@pawtal.example"]))
     jane = db.session.scalar(select(ClientEmail).where(ClientEmail.email == CLIENT_LOGINS[0][0])).client
-    db.session.add(ClientLogin(client=jane, email=CLIENT_LOGINS[0][0], password_hash=hash_password(CLIENT_LOGINS[0][1])))
+    db.session.add(ClientLogin(client=jane, email=CLIENT_LOGINS[0][0], first_name=jane.first_name,
+                               last_name=jane.last_name, password_hash=hash_password(CLIENT_LOGINS[0][1])))
     db.session.commit()
     return True
