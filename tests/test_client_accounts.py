@@ -341,3 +341,15 @@ class TestCSRF:
         htmx = as_manager.post("/invitations/", data={"ids": [str(client.id)]}, headers={**HX})
         assert plain.status_code == htmx.status_code == 400
         assert db.session.scalar(select(OutboxMessage)) is None
+
+
+def test_sign_in_and_forgot_password_are_throttled_per_address(app, make, password_hash):
+    app.config.update(CLIENT_LOGIN_LIMIT="2 per minute", PASSWORD_EMAIL_LIMIT="2 per minute")
+    browser = app.test_client()
+    logins_ = [browser.post("/login", data={"email": f"who{n}@example.com", "password": "x-password-1"}).status_code
+               for n in range(3)]
+    assert logins_ == [401, 401, 429]
+    forgot = [app.test_client().post("/password/forgot", data={"email": "same@example.com"},
+                                     environ_base={"REMOTE_ADDR": f"10.1.0.{n}"}).status_code for n in range(3)]
+    assert forgot == [303, 303, 429]
+    assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == 2
