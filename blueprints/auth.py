@@ -100,6 +100,10 @@ def register():
     link_code = invites.code_from_link(request.args["invite"]) if request.args.get("invite") else None
     if request.method == "GET" and link_code:
         form.code.data = format_code(invites.normalize_code(link_code))
+        try:  # say at once when an emailed link's code no longer works
+            invites.check_usable(invites.find_invitation(link_code))
+        except DomainError as error:
+            form.code.errors = [error.message]
     policies = logins.required_policies()
     agreed = {int(v) for v in request.form.getlist("policies") if v.isdigit()}
     policy_errors: dict[int, str] = {}

@@ -27,6 +27,11 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with older argon2 parameters than today's."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", "password")
@@ -48,7 +53,7 @@ def authenticate_staff(email: str, password: str) -> StaffUser | None:
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
     return user

@@ -147,6 +147,11 @@ _ROW_COLUMNS = (
 )
 
 
+def _sql():
+    """The session's connection: the table reads plain rows, so it skips the ORM's execution layer."""
+    return db.session.connection()
+
+
 def search_clients(viewer: StaffUser, query: ClientQuery, per_page: int) -> ClientPage:
     """One page of the client table in three small queries, whatever the number of clients.
 
@@ -162,13 +167,13 @@ def search_clients(viewer: StaffUser, query: ClientQuery, per_page: int) -> Clie
     shape = (not viewer.can_manage, bool(query.status), tuple(bool(d) for d in term_digits), query.sort,
              query.direction)
     if terms:
-        found = db.session.execute(_ids_statement(*shape, counted=True),
+        found = _sql().execute(_ids_statement(*shape, counted=True),
                                    {**params, "offset": (query.page - 1) * per_page}).all()
         if found or query.page == 1:
             return _page([i for i, _ in found], found[0][1] if found else 0, query.page, per_page)
-    total = db.session.scalar(_count_statement(*shape[:3]), params)
+    total = _sql().scalar(_count_statement(*shape[:3]), params)
     page = min(query.page, max(1, -(-total // per_page)))  # past the end: the last page
-    ids = db.session.scalars(_ids_statement(*shape, counted=False), {**params, "offset": (page - 1) * per_page})
+    ids = _sql().scalars(_ids_statement(*shape, counted=False), {**params, "offset": (page - 1) * per_page})
     return _page(ids.all(), total, page, per_page)
 
 
@@ -218,8 +223,8 @@ _ACTIVE_PETS_BY_CLIENT = (
 def _page(ids: list[int], total: int, page: int, per_page: int) -> ClientPage:
     rows, pets = {}, {}
     if ids:
-        rows = {r[0]: r for r in db.session.execute(_ROWS_BY_ID, {"ids": ids, "now": utcnow()})}
-        for client_id, name in db.session.execute(_ACTIVE_PETS_BY_CLIENT, {"ids": ids}):
+        rows = {r[0]: r for r in _sql().execute(_ROWS_BY_ID, {"ids": ids, "now": utcnow()})}
+        for client_id, name in _sql().execute(_ACTIVE_PETS_BY_CLIENT, {"ids": ids}):
             pets.setdefault(client_id, []).append(name)
     return ClientPage(
         rows=[ClientRow(id, first, last, city, status.value, STATUS_LABELS[status], created, territory, email,
@@ -233,22 +238,27 @@ def _page(ids: list[int], total: int, page: int, per_page: int) -> ClientPage:
 
 def load_client(client_id: int, viewer: StaffUser) -> ClientProfile | None:
     """A client with everything the profile shows, if `viewer` may see it."""
-    return db.session.execute(
-        visible_clients(viewer)
-        .where(ClientProfile.id == client_id)
-        .options(
-            selectinload(ClientProfile.emails),
-            selectinload(ClientProfile.pets),
-            joinedload(ClientProfile.logins),  # a few rows: joined, to keep the profile's query count
-            selectinload(ClientProfile.invitations).joinedload(Invitation.sent_by),
-            selectinload(ClientProfile.blocked_sitters),
-            selectinload(ClientProfile.prices).joinedload(CustomPrice.service),
-            joinedload(ClientProfile.territory),
-            joinedload(ClientProfile.vet),
-            joinedload(ClientProfile.primary_sitter),
-            joinedload(ClientProfile.secondary_sitter),
-        )
-    ).unique().scalar_one_or_none()
+    return db.session.execute(_profile_statement(not viewer.can_manage),
+                              {"client_id": client_id, "viewer": viewer.id}).unique().scalar_one_or_none()
+
+
+@lru_cache(maxsize=2)
+def _profile_statement(sitter: bool) -> Select:
+    """Built once: with its nine loader options, building it anew costs more than running it."""
+    return _filtered(select(ClientProfile), sitter, False, ()).where(
+        ClientProfile.id == bindparam("client_id")
+    ).options(
+        selectinload(ClientProfile.emails),
+        selectinload(ClientProfile.pets),
+        joinedload(ClientProfile.logins),  # a few rows: joined, to keep the profile's query count
+        selectinload(ClientProfile.invitations).joinedload(Invitation.sent_by),
+        selectinload(ClientProfile.blocked_sitters),
+        selectinload(ClientProfile.prices).joinedload(CustomPrice.service),
+        joinedload(ClientProfile.territory),
+        joinedload(ClientProfile.vet),
+        joinedload(ClientProfile.primary_sitter),
+        joinedload(ClientProfile.secondary_sitter),
+    )
 
 
 def territory_for_zip(zip_code: str) -> int | None:

@@ -20,7 +20,7 @@ from models import (
     utcnow,
 )
 from services import emails, invites
-from services.accounts import check_password_strength, hash_password, normalize_email, verify_password, _hasher
+from services.accounts import check_password_strength, hash_password, needs_rehash, normalize_email, verify_password
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
@@ -135,7 +135,7 @@ def authenticate(email: str, password: str) -> ClientLogin | None:
     ok = verify_password(login.password_hash if login else None, password)
     if login is None or not ok or not login.active:
         return None
-    if _hasher.check_needs_rehash(login.password_hash):
+    if needs_rehash(login.password_hash):
         login.password_hash = hash_password(password)
     login.last_login_at = utcnow()
     db.session.commit()

@@ -116,6 +116,9 @@ def test_bad_codes_get_their_own_message_and_the_form_keeps_what_was_typed(app, 
     elif state == "revoked":
         invitation.revoked_at = invitation.created_at
     db.session.commit()
+    if state == "revoked":
+        link = LINK.search(inbox.text(inbox.messages[-1])).group(1)
+        assert message in app.test_client().get(link).get_data(as_text=True)  # told when the link opens
     response = _register(app.test_client(), code=code, first_name="Kept", email="kept@example.com")
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and message in body
