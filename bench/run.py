@@ -100,8 +100,8 @@ def measure_in_process(app, routes) -> dict:
     return out
 
 
-def wrk(url: str, cookie: str, headers: dict) -> dict:
-    args = ["wrk", "-t2", "-c10", f"-d{DURATION}", "-s", os.path.join(HERE, "p95.lua"), "-H", f"Cookie: session={cookie}"]
+def wrk(url: str, cookie: str, headers: dict, duration: str = DURATION) -> dict:
+    args = ["wrk", "-t2", "-c10", f"-d{duration}", "-s", os.path.join(HERE, "p95.lua"), "-H", f"Cookie: session={cookie}"]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
     output = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
@@ -205,12 +205,20 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         base = f"http://127.0.0.1:{port}"
-        results = {}
+        # The machine is shared and noisy: the control runs again after each route, and each route is
+        # compared with the mean of the control runs on either side of it.
+        results, controls = {}, []
+        control_url, control_headers = routes["control"]
+        wrk(base + control_url, cookie, control_headers, "3s")  # warm-up run, discarded
+        controls.append(wrk(base + control_url, cookie, control_headers))
         for name, (url, headers) in routes.items():
-            if name == "profile page":
+            if name in ("control", "profile page"):
                 continue
-            wrk(base + url, cookie, headers)  # warm-up run, discarded
+            wrk(base + url, cookie, headers, "3s")  # warm-up run, discarded
             results[name] = wrk(base + url, cookie, headers)
+            controls.append(wrk(base + control_url, cookie, control_headers))
+            results[name]["control"] = (controls[-2]["rps"] + controls[-1]["rps"]) / 2
+        results = {"control": {**controls[0], "control": controls[0]["rps"]}, **results}
         static_bytes = sum(len(open(os.path.join(ROOT, "static", f), "rb").read())
                            for f in ("pawtal.css", "pawtal.js", "vendor/htmx-2.0.11.min.js", "paw.svg",
                                      "paw-green.svg"))
@@ -218,12 +226,12 @@ def main() -> None:
         server.terminate()
         server.wait(10)
 
-    control = results["control"]["rps"]
-    print(f"\nwrk: 10 connections, {DURATION} per route, gunicorn 2 workers, SQLite, {CLIENTS:,} clients\n")
+    print(f"\nwrk: 10 connections, {DURATION} per route, gunicorn 2 workers, SQLite, {CLIENTS:,} clients")
+    print("control req/s, run after each route: " + ", ".join(f"{c['rps']:.0f}" for c in controls) + "\n")
     print(f"{'route':<18}{'req/s':>9}{'×control':>10}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}{'bytes':>9}")
     for name, r in results.items():
         queries, size, status = in_process[name]
-        print(f"{name:<18}{r['rps']:>9.1f}{r['rps'] / control:>10.2f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
+        print(f"{name:<18}{r['rps']:>9.1f}{r['rps'] / r['control']:>10.2f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
               f"{queries:>9}{size:>9}" + (f"  errors={r['errors']}" if r["errors"] else ""))
     table_bytes = in_process["table page"][1]
     profile_bytes = in_process["profile page"][1]
