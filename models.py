@@ -21,6 +21,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -268,6 +270,17 @@ class SiteSettings(db.Model):
     billing_requires_card: Mapped[bool] = mapped_column(Boolean, default=False)
     client_field_rules: Mapped[dict] = mapped_column(JSON, default=dict)
     pet_field_rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Portal feature switches: a function switched off is gone from the portal's menu and its routes 404.
+    portal_profile: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_pets: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_forms: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_requests: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_calendar: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_cards: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_invoices: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_payments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_visit_reports: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    accept_bank_accounts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 client_blocked_sitter = Table(
@@ -320,6 +333,8 @@ class ClientProfile(TimestampMixin, db.Model):
         ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
     )
     staff_notes: Mapped[str] = mapped_column(Text, default="")
+    # Kept up to date by services.onboarding, so staff can filter on it; the portal recomputes it live.
+    onboarding_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     # Digits of every phone, space-separated, so "555-0101" finds "(555) 010-0101".
     phone_digits: Mapped[str] = mapped_column(String(130), default="")
     # Lower-case names, emails, phone digits and pet names: one scan of its index serves the desk

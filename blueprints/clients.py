@@ -26,7 +26,7 @@ from extensions import db
 from filters import business_today
 from models import ClientProfile, ClientStatus, Service, Territory
 from rendering import done, render_page
-from services import accounts, clients
+from services import accounts, clients, onboarding
 from services import logins as client_logins
 from services.errors import DomainError
 from services.resources import list_of
@@ -140,7 +140,8 @@ def client_values(form: ClientForm) -> dict:
 
 def _desk_context(query: clients.ClientQuery) -> dict:
     result = clients.search_clients(current_user, query, current_app.config["CLIENTS_PER_PAGE"])
-    return {"query": query, "result": result, "statuses": list(ClientStatus)}
+    return {"query": query, "result": result, "statuses": list(ClientStatus),
+            "onboarding_filters": clients.ONBOARDING_FILTERS}
 
 
 @bp.get("/")
@@ -163,7 +164,7 @@ def show(client_id: int):
 def _profile_context(client: ClientProfile, price_form: PriceForm | None = None) -> dict:
     query = clients.ClientQuery.from_args(request.args)
     today = business_today()
-    context = {"client": client, "query": query, "today": today}
+    context = {"client": client, "query": query, "today": today, "onboarding": onboarding.onboarding_for(client)}
     if current_user.can_manage:
         services = list_of(Service)
         if price_form is None:

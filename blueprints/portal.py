@@ -1,15 +1,228 @@
-"""The client portal (signed-in client logins only). Onboarding and visits come in later issues."""
+"""The client portal (signed-in client logins only): onboarding, My Info, My Pets.
+
+A client only ever sees their own profile: every lookup starts from the signed-in login's profile,
+so another client's ids answer 404. Functions the business switched off answer 404 too.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from functools import wraps
+
+from flask import Blueprint, abort, request, send_file, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import FieldList, FormField, SelectField, StringField, TelField, TextAreaField, BooleanField
+from wtforms.validators import InputRequired, Length
 
 from access import client_required
+from blueprints.clients import EmailEntry, apply_rules, client_values, vet_choices
+from blueprints.forms import coerce_optional_int, show_errors
+from blueprints.pets import build_pet_form, pet_values, vaccination_values
+from extensions import db, htmx
+from models import ClientProfile, Pet, Photo
+from rendering import done, render_page
+from services import clients, onboarding
+from services import pets as pet_service
+from services.errors import DomainError
+from services.settings import form_field_rules, get_settings
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+# Which site option switches which portal function.
+FEATURES = {"profile": "portal_profile", "pets": "portal_pets"}
+
+
+class InfoForm(FlaskForm):
+    """What a client may edit of their own profile: never status, sitters, prices or staff notes."""
+
+    first_name = StringField("First name", validators=[InputRequired(message="Enter your first name."),
+                                                       Length(max=80)])
+    last_name = StringField("Last name", validators=[InputRequired(message="Enter your last name."), Length(max=80)])
+    emails = FieldList(FormField(EmailEntry), min_entries=1, max_entries=6)
+    mobile_phone = TelField("Mobile phone", validators=[Length(max=40)])
+    home_phone = TelField("Home phone", validators=[Length(max=40)])
+    work_phone = TelField("Work phone", validators=[Length(max=40)])
+    address_line1 = StringField("Street address", validators=[Length(max=200)])
+    address_line2 = StringField("Apartment, unit (optional)", validators=[Length(max=200)])
+    city = StringField("City", validators=[Length(max=100)])
+    state = StringField("State", validators=[Length(max=60)])
+    zip = StringField("Zip code", validators=[Length(max=12)])
+    uses_keys = BooleanField("We give you a key")
+    key_notes = TextAreaField("Key and entry notes", validators=[Length(max=2000)],
+                              description="Where the key is, alarm codes, gates.")
+    vet_id = SelectField("Veterinarian", coerce=coerce_optional_int, validate_choice=False)
+    emergency_name = StringField("Emergency contact name", validators=[Length(max=160)])
+    emergency_phone = TelField("Emergency contact phone", validators=[Length(max=40)])
+
+
+def feature_required(name: str):
+    """404 when the business switched this portal function off."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not getattr(get_settings(), FEATURES[name]):
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def my_client() -> ClientProfile:
+    """The signed-in login's own profile, with what the portal shows."""
+    return db.session.scalar(
+        select(ClientProfile).where(ClientProfile.id == current_user.client_id)
+        .options(selectinload(ClientProfile.emails),
+                 selectinload(ClientProfile.pets).selectinload(Pet.vaccinations))
+    )
+
+
+def my_pet_or_404(client: ClientProfile, pet_id: int) -> Pet:
+    """One of the client's own active pets; anything else is 404."""
+    pet = next((p for p in client.pets if p.id == pet_id and p.active), None)
+    if pet is None:
+        abort(404)
+    return pet
+
+
+def build_info_form(client: ClientProfile) -> InfoForm:
+    form = InfoForm(obj=client) if request.method == "GET" else InfoForm()
+    if request.method == "GET":
+        while len(form.emails.entries):
+            form.emails.pop_entry()
+        for address in client.emails:
+            form.emails.append_entry({"email": address.email, "is_primary": address.is_primary})
+        form.emails.append_entry({"email": "", "is_primary": False})
+    form.vet_id.choices = vet_choices()
+    apply_rules(form, form_field_rules("client"))
+    return form
+
+
+def build_client_pet_form(client: ClientProfile, pet: Pet | None = None):
+    form = build_pet_form(client, pet)
+    del form["active"]  # clients see active pets only; staff decide what is inactive
+    return form
+
+
+def _context(client: ClientProfile, info_form: InfoForm | None = None, pet_form=None) -> dict:
+    state = onboarding.onboarding_for(client)
+    current = state.current.key if state.current else None
+    if info_form is None and current == onboarding.INFO:
+        info_form = build_info_form(client)
+    if pet_form is None and current == onboarding.PETS:
+        pet_form = build_client_pet_form(client)
+    return {"client": client, "login": current_user, "onboarding": state, "info_form": info_form,
+            "pet_form": pet_form, "pets": [p for p in client.pets if p.active], "features": get_settings()}
+
+
+def _from_widget() -> bool:
+    return request.form.get("widget") == "1"
 
 
 @bp.get("/")
 @client_required
 def index():
-    return render_template("portal/index.html", login=current_user, client=current_user.client)
+    client = my_client()
+    return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, **_context(client))
+
+
+@bp.route("/info", methods=["GET", "POST"])
+@client_required
+@feature_required("profile")
+def info():
+    client = my_client()
+    form = build_info_form(client)
+    if form.validate_on_submit():
+        try:
+            clients.save_client(client, client_values(form), staff_fields=False)
+        except DomainError as error:
+            db.session.rollback()
+            show_errors(form, error)
+        else:
+            return _saved(client, "Your details are saved.", "portal/_info.html")
+    return _invalid(client, "portal/info.html", "portal/_info.html", info_form=form)
+
+
+@bp.get("/pets")
+@client_required
+@feature_required("pets")
+def pets():
+    return render_page("portal/pets.html", "portal/_pets.html", **_context(my_client()))
+
+
+@bp.route("/pets/new", methods=["GET", "POST"])
+@client_required
+@feature_required("pets")
+def new_pet():
+    client = my_client()
+    form = build_client_pet_form(client)
+    if request.method == "POST" and form.validate_on_submit():
+        if _save_pet(form, client, None):
+            return _saved(client, f"Added {form.name.data}.", "portal/_pets.html")
+    elif request.method == "GET":
+        return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=None, **_context(client, pet_form=form))
+    return _invalid(client, "portal/pet_form.html", "portal/_pet_form.html", pet_form=form, pet=None)
+
+
+@bp.route("/pets/<int:pet_id>/edit", methods=["GET", "POST"])
+@client_required
+@feature_required("pets")
+def edit_pet(pet_id: int):
+    client = my_client()
+    pet = my_pet_or_404(client, pet_id)
+    form = build_client_pet_form(client, pet)
+    if request.method == "POST" and form.validate_on_submit():
+        if _save_pet(form, client, pet):
+            return _saved(client, f"Saved {pet.name}.", "portal/_pets.html")
+    elif request.method == "GET":
+        return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=pet, **_context(client, pet_form=form))
+    return _invalid(client, "portal/pet_form.html", "portal/_pet_form.html", pet_form=form, pet=pet)
+
+
+@bp.get("/photos/<int:photo_id>")
+@client_required
+def photo(photo_id: int):
+    """A photo of one of the client's own pets; never another client's."""
+    item = db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.client_id == current_user.client_id))
+    if item is None:
+        abort(404)
+    response = send_file(pet_service.photo_path(item), mimetype="image/jpeg", max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _save_pet(form, client: ClientProfile, pet: Pet | None) -> Pet | None:
+    upload = form.photo.data if "photo" in form._fields and form.photo.data else None
+    picked = form.photo_id.data if "photo_id" in form._fields else None
+    try:
+        return pet_service.save_pet(pet, client, pet_values(form), vaccination_values(form), upload, picked)
+    except DomainError as error:
+        db.session.rollback()
+        show_errors(form, error, {"vaccinations": "vaccinations", "photo": "photo"})
+        return None
+
+
+def _saved(client: ClientProfile, message: str, fragment: str):
+    """After a change: refresh the onboarding state; the widget re-renders itself, pages redirect."""
+    onboarding.refresh(client)
+    db.session.commit()
+    if _from_widget():
+        if htmx and htmx.target == "onboarding":
+            return done(message, url_for("portal.index"), "portal/_onboarding.html", **_context(client))
+        return done(message, url_for("portal.index"))
+    location = url_for("portal.info") if fragment == "portal/_info.html" else url_for("portal.pets")
+    return done(message, location, fragment, **_context(client))
+
+
+def _invalid(client: ClientProfile, page: str, fragment: str, **forms):
+    """Errors beside the fields, 422: the widget, the page's fragment, or the whole page."""
+    if _from_widget():
+        return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, status=422,
+                           **_context(client, forms.get("info_form"), forms.get("pet_form")))
+    extra = {k: v for k, v in forms.items() if k not in ("info_form", "pet_form")}
+    return render_page(page, fragment, status=422 if request.method == "POST" else 200,
+                       **_context(client, forms.get("info_form"), forms.get("pet_form")), **extra)
+

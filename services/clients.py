@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Boolean, Select, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -36,12 +36,16 @@ SORTS = {
 }
 
 
+ONBOARDING_FILTERS = {"incomplete": "Onboarding incomplete", "complete": "Onboarding complete"}
+
+
 @dataclass(frozen=True)
 class ClientQuery:
     """The state of the client table, as it appears in the URL."""
 
     q: str = ""
     status: str = ""
+    onboarding: str = ""
     sort: str = "name"
     direction: str = "asc"
     page: int = 1
@@ -54,9 +58,11 @@ class ClientQuery:
             page = max(1, int(args.get("page", 1)))
         except ValueError:
             page = 1
+        onboarding = args.get("onboarding", "")
         return cls(
             q=args.get("q", "").strip()[:100],
             status=status if status in {s.value for s in ClientStatus} else "",
+            onboarding=onboarding if onboarding in ONBOARDING_FILTERS else "",
             sort=sort if sort in SORTS else "name",
             direction="desc" if args.get("dir") == "desc" else "asc",
             page=page,
@@ -64,9 +70,10 @@ class ClientQuery:
 
     def args(self, **changes) -> dict:
         """Query-string arguments for this state with `changes`, leaving defaults out."""
-        values = {"q": self.q, "status": self.status, "sort": self.sort, "dir": self.direction, "page": self.page}
+        values = {"q": self.q, "status": self.status, "onboarding": self.onboarding, "sort": self.sort,
+                  "dir": self.direction, "page": self.page}
         values.update(changes)
-        defaults = {"q": "", "status": "", "sort": "name", "dir": "asc", "page": 1}
+        defaults = {"q": "", "status": "", "onboarding": "", "sort": "name", "dir": "asc", "page": 1}
         return {k: v for k, v in values.items() if v != defaults[k]}
 
 
@@ -89,6 +96,7 @@ class ClientRow:
     phone: str
     has_password: bool
     invited: bool
+    onboarded: bool
     pets: tuple[str, ...] = ()
 
     @property
@@ -144,6 +152,7 @@ _ROW_COLUMNS = (
     ClientProfile.id, ClientProfile.first_name, ClientProfile.last_name, ClientProfile.city, ClientProfile.status,
     ClientProfile.created_at, func.coalesce(Territory.name, ""), func.coalesce(_first_email, ""),
     ClientProfile.mobile_phone, ClientProfile.home_phone, ClientProfile.work_phone, _has_password, _invited,
+    ClientProfile.onboarding_complete,
 )
 
 
@@ -160,30 +169,33 @@ def search_clients(viewer: StaffUser, query: ClientQuery, per_page: int) -> Clie
     """
     terms = [t.lower() for t in query.q.split()]
     term_digits = [digits(t) if len(digits(t)) >= 3 else "" for t in terms]
-    params = {"viewer": viewer.id, "status": query.status or None, "limit": per_page}
+    params = {"viewer": viewer.id, "status": query.status or None, "onboarded": query.onboarding == "complete",
+              "limit": per_page}
     for i, (term, term_digit) in enumerate(zip(terms, term_digits)):
         params[f"term{i}"] = "%" + re.sub(r"([/%_])", r"/\1", term) + "%"
         params[f"digits{i}"] = f"%{term_digit}%"
-    shape = (not viewer.can_manage, bool(query.status), tuple(bool(d) for d in term_digits), query.sort,
-             query.direction)
+    shape = (not viewer.can_manage, bool(query.status), bool(query.onboarding), tuple(bool(d) for d in term_digits),
+             query.sort, query.direction)
     if terms:
         found = _sql().execute(_ids_statement(*shape, counted=True),
                                    {**params, "offset": (query.page - 1) * per_page}).all()
         if found or query.page == 1:
             return _page([i for i, _ in found], found[0][1] if found else 0, query.page, per_page)
-    total = _sql().scalar(_count_statement(*shape[:3]), params)
+    total = _sql().scalar(_count_statement(*shape[:4]), params)
     page = min(query.page, max(1, -(-total // per_page)))  # past the end: the last page
     ids = _sql().scalars(_ids_statement(*shape, counted=False), {**params, "offset": (page - 1) * per_page})
     return _page(ids.all(), total, page, per_page)
 
 
-def _filtered(stmt: Select, sitter: bool, status: bool, term_kinds: tuple[bool, ...]) -> Select:
+def _filtered(stmt: Select, sitter: bool, status: bool, onboarding: bool, term_kinds: tuple[bool, ...]) -> Select:
     """The table's filters as bound parameters, so one statement object serves every search of a shape."""
     if sitter:
         stmt = stmt.where(or_(ClientProfile.primary_sitter_id == bindparam("viewer"),
                               ClientProfile.secondary_sitter_id == bindparam("viewer")))
     if status:
         stmt = stmt.where(ClientProfile.status == bindparam("status", type_=ClientProfile.status.type))
+    if onboarding:
+        stmt = stmt.where(ClientProfile.onboarding_complete == bindparam("onboarded", type_=Boolean()))
     for i, with_digits in enumerate(term_kinds):
         condition = ClientProfile.search_text.like(bindparam(f"term{i}"), escape="/")
         if with_digits:  # "555-0101" also finds the digits "5550101"
@@ -194,16 +206,16 @@ def _filtered(stmt: Select, sitter: bool, status: bool, term_kinds: tuple[bool, 
 
 # Statements are built once per shape: SQLAlchemy then reuses their cache keys and compiled SQL.
 @lru_cache(maxsize=256)
-def _count_statement(sitter: bool, status: bool, term_kinds: tuple[bool, ...]) -> Select:
-    return _filtered(select(func.count(ClientProfile.id)), sitter, status, term_kinds)
+def _count_statement(sitter: bool, status: bool, onboarding: bool, term_kinds: tuple[bool, ...]) -> Select:
+    return _filtered(select(func.count(ClientProfile.id)), sitter, status, onboarding, term_kinds)
 
 
 @lru_cache(maxsize=256)
-def _ids_statement(sitter: bool, status: bool, term_kinds: tuple[bool, ...], sort: str, direction: str,
-                   counted: bool) -> Select:
+def _ids_statement(sitter: bool, status: bool, onboarding: bool, term_kinds: tuple[bool, ...], sort: str,
+                   direction: str, counted: bool) -> Select:
     order = [c.desc() if direction == "desc" else c.asc() for c in SORTS[sort]] + [ClientProfile.id]
     stmt = select(ClientProfile.id, *([func.count().over()] if counted else []))
-    return _filtered(stmt, sitter, status, term_kinds).order_by(*order).limit(bindparam("limit")).offset(
+    return _filtered(stmt, sitter, status, onboarding, term_kinds).order_by(*order).limit(bindparam("limit")).offset(
         bindparam("offset"))
 
 
@@ -229,9 +241,9 @@ def _page(ids: list[int], total: int, page: int, per_page: int) -> ClientPage:
     return ClientPage(
         rows=[ClientRow(id, first, last, city, status.value, STATUS_LABELS[status], created, territory, email,
                         mobile or home or work,
-                        bool(has_password), bool(invited), tuple(pets.get(id, ())))
-              for id, first, last, city, status, created, territory, email, mobile, home, work, has_password, invited
-              in (rows[i] for i in ids)],
+                        bool(has_password), bool(invited), bool(onboarded), tuple(pets.get(id, ())))
+              for id, first, last, city, status, created, territory, email, mobile, home, work, has_password, invited,
+              onboarded in (rows[i] for i in ids)],
         total=total, page=page, per_page=per_page,
     )
 
@@ -245,12 +257,12 @@ def load_client(client_id: int, viewer: StaffUser) -> ClientProfile | None:
 @lru_cache(maxsize=2)
 def _profile_statement(sitter: bool) -> Select:
     """Built once: with its nine loader options, building it anew costs more than running it."""
-    return _filtered(select(ClientProfile), sitter, False, ()).where(
+    return _filtered(select(ClientProfile), sitter, False, False, ()).where(
         ClientProfile.id == bindparam("client_id")
     ).options(
-        selectinload(ClientProfile.emails),
+        joinedload(ClientProfile.emails),  # emails and logins are a few rows each: joined, not extra queries
         selectinload(ClientProfile.pets),
-        joinedload(ClientProfile.logins),  # a few rows: joined, to keep the profile's query count
+        joinedload(ClientProfile.logins),
         selectinload(ClientProfile.invitations).joinedload(Invitation.sent_by),
         selectinload(ClientProfile.blocked_sitters),
         selectinload(ClientProfile.prices).joinedload(CustomPrice.service),
@@ -332,6 +344,9 @@ def save_client(client: ClientProfile | None, values: dict, staff_fields: bool =
     if emails is not None:
         _replace_emails(client, emails)
     client.refresh_search_text()
+    from services import onboarding  # noqa: PLC0415 - onboarding reads clients' settings; avoid a cycle
+
+    onboarding.refresh(client)
     db.session.commit()
     return client
 

@@ -295,6 +295,9 @@ def run_import(kind: str, path: str) -> Preview:
     except Exception:
         db.session.rollback()
         raise
+    from services import onboarding  # noqa: PLC0415 - avoid an import cycle
+
+    onboarding.refresh_all()  # imported clients and pet owners: whether they have finished getting started
     return result
 
 

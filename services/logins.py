@@ -19,7 +19,7 @@ from models import (
     new_session_token,
     utcnow,
 )
-from services import emails, invites
+from services import emails, invites, onboarding
 from services.accounts import check_password_strength, hash_password, needs_rehash, normalize_email, verify_password
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
@@ -105,6 +105,7 @@ def register(form: Registration) -> ClientLogin:
                                 status=ClientStatus.PROSPECT, emails=[ClientEmail(email=email, is_primary=True)])
         profile.pets = []
         profile.refresh_search_text()
+        onboarding.refresh(profile)
         db.session.add(profile)
         db.session.flush()
         client_id = profile.id

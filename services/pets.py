@@ -125,6 +125,9 @@ def save_pet(pet: Pet | None, client: ClientProfile, values: dict, vaccinations:
     elif picked is not None:
         pet.photo = picked
     client.refresh_search_text()
+    from services import onboarding  # noqa: PLC0415 - avoid an import cycle
+
+    onboarding.refresh(client)
     db.session.commit()
     return pet
 
@@ -176,6 +179,9 @@ def client_photos(client: ClientProfile) -> list[Photo]:
 
 
 def set_pet_active(pet: Pet, active: bool) -> Pet:
+    from services import onboarding  # noqa: PLC0415 - avoid an import cycle
+
     pet.active = active
+    onboarding.refresh(pet.client)
     db.session.commit()
     return pet

@@ -41,7 +41,8 @@ def get_settings() -> SiteSettings:
     settings = db.session.get(SiteSettings, 1)
     if settings is None:
         settings = SiteSettings(id=1, clients_can_register=True, billing_requires_card=False,
-                                client_field_rules={}, pet_field_rules={})
+                                client_field_rules={}, pet_field_rules={}, accept_bank_accounts=False,
+                                **{name: True for name in PORTAL_FEATURES})
         db.session.add(settings)
         db.session.flush()
     return settings
@@ -92,12 +93,36 @@ def _is_blank(value) -> bool:
     return False
 
 
+# Portal functions the business can switch off: site option -> label.
+PORTAL_FEATURES = {
+    "portal_profile": "Clients edit their profile (My Info)",
+    "portal_pets": "Clients add and edit their pets (My Pets)",
+    "portal_forms": "Clients fill in forms (My Forms)",
+    "portal_requests": "Clients request visits",
+    "portal_calendar": "Clients see their calendar",
+    "portal_cards": "Clients manage their card on file",
+    "portal_invoices": "Clients see invoices",
+    "portal_payments": "Clients see payments",
+    "portal_visit_reports": "Clients see visit reports",
+}
+
+
 def update_settings(clients_can_register: bool, billing_requires_card: bool,
-                    client_rules: dict[str, str], pet_rules: dict[str, str]) -> SiteSettings:
+                    client_rules: dict[str, str], pet_rules: dict[str, str],
+                    features: dict[str, bool] | None = None, accept_bank_accounts: bool | None = None) -> SiteSettings:
+    """Save the site options; every client's onboarding state follows what is now required."""
+    from services import onboarding
+
     settings = get_settings()
     settings.clients_can_register = clients_can_register
     settings.billing_requires_card = billing_requires_card
     settings.client_field_rules = {k: v for k, v in client_rules.items() if k in CLIENT_FIELDS and v in RULE_CHOICES}
     settings.pet_field_rules = {k: v for k, v in pet_rules.items() if k in PET_FIELDS and v in RULE_CHOICES}
+    for name, on in (features or {}).items():
+        if name in PORTAL_FEATURES:
+            setattr(settings, name, bool(on))
+    if accept_bank_accounts is not None:
+        settings.accept_bank_accounts = accept_bank_accounts
     db.session.commit()
+    onboarding.refresh_all()
     return settings

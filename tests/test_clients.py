@@ -8,7 +8,7 @@ from extensions import db
 from models import ClientEmail, ClientProfile, ClientStatus, CustomPrice, Role
 from services.clients import price_on
 from services.resources import save_territory, save_vet
-from services.settings import update_settings
+from services.settings import get_settings, update_settings
 from tests.conftest import HX, login_as
 
 
@@ -300,12 +300,14 @@ def test_query_count_does_not_grow_with_clients(as_manager, make, count_queries,
             assert as_manager.get(url).status_code == 200
         return counter.count
 
+    get_settings()  # the site options row exists, as it does after the first request of any install
+    db.session.commit()
     _bulk_clients(10)
     at_10 = measure()
     _bulk_clients(490)
     at_500 = measure()
     assert at_10 == at_500
-    assert at_500 <= 12
+    assert at_500 <= 8
 
 
 def _bulk_clients(n: int) -> None:

@@ -1,0 +1,150 @@
+"""Client onboarding: the steps the business requires before a client may request visits.
+
+The steps come from configuration (site options, required forms, card on file) and are computed
+from the client's data each time, so the portal follows when the business changes its rules.
+`ClientProfile.onboarding_complete` keeps the result for the staff table's filter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from extensions import db
+from models import ClientProfile, Pet, SiteSettings
+from services.settings import PET_FIELDS, REQUIRED, get_settings
+
+INFO, PETS, CARD, FORMS = "info", "pets", "card", "forms"
+TITLES = {INFO: "My Info", PETS: "My Pets", CARD: "Card on File", FORMS: "My Forms"}
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    title: str
+    done: bool
+    todo: str  # what is left, in the client's words
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    steps: tuple[Step, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(step.done for step in self.steps)
+
+    @property
+    def current(self) -> Step | None:
+        return next((step for step in self.steps if not step.done), None)
+
+    @property
+    def done_count(self) -> int:
+        return sum(step.done for step in self.steps)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done_count / len(self.steps)) if self.steps else 100
+
+    @property
+    def step_number(self) -> int:
+        """The 1-based number of the step to do now (the last one when all are done)."""
+        current = self.current
+        return self.steps.index(current) + 1 if current else len(self.steps)
+
+
+def stripe_configured() -> bool:
+    config = current_app.config
+    return bool(config["STRIPE_SECRET_KEY"] and config["STRIPE_PUBLISHABLE_KEY"])
+
+
+def cards_available(settings: SiteSettings | None = None) -> bool:
+    """Card features need Stripe keys and the switch on."""
+    settings = settings or get_settings()
+    return bool(settings.portal_cards and stripe_configured())
+
+
+def missing_info(client: ClientProfile) -> list[str]:
+    """Labels of required client fields the profile has not filled."""
+    from services.settings import CLIENT_FIELDS
+
+    rules = get_settings().client_field_rules or {}
+    missing = [] if client.first_name and client.last_name else ["Name"]
+    for key, (label, fields) in CLIENT_FIELDS.items():
+        if rules.get(key) != REQUIRED:
+            continue
+        if key == "email":
+            filled = bool(client.emails)
+        elif key == "keys":
+            filled = True  # a yes/no is always answered
+        elif key == "address":
+            filled = all(getattr(client, name) for name in ("address_line1", "city", "zip"))
+        else:
+            filled = all(getattr(client, name) not in (None, "") for name in fields)
+        if not filled:
+            missing.append(label)
+    return missing
+
+
+def pet_missing(pet: Pet) -> list[str]:
+    """Labels of required pet fields this pet has not filled."""
+    rules = get_settings().pet_field_rules or {}
+    missing = []
+    for key, (label, _fields) in PET_FIELDS.items():
+        if rules.get(key) != REQUIRED:
+            continue
+        if key == "vaccinations":
+            filled = bool(pet.vaccinations)
+        elif key == "photo":
+            filled = pet.photo_id is not None
+        elif key == "born":
+            filled = pet.born_year is not None
+        else:
+            filled = getattr(pet, key) not in (None, "")
+        if not filled:
+            missing.append(label)
+    return missing
+
+
+def onboarding_for(client: ClientProfile) -> Onboarding:
+    """The client's steps, in order, with what is left of each."""
+    settings = get_settings()
+    steps = []
+    info_missing = missing_info(client)
+    steps.append(Step(INFO, TITLES[INFO], not info_missing,
+                      "Fill in: " + ", ".join(info_missing) + "." if info_missing else ""))
+    if settings.portal_pets:
+        active = [p for p in client.pets if p.active]
+        complete = [p for p in active if not pet_missing(p)]
+        if not active:
+            todo = "Add at least one pet."
+        elif not complete:
+            todo = "Finish " + ", ".join(f"{p.name}'s {', '.join(pet_missing(p)).lower()}" for p in active) + "."
+        else:
+            todo = ""
+        steps.append(Step(PETS, TITLES[PETS], bool(complete), todo))
+    return Onboarding(tuple(steps))
+
+
+def refresh(client: ClientProfile) -> bool:
+    """Store whether the client has finished onboarding (the caller commits)."""
+    client.onboarding_complete = onboarding_for(client).complete
+    return client.onboarding_complete
+
+
+def refresh_all(batch: int = 500) -> None:
+    """Recompute every client's state after the business changed what it requires."""
+    last_id = 0
+    while True:
+        clients = list(db.session.scalars(
+            select(ClientProfile).where(ClientProfile.id > last_id).order_by(ClientProfile.id).limit(batch)
+            .options(selectinload(ClientProfile.emails), selectinload(ClientProfile.pets).selectinload(Pet.vaccinations))
+        ))
+        if not clients:
+            break
+        for client in clients:
+            refresh(client)
+        last_id = clients[-1].id
+        db.session.commit()
