@@ -42,10 +42,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from blueprints import auth, clients, imports, invitations, outbox, pets, portal, resources, settings, staff
+    from blueprints import (
+        auth, client_forms, clients, imports, invitations, outbox, pets, portal, resources, settings, staff,
+    )
     from services import outbox as outbox_service
 
-    for module in (staff, clients, pets, resources, settings, imports, invitations, outbox, auth, portal):
+    for module in (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal):
         app.register_blueprint(module.bp)
     outbox_service.init_app(app)
 

@@ -28,6 +28,7 @@ def from_environment(instance_path: str) -> dict:
         "UPLOAD_FOLDER": os.environ.get("PAWTAL_UPLOAD_FOLDER") or os.path.join(instance_path, "uploads"),
         "PHOTO_MAX_BYTES": int(os.environ.get("PAWTAL_PHOTO_MAX_BYTES", 5 * 1024 * 1024)),
         "PHOTO_MAX_PIXELS": int(os.environ.get("PAWTAL_PHOTO_MAX_PIXELS", 40_000_000)),
+        "DOCUMENT_MAX_BYTES": int(os.environ.get("PAWTAL_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("PAWTAL_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", 25)),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
     true,
 )
@@ -469,6 +470,11 @@ class Pet(TimestampMixin, db.Model):
     vaccinations: Mapped[list[Vaccination]] = relationship(
         back_populates="pet", cascade="all, delete-orphan", order_by="Vaccination.expires_on"
     )
+    # Certificates and other files attached to the pet (not the files answering a form).
+    documents: Mapped[list[Document]] = relationship(
+        primaryjoin="and_(Document.pet_id == Pet.id, Document.for_form.is_(False))",
+        order_by="Document.created_at.desc()", viewonly=True,
+    )
 
     @property
     def born_text(self) -> str:
@@ -500,12 +506,94 @@ class Vaccination(db.Model):
         return self.expires_on is not None and self.expires_on < date.today()
 
 
+class ClientForm(TimestampMixin, db.Model):
+    """A form the business asks clients to fill in, once per client or once per pet.
+
+    Its fields live in versions: editing the fields makes a new version, and every answer keeps
+    the version it was given against, so old answers always read as they were written.
+    """
+
+    __tablename__ = "client_form"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(160))
+    description: Mapped[str] = mapped_column(Text, default="")
+    per_pet: Mapped[bool] = mapped_column(Boolean, default=False)
+    onboarding: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    versions: Mapped[list[ClientFormVersion]] = relationship(
+        back_populates="form", cascade="all, delete-orphan", order_by="ClientFormVersion.number"
+    )
+
+    @property
+    def current(self) -> ClientFormVersion | None:
+        return self.versions[-1] if self.versions else None
+
+
+class ClientFormVersion(db.Model):
+    """The fields of a form at one point in time: [{"key", "label", "type", "required", "choices"}]."""
+
+    __tablename__ = "client_form_version"
+    __table_args__ = (UniqueConstraint("form_id", "number", name="uq_client_form_version_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("client_form.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    form: Mapped[ClientForm] = relationship(back_populates="versions")
+
+
+class FormResponse(db.Model):
+    """One filling-in of a form version by a client (about a pet, for per-pet forms). Never edited."""
+
+    __tablename__ = "form_response"
+    __table_args__ = (Index("ix_form_response_client_form", "client_id", "form_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("client_form.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("client_form_version.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
+    pet_id: Mapped[int | None] = mapped_column(ForeignKey("pet.id", ondelete="CASCADE"), index=True)
+    login_id: Mapped[int | None] = mapped_column(ForeignKey("client_login.id", ondelete="SET NULL"))
+    answers: Mapped[dict] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    form: Mapped[ClientForm] = relationship()
+    version: Mapped[ClientFormVersion] = relationship()
+    pet: Mapped[Pet | None] = relationship()
+    login: Mapped[ClientLogin | None] = relationship()
+
+
+class Document(db.Model):
+    """An uploaded file (PDF or image) of a client: a pet's vaccination certificate, or a form answer.
+
+    Stored under a random name outside the web root and served only to who may see the client.
+    """
+
+    __tablename__ = "document"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    pet_id: Mapped[int | None] = mapped_column(ForeignKey("pet.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(160), default="")
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    original_name: Mapped[str] = mapped_column(String(200), default="")
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    # Attached to a pet by the client or staff (False), or the answer to a form's file field (True).
+    for_form: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 __all__ = [
     "ClientEmail",
     "ClientLogin",
     "ClientProfile",
+    "ClientForm",
+    "ClientFormVersion",
     "ClientStatus",
     "CustomPrice",
+    "Document",
+    "FormResponse",
     "Invitation",
     "OutboxMessage",
     "Pet",

@@ -27,6 +27,7 @@ from filters import business_today
 from models import ClientProfile, ClientStatus, Service, Territory
 from rendering import done, render_page
 from services import accounts, clients, onboarding
+from services import forms as client_forms
 from services import logins as client_logins
 from services.errors import DomainError
 from services.resources import list_of
@@ -164,7 +165,9 @@ def show(client_id: int):
 def _profile_context(client: ClientProfile, price_form: PriceForm | None = None) -> dict:
     query = clients.ClientQuery.from_args(request.args)
     today = business_today()
-    context = {"client": client, "query": query, "today": today, "onboarding": onboarding.onboarding_for(client)}
+    form_tasks = client_forms.tasks_for(client)
+    context = {"client": client, "query": query, "today": today, "form_tasks": form_tasks,
+               "onboarding": onboarding.onboarding_for(client, form_tasks)}
     if current_user.can_manage:
         services = list_of(Service)
         if price_form is None:

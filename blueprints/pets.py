@@ -15,8 +15,9 @@ from access import manager_required, staff_required
 from blueprints.clients import apply_rules, client_or_404
 from blueprints.forms import coerce_optional_int, show_errors
 from extensions import db
-from models import ClientProfile, Pet, Photo
+from models import ClientProfile, Document, Pet, Photo
 from rendering import done, render_page
+from services import documents
 from services import pets as pet_service
 from services.clients import visible_clients
 from services.errors import DomainError
@@ -201,4 +202,25 @@ def photo(photo_id: int):
     response = send_file(pet_service.photo_path(found), mimetype="image/jpeg", max_age=3600)
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+@bp.get("/documents/<int:document_id>")
+@staff_required()
+def document(document_id: int):
+    """A client's document (a pet's certificate or a form answer), for staff who may see that client."""
+    item = db.session.get(Document, document_id)
+    if item is None:
+        abort(404)
+    client_or_404(item.client_id)  # sitters: assigned clients only
+    return send_document(item)
+
+
+def send_document(item: Document):
+    """Send a stored document: named for download, never cached by shared caches, sandboxed if opened."""
+    response = send_file(documents.document_path(item), mimetype=item.content_type, max_age=0,
+                         as_attachment=item.content_type == "application/pdf",
+                         download_name=item.original_name or f"document-{item.id}")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     return response

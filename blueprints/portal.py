@@ -12,17 +12,18 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import FieldList, FormField, SelectField, StringField, TelField, TextAreaField, BooleanField
+from flask_wtf.file import FileField
+from wtforms import BooleanField, FieldList, FormField, RadioField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from access import client_required
 from blueprints.clients import EmailEntry, apply_rules, client_values, vet_choices
 from blueprints.forms import coerce_optional_int, show_errors
-from blueprints.pets import build_pet_form, pet_values, vaccination_values
+from blueprints.pets import build_pet_form, pet_values, send_document, vaccination_values
 from extensions import db, htmx
-from models import ClientProfile, Pet, Photo
+from models import ClientProfile, Document, Pet, Photo
 from rendering import done, render_page
-from services import clients, onboarding
+from services import clients, documents, forms, onboarding
 from services import pets as pet_service
 from services.errors import DomainError
 from services.settings import form_field_rules, get_settings
@@ -30,7 +31,38 @@ from services.settings import form_field_rules, get_settings
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 # Which site option switches which portal function.
-FEATURES = {"profile": "portal_profile", "pets": "portal_pets"}
+FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms"}
+
+
+class DocumentForm(FlaskForm):
+    title = StringField("What is it?", validators=[Length(max=160)],
+                        description="For example: Rabies certificate 2026.")
+    document = FileField("File", description="A PDF, or a photo or scan (JPEG, PNG or WebP).")
+
+
+def answer_form(version, task_pet=None) -> FlaskForm:
+    """A form for the questions of one form version; the service checks the answers."""
+    attrs = {}
+    for spec in version.fields:
+        label, kind = spec["label"], spec["type"]
+        if kind == "long_text":
+            field = TextAreaField(label)
+        elif kind == "yes_no":
+            field = RadioField(label, choices=[("yes", "Yes"), ("no", "No")], validate_choice=False)
+        elif kind == "choice":
+            field = RadioField(label, choices=[(c, c) for c in spec["choices"]], validate_choice=False)
+        elif kind == "file":
+            field = FileField(label, description="A PDF, or a JPEG, PNG or WebP image.")
+        elif kind == "signature":
+            field = StringField(label, description="Type your full name: it is your signature.")
+        else:
+            field = StringField(label)
+        attrs[spec["key"]] = field
+    form = type("AnswerForm", (FlaskForm,), attrs)()
+    for spec in version.fields:
+        form[spec["key"]].flags.required = spec["required"]
+        form[spec["key"]].field_type = spec["type"]
+    return form
 
 
 class InfoForm(FlaskForm):
@@ -107,15 +139,20 @@ def build_client_pet_form(client: ClientProfile, pet: Pet | None = None):
     return form
 
 
-def _context(client: ClientProfile, info_form: InfoForm | None = None, pet_form=None) -> dict:
+def _context(client: ClientProfile, info_form: InfoForm | None = None, pet_form=None, answer=None) -> dict:
     state = onboarding.onboarding_for(client)
     current = state.current.key if state.current else None
     if info_form is None and current == onboarding.INFO:
         info_form = build_info_form(client)
     if pet_form is None and current == onboarding.PETS:
         pet_form = build_client_pet_form(client)
+    if current == onboarding.FORMS:
+        task = next((t for t in forms.tasks_for(client) if t.form.onboarding and not t.done), None)
+        if task is not None and (answer is None or answer[0].form.id != task.form.id):
+            answer = (task, answer_form(task.form.current))
     return {"client": client, "login": current_user, "onboarding": state, "info_form": info_form,
-            "pet_form": pet_form, "pets": [p for p in client.pets if p.active], "features": get_settings()}
+            "pet_form": pet_form, "pets": [p for p in client.pets if p.active], "features": get_settings(),
+            "answer": answer}
 
 
 def _from_widget() -> bool:
@@ -178,8 +215,10 @@ def edit_pet(pet_id: int):
         if _save_pet(form, client, pet):
             return _saved(client, f"Saved {pet.name}.", "portal/_pets.html")
     elif request.method == "GET":
-        return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=pet, **_context(client, pet_form=form))
-    return _invalid(client, "portal/pet_form.html", "portal/_pet_form.html", pet_form=form, pet=pet)
+        return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=pet, document_form=DocumentForm(),
+                           **_context(client, pet_form=form))
+    return _invalid(client, "portal/pet_form.html", "portal/_pet_form.html", pet_form=form, pet=pet,
+                    document_form=DocumentForm())
 
 
 @bp.get("/photos/<int:photo_id>")
@@ -213,8 +252,9 @@ def _saved(client: ClientProfile, message: str, fragment: str):
         if htmx and htmx.target == "onboarding":
             return done(message, url_for("portal.index"), "portal/_onboarding.html", **_context(client))
         return done(message, url_for("portal.index"))
-    location = url_for("portal.info") if fragment == "portal/_info.html" else url_for("portal.pets")
-    return done(message, location, fragment, **_context(client))
+    location = {"portal/_info.html": url_for("portal.info"), "portal/_forms.html": url_for("portal.my_forms")}.get(
+        fragment, url_for("portal.pets"))
+    return done(message, location, fragment, tasks=forms.tasks_for(client), **_context(client))
 
 
 def _invalid(client: ClientProfile, page: str, fragment: str, **forms):
@@ -226,3 +266,80 @@ def _invalid(client: ClientProfile, page: str, fragment: str, **forms):
     return render_page(page, fragment, status=422 if request.method == "POST" else 200,
                        **_context(client, forms.get("info_form"), forms.get("pet_form")), **extra)
 
+
+
+@bp.get("/forms")
+@client_required
+@feature_required("forms")
+def my_forms():
+    client = my_client()
+    return render_page("portal/forms.html", "portal/_forms.html", tasks=forms.tasks_for(client), **_context(client))
+
+
+def _task_or_404(client: ClientProfile, form_id: int) -> forms.FormTask:
+    """An active form for this client; for per-pet forms, about one of the client's own active pets."""
+    pet_id = request.args.get("pet", type=int)
+    task = next((t for t in forms.tasks_for(client)
+                 if t.form.id == form_id and (t.pet.id if t.pet else None) == pet_id), None)
+    if task is None:
+        abort(404)
+    return task
+
+
+@bp.route("/forms/<int:form_id>", methods=["GET", "POST"])
+@client_required
+@feature_required("forms")
+def fill_form(form_id: int):
+    client = my_client()
+    task = _task_or_404(client, form_id)
+    form = answer_form(task.form.current)
+    if request.method == "POST" and form.validate_on_submit():
+        values = {key: request.form.get(key, "") for key in form._fields if key != "csrf_token"}
+        try:
+            forms.submit(task.form, client, task.pet, current_user, values, request.files)
+        except DomainError as error:
+            db.session.rollback()
+            show_errors(form, error)
+        else:
+            return _saved(client, f"Thank you: “{task.name}” is filled in.", "portal/_forms.html")
+    status = 422 if request.method == "POST" else 200
+    if _from_widget():
+        return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, status=status,
+                           **_context(client, answer=(task, form)))
+    return render_page("portal/form.html", "portal/_form.html", status=status, task=task, form=form,
+                       **_context(client))
+
+
+@bp.route("/pets/<int:pet_id>/documents", methods=["POST"])
+@client_required
+@feature_required("pets")
+def add_document(pet_id: int):
+    client = my_client()
+    pet = my_pet_or_404(client, pet_id)
+    form = DocumentForm()
+    if form.validate_on_submit():
+        upload = form.document.data
+        try:
+            if not upload or not upload.filename:
+                raise DomainError("Choose a file to upload.", "document")
+            documents.store_document(client, upload, form.title.data or "", pet)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            show_errors(form, error)
+        else:
+            return done("Document added.", url_for("portal.edit_pet", pet_id=pet.id), "portal/_documents.html",
+                        pet=pet, document_form=DocumentForm(formdata=None))
+    return render_page("portal/pet_form.html", {"documents": "portal/_documents.html"}, status=422, pet=pet,
+                       document_form=form, **_context(client, pet_form=build_client_pet_form(client, pet)))
+
+
+@bp.get("/documents/<int:document_id>")
+@client_required
+def document(document_id: int):
+    """One of the client's own documents; a document of an inactive pet is hidden like the pet."""
+    item = db.session.scalar(select(Document).where(Document.id == document_id,
+                                                    Document.client_id == current_user.client_id))
+    if item is None or (item.pet_id and not db.session.get(Pet, item.pet_id).active):
+        abort(404)
+    return send_document(item)

@@ -260,11 +260,12 @@ def _profile_statement(sitter: bool) -> Select:
     return _filtered(select(ClientProfile), sitter, False, False, ()).where(
         ClientProfile.id == bindparam("client_id")
     ).options(
-        joinedload(ClientProfile.emails),  # emails and logins are a few rows each: joined, not extra queries
-        selectinload(ClientProfile.pets),
+        # Emails, logins, invitations and blocked sitters are a few rows each: joined, not extra queries.
+        joinedload(ClientProfile.emails),
         joinedload(ClientProfile.logins),
-        selectinload(ClientProfile.invitations).joinedload(Invitation.sent_by),
-        selectinload(ClientProfile.blocked_sitters),
+        joinedload(ClientProfile.invitations).joinedload(Invitation.sent_by),
+        joinedload(ClientProfile.blocked_sitters),
+        selectinload(ClientProfile.pets),
         selectinload(ClientProfile.prices).joinedload(CustomPrice.service),
         joinedload(ClientProfile.territory),
         joinedload(ClientProfile.vet),

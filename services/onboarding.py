@@ -108,8 +108,8 @@ def pet_missing(pet: Pet) -> list[str]:
     return missing
 
 
-def onboarding_for(client: ClientProfile) -> Onboarding:
-    """The client's steps, in order, with what is left of each."""
+def onboarding_for(client: ClientProfile, form_tasks: list | None = None) -> Onboarding:
+    """The client's steps, in order, with what is left of each (pass `form_tasks` if already loaded)."""
     settings = get_settings()
     steps = []
     info_missing = missing_info(client)
@@ -125,6 +125,12 @@ def onboarding_for(client: ClientProfile) -> Onboarding:
         else:
             todo = ""
         steps.append(Step(PETS, TITLES[PETS], bool(complete), todo))
+    if settings.portal_forms:
+        from services import forms  # noqa: PLC0415 - forms refreshes onboarding after each answer
+
+        left = forms.required_forms_left(client, form_tasks)
+        if left is not None:
+            steps.append(Step(FORMS, TITLES[FORMS], not left, "Fill in: " + ", ".join(left) + "." if left else ""))
     return Onboarding(tuple(steps))
 
 

@@ -9,6 +9,8 @@ from extensions import db
 from sqlalchemy import select
 
 from models import ClientLogin, OutboxMessage, Policy, Role
+from services.documents import store_document
+from services.forms import FieldSpec, save_form, submit
 from services.invites import send_invitations
 from services.pets import store_photo
 from services.resources import save_service
@@ -38,6 +40,10 @@ def world(app, make, password_hash):
     policy = Policy(title="Terms", body="Be kind.", version=1, required_at_registration=True)
     db.session.add(policy)
     db.session.commit()
+    form = save_form(None, "Vet release", "", False, False, True, [FieldSpec("Vet may treat?", "yes_no")])
+    response = submit(form, client, None, login, {"f1": "yes"}, {})
+    document = store_document(client, FileStorage(io.BytesIO(png_bytes()), "cert.png"), "Rabies", pet)
+    db.session.commit()
     accounts = {
         "anonymous": None,
         "client": login,
@@ -48,7 +54,8 @@ def world(app, make, password_hash):
     values = {"client_id": client.id, "pet_id": pet.id, "photo_id": photo.id, "item_id": service.id,
               "kind": "services", "staff_id": sitter.id, "fmt": "csv", "login_id": login.id,
               "invitation_id": invitation.id, "message_id": db.session.scalar(select(OutboxMessage.id)),
-              "policy_id": policy.id, "purpose": "reset", "token": "not-a-token"}
+              "policy_id": policy.id, "purpose": "reset", "token": "not-a-token", "form_id": form.id,
+              "response_id": response.id, "document_id": document.id}
     return accounts, values
 
 

@@ -1,0 +1,218 @@
+"""Client forms: staff build them (fields in versions), clients fill them in, answers keep their version."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from extensions import db
+from models import ClientForm, ClientFormVersion, ClientLogin, ClientProfile, FormResponse, Pet
+from services import documents
+from services.errors import DomainError, FieldErrors
+
+FIELD_TYPES = {
+    "short_text": "Short text",
+    "long_text": "Long text",
+    "yes_no": "Yes / no",
+    "choice": "Choice",
+    "date": "Date",
+    "number": "Number",
+    "file": "File (PDF or image)",
+    "signature": "Signature (typed name)",
+}
+MAX_FIELDS = 40
+
+
+@dataclass
+class FieldSpec:
+    label: str
+    type: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+def list_forms(include_inactive: bool = True) -> list[ClientForm]:
+    stmt = select(ClientForm).options(joinedload(ClientForm.versions)).order_by(ClientForm.title, ClientForm.id)
+    if not include_inactive:
+        stmt = stmt.where(ClientForm.active.is_(True))
+    return list(db.session.scalars(stmt).unique())
+
+
+def save_form(form: ClientForm | None, title: str, description: str, per_pet: bool, onboarding: bool,
+              active: bool, fields: list[FieldSpec]) -> ClientForm:
+    """Create or update a form; changed fields make a new version, so earlier answers stay readable."""
+    errors = {}
+    if not title.strip():
+        errors["title"] = "Give the form a title."
+    cleaned = []
+    for spec in fields:
+        if not spec.label.strip():
+            continue
+        if spec.type not in FIELD_TYPES:
+            errors["fields"] = f"Choose a type for “{spec.label}”."
+            continue
+        choices = tuple(c.strip() for c in spec.choices if c.strip())
+        if spec.type == "choice" and len(choices) < 2:
+            errors["fields"] = f"Give “{spec.label}” at least two choices, one per line."
+        cleaned.append({"key": f"f{len(cleaned) + 1}", "label": spec.label.strip()[:200], "type": spec.type,
+                        "required": bool(spec.required), "choices": list(choices) if spec.type == "choice" else []})
+    if not cleaned and "fields" not in errors:
+        errors["fields"] = "Add at least one field."
+    if len(cleaned) > MAX_FIELDS:
+        errors["fields"] = f"A form can have at most {MAX_FIELDS} fields."
+    if errors:
+        raise FieldErrors(errors)
+    if form is None:
+        form = ClientForm()
+        db.session.add(form)
+    form.title, form.description = title.strip()[:160], description.strip()
+    form.per_pet, form.onboarding, form.active = per_pet, onboarding, active
+    if form.current is None or form.current.fields != cleaned:
+        form.versions.append(ClientFormVersion(number=len(form.versions) + 1, fields=cleaned))
+    db.session.commit()
+    from services import onboarding  # noqa: PLC0415 - onboarding asks this module which forms are left
+
+    onboarding.refresh_all()  # a new onboarding form, or one switched off, changes who has finished
+    return form
+
+
+def specs_of(version: ClientFormVersion | None) -> list[FieldSpec]:
+    return [FieldSpec(f["label"], f["type"], f["required"], tuple(f.get("choices") or ())) for f in
+            (version.fields if version else [])]
+
+
+def latest_responses(client: ClientProfile) -> dict[tuple[int, int | None], FormResponse]:
+    """The newest response of each (form, pet) for this client."""
+    responses = db.session.scalars(
+        select(FormResponse).where(FormResponse.client_id == client.id)
+        .options(joinedload(FormResponse.version), joinedload(FormResponse.form), joinedload(FormResponse.pet))
+        .order_by(FormResponse.submitted_at, FormResponse.id)
+    )
+    return {(r.form_id, r.pet_id): r for r in responses}
+
+
+@dataclass
+class FormTask:
+    """A form a client can fill in: once for the household, or once for one pet."""
+
+    form: ClientForm
+    pet: Pet | None
+    response: FormResponse | None
+
+    @property
+    def done(self) -> bool:
+        return self.response is not None
+
+    @property
+    def name(self) -> str:
+        return f"{self.form.title} ({self.pet.name})" if self.pet else self.form.title
+
+
+def tasks_for(client: ClientProfile) -> list[FormTask]:
+    """Every active form for this client (per pet: one per active pet), with the latest answers."""
+    latest = latest_responses(client)
+    pets = [p for p in client.pets if p.active]
+    tasks = []
+    for form in list_forms(include_inactive=False):
+        if form.current is None:
+            continue
+        for pet in (pets if form.per_pet else [None]):
+            tasks.append(FormTask(form, pet, latest.get((form.id, pet.id if pet else None))))
+    return tasks
+
+
+def required_forms_left(client: ClientProfile, tasks: list[FormTask] | None = None) -> list[str] | None:
+    """Names of onboarding forms not yet filled in; None when the business asks for none."""
+    tasks = tasks_for(client) if tasks is None else tasks
+    required = [t for t in tasks if t.form.onboarding]
+    if not required:
+        return None
+    return [t.name for t in required if not t.done]
+
+
+def submit(form: ClientForm, client: ClientProfile, pet: Pet | None, login: ClientLogin | None,
+           values: dict, uploads: dict) -> FormResponse:
+    """Check answers against the form's current version and keep them with that version."""
+    version = form.current
+    if version is None or not form.active:
+        raise DomainError("This form is not available.")
+    if form.per_pet != (pet is not None):
+        raise DomainError("Choose the pet this form is about." if form.per_pet else "This form is not about a pet.")
+    answers, errors = {}, {}
+    # Files are stored last, only when every other answer is right, so a refused form leaves no file.
+    for field in sorted(version.fields, key=lambda f: f["type"] == "file"):
+        key = field["key"]
+        if errors and field["type"] == "file":
+            if field["required"] and not getattr(uploads.get(key), "filename", ""):
+                errors[key] = "Attach a file."
+            continue
+        try:
+            answers[key] = _answer(field, values.get(key), uploads.get(key), client, pet)
+        except DomainError as error:
+            errors[key] = error.message
+    if errors:
+        db.session.rollback()
+        raise FieldErrors(errors)
+    response = FormResponse(form=form, version=version, client_id=client.id, pet=pet, login=login, answers=answers)
+    db.session.add(response)
+    db.session.flush()
+    from services import onboarding  # noqa: PLC0415 - onboarding asks this module which forms are left
+
+    onboarding.refresh(client)
+    db.session.commit()
+    return response
+
+
+def _answer(field: dict, raw, upload, client: ClientProfile, pet: Pet | None):
+    kind, required = field["type"], field["required"]
+    text = raw.strip() if isinstance(raw, str) else raw
+    if kind == "file":
+        if upload is None or not getattr(upload, "filename", ""):
+            if required:
+                raise DomainError("Attach a file.")
+            return None
+        document = documents.store_document(client, upload, field["label"], pet, for_form=True)
+        return {"document_id": document.id, "name": document.original_name}
+    if text in (None, ""):
+        if required:
+            raise DomainError("Type your full name to sign." if kind == "signature" else "This field is required.")
+        return None
+    if kind in ("short_text", "signature"):
+        return text[:500]
+    if kind == "long_text":
+        return text[:5000]
+    if kind == "yes_no":
+        if text not in ("yes", "no"):
+            raise DomainError("Choose yes or no.")
+        return text
+    if kind == "choice":
+        if text not in field["choices"]:
+            raise DomainError("Choose one of the options.")
+        return text
+    if kind == "date":
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise DomainError("Enter a date.") from None
+    if kind == "number":
+        try:
+            number = Decimal(text.replace(",", ""))
+        except InvalidOperation:
+            raise DomainError("Enter a number.") from None
+        if not number.is_finite():
+            raise DomainError("Enter a number.")
+        return str(number)
+    raise DomainError("Unknown field type.")
+
+
+def answer_rows(response: FormResponse) -> list[tuple[dict, object]]:
+    """(field, answer) pairs, read against the version the answers were given for."""
+    return [(field, response.answers.get(field["key"])) for field in response.version.fields]
+
+
+def responses_for_client(client: ClientProfile) -> list[FormResponse]:
+    """The latest response per form and pet, for staff on the profile."""
+    return sorted(latest_responses(client).values(), key=lambda r: r.submitted_at, reverse=True)
