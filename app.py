@@ -44,10 +44,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from blueprints import (
         auth, client_forms, clients, imports, invitations, outbox, pets, portal, resources, settings, staff,
+        stripe_hooks,
     )
     from services import outbox as outbox_service
 
-    for module in (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal):
+    for module in (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
+                   stripe_hooks):
         app.register_blueprint(module.bp)
     outbox_service.init_app(app)
 

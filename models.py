@@ -334,6 +334,7 @@ class ClientProfile(TimestampMixin, db.Model):
         ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
     )
     staff_notes: Mapped[str] = mapped_column(Text, default="")
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # Kept up to date by services.onboarding, so staff can filter on it; the portal recomputes it live.
     onboarding_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     # Digits of every phone, space-separated, so "555-0101" finds "(555) 010-0101".
@@ -357,6 +358,9 @@ class ClientProfile(TimestampMixin, db.Model):
     primary_sitter: Mapped[StaffUser | None] = relationship(foreign_keys=[primary_sitter_id])
     secondary_sitter: Mapped[StaffUser | None] = relationship(foreign_keys=[secondary_sitter_id])
     blocked_sitters: Mapped[list[StaffUser]] = relationship(secondary=client_blocked_sitter)
+    payment_methods: Mapped[list[PaymentMethod]] = relationship(
+        cascade="all, delete-orphan", order_by="PaymentMethod.created_at.desc()"
+    )
     prices: Mapped[list[CustomPrice]] = relationship(
         back_populates="client",
         cascade="all, delete-orphan",
@@ -584,6 +588,45 @@ class Document(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class PaymentMethod(db.Model):
+    """A card or US bank account a client keeps on file with Stripe.
+
+    Only Stripe's id and what the client is shown are kept; card numbers never reach Pawtal.
+    """
+
+    __tablename__ = "payment_method"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # card, us_bank_account
+    brand: Mapped[str] = mapped_column(String(40), default="")  # card brand, or the bank's name
+    last4: Mapped[str] = mapped_column(String(4), default="")
+    exp_month: Mapped[int | None] = mapped_column(Integer)
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    # A bank account waits for verification (e.g. micro-deposits) before it can be used.
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active, pending
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def usable(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "card":
+            return f"{self.brand.title()} ending {self.last4}"
+        return f"{self.brand or 'Bank account'} ending {self.last4}"
+
+
+class StripeEvent(db.Model):
+    """A Stripe webhook event already handled: a replay of the same id changes nothing."""
+
+    __tablename__ = "stripe_event"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 __all__ = [
     "ClientEmail",
     "ClientLogin",
@@ -596,6 +639,7 @@ __all__ = [
     "FormResponse",
     "Invitation",
     "OutboxMessage",
+    "PaymentMethod",
     "Pet",
     "Photo",
     "Policy",
@@ -604,6 +648,7 @@ __all__ = [
     "Service",
     "SiteSettings",
     "StaffUser",
+    "StripeEvent",
     "Territory",
     "TerritoryZip",
     "Vaccination",

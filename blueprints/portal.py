@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, request, send_file, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -23,7 +25,7 @@ from blueprints.pets import build_pet_form, pet_values, send_document, vaccinati
 from extensions import db, htmx
 from models import ClientProfile, Document, Pet, Photo
 from rendering import done, render_page
-from services import clients, documents, forms, onboarding
+from services import cards, clients, documents, forms, onboarding
 from services import pets as pet_service
 from services.errors import DomainError
 from services.settings import form_field_rules, get_settings
@@ -31,7 +33,7 @@ from services.settings import form_field_rules, get_settings
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 # Which site option switches which portal function.
-FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms"}
+FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms", "cards": "portal_cards"}
 
 
 class DocumentForm(FlaskForm):
@@ -89,12 +91,13 @@ class InfoForm(FlaskForm):
 
 
 def feature_required(name: str):
-    """404 when the business switched this portal function off."""
+    """404 when the business switched this portal function off (cards also need Stripe set up)."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not getattr(get_settings(), FEATURES[name]):
+            settings = get_settings()
+            if not getattr(settings, FEATURES[name]) or (name == "cards" and not onboarding.cards_available(settings)):
                 abort(404)
             return view(*args, **kwargs)
 
@@ -150,9 +153,11 @@ def _context(client: ClientProfile, info_form: InfoForm | None = None, pet_form=
         task = next((t for t in forms.tasks_for(client) if t.form.onboarding and not t.done), None)
         if task is not None and (answer is None or answer[0].form.id != task.form.id):
             answer = (task, answer_form(task.form.current))
+    settings = get_settings()
     return {"client": client, "login": current_user, "onboarding": state, "info_form": info_form,
-            "pet_form": pet_form, "pets": [p for p in client.pets if p.active], "features": get_settings(),
-            "answer": answer}
+            "pet_form": pet_form, "pets": [p for p in client.pets if p.active], "features": settings,
+            "answer": answer, "cards_on": onboarding.cards_available(settings),
+            "stripe_js": current == onboarding.CARD or request.endpoint == "portal.card"}
 
 
 def _from_widget() -> bool:
@@ -343,3 +348,78 @@ def document(document_id: int):
     if item is None or (item.pet_id and not db.session.get(Pet, item.pet_id).active):
         abort(404)
     return send_document(item)
+
+
+@bp.after_request
+def allow_stripe(response):
+    """Portal pages may load Stripe.js, which talks to Stripe's API and opens its frames (3-D Secure)."""
+    config = current_app.config
+    if response.mimetype == "text/html" and onboarding.stripe_configured():
+        js = _origin(config["STRIPE_JS_URL"])
+        api = _origin(config["STRIPE_API_BASE"] or "https://api.stripe.com")
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self' {js}; "
+            f"connect-src 'self' {api} {js}; frame-src {js} https://hooks.stripe.com; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+    return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@bp.get("/card")
+@client_required
+@feature_required("cards")
+def card():
+    client = my_client()
+    return render_page("portal/card.html", "portal/_card.html", **_context(client))
+
+
+@bp.post("/card/setup")
+@client_required
+@feature_required("cards")
+def start_card_setup():
+    """Start entering a card (or a bank account): a SetupIntent, and the entry form for Stripe.js."""
+    client = my_client()
+    kind = "us_bank_account" if request.form.get("kind") == "us_bank_account" else "card"
+    if kind == "us_bank_account" and not get_settings().accept_bank_accounts:
+        abort(404)
+    try:
+        secret = cards.start_setup(client, kind)
+    except DomainError as error:
+        return render_page("portal/card.html", {"card-entry": "portal/_card_entry.html"}, status=502,
+                           entry_error=error.message, **_context(client))
+    return render_page("portal/card.html", {"card-entry": "portal/_card_entry.html"}, client_secret=secret,
+                       kind=kind, widget=_from_widget(), **_context(client))
+
+
+@bp.post("/card/confirm")
+@client_required
+@feature_required("cards")
+def confirm_card():
+    client = my_client()
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        method = cards.finish_setup(client, request.form.get("setup_intent", ""))
+    except DomainError as error:
+        db.session.rollback()
+        return done(error.message, url_for("portal.index" if _from_widget() else "portal.card"), category="error")
+    message = (f"Saved your {method.label}." if method.usable
+               else f"Saved your {method.label}; it can be used once it is verified.")
+    return done(message, url_for("portal.index" if _from_widget() else "portal.card"))
+
+
+@bp.post("/card/<int:method_id>/remove")
+@client_required
+@feature_required("cards")
+def remove_card(method_id: int):
+    client = my_client()
+    method = next((m for m in client.payment_methods if m.id == method_id), None)
+    if method is None:
+        abort(404)
+    cards.remove_method(client, method)
+    return done(f"Removed your {method.label}.", url_for("portal.card"), "portal/_card.html", **_context(client))

@@ -125,6 +125,11 @@ def onboarding_for(client: ClientProfile, form_tasks: list | None = None) -> Onb
         else:
             todo = ""
         steps.append(Step(PETS, TITLES[PETS], bool(complete), todo))
+    if settings.billing_requires_card and cards_available(settings):
+        from services import cards  # noqa: PLC0415 - cards refreshes onboarding after each change
+
+        has_card = cards.has_usable_method(client)
+        steps.append(Step(CARD, TITLES[CARD], has_card, "" if has_card else "Put a card on file."))
     if settings.portal_forms:
         from services import forms  # noqa: PLC0415 - forms refreshes onboarding after each answer
 

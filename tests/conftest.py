@@ -301,3 +301,53 @@ def smtp_config(smtp) -> dict:
 def inbox(smtp):
     smtp.handler.clear()
     return smtp.handler
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    """localstripe (a fake Stripe API and Stripe.js) on a loopback port, for the whole run."""
+    import subprocess
+    import sys
+    import socket
+    import time
+
+    port = _free_port()
+    code = ("import aiohttp.web, localstripe.server as s; "
+            f"aiohttp.web.run_app(s.app, host='127.0.0.1', port={port}, print=None)")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"localstripe did not start: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+WEBHOOK_SECRET = "whsec_pawtal_tests"
+
+
+def stripe_config(base: str) -> dict:
+    """App config that talks to localstripe instead of Stripe."""
+    return {"STRIPE_SECRET_KEY": "sk_test_pawtal", "STRIPE_PUBLISHABLE_KEY": "pk_test_pawtal",
+            "STRIPE_API_BASE": base, "STRIPE_JS_URL": f"{base}/js.stripe.com/v3/",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+
+
+def signed_event(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> tuple[bytes, str]:
+    """A webhook body and its Stripe-Signature header, signed the way Stripe signs them."""
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    body = json.dumps(event).encode()
+    stamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, f"t={stamp},v1={digest}"

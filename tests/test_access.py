@@ -8,7 +8,7 @@ from access import CLIENT, PUBLIC, STAFF, rule_of
 from extensions import db
 from sqlalchemy import select
 
-from models import ClientLogin, OutboxMessage, Policy, Role
+from models import ClientLogin, OutboxMessage, PaymentMethod, Policy, Role
 from services.documents import store_document
 from services.forms import FieldSpec, save_form, submit
 from services.invites import send_invitations
@@ -43,6 +43,8 @@ def world(app, make, password_hash):
     form = save_form(None, "Vet release", "", False, False, True, [FieldSpec("Vet may treat?", "yes_no")])
     response = submit(form, client, None, login, {"f1": "yes"}, {})
     document = store_document(client, FileStorage(io.BytesIO(png_bytes()), "cert.png"), "Rabies", pet)
+    method = PaymentMethod(client_id=client.id, stripe_id="pm_world", kind="card", brand="visa", last4="4242")
+    db.session.add(method)
     db.session.commit()
     accounts = {
         "anonymous": None,
@@ -55,7 +57,7 @@ def world(app, make, password_hash):
               "kind": "services", "staff_id": sitter.id, "fmt": "csv", "login_id": login.id,
               "invitation_id": invitation.id, "message_id": db.session.scalar(select(OutboxMessage.id)),
               "policy_id": policy.id, "purpose": "reset", "token": "not-a-token", "form_id": form.id,
-              "response_id": response.id, "document_id": document.id}
+              "response_id": response.id, "document_id": document.id, "method_id": method.id}
     return accounts, values
 
 
