@@ -7,6 +7,10 @@ export FLASK_APP := app:create_app
 
 .PHONY: run test bench chromium migrate demo clean
 
+# axe-core for the browser tests' accessibility checks, from the npm registry.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe-core-$(AXE_VERSION)/axe.min.js
+
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -31,8 +35,13 @@ run: demo
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-test: $(VENV)/.dev chromium
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+$(AXE):
+	mkdir -p $(dir $@)
+	cd $(dir $@) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js \
+		&& mv package/axe.min.js . && rm -rf package axe-core-$(AXE_VERSION).tgz
+
+test: $(VENV)/.dev chromium $(AXE)
+	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }

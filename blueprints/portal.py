@@ -23,7 +23,7 @@ from blueprints.clients import EmailEntry, apply_rules, client_values, vet_choic
 from blueprints.forms import coerce_optional_int, show_errors
 from blueprints.pets import build_pet_form, pet_values, send_document, vaccination_values
 from extensions import db, htmx
-from models import ClientProfile, Document, Pet, Photo
+from models import ClientProfile, Document, FormResponse, Pet, Photo
 from rendering import done, render_page
 from services import cards, clients, documents, forms, onboarding
 from services import pets as pet_service
@@ -156,8 +156,7 @@ def _context(client: ClientProfile, info_form: InfoForm | None = None, pet_form=
     settings = get_settings()
     return {"client": client, "login": current_user, "onboarding": state, "info_form": info_form,
             "pet_form": pet_form, "pets": [p for p in client.pets if p.active], "features": settings,
-            "answer": answer, "cards_on": onboarding.cards_available(settings),
-            "stripe_js": current == onboarding.CARD or request.endpoint == "portal.card"}
+            "answer": answer, "cards_on": onboarding.cards_available(settings)}
 
 
 def _from_widget() -> bool:
@@ -423,3 +422,16 @@ def remove_card(method_id: int):
         abort(404)
     cards.remove_method(client, method)
     return done(f"Removed your {method.label}.", url_for("portal.card"), "portal/_card.html", **_context(client))
+
+
+@bp.get("/forms/answers/<int:response_id>")
+@client_required
+@feature_required("forms")
+def form_answers(response_id: int):
+    """The client's own answers, as given; another client's answers are 404."""
+    item = db.session.scalar(select(FormResponse).where(FormResponse.id == response_id,
+                                                        FormResponse.client_id == current_user.client_id))
+    if item is None:
+        abort(404)
+    return render_page("portal/answers.html", "portal/_answers.html", response=item, rows=forms.answer_rows(item),
+                       **_context(my_client()))

@@ -98,6 +98,8 @@ def test_every_field_type_is_checked_and_kept(portal, me):
     document = db.session.get(Document, response.answers["f7"]["document_id"])
     assert document.for_form and document.content_type == "application/pdf"
     assert "filled in" in portal.get("/portal/forms").get_data(as_text=True)
+    answers = portal.get(f"/portal/forms/answers/{response.id}").get_data(as_text=True)
+    assert "Walk at 8" in answers and f"/portal/documents/{document.id}" in answers
 
 
 def test_per_pet_forms_ask_once_for_each_active_pet_and_only_the_clients_own(portal, me, make):
@@ -113,6 +115,19 @@ def test_per_pet_forms_ask_once_for_each_active_pet_and_only_the_clients_own(por
     assert portal.post(f"/portal/forms/{form.id}?pet={theirs.id}", data={"f1": "x"}).status_code == 404
     assert portal.post(f"/portal/forms/{form.id}?pet={tom.id}", data={"f1": "Kibble"}).status_code == 303
     assert db.session.scalar(select(FormResponse)).pet_id == tom.id
+
+
+def test_another_clients_answers_are_404(app, portal, make, password_hash):
+    other = make.client()
+    login = ClientLogin(client=other, email="other@example.com", password_hash=password_hash)
+    db.session.add(login)
+    db.session.commit()
+    form = save_form(None, "Routine", "", False, False, True, [FieldSpec("Feeding", "short_text", True)])
+    from services.forms import submit
+
+    theirs = submit(form, other, None, login, {"f1": "Secret diet"}, {})
+    page = portal.get(f"/portal/forms/answers/{theirs.id}")
+    assert page.status_code == 404 and "Secret diet" not in page.get_data(as_text=True)
 
 
 def test_onboarding_forms_are_a_step_until_filled_and_staff_see_the_answers(portal, me, make, as_manager, app):

@@ -54,3 +54,27 @@ def screenshot(page, name: str) -> None:
     """Save a screenshot for the README tour."""
     os.makedirs(SCREENSHOTS, exist_ok=True)
     page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=False)
+
+
+AXE = os.environ.get("PAWTAL_AXE") or os.path.join(os.path.dirname(__file__), "..", "..", ".venv", "axe-core-4.14.1",
+                                                      "axe.min.js")
+
+
+def accessible_context(browser, **options):
+    """A browser context with axe-core in every page (an init script, so the site's CSP still holds)."""
+    if not os.path.exists(AXE):
+        pytest.fail(f"axe-core not found at {AXE}: `make test` fetches it from the npm registry.")
+    context = browser.new_context(**options)
+    context.add_init_script(path=AXE)
+    return context
+
+
+def assert_accessible(page, exclude: tuple[str, ...] = ()) -> None:
+    """No serious or critical axe-core violations on the page as it is now."""
+    problems = page.evaluate(
+        """async (exclude) => {
+            const result = await axe.run({exclude: exclude.map((s) => [s])}, {resultTypes: ["violations"]});
+            return result.violations.filter((v) => ["serious", "critical"].includes(v.impact))
+                .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+        }""", list(exclude))
+    assert problems == [], f"{page.url}: " + "; ".join(problems)
