@@ -43,9 +43,9 @@ class EmailEntry(Form):
     is_primary = BooleanField("Primary")
 
 
-class ClientForm(FlaskForm):
-    first_name = StringField("First name", validators=[InputRequired(), Length(max=80)])
-    last_name = StringField("Last name", validators=[InputRequired(), Length(max=80)])
+class ContactFields(FlaskForm):
+    """Contact, home, keys, vet and emergency fields: the staff form and the client's My Info share them."""
+
     emails = FieldList(FormField(EmailEntry), min_entries=1, max_entries=6)
     mobile_phone = TelField("Mobile phone", validators=[Length(max=40)])
     home_phone = TelField("Home phone", validators=[Length(max=40)])
@@ -55,13 +55,20 @@ class ClientForm(FlaskForm):
     city = StringField("City", validators=[Length(max=100)])
     state = StringField("State", validators=[Length(max=60)])
     zip = StringField("Zip code", validators=[Length(max=12)])
-    territory_id = SelectField("Territory", coerce=coerce_optional_int, validate_choice=False)
-    status = SelectField("Status", choices=[(s.value, s.label) for s in ClientStatus], default=ClientStatus.PROSPECT.value)
     uses_keys = BooleanField("Uses keys")
     key_notes = TextAreaField("Key notes", validators=[Length(max=2000)])
     vet_id = SelectField("Veterinarian", coerce=coerce_optional_int, validate_choice=False)
     emergency_name = StringField("Emergency contact name", validators=[Length(max=160)])
     emergency_phone = TelField("Emergency contact phone", validators=[Length(max=40)])
+
+
+class ClientForm(ContactFields):
+    """The staff form: the contact fields plus what only staff set."""
+
+    first_name = StringField("First name", validators=[InputRequired(), Length(max=80)])
+    last_name = StringField("Last name", validators=[InputRequired(), Length(max=80)])
+    territory_id = SelectField("Territory", coerce=coerce_optional_int, validate_choice=False)
+    status = SelectField("Status", choices=[(s.value, s.label) for s in ClientStatus], default=ClientStatus.PROSPECT.value)
     primary_sitter_id = SelectField("Primary sitter", coerce=coerce_optional_int, validate_choice=False)
     secondary_sitter_id = SelectField("Secondary sitter", coerce=coerce_optional_int, validate_choice=False)
     blocked_sitter_ids = SelectMultipleField(

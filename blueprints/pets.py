@@ -98,7 +98,8 @@ def vaccination_values(form: PetForm) -> list:
     return [(e.data["name"] or "", e.data["expires_on"]) for e in form.vaccinations.entries]
 
 
-def _save(form: PetForm, client: ClientProfile, pet: Pet | None):
+def save_pet_form(form: PetForm, client: ClientProfile, pet: Pet | None) -> Pet | None:
+    """Save a pet form (staff desk or client portal); on refusal the errors go beside the fields."""
     upload = form.photo.data if "photo" in form._fields and form.photo.data else None
     picked = form.photo_id.data if "photo_id" in form._fields else None
     try:
@@ -161,7 +162,7 @@ def create():
     client = client_or_404(request.args.get("client_id", type=int) or 0)
     form = build_pet_form(client)
     if form.validate_on_submit():
-        pet = _save(form, client, None)
+        pet = save_pet_form(form, client, None)
         if pet is not None:
             return done(f"Added {pet.name}.", url_for("pets.show", pet_id=pet.id), "pets/_profile.html",
                         pet=pet_or_404(pet.id))
@@ -182,7 +183,7 @@ def update(pet_id: int):
     pet = pet_or_404(pet_id)
     form = build_pet_form(pet.client, pet)
     if form.validate_on_submit():
-        saved = _save(form, pet.client, pet)
+        saved = save_pet_form(form, pet.client, pet)
         if saved is not None:
             return done(f"Saved {saved.name}.", url_for("pets.show", pet_id=pet_id), "pets/_profile.html",
                         pet=pet_or_404(pet_id))

@@ -15,13 +15,13 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from flask_wtf.file import FileField
-from wtforms import BooleanField, FieldList, FormField, RadioField, SelectField, StringField, TelField, TextAreaField
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from access import client_required
-from blueprints.clients import EmailEntry, apply_rules, client_values, vet_choices
-from blueprints.forms import coerce_optional_int, show_errors
-from blueprints.pets import build_pet_form, pet_values, send_document, vaccination_values
+from blueprints.clients import ContactFields, apply_rules, client_values, vet_choices
+from blueprints.forms import show_errors
+from blueprints.pets import build_pet_form, save_pet_form, send_document
 from extensions import db, htmx
 from models import ClientProfile, Document, FormResponse, Pet, Photo
 from rendering import done, render_page
@@ -67,27 +67,15 @@ def answer_form(version, task_pet=None) -> FlaskForm:
     return form
 
 
-class InfoForm(FlaskForm):
+class InfoForm(ContactFields):
     """What a client may edit of their own profile: never status, sitters, prices or staff notes."""
 
     first_name = StringField("First name", validators=[InputRequired(message="Enter your first name."),
                                                        Length(max=80)])
     last_name = StringField("Last name", validators=[InputRequired(message="Enter your last name."), Length(max=80)])
-    emails = FieldList(FormField(EmailEntry), min_entries=1, max_entries=6)
-    mobile_phone = TelField("Mobile phone", validators=[Length(max=40)])
-    home_phone = TelField("Home phone", validators=[Length(max=40)])
-    work_phone = TelField("Work phone", validators=[Length(max=40)])
-    address_line1 = StringField("Street address", validators=[Length(max=200)])
-    address_line2 = StringField("Apartment, unit (optional)", validators=[Length(max=200)])
-    city = StringField("City", validators=[Length(max=100)])
-    state = StringField("State", validators=[Length(max=60)])
-    zip = StringField("Zip code", validators=[Length(max=12)])
     uses_keys = BooleanField("We give you a key")
     key_notes = TextAreaField("Key and entry notes", validators=[Length(max=2000)],
                               description="Where the key is, alarm codes, gates.")
-    vet_id = SelectField("Veterinarian", coerce=coerce_optional_int, validate_choice=False)
-    emergency_name = StringField("Emergency contact name", validators=[Length(max=160)])
-    emergency_phone = TelField("Emergency contact phone", validators=[Length(max=40)])
 
 
 def feature_required(name: str):
@@ -201,7 +189,7 @@ def new_pet():
     client = my_client()
     form = build_client_pet_form(client)
     if request.method == "POST" and form.validate_on_submit():
-        if _save_pet(form, client, None):
+        if save_pet_form(form, client, None):
             return _saved(client, f"Added {form.name.data}.", "portal/_pets.html")
     elif request.method == "GET":
         return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=None, **_context(client, pet_form=form))
@@ -216,7 +204,7 @@ def edit_pet(pet_id: int):
     pet = my_pet_or_404(client, pet_id)
     form = build_client_pet_form(client, pet)
     if request.method == "POST" and form.validate_on_submit():
-        if _save_pet(form, client, pet):
+        if save_pet_form(form, client, pet):
             return _saved(client, f"Saved {pet.name}.", "portal/_pets.html")
     elif request.method == "GET":
         return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=pet, document_form=DocumentForm(),
@@ -235,17 +223,6 @@ def photo(photo_id: int):
     response = send_file(pet_service.photo_path(item), mimetype="image/jpeg", max_age=3600)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
-
-
-def _save_pet(form, client: ClientProfile, pet: Pet | None) -> Pet | None:
-    upload = form.photo.data if "photo" in form._fields and form.photo.data else None
-    picked = form.photo_id.data if "photo_id" in form._fields else None
-    try:
-        return pet_service.save_pet(pet, client, pet_values(form), vaccination_values(form), upload, picked)
-    except DomainError as error:
-        db.session.rollback()
-        show_errors(form, error, {"vaccinations": "vaccinations", "photo": "photo"})
-        return None
 
 
 def _saved(client: ClientProfile, message: str, fragment: str):

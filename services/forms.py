@@ -86,12 +86,20 @@ def specs_of(version: ClientFormVersion | None) -> list[FieldSpec]:
 
 def latest_responses(client: ClientProfile) -> dict[tuple[int, int | None], FormResponse]:
     """The newest response of each (form, pet) for this client."""
+    return latest_responses_of([client.id]).get(client.id, {})
+
+
+def latest_responses_of(client_ids: list[int]) -> dict[int, dict[tuple[int, int | None], FormResponse]]:
+    """For each client, the newest response of each (form, pet): one query for many clients."""
     responses = db.session.scalars(
-        select(FormResponse).where(FormResponse.client_id == client.id)
+        select(FormResponse).where(FormResponse.client_id.in_(client_ids))
         .options(joinedload(FormResponse.version), joinedload(FormResponse.form), joinedload(FormResponse.pet))
         .order_by(FormResponse.submitted_at, FormResponse.id)
     )
-    return {(r.form_id, r.pet_id): r for r in responses}
+    by_client: dict[int, dict] = {}
+    for response in responses:
+        by_client.setdefault(response.client_id, {})[(response.form_id, response.pet_id)] = response
+    return by_client
 
 
 @dataclass
@@ -111,12 +119,19 @@ class FormTask:
         return f"{self.form.title} ({self.pet.name})" if self.pet else self.form.title
 
 
-def tasks_for(client: ClientProfile) -> list[FormTask]:
-    """Every active form for this client (per pet: one per active pet), with the latest answers."""
-    latest = latest_responses(client)
+def tasks_for(client: ClientProfile, active_forms: list[ClientForm] | None = None,
+              latest: dict | None = None) -> list[FormTask]:
+    """Every active form for this client (per pet: one per active pet), with the latest answers.
+
+    Pass `active_forms` and `latest` when they are already loaded (many clients at once).
+    """
+    active_forms = list_forms(include_inactive=False) if active_forms is None else active_forms
+    if not active_forms:
+        return []
+    latest = latest_responses(client) if latest is None else latest
     pets = [p for p in client.pets if p.active]
     tasks = []
-    for form in list_forms(include_inactive=False):
+    for form in active_forms:
         if form.current is None:
             continue
         for pet in (pets if form.per_pet else [None]):

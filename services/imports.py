@@ -254,6 +254,7 @@ def _owners_by_email(addresses: set[str]) -> dict[str, int]:
 def run_import(kind: str, path: str) -> Preview:
     """Import every valid row in one transaction; rows with errors and duplicates are left out."""
     result = preview(kind, path)
+    created: list[ClientProfile] = []
     if kind == "clients":
         zips = {rec["zip"].upper() for rec in result.valid if rec.get("zip")}
         territories = {z: territory_for_zip(z) for z in zips}
@@ -273,6 +274,7 @@ def run_import(kind: str, path: str) -> Preview:
             client.pets = []
             client.refresh_search_text()
             db.session.add(client)
+            created.append(client)
     else:
         for rec in result.valid:
             year, month, day = rec["born"]
@@ -297,7 +299,9 @@ def run_import(kind: str, path: str) -> Preview:
         raise
     from services import onboarding  # noqa: PLC0415 - avoid an import cycle
 
-    onboarding.refresh_all()  # imported clients and pet owners: whether they have finished getting started
+    # Imported clients and pet owners: whether they have finished getting started.
+    touched = [c.id for c in created] if kind == "clients" else [rec["client_id"] for rec in result.valid]
+    onboarding.refresh_clients(sorted(set(touched)))
     return result
 
 

@@ -66,11 +66,11 @@ def cards_available(settings: SiteSettings | None = None) -> bool:
     return bool(settings.portal_cards and stripe_configured())
 
 
-def missing_info(client: ClientProfile) -> list[str]:
+def missing_info(client: ClientProfile, settings: SiteSettings | None = None) -> list[str]:
     """Labels of required client fields the profile has not filled."""
     from services.settings import CLIENT_FIELDS
 
-    rules = get_settings().client_field_rules or {}
+    rules = (settings or get_settings()).client_field_rules or {}
     missing = [] if client.first_name and client.last_name else ["Name"]
     for key, (label, fields) in CLIENT_FIELDS.items():
         if rules.get(key) != REQUIRED:
@@ -88,9 +88,9 @@ def missing_info(client: ClientProfile) -> list[str]:
     return missing
 
 
-def pet_missing(pet: Pet) -> list[str]:
+def pet_missing(pet: Pet, settings: SiteSettings | None = None) -> list[str]:
     """Labels of required pet fields this pet has not filled."""
-    rules = get_settings().pet_field_rules or {}
+    rules = (settings or get_settings()).pet_field_rules or {}
     missing = []
     for key, (label, _fields) in PET_FIELDS.items():
         if rules.get(key) != REQUIRED:
@@ -108,20 +108,22 @@ def pet_missing(pet: Pet) -> list[str]:
     return missing
 
 
-def onboarding_for(client: ClientProfile, form_tasks: list | None = None) -> Onboarding:
-    """The client's steps, in order, with what is left of each (pass `form_tasks` if already loaded)."""
-    settings = get_settings()
+def onboarding_for(client: ClientProfile, form_tasks: list | None = None,
+                   settings: SiteSettings | None = None) -> Onboarding:
+    """The client's steps, in order, with what is left of each (pass what is already loaded)."""
+    settings = settings or get_settings()
     steps = []
-    info_missing = missing_info(client)
+    info_missing = missing_info(client, settings)
     steps.append(Step(INFO, TITLES[INFO], not info_missing,
                       "Fill in: " + ", ".join(info_missing) + "." if info_missing else ""))
     if settings.portal_pets:
         active = [p for p in client.pets if p.active]
-        complete = [p for p in active if not pet_missing(p)]
+        complete = [p for p in active if not pet_missing(p, settings)]
         if not active:
             todo = "Add at least one pet."
         elif not complete:
-            todo = "Finish " + ", ".join(f"{p.name}'s {', '.join(pet_missing(p)).lower()}" for p in active) + "."
+            todo = "Finish " + ", ".join(f"{p.name}'s {', '.join(pet_missing(p, settings)).lower()}"
+                                         for p in active) + "."
         else:
             todo = ""
         steps.append(Step(PETS, TITLES[PETS], bool(complete), todo))
@@ -147,15 +149,38 @@ def refresh(client: ClientProfile) -> bool:
 
 def refresh_all(batch: int = 500) -> None:
     """Recompute every client's state after the business changed what it requires."""
+    refresh_clients(None, batch)
+
+
+def refresh_clients(client_ids: list[int] | None, batch: int = 500) -> None:
+    """Recompute the state of these clients (all when None), a batch at a time, in a few queries per batch."""
+    from services import forms  # noqa: PLC0415 - forms refreshes onboarding after each answer
+
+    settings = get_settings()
+    active_forms = forms.list_forms(include_inactive=False) if settings.portal_forms else []
+    asks_forms = any(form.onboarding for form in active_forms)
+    # Load only what the current rules look at.
+    loads = [selectinload(ClientProfile.emails)]
+    if settings.portal_pets:
+        pets = selectinload(ClientProfile.pets)
+        loads.append(pets.selectinload(Pet.vaccinations) if (settings.pet_field_rules or {}).get("vaccinations")
+                     == REQUIRED else pets)
+    if settings.billing_requires_card and cards_available(settings):
+        loads.append(selectinload(ClientProfile.payment_methods))
     last_id = 0
     while True:
-        clients = list(db.session.scalars(
-            select(ClientProfile).where(ClientProfile.id > last_id).order_by(ClientProfile.id).limit(batch)
-            .options(selectinload(ClientProfile.emails), selectinload(ClientProfile.pets).selectinload(Pet.vaccinations))
-        ))
+        stmt = (select(ClientProfile).where(ClientProfile.id > last_id).order_by(ClientProfile.id).limit(batch)
+                .options(*loads))
+        if client_ids is not None:
+            stmt = stmt.where(ClientProfile.id.in_(client_ids))
+        clients = list(db.session.scalars(stmt))
         if not clients:
             break
+        latest = forms.latest_responses_of([c.id for c in clients]) if asks_forms else {}
         for client in clients:
-            refresh(client)
+            tasks = forms.tasks_for(client, active_forms, latest.get(client.id, {})) if asks_forms else []
+            complete = onboarding_for(client, tasks, settings).complete
+            if client.onboarding_complete != complete:
+                client.onboarding_complete = complete
         last_id = clients[-1].id
         db.session.commit()

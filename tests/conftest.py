@@ -212,6 +212,26 @@ def as_manager(client, manager):
 
 
 @pytest.fixture
+def me(make, password_hash):
+    """A client login (Nia Reyes) on its own profile."""
+    from models import ClientLogin
+
+    profile = make.client(first_name="Nia", last_name="Reyes", email="nia@example.com")
+    login = ClientLogin(client=profile, email="nia@example.com", first_name="Nia", password_hash=password_hash)
+    db.session.add(login)
+    db.session.commit()
+    return login
+
+
+@pytest.fixture
+def portal(app, me):
+    """A test client signed in as `me`."""
+    browser = app.test_client()
+    login_as(browser, me)
+    return browser
+
+
+@pytest.fixture
 def as_owner(client, owner):
     login_as(client, owner)
     return client

@@ -6,10 +6,10 @@ import stripe
 from sqlalchemy import select
 
 from extensions import db
-from models import ClientLogin, ClientProfile, PaymentMethod, StripeEvent
+from models import ClientProfile, PaymentMethod, StripeEvent
 from services import cards
 from services.settings import update_settings
-from tests.conftest import HX, login_as, signed_event, stripe_config
+from tests.conftest import HX, signed_event, stripe_config
 
 
 @pytest.fixture
@@ -18,20 +18,10 @@ def app_config(localstripe):
 
 
 @pytest.fixture
-def me(make, password_hash):
-    client = make.client(first_name="Nia", last_name="Reyes", email="nia@example.com")
-    make.pet(client, name="Rex")
-    login = ClientLogin(client=client, email="nia@example.com", first_name="Nia", password_hash=password_hash)
-    db.session.add(login)
-    db.session.commit()
-    return login
-
-
-@pytest.fixture
-def portal(app, me):
-    browser = app.test_client()
-    login_as(browser, me)
-    return browser
+def me(me, make):
+    """Nia with a pet: the pets step is done."""
+    make.pet(me.client, name="Rex")
+    return me
 
 
 def _stripe(app) -> stripe.StripeClient:

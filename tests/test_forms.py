@@ -1,7 +1,6 @@
 """Client forms: the builder, versions that keep old answers readable, filling in, files, onboarding."""
 import io
 
-import pytest
 from sqlalchemy import select
 
 from extensions import db
@@ -12,22 +11,6 @@ from tests.conftest import HX, login_as
 from tests.test_pets import png_bytes
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-
-
-@pytest.fixture
-def me(make, password_hash):
-    client = make.client(first_name="Nia", last_name="Reyes")
-    login = ClientLogin(client=client, email="nia@example.com", first_name="Nia", password_hash=password_hash)
-    db.session.add(login)
-    db.session.commit()
-    return login
-
-
-@pytest.fixture
-def portal(app, me):
-    browser = app.test_client()
-    login_as(browser, me)
-    return browser
 
 
 def _builder(**values):

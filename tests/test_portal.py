@@ -6,29 +6,13 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from extensions import db
-from models import ClientLogin, ClientProfile, ClientStatus, Pet
+from models import ClientProfile, ClientStatus, Pet
 from services.pets import store_photo
 from services.settings import PORTAL_FEATURES, get_settings, update_settings
-from tests.conftest import HX, login_as
+from tests.conftest import HX
 from tests.test_pets import png_bytes
 
 WIDGET = {**HX, "HX-Target": "onboarding"}
-
-
-@pytest.fixture
-def me(make, password_hash):
-    client = make.client(first_name="Nia", last_name="Reyes", email="nia@example.com", status=ClientStatus.PROSPECT)
-    login = ClientLogin(client=client, email="nia@example.com", first_name="Nia", password_hash=password_hash)
-    db.session.add(login)
-    db.session.commit()
-    return login
-
-
-@pytest.fixture
-def portal(app, me):
-    browser = app.test_client()
-    login_as(browser, me)
-    return browser
 
 
 def _info(**values):
@@ -92,12 +76,12 @@ def test_without_javascript_the_widget_forms_are_pages(portal, me):
 def test_a_client_can_never_set_staff_only_fields(portal, me, make):
     sitter = make.staff()
     response = portal.post("/portal/info", data=_info(
-        status="active", staff_notes="VIP, free walks", primary_sitter_id=str(sitter.id), territory_id="1",
+        status="inactive", staff_notes="VIP, free walks", primary_sitter_id=str(sitter.id), territory_id="1",
         first_name="Nina"))
     assert response.status_code == 303
     client = db.session.get(ClientProfile, me.client_id)
     db.session.refresh(client)
-    assert client.first_name == "Nina" and client.status == ClientStatus.PROSPECT
+    assert client.first_name == "Nina" and client.status == ClientStatus.ACTIVE
     assert client.staff_notes == "" and client.primary_sitter_id is None
     page = portal.get("/portal/info").get_data(as_text=True)
     for name in ("status", "staff_notes", "primary_sitter_id", "blocked_sitter_ids", "territory_id"):
