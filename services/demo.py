@@ -126,4 +126,7 @@ def seed(client_count: int = 40) -> bool:
     db.session.add(ClientLogin(client=jane, email=CLIENT_LOGINS[0][0], first_name=jane.first_name,
                                last_name=jane.last_name, password_hash=hash_password(CLIENT_LOGINS[0][1])))
     db.session.commit()
+    from services import onboarding  # noqa: PLC0415 - demo data is written directly, not through the services
+
+    onboarding.refresh_all()
     return True
