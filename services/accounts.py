@@ -47,15 +47,23 @@ def staff_by_email(email: str) -> StaffUser | None:
     return db.session.scalar(select(StaffUser).where(StaffUser.email == normalize_email(email)))
 
 
+def check_credentials(account, password: str):
+    """`account` (staff or client login) if it is active and the password is right, else None.
+
+    Unknown accounts cost the same hashing work; an outdated hash is upgraded (the caller commits).
+    """
+    ok = verify_password(account.password_hash if account else None, password)
+    if account is None or not ok or not account.active:
+        return None
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    return account
+
+
 def authenticate_staff(email: str, password: str) -> StaffUser | None:
     """The active staff member with these credentials, or None."""
-    user = staff_by_email(email)
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        return None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-        db.session.commit()
+    user = check_credentials(staff_by_email(email), password)
+    db.session.commit()
     return user
 
 

@@ -20,7 +20,7 @@ from models import (
     utcnow,
 )
 from services import emails, invites, onboarding
-from services.accounts import check_password_strength, hash_password, needs_rehash, normalize_email, verify_password
+from services.accounts import check_credentials, check_password_strength, hash_password, normalize_email
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
@@ -132,12 +132,9 @@ def register(form: Registration) -> ClientLogin:
 
 def authenticate(email: str, password: str) -> ClientLogin | None:
     """The active client login with these credentials, or None (same work for unknown emails)."""
-    login = login_by_email(email)
-    ok = verify_password(login.password_hash if login else None, password)
-    if login is None or not ok or not login.active:
+    login = check_credentials(login_by_email(email), password)
+    if login is None:
         return None
-    if needs_rehash(login.password_hash):
-        login.password_hash = hash_password(password)
     login.last_login_at = utcnow()
     db.session.commit()
     return login
