@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from access import client_required, public
 from blueprints.forms import show_errors
-from blueprints.staff import safe_next
+from blueprints.staff import sign_in
 from extensions import db, limiter
 from models import Policy
 from services import accounts, invites, logins
@@ -21,12 +21,6 @@ bp = Blueprint("auth", __name__)
 
 PASSWORD_RULE = (f"At least {accounts.MIN_PASSWORD_LENGTH} characters, mixing letters with numbers or symbols.")
 RESET_SESSION_KEY = "password_link"
-
-
-class ClientLoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(message="Enter your email."), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired(message="Enter your password.")])
-    remember = BooleanField("Keep me signed in on this device")
 
 
 class RegisterForm(FlaskForm):
@@ -69,18 +63,8 @@ def _limit(setting: str):
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("portal.index" if not current_user.is_staff else "clients.index"))
-    form = ClientLoginForm()
-    status = 200
-    if form.validate_on_submit():
-        user = logins.authenticate(form.email.data, form.password.data)
-        if user is not None:
-            login_user(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next"), url_for("portal.index")), 303)
-        form.form_errors.append("That email and password do not match. Check them, or reset your password.")
-        status = 401
-    elif request.method == "POST":
-        status = 422
-    return render_template("auth/login.html", form=form), status
+    return sign_in(logins.authenticate, url_for("portal.index"), "auth/login.html",
+                   "That email and password do not match. Check them, or reset your password.")
 
 
 @bp.post("/logout")

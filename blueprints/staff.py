@@ -62,18 +62,24 @@ def safe_next(target: str | None, default: str) -> str:
 def login():
     if current_user.is_authenticated and current_user.is_staff:
         return redirect(url_for("clients.index"))
+    return sign_in(accounts.authenticate_staff, url_for("clients.index"), "staff/login.html",
+                   "That email and password do not match an active staff account.")
+
+
+def sign_in(authenticate, home: str, template: str, failure: str):
+    """The sign-in form for one kind of account: 303 to `next` (or `home`) on success, 401 on failure."""
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = accounts.authenticate_staff(form.email.data, form.password.data)
+        user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next"), url_for("clients.index")), 303)
-        form.form_errors.append("That email and password do not match an active staff account.")
+            return redirect(safe_next(request.args.get("next"), home), 303)
+        form.form_errors.append(failure)
         status = 401
     elif request.method == "POST":
         status = 422
-    return render_template("staff/login.html", form=form), status
+    return render_template(template, form=form), status
 
 
 @bp.post("/logout")
