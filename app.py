@@ -43,13 +43,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
     from blueprints import (
-        auth, client_forms, clients, imports, invitations, outbox, pets, portal, resources, settings, staff,
-        stripe_hooks,
+        auth, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources, schedule,
+        settings, staff, stripe_hooks,
     )
     from services import outbox as outbox_service
 
     for module in (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
-                   stripe_hooks):
+                   stripe_hooks, requests, schedule, feeds):
         app.register_blueprint(module.bp)
     outbox_service.init_app(app)
 

@@ -43,6 +43,10 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_calendar_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -81,6 +85,8 @@ class StaffUser(UserMixin, TimestampMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changing it signs the user out everywhere (it is part of the session id).
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    # The secret of this account's iCal feed URL; replaced to revoke the old URL.
+    calendar_token: Mapped[str] = mapped_column(String(43), unique=True, default=new_calendar_token)
 
     is_staff = True
 
@@ -114,6 +120,7 @@ class ClientLogin(UserMixin, TimestampMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changing it signs the login out everywhere (it is part of the session id).
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    calendar_token: Mapped[str] = mapped_column(String(43), unique=True, default=new_calendar_token)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     client: Mapped[ClientProfile] = relationship(back_populates="logins")
@@ -282,6 +289,8 @@ class SiteSettings(db.Model):
     portal_payments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     portal_visit_reports: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     accept_bank_accounts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A client who cancels less than this many hours before a visit starts makes a late cancellation.
+    cancellation_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
 
 
 client_blocked_sitter = Table(
@@ -337,6 +346,9 @@ class ClientProfile(TimestampMixin, db.Model):
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # Kept up to date by services.onboarding, so staff can filter on it; the portal recomputes it live.
     onboarding_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    # When and why a Prospect became Active on its own (its first priced visit).
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    activated_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # Digits of every phone, space-separated, so "555-0101" finds "(555) 010-0101".
     phone_digits: Mapped[str] = mapped_column(String(130), default="")
     # Lower-case names, emails, phone digits and pet names: one scan of its index serves the desk
@@ -627,7 +639,133 @@ class StripeEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class RequestStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    PARTIAL = "partial"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "Waiting for approval", "partial": "Partly approved"}.get(self.value, self.value.title())
+
+
+class VisitStatus(str, enum.Enum):
+    REQUESTED = "requested"
+    SCHEDULED = "scheduled"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+visit_pet = Table(
+    "visit_pet",
+    db.metadata,
+    Column("visit_id", ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True),
+    Column("pet_id", ForeignKey("pet.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class VisitRequest(db.Model):
+    """What a client (or staff on their behalf) asked for: one or more visits, decided together."""
+
+    __tablename__ = "visit_request"
+    __table_args__ = (Index("ix_visit_request_status_created", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    login_id: Mapped[int | None] = mapped_column(ForeignKey("client_login.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    status: Mapped[RequestStatus] = mapped_column(
+        Enum(RequestStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    decline_reason: Mapped[str] = mapped_column(Text, default="")
+
+    client: Mapped[ClientProfile] = relationship()
+    login: Mapped[ClientLogin | None] = relationship()
+    created_by: Mapped[StaffUser | None] = relationship(foreign_keys=[created_by_id])
+    decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])
+    visits: Mapped[list[Visit]] = relationship(back_populates="request", order_by="Visit.starts_at")
+
+    @property
+    def total_cents(self) -> int:
+        return sum(v.price_cents for v in self.visits)
+
+
+class Visit(db.Model):
+    """One visit at a time window on one day. `day` is the business's local date, for the calendars;
+    the times are stored in UTC and shown in the business's time zone."""
+
+    __tablename__ = "visit"
+    __table_args__ = (
+        Index("ix_visit_client_day", "client_id", "day"),
+        Index("ix_visit_day_starts", "day", "starts_at"),
+        Index("ix_visit_sitter_day", "sitter_id", "day"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("visit_request.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
+    sitter_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    day: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window: Mapped[str] = mapped_column(String(16))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[VisitStatus] = mapped_column(
+        Enum(VisitStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str] = mapped_column(String(10), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    request: Mapped[VisitRequest | None] = relationship(back_populates="visits")
+    client: Mapped[ClientProfile] = relationship()
+    service: Mapped[Service] = relationship()
+    sitter: Mapped[StaffUser | None] = relationship()
+    pets: Mapped[list[Pet]] = relationship(secondary=visit_pet, order_by="Pet.name")
+
+    @property
+    def state(self) -> str:
+        """What the calendars show: a scheduled visit whose time has passed is completed."""
+        if self.status == VisitStatus.SCHEDULED and as_utc(self.ends_at) <= utcnow():
+            return "completed"
+        return self.status.value
+
+    @property
+    def open(self) -> bool:
+        return self.status in (VisitStatus.REQUESTED, VisitStatus.SCHEDULED) and as_utc(self.starts_at) > utcnow()
+
+
+class BlockOut(db.Model):
+    """Days the business takes no visits (vacation, closed); clients see them as unavailable."""
+
+    __tablename__ = "block_out"
+    __table_args__ = (Index("ix_block_out_days", "ends_on", "starts_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    created_by: Mapped[StaffUser | None] = relationship()
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day <= self.ends_on
+
+
 __all__ = [
+    "BlockOut",
+    "RequestStatus",
+    "Visit",
+    "VisitRequest",
+    "VisitStatus",
+    "visit_pet",
     "ClientEmail",
     "ClientLogin",
     "ClientProfile",

@@ -22,10 +22,12 @@ from access import client_required
 from blueprints.clients import ContactFields, apply_rules, client_values, vet_choices
 from blueprints.forms import show_errors
 from blueprints.pets import build_pet_form, save_pet_form, send_document
+from blueprints.visit_forms import RequestForm, build_request_form, plan_from
+from filters import business_today
 from extensions import db, htmx
-from models import ClientProfile, Document, FormResponse, Pet, Photo
+from models import ClientProfile, Document, FormResponse, Pet, Photo, Visit
 from rendering import done, render_page
-from services import cards, clients, documents, forms, onboarding
+from services import cards, clients, documents, forms, onboarding, visits
 from services import pets as pet_service
 from services.errors import DomainError
 from services.settings import form_field_rules, get_settings
@@ -33,7 +35,8 @@ from services.settings import form_field_rules, get_settings
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 # Which site option switches which portal function.
-FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms", "cards": "portal_cards"}
+FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms", "cards": "portal_cards",
+            "requests": "portal_requests", "calendar": "portal_calendar"}
 
 
 class DocumentForm(FlaskForm):
@@ -412,3 +415,176 @@ def form_answers(response_id: int):
         abort(404)
     return render_page("portal/answers.html", "portal/_answers.html", response=item, rows=forms.answer_rows(item),
                        **_context(my_client()))
+
+
+def onboarded(view):
+    """Request pages wait until onboarding is complete: until then a page says what is left (403)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        client = my_client()
+        state = onboarding.onboarding_for(client)
+        if not state.complete:
+            return render_page("portal/not_ready.html", "portal/_not_ready.html", status=403,
+                               **_context(client))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _calendar_context(client: ClientProfile, month, panel: str | None = None, **extra) -> dict:
+    """The month grid: the client's visits and the business's block-out days, in three queries."""
+    today = business_today()
+    weeks = visits.month_weeks(month)
+    first, last = weeks[0][0], weeks[-1][-1]
+    settings = get_settings()
+    shown = visits.visits_between(first, last, client_id=client.id) if settings.portal_calendar else []
+    blockouts = visits.blockouts_between(first, last)
+    context = _context(client)
+    context.update(
+        month=month, weeks=weeks, today=today, visits_by_day=visits.by_day(shown),
+        blocked=visits.blocked_days(blockouts, first, last), blockouts=blockouts,
+        prev_month=visits.shift_month(month, -1), next_month=visits.shift_month(month, 1),
+        this_month=today.replace(day=1), panel=panel, can_request=settings.portal_requests and context["onboarding"].complete,
+        feed_url=url_for("feeds.show", token=current_user.calendar_token, _external=True),
+        window_label=visits.window_label,
+    )
+    context.update(extra)
+    return context
+
+
+@bp.get("/calendar")
+@client_required
+@feature_required("calendar")
+def calendar():
+    client = my_client()
+    month = visits.parse_month(request.args.get("month"), business_today())
+    return render_page("portal/calendar.html", {"calendar": "portal/_calendar.html",
+                                                "calendar-view": "portal/_calendar_view.html"},
+                       **_calendar_context(client, month))
+
+
+def _request_page(client: ClientProfile, form: RequestForm, status: int = 200, preview=None, fragment=None):
+    """The request form beside the calendar of its first day's month; for htmx, just the panel."""
+    day = form.start.data if form.mode.data != "days" else next((e.data for e in form.days.entries if e.data), None)
+    month = visits.parse_month(f"{day:%Y-%m}" if day else None, business_today())
+    return render_page("portal/calendar.html",
+                       fragment or {"request-panel": "portal/_request_panel.html", "calendar-view": "portal/_calendar_view.html"},
+                       status=status, **_calendar_context(client, month, panel="form", form=form, preview=preview))
+
+
+@bp.get("/requests/new")
+@client_required
+@feature_required("requests")
+@onboarded
+def new_request():
+    client = my_client()
+    form = build_request_form(client, day=visits.parse_day(request.args.get("day")))
+    return _request_page(client, form)
+
+
+@bp.post("/requests/preview")
+@client_required
+@feature_required("requests")
+@onboarded
+def preview_request():
+    """The price of each visit and the total, or what stands in the way (a small fragment)."""
+    client = my_client()
+    form = build_request_form(client)
+    return render_page("portal/calendar.html", "portal/_request_preview.html",
+                       **_calendar_context(client, business_today().replace(day=1), panel="form", form=form,
+                                           preview=_try_preview(client, form)))
+
+
+def _try_preview(client: ClientProfile, form: RequestForm):
+    """A Preview, or None while the form is not complete enough to price."""
+    try:
+        return visits.preview(client.id, plan_from(form, client))
+    except DomainError:
+        return None
+
+
+@bp.post("/requests/new")
+@client_required
+@feature_required("requests")
+@onboarded
+def create_request():
+    client = my_client()
+    action = request.form.get("action", "send")
+    form = build_request_form(client, extra_days=1 if action == "add_day" else 0)
+    if action in ("preview", "add_day"):
+        return _request_page(client, form, preview=_try_preview(client, form))
+    if not form.validate_on_submit():
+        return _request_page(client, form, 422, _try_preview(client, form))
+    try:
+        visit_request = visits.request_visits(client, current_user, plan_from(form, client))
+    except visits.ConflictError as error:
+        db.session.rollback()
+        show_errors(form, error)
+        return _request_page(client, form, 422, visits.Preview(conflicts=error.conflicts))
+    except DomainError as error:
+        db.session.rollback()
+        show_errors(form, error)
+        return _request_page(client, form, 422, _try_preview(client, form))
+    first = visit_request.visits[0].day
+    count = len(visit_request.visits)
+    message = (f"Thank you: we have your request for {count} visit{'s' if count != 1 else ''}. "
+               "We will email you when it is approved.")
+    if not get_settings().portal_calendar:
+        return done(message, url_for("portal.index"))
+    month = first.replace(day=1)
+    return done(message, url_for("portal.calendar", month=f"{month:%Y-%m}"), "portal/_calendar_view.html",
+                **_calendar_context(client, month))
+
+
+def my_visit_or_404(visit_id: int) -> Visit:
+    """One of the signed-in client's own visits; anyone else's is 404."""
+    visit = db.session.scalar(select(Visit).where(Visit.id == visit_id, Visit.client_id == current_user.client_id))
+    if visit is None:
+        abort(404)
+    return visit
+
+
+@bp.get("/visits/<int:visit_id>")
+@client_required
+@feature_required("calendar")
+def show_visit(visit_id: int):
+    client = my_client()
+    visit = my_visit_or_404(visit_id)
+    return render_page("portal/calendar.html",
+                       {"request-panel": "portal/_request_panel.html", "calendar-view": "portal/_calendar_view.html"},
+                       **_calendar_context(client, visit.day.replace(day=1), panel="visit", visit=visit,
+                                           late=visits.is_late_cancellation(visit)))
+
+
+@bp.post("/visits/<int:visit_id>/cancel")
+@client_required
+@feature_required("calendar")
+def cancel_visit(visit_id: int):
+    client = my_client()
+    visit = my_visit_or_404(visit_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    month = visit.day.replace(day=1)
+    location = url_for("portal.calendar", month=f"{month:%Y-%m}")
+    try:
+        visits.cancel_visit(visit, current_user)
+    except DomainError as error:
+        db.session.rollback()
+        return done(error.message, location, "portal/_calendar_view.html", category="error",
+                    **_calendar_context(client, month))
+    message = ("Cancelled. It was inside the cancellation window, so it counts as a late cancellation."
+               if visit.late_cancellation else "Cancelled. We have let the team know.")
+    return done(message, location, "portal/_calendar_view.html", **_calendar_context(client, month))
+
+
+@bp.post("/calendar/feed")
+@client_required
+@feature_required("calendar")
+def reset_feed():
+    """A new private feed address; the old one stops working."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    visits.reset_feed(current_user)
+    return done("Your calendar feed has a new address. Subscribe again with it; the old one no longer works.",
+                url_for("portal.calendar"))

@@ -39,3 +39,86 @@ def send_unknown_reset_email(address: str) -> None:
 def format_code(code: str) -> str:
     """ABCDEFGH -> ABCD-EFGH, easier to read aloud and type."""
     return f"{code[:4]}-{code[4:]}"
+
+
+def _client_recipients(client: ClientProfile, login: ClientLogin | None = None) -> list[str]:
+    """Who hears about a client's visits: the login that asked, else every active login, else the
+    profile's primary emails."""
+    if login is not None and login.active:
+        return [login.email]
+    active = [each.email for each in client.logins if each.active]
+    return active or client.primary_emails
+
+
+def visit_lines(visits) -> list[dict]:
+    """What an email lists of each visit, in the business's time zone."""
+    from services.visits import window_label
+
+    return [{"day": f"{v.day:%a %-d %b %Y}", "when": window_label(v.window, v.starts_at, v.ends_at),
+             "service": v.service.name, "pets": ", ".join(p.name for p in v.pets), "price_cents": v.price_cents,
+             "sitter": v.sitter.first_name if v.sitter else "", "status": v.status.value,
+             "late": v.late_cancellation} for v in visits]
+
+
+def send_request_received_email(visit_request) -> None:
+    """Tell the business a client asked for visits, with a link to the request."""
+    client = visit_request.client
+    queue_email(
+        "request-received", [current_app.config["BUSINESS_EMAIL"]],
+        f"Visit request from {client.name} ({len(visit_request.visits)} visits)", "request_received",
+        client=client, visit_request=visit_request, lines=visit_lines(visit_request.visits),
+        total_cents=visit_request.total_cents, link=external_url("requests.show", request_id=visit_request.id),
+    )
+
+
+def send_request_decided_email(visit_request) -> None:
+    """Tell the client what was approved (with the sitter) and what was declined (with the reason)."""
+    from models import VisitStatus
+
+    client = visit_request.client
+    approved = [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED]
+    declined = [v for v in visit_request.visits if v.status == VisitStatus.DECLINED]
+    name = current_app.config["BUSINESS_NAME"]
+    if approved and declined:
+        subject = f"{name}: some of your visits are booked"
+    elif approved:
+        subject = f"{name}: your visits are booked"
+    else:
+        subject = f"{name}: we cannot take your visit request"
+    queue_email(
+        "request-decided", _client_recipients(client, visit_request.login), subject, "request_decided",
+        client=client, visit_request=visit_request, approved=visit_lines(approved), declined=visit_lines(declined),
+        reason=visit_request.decline_reason, link=external_url("portal.calendar", month=f"{visit_request.visits[0].day:%Y-%m}"),
+    )
+
+
+def send_visit_cancelled_email(visit, staff) -> None:
+    """Staff cancelled a visit: the client hears why."""
+    name = current_app.config["BUSINESS_NAME"]
+    queue_email(
+        "visit-cancelled", _client_recipients(visit.client), f"{name}: your visit on {visit.day:%-d %b} is cancelled",
+        "visit_cancelled", client=visit.client, lines=visit_lines([visit]), reason=visit.reason,
+        link=external_url("portal.calendar", month=f"{visit.day:%Y-%m}"),
+    )
+
+
+def send_client_cancelled_email(visit, login) -> None:
+    """A client cancelled a visit: the business hears, marked when it is a late cancellation."""
+    late = " (LATE cancellation)" if visit.late_cancellation else ""
+    queue_email(
+        "client-cancelled", [current_app.config["BUSINESS_EMAIL"]],
+        f"{visit.client.name} cancelled a visit on {visit.day:%-d %b}{late}", "client_cancelled",
+        client=visit.client, login=login, lines=visit_lines([visit]), late=visit.late_cancellation,
+        link=external_url("schedule.index", view="day", date=visit.day.isoformat()),
+    )
+
+
+def send_blockout_notice_email(blockout, visits) -> None:
+    """A new block-out covers some of a client's open visits: they hear which, and that we will call."""
+    client = visits[0].client
+    name = current_app.config["BUSINESS_NAME"]
+    queue_email(
+        "blockout-notice", _client_recipients(client), f"{name} is closed on some of your visit days",
+        "blockout_notice", client=client, blockout=blockout, lines=visit_lines(visits),
+        link=external_url("portal.calendar", month=f"{blockout.starts_on:%Y-%m}"),
+    )

@@ -1,5 +1,6 @@
 """Every route states who may use it; walk them all with each kind of account."""
 import io
+from datetime import date, time
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -8,7 +9,8 @@ from access import CLIENT, PUBLIC, STAFF, rule_of
 from extensions import db
 from sqlalchemy import select
 
-from models import ClientLogin, OutboxMessage, PaymentMethod, Policy, Role
+from models import BlockOut, ClientLogin, OutboxMessage, PaymentMethod, Policy, Role
+from services import visits
 from services.documents import store_document
 from services.forms import FieldSpec, save_form, submit
 from services.invites import send_invitations
@@ -45,7 +47,11 @@ def world(app, make, password_hash):
     document = store_document(client, FileStorage(io.BytesIO(png_bytes()), "cert.png"), "Rabies", pet)
     method = PaymentMethod(client_id=client.id, stripe_id="pm_world", kind="card", brand="visa", last4="4242")
     db.session.add(method)
+    blockout = BlockOut(starts_on=date(2030, 1, 1), ends_on=date(2030, 1, 2), note="Closed")
+    db.session.add(blockout)
     db.session.commit()
+    visit_request = visits.request_visits(client, login, visits.Plan([service], [date(2030, 2, 4)], "morning", time(8),
+                                                                     time(11), [pet]))
     accounts = {
         "anonymous": None,
         "client": login,
@@ -57,7 +63,8 @@ def world(app, make, password_hash):
               "kind": "services", "staff_id": sitter.id, "fmt": "csv", "login_id": login.id,
               "invitation_id": invitation.id, "message_id": db.session.scalar(select(OutboxMessage.id)),
               "policy_id": policy.id, "purpose": "reset", "token": "not-a-token", "form_id": form.id,
-              "response_id": response.id, "document_id": document.id, "method_id": method.id}
+              "response_id": response.id, "document_id": document.id, "method_id": method.id,
+              "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id}
     return accounts, values
 
 

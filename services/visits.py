@@ -1,0 +1,670 @@
+"""Visits: planning a request, its price and conflicts, staff decisions, cancelling, block-outs.
+
+Times: a visit has a business-local `day` (for the calendars' indexed range queries) and UTC
+`starts_at`/`ends_at`, computed from the local wall-clock window with zoneinfo, so a 08:00 walk
+stays at 08:00 across a daylight-saving change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from extensions import db
+from models import (
+    BlockOut,
+    ClientLogin,
+    ClientProfile,
+    ClientStatus,
+    CustomPrice,
+    Pet,
+    RequestStatus,
+    Service,
+    StaffUser,
+    Visit,
+    VisitRequest,
+    VisitStatus,
+    as_utc,
+    utcnow,
+)
+from services import emails
+from services.errors import DomainError, FieldErrors
+
+# Named time windows, in the business's local time.
+WINDOWS: dict[str, tuple[str, time, time]] = {
+    "morning": ("Morning", time(8), time(11)),
+    "midday": ("Midday", time(11), time(14)),
+    "evening": ("Evening", time(17), time(20)),
+}
+CUSTOM = "custom"
+MAX_VISITS_PER_REQUEST = 200
+OPEN_STATES = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED)
+
+
+def business_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BUSINESS_TIMEZONE"])
+
+
+def local_moment(day: date, at: time) -> datetime:
+    """A wall-clock time on a local day, as an aware UTC datetime (DST handled by zoneinfo)."""
+    return datetime.combine(day, at, tzinfo=business_zone()).astimezone(timezone.utc)
+
+
+def window_label(window: str, starts_at: datetime, ends_at: datetime) -> str:
+    """ "Morning, 8:00–11:00 AM" or "2:30–3:00 PM", in local time."""
+    zone = business_zone()
+    start, end = as_utc(starts_at).astimezone(zone), as_utc(ends_at).astimezone(zone)
+    span = f"{_clock(start)}–{_clock(end)}"
+    return f"{WINDOWS[window][0]}, {span}" if window in WINDOWS else span
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%-I:%M %p") if moment.minute else moment.strftime("%-I %p")
+
+
+@dataclass
+class Plan:
+    """What a request asks for, before it is saved."""
+
+    services: list[Service]
+    days: list[date]
+    window: str
+    start: time
+    end: time
+    pets: list[Pet]
+    notes: str = ""
+
+
+@dataclass
+class PlannedVisit:
+    day: date
+    service: Service
+    starts_at: datetime
+    ends_at: datetime
+    window: str
+    price_cents: int
+
+    @property
+    def label(self) -> str:
+        return window_label(self.window, self.starts_at, self.ends_at)
+
+
+@dataclass
+class Conflict:
+    day: date
+    message: str
+
+
+@dataclass
+class Preview:
+    visits: list[PlannedVisit] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(v.price_cents for v in self.visits)
+
+
+class ConflictError(DomainError):
+    """A request that touches block-out days, booked visits or past times."""
+
+    def __init__(self, conflicts: list[Conflict]):
+        days = ", ".join(sorted({c.day.strftime("%a %-d %b") for c in conflicts}, key=lambda s: s))
+        super().__init__(f"Some days cannot be requested: {days}. See the notes below.", "dates")
+        self.conflicts = conflicts
+
+
+def dates_for(mode: str, start: date | None, end: date | None, days: list[date | None],
+              weekdays: list[int]) -> list[date]:
+    """The dates a request form asks for: every day of a range, chosen days, or a weekly repeat."""
+    errors: dict[str, str] = {}
+    if mode == "days":
+        chosen = sorted({d for d in days if d})
+        if not chosen:
+            raise FieldErrors({"days": "Choose at least one day."})
+        return chosen
+    if start is None:
+        errors["start"] = "Choose the first day."
+    if end is None:
+        errors["end"] = "Choose the last day."
+    if mode == "weekly" and not weekdays:
+        errors["weekdays"] = "Choose the days of the week."
+    if errors:
+        raise FieldErrors(errors)
+    if end < start:
+        raise FieldErrors({"end": "The last day must be on or after the first day."})
+    if (end - start).days > 3 * 366:
+        raise FieldErrors({"end": "Ask for at most three years at a time."})
+    span = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    if mode == "weekly":
+        span = [d for d in span if d.weekday() in weekdays]
+        if not span:
+            raise FieldErrors({"weekdays": "None of those weekdays falls between the first and last day."})
+    return span
+
+
+def times_for(window: str, start: time | None, end: time | None) -> tuple[time, time]:
+    """The local start and end of a named window, or a checked custom range."""
+    if window in WINDOWS:
+        return WINDOWS[window][1], WINDOWS[window][2]
+    if window != CUSTOM:
+        raise FieldErrors({"window": "Choose a time of day."})
+    errors = {}
+    if start is None:
+        errors["start_time"] = "Enter a start time."
+    if end is None:
+        errors["end_time"] = "Enter an end time."
+    if errors:
+        raise FieldErrors(errors)
+    if end <= start:
+        raise FieldErrors({"end_time": "The end time must be after the start time."})
+    return start, end
+
+
+def prices_for(client_id: int, services: list[Service], days: list[date]) -> dict[tuple[int, date], int]:
+    """The price in force for each (service, day): one query for the client's custom price history."""
+    history = db.session.execute(
+        select(CustomPrice.service_id, CustomPrice.effective_on, CustomPrice.price_cents)
+        .where(CustomPrice.client_id == client_id, CustomPrice.service_id.in_([s.id for s in services]),
+               CustomPrice.effective_on <= max(days))
+        .order_by(CustomPrice.effective_on, CustomPrice.id)
+    ).all()
+    prices = {}
+    for service in services:
+        changes = [(row.effective_on, row.price_cents) for row in history if row.service_id == service.id]
+        for day in days:
+            in_force = [cents for effective, cents in changes if effective <= day]
+            prices[(service.id, day)] = in_force[-1] if in_force else service.base_price_cents
+    return prices
+
+
+def plan_visits(client_id: int, plan: Plan) -> list[PlannedVisit]:
+    if len(plan.days) * len(plan.services) > MAX_VISITS_PER_REQUEST:
+        raise FieldErrors({"dates": f"That is more than {MAX_VISITS_PER_REQUEST} visits: "
+                                    "please split it into smaller requests."})
+    prices = prices_for(client_id, plan.services, plan.days)
+    return [
+        PlannedVisit(day, service, local_moment(day, plan.start), local_moment(day, plan.end), plan.window,
+                     prices[(service.id, day)])
+        for day in plan.days for service in plan.services
+    ]
+
+
+def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids: tuple[int, ...] = ()) -> list[Conflict]:
+    """Block-out days, the client's own requested or booked visits at the same time, and past times."""
+    if not planned:
+        return []
+    now = utcnow()
+    days = sorted({p.day for p in planned})
+    conflicts: list[Conflict] = []
+    for p in planned:
+        if p.starts_at <= now:
+            conflicts.append(Conflict(p.day, f"{_day(p.day)}, {p.label}: that time has already passed."))
+    blockouts = blockouts_between(days[0], days[-1])
+    for day in days:
+        for blockout in blockouts:
+            if blockout.covers(day):
+                note = f": {blockout.note}" if blockout.note else ""
+                conflicts.append(Conflict(day, f"{_day(day)}: we are closed{note}."))
+                break
+    booked = db.session.scalars(
+        select(Visit).options(joinedload(Visit.service))
+        .where(Visit.client_id == client_id, Visit.day.in_(days), Visit.status.in_(OPEN_STATES),
+               Visit.id.not_in(ignore_visit_ids) if ignore_visit_ids else True)
+    ).all()
+    for p in planned:
+        for visit in booked:
+            if visit.day == p.day and as_utc(visit.starts_at) < p.ends_at and p.starts_at < as_utc(visit.ends_at):
+                what = "booked" if visit.status == VisitStatus.SCHEDULED else "already requested"
+                conflicts.append(Conflict(p.day, f"{_day(p.day)}: {visit.service.name} is {what} "
+                                                 f"{window_label(visit.window, visit.starts_at, visit.ends_at)}."))
+                break
+    conflicts.sort(key=lambda c: c.day)
+    return conflicts
+
+
+def _day(day: date) -> str:
+    return day.strftime("%a %-d %b %Y")
+
+
+def preview(client_id: int, plan: Plan) -> Preview:
+    planned = plan_visits(client_id, plan)
+    return Preview(planned, find_conflicts(client_id, planned))
+
+
+def blockouts_between(first: date, last: date) -> list[BlockOut]:
+    return list(db.session.scalars(
+        select(BlockOut).where(BlockOut.ends_on >= first, BlockOut.starts_on <= last).order_by(BlockOut.starts_on)
+    ))
+
+
+def _pets_of(client: ClientProfile, pets: list[Pet]) -> list[Pet]:
+    if not pets:
+        raise FieldErrors({"pets": "Choose which pets the visits are for."})
+    if any(p.client_id != client.id or not p.active for p in pets):
+        raise FieldErrors({"pets": "Choose among your pets."})
+    return pets
+
+
+def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
+                   staff: StaffUser | None = None) -> VisitRequest:
+    """A client's request (or staff asking on their behalf): one request, its visits requested,
+    the business told. Refused whole when any visit conflicts."""
+    pets = _pets_of(client, plan.pets)
+    planned = plan_visits(client.id, plan)
+    conflicts = find_conflicts(client.id, planned)
+    if conflicts:
+        raise ConflictError(conflicts)
+    visit_request = VisitRequest(client=client, login=login, created_by=staff, status=RequestStatus.PENDING,
+                                 notes=plan.notes.strip(), decline_reason="")
+    for p in planned:
+        visit_request.visits.append(_new_visit(client, p, pets, VisitStatus.REQUESTED, plan.notes))
+    db.session.add(visit_request)
+    activate_prospect(client, visit_request.visits, "requested by the client" if staff is None else "requested by staff")
+    db.session.flush()
+    emails.send_request_received_email(visit_request)
+    db.session.commit()
+    return visit_request
+
+
+def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staff: StaffUser,
+               price_cents: int | None = None) -> VisitRequest:
+    """Staff book visits directly: scheduled at once, with a sitter; the client is emailed."""
+    pets = _pets_of(client, plan.pets)
+    _check_sitter(client, sitter)
+    planned = plan_visits(client.id, plan)
+    conflicts = find_conflicts(client.id, planned)
+    if conflicts:
+        raise ConflictError(conflicts)
+    now = utcnow()
+    visit_request = VisitRequest(client=client, created_by=staff, status=RequestStatus.APPROVED, notes=plan.notes.strip(),
+                                 decided_at=now, decided_by=staff, decline_reason="")
+    for p in planned:
+        if price_cents is not None:
+            p.price_cents = price_cents
+        visit = _new_visit(client, p, pets, VisitStatus.SCHEDULED, plan.notes)
+        visit.sitter = sitter
+        visit_request.visits.append(visit)
+    db.session.add(visit_request)
+    activate_prospect(client, visit_request.visits, f"visit added by {staff.first_name}")
+    db.session.flush()
+    emails.send_request_decided_email(visit_request)
+    db.session.commit()
+    return visit_request
+
+
+def _new_visit(client: ClientProfile, p: PlannedVisit, pets: list[Pet], status: VisitStatus, notes: str) -> Visit:
+    return Visit(client=client, service=p.service, day=p.day, starts_at=p.starts_at, ends_at=p.ends_at, window=p.window,
+                 price_cents=p.price_cents, status=status, pets=list(pets), notes=notes.strip(),
+                 late_cancellation=False, cancelled_by="", reason="")
+
+
+def activate_prospect(client: ClientProfile, visits: list[Visit], how: str) -> bool:
+    """A Prospect's first visit priced above zero makes it Active; when and why are recorded."""
+    if client.status != ClientStatus.PROSPECT:
+        return False
+    priced = [v for v in visits if v.price_cents > 0 and v.status in OPEN_STATES]
+    if not priced:
+        return False
+    first = min(priced, key=lambda v: v.starts_at)
+    client.status = ClientStatus.ACTIVE
+    client.activated_at = utcnow()
+    client.activated_reason = f"First priced visit ({first.service.name}, {first.day:%-d %b %Y}) {how}."[:200]
+    return True
+
+
+def sitter_choices(client: ClientProfile) -> list[tuple[StaffUser, str]]:
+    """Active staff who may visit this client, primary first then secondary; blocked sitters left out."""
+    blocked = {s.id for s in client.blocked_sitters}
+    staff = db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True))
+                               .order_by(StaffUser.first_name, StaffUser.last_name)).all()
+    ranked = []
+    for user in staff:
+        if user.id in blocked:
+            continue
+        tag = "primary" if user.id == client.primary_sitter_id else "secondary" if user.id == client.secondary_sitter_id else ""
+        ranked.append((0 if tag == "primary" else 1 if tag == "secondary" else 2, user, tag))
+    ranked.sort(key=lambda r: r[0])
+    return [(user, tag) for _, user, tag in ranked]
+
+
+def suggested_sitter(client: ClientProfile) -> StaffUser | None:
+    choices = sitter_choices(client)
+    return choices[0][0] if choices and choices[0][1] else None
+
+
+def _check_sitter(client: ClientProfile, sitter: StaffUser | None) -> None:
+    if sitter is None:
+        raise FieldErrors({"sitter_id": "Choose a sitter."})
+    if not sitter.active or sitter.id in {s.id for s in client.blocked_sitters}:
+        raise FieldErrors({"sitter_id": f"{sitter.first_name} cannot be assigned to {client.name}."})
+
+
+@dataclass
+class Approval:
+    """Staff's decision on one requested visit: kept (with possibly new times and price) or not."""
+
+    visit_id: int
+    approve: bool
+    start: time | None = None
+    end: time | None = None
+    price_cents: int | None = None
+
+
+class AlreadyDecided(DomainError):
+    pass
+
+
+def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: list[Approval],
+                   sitter: StaffUser | None, reason: str) -> VisitRequest:
+    """Approve some or all visits of a pending request (the rest are declined with the reason).
+
+    Claimed with a conditional UPDATE, so when two staff decide at once exactly one wins."""
+    client = visit_request.client
+    waiting = {v.id: v for v in visit_request.visits if v.status == VisitStatus.REQUESTED}
+    chosen = {a.visit_id: a for a in approvals if a.approve and a.visit_id in waiting}
+    reason = reason.strip()
+    errors = {}
+    if chosen:
+        try:
+            _check_sitter(client, sitter)
+        except FieldErrors as error:
+            errors.update(error.errors)
+    if len(chosen) < len(waiting) and not reason:
+        errors["reason"] = "Say why (the client reads it)." if chosen else "Say why you decline (the client reads it)."
+    changed: list[PlannedVisit] = []
+    for approval in chosen.values():
+        visit = waiting[approval.visit_id]
+        if approval.start and approval.end:
+            if approval.end <= approval.start:
+                errors[f"end_{visit.id}"] = "The end must be after the start."
+                continue
+            visit_start, visit_end = local_moment(visit.day, approval.start), local_moment(visit.day, approval.end)
+            if (visit_start, visit_end) != (as_utc(visit.starts_at), as_utc(visit.ends_at)):
+                changed.append(PlannedVisit(visit.day, visit.service, visit_start, visit_end, CUSTOM, visit.price_cents))
+                visit.window, visit.starts_at, visit.ends_at = CUSTOM, visit_start, visit_end
+        if approval.price_cents is not None:
+            if approval.price_cents < 0:
+                errors[f"price_{visit.id}"] = "A price cannot be negative."
+            else:
+                visit.price_cents = approval.price_cents
+    if errors:
+        raise FieldErrors(errors)
+    if changed:
+        conflicts = find_conflicts(client.id, changed, tuple(waiting))
+        if conflicts:
+            raise ConflictError(conflicts)
+    status = (RequestStatus.APPROVED if len(chosen) == len(waiting)
+              else RequestStatus.PARTIAL if chosen else RequestStatus.DECLINED)
+    won = db.session.execute(
+        update(VisitRequest)
+        .where(VisitRequest.id == visit_request.id, VisitRequest.status == RequestStatus.PENDING)
+        .values(status=status, decided_at=utcnow(), decided_by_id=staff.id, decline_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        db.session.rollback()
+        raise AlreadyDecided("Someone else decided this request a moment ago; here is what they did.")
+    for visit in waiting.values():
+        if visit.id in chosen:
+            visit.status, visit.sitter = VisitStatus.SCHEDULED, sitter
+        else:
+            visit.status, visit.reason = VisitStatus.DECLINED, reason
+    db.session.flush()
+    db.session.refresh(visit_request)
+    activate_prospect(client, [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED],
+                      f"approved by {staff.first_name}")
+    emails.send_request_decided_email(visit_request)
+    db.session.commit()
+    return visit_request
+
+
+def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") -> Visit:
+    """Cancel a requested or scheduled visit. A client cancelling inside the cancellation window
+    makes a late cancellation, and staff are told; staff give a reason, and the client is told."""
+    reason = reason.strip()
+    now = utcnow()
+    by_staff = getattr(by, "is_staff", False)
+    if by_staff and not reason:
+        raise FieldErrors({"reason": "Say why the visit is cancelled (the client reads it)."})
+    if not by_staff and as_utc(visit.starts_at) <= now:
+        raise DomainError("This visit has already started; call us to change it.")
+    late = not by_staff and is_late_cancellation(visit, now)
+    won = db.session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.status.in_(OPEN_STATES))
+        .values(status=VisitStatus.CANCELLED, cancelled_at=now, cancelled_by="staff" if by_staff else "client",
+                late_cancellation=late, reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        db.session.rollback()
+        raise DomainError("This visit is no longer open: it was cancelled or declined already.")
+    db.session.refresh(visit)
+    if by_staff:
+        emails.send_visit_cancelled_email(visit, by)
+    else:
+        emails.send_client_cancelled_email(visit, by)
+    db.session.commit()
+    return visit
+
+
+def is_late_cancellation(visit: Visit, now: datetime | None = None) -> bool:
+    """A scheduled visit cancelled by the client less than the set number of hours before it starts."""
+    from services.settings import get_settings
+
+    window = timedelta(hours=get_settings().cancellation_hours)
+    return visit.status == VisitStatus.SCHEDULED and as_utc(visit.starts_at) - (now or utcnow()) < window
+
+
+def add_blockout(starts_on: date, ends_on: date | None, note: str, staff: StaffUser) -> tuple[BlockOut, list[Visit]]:
+    """Close one day or a range. Open visits inside it are returned for staff to handle, and
+    each affected client is emailed once."""
+    ends_on = ends_on or starts_on
+    if ends_on < starts_on:
+        raise FieldErrors({"ends_on": "The last day must be on or after the first day."})
+    blockout = BlockOut(starts_on=starts_on, ends_on=ends_on, note=note.strip(), created_by=staff)
+    db.session.add(blockout)
+    affected = visits_between(starts_on, ends_on, states=OPEN_STATES)
+    by_client: dict[int, list[Visit]] = {}
+    for visit in affected:
+        by_client.setdefault(visit.client_id, []).append(visit)
+    db.session.flush()
+    for client_visits in by_client.values():
+        emails.send_blockout_notice_email(blockout, client_visits)
+    db.session.commit()
+    return blockout, affected
+
+
+def delete_blockout(blockout: BlockOut) -> None:
+    db.session.delete(blockout)
+    db.session.commit()
+
+
+def visits_between(first: date, last: date, client_id: int | None = None, sitter_id: int | None = None,
+                   states: tuple[VisitStatus, ...] | None = None) -> list[Visit]:
+    """Visits on local days first..last with what the calendars show, in a fixed number of queries."""
+    query = (
+        select(Visit)
+        .options(
+            joinedload(Visit.service).load_only(Service.name),
+            joinedload(Visit.sitter).load_only(StaffUser.first_name, StaffUser.last_name),
+            joinedload(Visit.client).load_only(ClientProfile.first_name, ClientProfile.last_name,
+                                               ClientProfile.uses_keys),
+            selectinload(Visit.pets).load_only(Pet.name),
+        )
+        .where(Visit.day >= first, Visit.day <= last)
+        .order_by(Visit.starts_at, Visit.id)
+    )
+    if client_id is not None:
+        query = query.where(Visit.client_id == client_id)
+    if sitter_id is not None:
+        query = query.where(Visit.sitter_id == sitter_id)
+    if states:
+        query = query.where(Visit.status.in_(states))
+    return list(db.session.scalars(query))
+
+
+def pending_requests(status: str = "pending", q: str = "", page_size: int = 50) -> list[VisitRequest]:
+    """The staff queue, newest first, with what each card shows loaded up front."""
+    query = (
+        select(VisitRequest)
+        .options(
+            joinedload(VisitRequest.client).load_only(ClientProfile.first_name, ClientProfile.last_name,
+                                                      ClientProfile.uses_keys, ClientProfile.key_notes,
+                                                      ClientProfile.status),
+            joinedload(VisitRequest.login).load_only(ClientLogin.first_name, ClientLogin.email),
+            selectinload(VisitRequest.visits).joinedload(Visit.service).load_only(Service.name),
+            selectinload(VisitRequest.visits).selectinload(Visit.pets).load_only(Pet.name),
+            selectinload(VisitRequest.visits).joinedload(Visit.sitter).load_only(StaffUser.first_name),
+        )
+        .order_by(VisitRequest.created_at.desc(), VisitRequest.id.desc())
+        .limit(page_size)
+    )
+    if status and status != "all":
+        query = query.where(VisitRequest.status == RequestStatus(status))
+    if q:
+        like = f"%{q.strip().lower()}%"
+        query = query.join(VisitRequest.client).where(ClientProfile.search_text.like(like))
+    return list(db.session.scalars(query).unique())
+
+
+def request_or_none(request_id: int) -> VisitRequest | None:
+    return db.session.scalar(
+        select(VisitRequest).where(VisitRequest.id == request_id)
+        .options(selectinload(VisitRequest.visits).selectinload(Visit.pets),
+                 selectinload(VisitRequest.visits).joinedload(Visit.service),
+                 joinedload(VisitRequest.client).selectinload(ClientProfile.blocked_sitters))
+    )
+
+
+def sitters() -> list[StaffUser]:
+    return list(db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True))
+                                   .order_by(StaffUser.first_name, StaffUser.last_name)))
+
+
+def reset_feed(account: ClientLogin | StaffUser) -> None:
+    """A new secret for the account's iCal feed: the old URL stops working at once."""
+    from models import new_calendar_token
+
+    account.calendar_token = new_calendar_token()
+    db.session.commit()
+
+
+def feed_owner(token: str) -> ClientLogin | StaffUser | None:
+    """The active account whose feed secret this is."""
+    if not token or len(token) > 64:
+        return None
+    for model in (ClientLogin, StaffUser):
+        owner = db.session.scalar(select(model).where(model.calendar_token == token, model.active.is_(True)))
+        if owner is not None:
+            return owner
+    return None
+
+
+def feed_visits(owner: ClientLogin | StaffUser, today: date) -> list[Visit]:
+    """Scheduled visits for a feed: from 60 days back, for the client's profile or the sitter."""
+    first, last = today - timedelta(days=60), today + timedelta(days=3 * 366)
+    if getattr(owner, "is_staff", False):
+        return visits_between(first, last, sitter_id=owner.id, states=(VisitStatus.SCHEDULED,))
+    return visits_between(first, last, client_id=owner.client_id, states=(VisitStatus.SCHEDULED,))
+
+
+def calendar_feed(owner: ClientLogin | StaffUser, today: date) -> bytes:
+    """An iCalendar document of the owner's scheduled visits, in the business's time zone."""
+    from icalendar import Calendar, Event
+
+    zone = business_zone()
+    name = current_app.config["BUSINESS_NAME"]
+    host = current_app.config["BASE_URL"].split("//", 1)[-1].split("/", 1)[0] or "pawtal"
+    calendar = Calendar()
+    calendar.add("prodid", "-//Pawtal//Visits//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"{name} visits")
+    calendar.add("x-wr-timezone", zone.key)
+    staff_feed = getattr(owner, "is_staff", False)
+    for visit in feed_visits(owner, today):
+        pets = ", ".join(p.name for p in visit.pets)
+        event = Event()
+        event.add("uid", f"visit-{visit.id}@{host}")
+        event.add("dtstamp", utcnow())
+        event.add("dtstart", as_utc(visit.starts_at).astimezone(zone))
+        event.add("dtend", as_utc(visit.ends_at).astimezone(zone))
+        who = f"{visit.client.name}: " if staff_feed else ""
+        event.add("summary", f"{who}{visit.service.name} ({pets})" if pets else f"{who}{visit.service.name}")
+        lines = [window_label(visit.window, visit.starts_at, visit.ends_at)]
+        if visit.sitter and not staff_feed:
+            lines.append(f"Sitter: {visit.sitter.first_name}")
+        if visit.notes:
+            lines.append(visit.notes)
+        event.add("description", "\n".join(lines))
+        event.add("status", "CONFIRMED")
+        calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def staff_by_id(staff_id: int | None) -> StaffUser | None:
+    if not staff_id:
+        return None
+    return db.session.get(StaffUser, staff_id)
+
+
+
+def parse_month(text: str | None, today: date) -> date:
+    """ "2026-12" -> 1 Dec 2026; anything else is this month."""
+    try:
+        year, month = (int(part) for part in (text or "").split("-"))
+        return date(year, month, 1) if 1900 < year < 3000 else today.replace(day=1)
+    except ValueError:
+        return today.replace(day=1)
+
+
+def parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def shift_month(month: date, by: int) -> date:
+    index = month.year * 12 + month.month - 1 + by
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_weeks(month: date) -> list[list[date]]:
+    """The weeks (Sunday first) that cover a month, for a month grid."""
+    first = month - timedelta(days=(month.weekday() + 1) % 7)
+    last_of_month = shift_month(month, 1) - timedelta(days=1)
+    weeks = []
+    day = first
+    while day <= last_of_month:
+        weeks.append([day + timedelta(days=n) for n in range(7)])
+        day += timedelta(days=7)
+    return weeks
+
+
+def week_of(day: date) -> list[date]:
+    first = day - timedelta(days=(day.weekday() + 1) % 7)
+    return [first + timedelta(days=n) for n in range(7)]
+
+
+def by_day(visits_list: list[Visit]) -> dict[date, list[Visit]]:
+    grouped: dict[date, list[Visit]] = {}
+    for visit in visits_list:
+        grouped.setdefault(visit.day, []).append(visit)
+    return grouped
+
+
+def blocked_days(blockouts: list[BlockOut], first: date, last: date) -> dict[date, BlockOut]:
+    days = {}
+    for blockout in blockouts:
+        day = max(blockout.starts_on, first)
+        while day <= min(blockout.ends_on, last):
+            days.setdefault(day, blockout)
+            day += timedelta(days=1)
+    return days
