@@ -72,10 +72,11 @@ def build_request_form(client: ClientProfile, form_class=RequestForm, day: date 
     form.window.choices = window_choices()
     while len(form.days.entries) < DAY_SLOTS + extra_days:
         form.days.append_entry()
-    if day is not None and not form.is_submitted():
-        form.start.data = form.end.data = day
-        form.days.entries[0].data = day
-        if len(form.pets.choices) == 1:
+    if not form.is_submitted():
+        if day is not None:
+            form.start.data = form.end.data = day
+            form.days.entries[0].data = day
+        if len(form.pets.choices) == 1:  # the only choice is ticked already
             form.pets.data = [form.pets.choices[0][0]]
         if len(form.services.choices) == 1:
             form.services.data = [form.services.choices[0][0]]

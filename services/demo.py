@@ -10,7 +10,11 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from extensions import db
-from models import ClientEmail, ClientLogin, ClientProfile, ClientStatus, CustomPrice, Pet, Role, StaffUser
+from filters import business_today
+from models import (
+    BlockOut, ClientEmail, ClientLogin, ClientProfile, ClientStatus, CustomPrice, Pet, RequestStatus, Role, Service,
+    StaffUser, Visit, VisitRequest, VisitStatus,
+)
 from services import resources
 from services.accounts import hash_password
 from services.clients import digits, territory_for_zip
@@ -126,7 +130,48 @@ def seed(client_count: int = 40) -> bool:
     db.session.add(ClientLogin(client=jane, email=CLIENT_LOGINS[0][0], first_name=jane.first_name,
                                last_name=jane.last_name, password_hash=hash_password(CLIENT_LOGINS[0][1])))
     db.session.commit()
+    _seed_visits(rng, sitters, staff["owner@pawtal.example"], jane)
     from services import onboarding  # noqa: PLC0415 - demo data is written directly, not through the services
 
     onboarding.refresh_all()
     return True
+
+
+def _seed_visits(rng: random.Random, sitters: list[StaffUser], owner: StaffUser, jane: ClientProfile) -> None:
+    """Four weeks back and six ahead of walks for the active clients, a few requests waiting for
+    approval (one of them Jane's), and the business closed over the holidays."""
+    from services.visits import WINDOWS, local_moment  # noqa: PLC0415
+
+    services = db.session.scalars(select(Service).order_by(Service.id)).all()
+    today = business_today()
+    active = db.session.scalars(select(ClientProfile).where(ClientProfile.status == ClientStatus.ACTIVE)
+                                .order_by(ClientProfile.id)).all()
+    christmas = date(today.year, 12, 24)
+    db.session.add(BlockOut(starts_on=christmas, ends_on=christmas + timedelta(days=2),
+                            note="Closed for the holidays", created_by=owner))
+    for n, client in enumerate(active):
+        pets = [p for p in client.pets if p.active]
+        if not pets:
+            continue
+        window = list(WINDOWS)[n % 3]
+        weekdays = {n % 5, (n + 2) % 5, (n + 4) % 7}
+        pending = VisitRequest(client=client, status=RequestStatus.PENDING, notes="", decline_reason="",
+                               login=client.logins[0] if client.logins else None)
+        for offset in range(-28, 43):
+            day = today + timedelta(days=offset)
+            if day.weekday() not in weekdays or christmas <= day <= christmas + timedelta(days=2):
+                continue
+            waiting = (client is jane and 7 <= offset <= 11) or (n % 5 == 2 and 14 <= offset <= 16)
+            service = services[n % 2] if rng.random() < .9 else services[2]
+            _, start, end = WINDOWS[window]
+            visit = Visit(client=client, service=service, day=day, starts_at=local_moment(day, start),
+                          ends_at=local_moment(day, end), window=window, price_cents=service.base_price_cents,
+                          status=VisitStatus.REQUESTED if waiting else VisitStatus.SCHEDULED,
+                          sitter=None if waiting else client.primary_sitter or sitters[n % 2], pets=pets[:2],
+                          notes="", late_cancellation=False, cancelled_by="", reason="")
+            if waiting:
+                pending.visits.append(visit)
+            db.session.add(visit)
+        if pending.visits:
+            db.session.add(pending)
+    db.session.commit()

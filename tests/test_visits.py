@@ -329,6 +329,9 @@ def test_staff_adding_a_priced_visit_activates_a_prospect(app, client, manager, 
     assert response.status_code == 303
     db.session.expire_all()
     assert prospect.status == ClientStatus.ACTIVE and "added by Marta" in prospect.activated_reason
+    profile = client.get(f"/clients/{prospect.id}").get_data(as_text=True)
+    assert "Became Active on" in profile and "added by Marta" in profile
+    assert f'href="/schedule/new?client={prospect.id}"' in profile
     added = db.session.scalars(select(Visit).where(Visit.client_id == prospect.id)).all()
     assert [v.status for v in added] == [VisitStatus.SCHEDULED] * 2 and {v.price_cents for v in added} == {2200}
     week = client.get(f"/schedule/?view=week&date={next_month_day(9).isoformat()}").get_data(as_text=True)

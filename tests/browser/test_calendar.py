@@ -1,0 +1,140 @@
+"""Requesting visits in real Chromium: an onboarded client asks for three days next month, staff
+approve them, and the client's calendar shows them scheduled; axe-core on every screen."""
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import expect
+
+from extensions import db
+from models import RequestStatus, Role, VisitRequest
+from services import visits
+from tests.browser.conftest import accessible_context, assert_accessible, screenshot
+from tests.conftest import PASSWORD
+
+
+def _client_signs_in(page, base):
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill("nia@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Welcome, Nia")).to_be_visible()
+
+
+def _staff_signs_in(page, base, user):
+    page.goto(f"{base}/staff/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Clients")).to_be_visible()
+
+
+def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(browser, live_server, me, make):
+    sitter = make.staff(Role.SITTER, first_name="Sami")
+    manager = make.staff(Role.MANAGER, first_name="Marta")
+    me.client.primary_sitter_id = sitter.id
+    make.pet(me.client, name="Rex")
+    make.service(name="Dog walk", base_price_cents=2500)
+    db.session.commit()
+    today = datetime.now(ZoneInfo("America/New_York")).date()
+    month = visits.shift_month(today.replace(day=1), 1)
+    days = [month.replace(day=d) for d in (8, 10, 15)]
+
+    context = accessible_context(browser, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    _client_signs_in(page, live_server)
+    page.get_by_role("link", name="Calendar").click()
+    expect(page.get_by_role("heading", name=today.strftime("%B %Y"))).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("link", name=re.compile("next month")).click()
+    expect(page.get_by_role("heading", name=month.strftime("%B %Y"))).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"month={month:%Y-%m}$"))
+
+    page.locator(f'td[data-day="{days[0].isoformat()}"] a.day-link').click()
+    form = page.locator("#request-form")
+    expect(form.get_by_role("heading", name="Request visits")).to_be_visible()
+    expect(form.get_by_label("Dog walk")).to_be_checked()  # the only service and the only pet are ticked
+    expect(form.get_by_label("Rex")).to_be_checked()
+    form.get_by_label("Chosen days").check()
+    expect(form.get_by_label("Day 1")).to_have_value(days[0].isoformat())
+    form.get_by_label("Day 2").fill(days[1].isoformat())
+    form.get_by_label("Day 3").fill(days[2].isoformat())
+    form.get_by_label("Midday (11 AM–2 PM)").check()
+    expect(form.get_by_text("Total for 3 visits")).to_be_visible()
+    expect(form.locator(".price-preview tfoot")).to_contain_text("$75.00")
+    assert_accessible(page)
+    screenshot(page, "portal-request-form")
+
+    form.get_by_role("button", name="Send request").click()
+    expect(page.get_by_text("we have your request for 3 visits")).to_be_visible()
+    requested = page.locator("#calendar a.visit.state-requested")
+    expect(requested).to_have_count(3)
+    expect(requested.first).to_contain_text("Midday")
+    expect(page).to_have_url(re.compile(rf"/portal/calendar\?month={month:%Y-%m}$"))
+    screenshot(page, "portal-calendar-requested")
+
+    staff = browser.new_context(viewport={"width": 1280, "height": 900})
+    desk = staff.new_page()
+    desk.set_default_timeout(10_000)
+    _staff_signs_in(desk, live_server, manager)
+    desk.get_by_role("link", name="Requests").click()
+    expect(desk.get_by_role("heading", name="Nia Reyes")).to_be_visible()
+    screenshot(desk, "staff-requests")
+    desk.get_by_role("link", name=re.compile("Review")).click()
+    expect(desk.get_by_label("Sitter")).to_have_value(str(sitter.id))
+    screenshot(desk, "staff-request-review")
+    desk.get_by_role("button", name="Approve ticked visits").click()
+    expect(desk.get_by_text("Approved: the visits are on the schedule")).to_be_visible()
+    desk.get_by_role("link", name="Schedule").click()
+    desk.get_by_role("link", name=re.compile("^Month")).click()
+    desk.get_by_role("link", name=re.compile("Next")).click()
+    expect(desk.locator("#schedule a.visit.state-scheduled")).to_have_count(3)
+    screenshot(desk, "staff-schedule-month")
+
+    page.reload()
+    scheduled = page.locator("#calendar a.visit.state-scheduled")
+    expect(scheduled).to_have_count(3)
+    expect(scheduled.first).to_contain_text("Sami")
+    scheduled.first.click()
+    expect(page.get_by_role("button", name="Cancel this visit")).to_be_visible()
+    assert_accessible(page)
+    assert errors == []
+    db.session.expire_all()
+    assert db.session.query(VisitRequest).one().status == RequestStatus.APPROVED
+
+    phone = accessible_context(browser, viewport={"width": 390, "height": 844})
+    small = phone.new_page()
+    _client_signs_in(small, live_server)
+    small.goto(f"{live_server}/portal/calendar?month={month:%Y-%m}")
+    expect(small.locator("#calendar a.visit.state-scheduled")).to_have_count(3)
+    expect(small.locator(f'td[data-day="{days[0].isoformat()}"] .day-full')).to_be_visible()
+    assert_accessible(small)
+    screenshot(small, "phone-calendar")
+    small.goto(f"{live_server}/portal/requests/new")
+    assert_accessible(small)
+    screenshot(small, "phone-request-form")
+    for each in (context, staff, phone):
+        each.close()
+
+
+def test_staff_screens_are_accessible_at_desktop_and_phone_widths(browser, live_server, me, make):
+    manager = make.staff(Role.MANAGER, first_name="Marta")
+    make.pet(me.client, name="Rex")
+    make.service(name="Dog walk", base_price_cents=2500)
+    for width, height, prefix in ((1280, 900, "staff"), (390, 844, "phone-staff")):
+        context = accessible_context(browser, viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        _staff_signs_in(page, live_server, manager)
+        for path, name in (("/schedule/?view=week", "schedule-week"), ("/schedule/?view=day", None),
+                           ("/schedule/?view=month", None), ("/requests/", None), ("/schedule/blockouts", "blockouts"),
+                           (f"/schedule/new?client={me.client_id}", "add-visits")):
+            page.goto(live_server + path)
+            assert_accessible(page)
+            if name:
+                screenshot(page, f"{prefix}-{name}")
+        context.close()
