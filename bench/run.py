@@ -1,6 +1,6 @@
-"""`make bench`: the client desk under load, measured against a control route of the same app.
+"""`make bench`: the client desk and the calendars under load, measured against a control route of the same app.
 
-Seeds 10,000 clients and 15,000 pets in a temporary SQLite database, serves the app with gunicorn
+Seeds 10,000 clients, 15,000 pets and 200,000 visits in a temporary SQLite database, serves the app with gunicorn
 (2 workers) on 127.0.0.1, loads each route with wrk at 10 connections, and prints req/s, p50, p95,
 the ratio to the control route, SQL queries per request, fragment and first-load sizes, and the time
 to import 5,000 spreadsheet rows. Figures, not pass/fail: targets are printed beside them.
@@ -23,6 +23,9 @@ from sqlalchemy import event, insert  # noqa: E402
 
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 CLIENTS, PETS = 10_000, 15_000
+VISITS, FEW_VISITS = 200_000, 2_000
+CALENDAR_CLIENT = 4321
+CLIENT_COOKIE: list[str] = []
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -72,6 +75,66 @@ def seed(app) -> int:
     return CLIENTS
 
 
+def seed_visits(app, first_id: int, count: int) -> None:
+    """`count` visits from id `first_id`: eight years back and two ahead, about 55 a day over all
+    clients, plus a visit every day for the calendar client (the one whose month is measured)."""
+    from datetime import date, timedelta
+
+    from extensions import db
+    from models import Visit, visit_pet
+
+    rng = random.Random(first_id)
+    today = date.today()
+    start = today - timedelta(days=8 * 365)
+    span = 10 * 365
+    now = datetime.now(timezone.utc)
+    windows = [("morning", 13, 16), ("midday", 16, 19), ("evening", 22, 25)]
+    rows, pets = [], []
+    for n in range(count):
+        visit_id = first_id + n
+        if n % 40 == 0:  # the calendar client: one visit a day
+            client_id, day = CALENDAR_CLIENT, start + timedelta(days=(visit_id // 40) % span)
+        else:
+            client_id, day = rng.randint(1, CLIENTS), start + timedelta(days=rng.randrange(span))
+        window, begin, end = windows[visit_id % 3]
+        starts = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(hours=begin)
+        status = "scheduled" if day < today or n % 7 else rng.choice(["requested", "cancelled", "declined"])
+        rows.append({"id": visit_id, "client_id": client_id, "service_id": 1 + visit_id % 2,
+                     "sitter_id": 2 + visit_id % 3, "day": day, "starts_at": starts,
+                     "ends_at": starts + timedelta(hours=end - begin), "window": window, "price_cents": 2500,
+                     "status": status, "notes": "", "late_cancellation": False, "cancelled_by": "", "reason": "",
+                     "created_at": now})
+        pets.append({"visit_id": visit_id, "pet_id": 1 + (client_id - 1) % PETS})
+    with app.app_context():
+        for chunk in range(0, count, 20_000):
+            db.session.execute(insert(Visit), rows[chunk:chunk + 20_000])
+            db.session.execute(insert(visit_pet), pets[chunk:chunk + 20_000])
+        db.session.commit()
+
+
+def seed_visit_owners(app) -> None:
+    """Two services, three sitters and a client login for the calendar client."""
+    from extensions import db
+    from models import ClientLogin, Role, Service, StaffUser
+    from services.accounts import hash_password
+
+    with app.app_context():
+        db.session.add_all([Service(name="Dog walk", duration_minutes=30, base_price_cents=2500, active=True),
+                            Service(name="Drop-in visit", duration_minutes=30, base_price_cents=2200, active=True)])
+        db.session.add_all([StaffUser(email=f"sitter{n}@example.com", first_name=f"Sitter{n}", role=Role.SITTER,
+                                      password_hash="x") for n in range(3)])
+        db.session.add(ClientLogin(client_id=CALENDAR_CLIENT, email="calendar@example.com", first_name="Cal",
+                                   password_hash=hash_password("bench-password-1")))
+        db.session.commit()
+
+
+def client_cookie(app) -> str:
+    client = app.test_client()
+    response = client.post("/login", data={"email": "calendar@example.com", "password": "bench-password-1"})
+    assert response.status_code == 303, response.status_code
+    return re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
+
+
 def session_cookie(app) -> str:
     client = app.test_client()
     response = client.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
@@ -84,23 +147,30 @@ def measure_in_process(app, routes) -> dict:
     from extensions import db
 
     out = {}
-    client = app.test_client()
-    client.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
+    staff = app.test_client()
+    staff.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
+    portal = app.test_client()
+    portal.post("/login", data={"email": "calendar@example.com", "password": "bench-password-1"})
     with app.app_context():
-        for name, (url, headers) in routes.items():
-            count = [0]
+        engine = db.engine
+    # Each request gets its own app context (and so its own signed-in user), as in production.
+    for name, (url, headers) in routes.items():
+        client = portal if url.startswith("/portal") else staff
+        count = [0]
 
-            def counter(*_):
-                count[0] += 1
+        def counter(*_):
+            count[0] += 1
 
-            event.listen(db.engine, "before_cursor_execute", counter)
-            response = client.get(url, headers=headers)
-            event.remove(db.engine, "before_cursor_execute", counter)
-            out[name] = (count[0], len(response.data), response.status_code)
+        event.listen(engine, "before_cursor_execute", counter)
+        response = client.get(url, headers=headers)
+        event.remove(engine, "before_cursor_execute", counter)
+        assert response.status_code == 200, (url, response.status_code)
+        out[name] = (count[0], len(response.data), response.status_code)
     return out
 
 
 def wrk(url: str, cookie: str, headers: dict, duration: str = DURATION) -> dict:
+    cookie = CLIENT_COOKIE[0] if "/portal" in url and CLIENT_COOKIE else cookie
     args = ["wrk", "-t2", "-c10", f"-d{duration}", "-s", os.path.join(HERE, "p95.lua"), "-H", f"Cookie: session={cookie}"]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
@@ -174,13 +244,24 @@ def main() -> None:
     smtp = Controller(CountingInbox(), hostname="127.0.0.1", port=free_port())
     smtp.start()
     env_config = {"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "bench-secret", "BENCH_CONTROL": True,
-                  "STAFF_LOGIN_LIMIT": "1000 per minute", "WTF_CSRF_ENABLED": False,  # in-process requests only
+                  "STAFF_LOGIN_LIMIT": "1000 per minute", "CLIENT_LOGIN_LIMIT": "1000 per minute", "WTF_CSRF_ENABLED": False,  # in-process requests only
                   "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_SUPPRESS_SEND": False,
                   "OUTBOX_WORKER": False, "BASE_URL": "http://127.0.0.1:5000"}
     app = create_app(env_config)
     print(f"Seeding {CLIENTS:,} clients and {PETS:,} pets in {workdir} …", flush=True)
     seed(app)
+    seed_visit_owners(app)
+    seed_visits(app, 1, FEW_VISITS)
     cookie = session_cookie(app)
+    CLIENT_COOKIE.append(client_cookie(app))
+    from datetime import date
+
+    month, today = date.today().strftime("%Y-%m"), date.today().isoformat()
+    calendar_routes = {"client calendar month": (f"/portal/calendar?month={month}", {}),
+                       "staff schedule week": (f"/schedule/?view=week&date={today}", {})}
+    with_few = measure_in_process(app, calendar_routes)
+    print(f"Seeding {VISITS - FEW_VISITS:,} more visits ({VISITS:,} in all) …", flush=True)
+    seed_visits(app, FEW_VISITS + 1, VISITS - FEW_VISITS)
     hx_rows = {"HX-Request": "true", "HX-Target": "client-rows"}
     hx_desk = {"HX-Request": "true", "HX-Target": "desk"}
     routes = {
@@ -189,6 +270,7 @@ def main() -> None:
         "search fragment": ("/clients/?q=smi", hx_rows),
         "profile fragment": ("/clients/4321", hx_desk),
         "profile page": ("/clients/4321", {}),
+        **calendar_routes,
     }
     in_process = measure_in_process(app, routes)
 
@@ -226,12 +308,13 @@ def main() -> None:
         server.terminate()
         server.wait(10)
 
-    print(f"\nwrk: 10 connections, {DURATION} per route, gunicorn 2 workers, SQLite, {CLIENTS:,} clients")
+    print(f"\nwrk: 10 connections, {DURATION} per route, gunicorn 2 workers, SQLite, {CLIENTS:,} clients, "
+          f"{VISITS:,} visits")
     print("control req/s, run after each route: " + ", ".join(f"{c['rps']:.0f}" for c in controls) + "\n")
-    print(f"{'route':<18}{'req/s':>9}{'×control':>10}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}{'bytes':>9}")
+    print(f"{'route':<22}{'req/s':>9}{'×control':>10}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}{'bytes':>9}")
     for name, r in results.items():
         queries, size, status = in_process[name]
-        print(f"{name:<18}{r['rps']:>9.1f}{r['rps'] / r['control']:>10.2f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
+        print(f"{name:<22}{r['rps']:>9.1f}{r['rps'] / r['control']:>10.2f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
               f"{queries:>9}{size:>9}" + (f"  errors={r['errors']}" if r["errors"] else ""))
     table_bytes = in_process["table page"][1]
     profile_bytes = in_process["profile page"][1]
@@ -246,6 +329,11 @@ def main() -> None:
     print(f"first load of the table (page + css + js + htmx + icons, uncompressed): "
           f"{(table_bytes + static_bytes) / 1024:.1f} KB (target ≤ 100 KB)")
     print("targets: table and search ≥ 0.5× control req/s; p95 ≤ 50 ms; ≤ 8 SQL queries per request")
+    for name in calendar_routes:
+        few_queries, few_bytes, _ = with_few[name]
+        queries, size, _ = in_process[name]
+        print(f"{name}: {few_queries} SQL queries with {FEW_VISITS:,} visits, {queries} with {VISITS:,} "
+              f"({'the same' if few_queries == queries else 'DIFFERENT'}); {size:,} B with {VISITS:,} visits")
     print(f"\nimport of 5,000 client rows (upload, preview, confirm): {import_timing(app):.2f} s (target < 30 s)")
     invite_seconds, rate, sent = invite_and_deliver(app, smtp.handler)
     smtp.stop()

@@ -26,7 +26,7 @@ from extensions import db
 from filters import business_today
 from models import ClientProfile, ClientStatus, Service, Territory
 from rendering import done, render_page
-from services import accounts, clients, onboarding
+from services import accounts, clients, onboarding, visits
 from services import forms as client_forms
 from services import logins as client_logins
 from services.errors import DomainError
@@ -322,3 +322,12 @@ def send_login_link(client_id: int, login_id: int):
     except DomainError as error:
         return _logins_done(client_id, error.message, "error")
     return _logins_done(client_id, f"Emailed a password link to {login.email}.")
+
+
+@bp.post("/<int:client_id>/logins/<int:login_id>/feed")
+@manager_required
+def reset_login_feed(client_id: int, login_id: int):
+    """A new private calendar feed address for a client login (say, one that was shared by mistake)."""
+    login = _login_of(client_or_404(client_id), login_id)
+    visits.reset_feed(login)
+    return _logins_done(client_id, f"{login.email} has a new calendar feed address; the old one no longer works.")

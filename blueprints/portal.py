@@ -438,7 +438,7 @@ def _calendar_context(client: ClientProfile, month, panel: str | None = None, **
     weeks = visits.month_weeks(month)
     first, last = weeks[0][0], weeks[-1][-1]
     settings = get_settings()
-    shown = visits.visits_between(first, last, client_id=client.id) if settings.portal_calendar else []
+    shown = visits.calendar_visits(first, last, client_id=client.id) if settings.portal_calendar else []
     blockouts = visits.blockouts_between(first, last)
     context = _context(client)
     context.update(
@@ -447,7 +447,8 @@ def _calendar_context(client: ClientProfile, month, panel: str | None = None, **
         prev_month=visits.shift_month(month, -1), next_month=visits.shift_month(month, 1),
         this_month=today.replace(day=1), panel=panel, can_request=settings.portal_requests and context["onboarding"].complete,
         feed_url=url_for("feeds.show", token=current_user.calendar_token, _external=True),
-        window_label=visits.window_label,
+        window_label=visits.window_label, new_request_url=url_for("portal.new_request"),
+        visit_url=url_for("portal.calendar").replace("/calendar", "/visits/"),
     )
     context.update(extra)
     return context

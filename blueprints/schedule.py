@@ -51,31 +51,30 @@ def _range(view: str, day: date) -> tuple[list[date], date, date]:
 
 
 def _sitter_filter() -> int | None:
-    """The sitter whose visits are shown: asked for in the URL, else a sitter's own, else everyone's."""
-    value = request.args.get("sitter")
-    if value is None:
-        return current_user.id if current_user.role == Role.SITTER else None
+    """Whose visits are shown: a sitter's own, always; for managers the sitter asked for, or everyone's."""
+    if current_user.role == Role.SITTER:
+        return current_user.id
+    value = request.args.get("sitter", "")
     return int(value) if value.isdigit() and int(value) else None
 
 
 def _schedule_context(view: str, day: date, sitter_id: int | None, **extra) -> dict:
     days, prev_day, next_day = _range(view, day)
     first, last = days[0], days[-1]
-    shown = visits.visits_between(first, last, sitter_id=sitter_id)
+    shown = visits.calendar_visits(first, last, sitter_id=sitter_id)
     blockouts = visits.blockouts_between(first, last)
     return {"view": view, "day": day, "days": days, "weeks": [days[i:i + 7] for i in range(0, len(days), 7)],
             "visits_by_day": visits.by_day(shown), "blocked": visits.blocked_days(blockouts, first, last),
             "sitter_id": sitter_id, "sitters": visits.sitters(), "prev_day": prev_day, "next_day": next_day,
             "today": business_today(), "window_label": visits.window_label, "count": len(shown),
-            "feed_url": url_for("feeds.show", token=current_user.calendar_token, _external=True), **extra}
+            "feed_url": url_for("feeds.show", token=current_user.calendar_token, _external=True),
+            "visit_url": url_for("schedule.index") + "visits/", **extra}
 
 
 def schedule_args(view: str, day: date, sitter_id: int | None) -> dict:
     args = {"view": view, "date": day.isoformat()}
-    if sitter_id:
+    if sitter_id and current_user.role != Role.SITTER:
         args["sitter"] = sitter_id
-    elif current_user.role == Role.SITTER:
-        args["sitter"] = 0
     return args
 
 
@@ -90,8 +89,9 @@ def index():
 
 
 def visit_or_404(visit_id: int) -> Visit:
+    """A visit on the schedule; a sitter sees only the visits assigned to them."""
     visit = db.session.get(Visit, visit_id)
-    if visit is None:
+    if visit is None or (current_user.role == Role.SITTER and visit.sitter_id != current_user.id):
         abort(404)
     return visit
 

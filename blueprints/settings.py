@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField
+from wtforms import BooleanField, IntegerField
+from wtforms.validators import InputRequired, NumberRange
 
 from access import manager_required
 from rendering import done, render_page
@@ -18,6 +19,12 @@ class OptionsForm(FlaskForm):
     billing_requires_card = BooleanField("Billing requires a card on file",
                                          description="Clients then put a card on file while getting started.")
     accept_bank_accounts = BooleanField("Accept US bank accounts (ACH) as well as cards")
+    cancellation_hours = IntegerField(
+        "Late cancellation window, in hours",
+        validators=[InputRequired(message="Enter a number of hours, 0 for none."),
+                    NumberRange(0, 720, message="Enter a number of hours from 0 to 720.")],
+        description="A client who cancels a booked visit less than this many hours before it starts makes a late "
+                    "cancellation, and you are told.")
 
 
 for _name, _label in site.PORTAL_FEATURES.items():
@@ -51,7 +58,7 @@ def update():
     if form.validate_on_submit() and not bad:
         site.update_settings(form.clients_can_register.data, form.billing_requires_card.data, client_rules, pet_rules,
                              {name: form[name].data for name in site.PORTAL_FEATURES},
-                             form.accept_bank_accounts.data)
+                             form.accept_bank_accounts.data, form.cancellation_hours.data)
         return done("Site options saved.", url_for("settings.index"), "settings/_form.html",
                     **_context(form, site.rules_for("client"), site.rules_for("pet")))
     return render_page("settings/index.html", "settings/_form.html", status=422,

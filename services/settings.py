@@ -109,7 +109,8 @@ PORTAL_FEATURES = {
 
 def update_settings(clients_can_register: bool, billing_requires_card: bool,
                     client_rules: dict[str, str], pet_rules: dict[str, str],
-                    features: dict[str, bool] | None = None, accept_bank_accounts: bool | None = None) -> SiteSettings:
+                    features: dict[str, bool] | None = None, accept_bank_accounts: bool | None = None,
+                    cancellation_hours: int | None = None) -> SiteSettings:
     """Save the site options; every client's onboarding state follows what is now required."""
     from services import onboarding
 
@@ -123,6 +124,8 @@ def update_settings(clients_can_register: bool, billing_requires_card: bool,
             setattr(settings, name, bool(on))
     if accept_bank_accounts is not None:
         settings.accept_bank_accounts = accept_bank_accounts
+    if cancellation_hours is not None:
+        settings.cancellation_hours = cancellation_hours
     db.session.commit()
     onboarding.refresh_all()
     return settings

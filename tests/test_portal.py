@@ -159,6 +159,7 @@ def test_staff_see_the_checklist_on_the_profile_and_the_switches_in_site_options
     for label in PORTAL_FEATURES.values():
         assert label in options
     assert "Card features are hidden from clients until Stripe is set up" in options
-    form = {"clients_can_register": "y", **{name: "y" for name in PORTAL_FEATURES if name != "portal_forms"}}
+    form = {"clients_can_register": "y", "cancellation_hours": "24",
+            **{name: "y" for name in PORTAL_FEATURES if name != "portal_forms"}}
     assert as_manager.post("/settings/", data=form).status_code == 303
     assert get_settings().portal_forms is False and get_settings().portal_pets is True

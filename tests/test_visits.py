@@ -495,8 +495,13 @@ def test_schedule_views_and_sitter_filter(app, client, me, rex, walk, sitter, ma
     assert "<html" not in filtered and f"/schedule/visits/{mine.id}" in filtered
     assert f"/schedule/visits/{theirs.id}" not in filtered
     login_as(client, sitter)
-    own = client.get(f"/schedule/?view=week&date={mine.day.isoformat()}").get_data(as_text=True)
-    assert f"/schedule/visits/{mine.id}" in own and f"/schedule/visits/{theirs.id}" not in own
+    for url in (f"/schedule/?view=week&date={mine.day.isoformat()}",
+                f"/schedule/?view=week&date={mine.day.isoformat()}&sitter=0",
+                f"/schedule/?view=week&date={mine.day.isoformat()}&sitter={other_sitter.id}"):
+        own = client.get(url).get_data(as_text=True)
+        assert f"/schedule/visits/{mine.id}" in own and f"/schedule/visits/{theirs.id}" not in own
+    assert client.get(f"/schedule/visits/{mine.id}").status_code == 200
+    assert client.get(f"/schedule/visits/{theirs.id}").status_code == 404
     assert client.post(f"/schedule/visits/{mine.id}/cancel", data={"reason": "x"}).status_code == 403
     assert client.get("/requests/").status_code == 403
 
@@ -532,3 +537,23 @@ def test_calendar_query_count_does_not_grow_with_visits(app, portal, me, rex, wa
         body = portal.get(f"/portal/calendar?month={month:%Y-%m}").get_data(as_text=True)
     assert body.count("state-requested\" href") == 26
     assert many.count == few.count
+
+
+def test_the_cancellation_window_is_a_site_option(app, as_manager):
+    page = as_manager.get("/settings/").get_data(as_text=True)
+    assert "Late cancellation window, in hours" in page and 'value="24"' in page
+    bad = as_manager.post("/settings/", data={"cancellation_hours": "-3"}, headers=HX)
+    assert bad.status_code == 422 and "Enter a number of hours from 0 to 720." in bad.get_data(as_text=True)
+    assert get_settings().cancellation_hours == 24
+    assert as_manager.post("/settings/", data={"cancellation_hours": "48", "portal_calendar": "y"}).status_code == 303
+    db.session.expire_all()
+    assert get_settings().cancellation_hours == 48
+
+
+def test_staff_reset_a_client_logins_feed_address(app, me, as_manager):
+    old = me.calendar_token
+    response = as_manager.post(f"/clients/{me.client_id}/logins/{me.id}/feed", headers=HX)
+    assert response.status_code == 200 and "new calendar feed address" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert me.calendar_token != old and len(me.calendar_token) >= 40
+    assert app.test_client().get(f"/feeds/{old}.ics").status_code == 404
