@@ -5,6 +5,7 @@ so another client's ids answer 404. Functions the business switched off answer 4
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from urllib.parse import urlsplit
@@ -158,7 +159,12 @@ def _from_widget() -> bool:
 @client_required
 def index():
     client = my_client()
-    return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, **_context(client))
+    context = _context(client)
+    if context["onboarding"].complete and context["features"].portal_calendar:
+        today = business_today()
+        context["upcoming"] = visits.calendar_visits(today, today + timedelta(days=366), client_id=client.id,
+                                                     open_only=True, limit=3)
+    return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, **context)
 
 
 @bp.route("/info", methods=["GET", "POST"])

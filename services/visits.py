@@ -525,8 +525,8 @@ class CalendarVisit:
     uses_keys: bool
 
 
-def calendar_visits(first: date, last: date, client_id: int | None = None,
-                    sitter_id: int | None = None) -> list[CalendarVisit]:
+def calendar_visits(first: date, last: date, client_id: int | None = None, sitter_id: int | None = None,
+                    open_only: bool = False, limit: int | None = None) -> list[CalendarVisit]:
     """The visits on local days first..last for a calendar: two queries, whatever their number."""
     query = (
         select(Visit.id, Visit.day, Visit.status, Visit.window, Visit.starts_at, Visit.ends_at, Service.name,
@@ -541,7 +541,9 @@ def calendar_visits(first: date, last: date, client_id: int | None = None,
         query = query.where(Visit.client_id == client_id)
     if sitter_id is not None:
         query = query.where(Visit.sitter_id == sitter_id)
-    rows = db.session.execute(query).all()
+    if open_only:
+        query = query.where(Visit.status.in_(OPEN_STATES), Visit.ends_at > utcnow())
+    rows = db.session.execute(query.limit(limit)).all()
     pets: dict[int, list[str]] = {}
     if rows:
         for visit_id, name in db.session.execute(

@@ -557,3 +557,28 @@ def test_staff_reset_a_client_logins_feed_address(app, me, as_manager):
     db.session.expire_all()
     assert me.calendar_token != old and len(me.calendar_token) >= 40
     assert app.test_client().get(f"/feeds/{old}.ics").status_code == 404
+
+
+def test_the_dashboard_lists_the_next_visits(app, portal, me, rex, walk, sitter):
+    assert "No visits coming up." in portal.get("/portal/").get_data(as_text=True)
+    soon = _scheduled_visit(me, rex, walk, sitter, timedelta(days=1))
+    _scheduled_visit(me, rex, walk, sitter, timedelta(hours=-5))  # over: not listed
+    body = portal.get("/portal/").get_data(as_text=True)
+    assert f"/portal/visits/{soon.id}" in body and body.count('class="visit state-') == 1
+
+
+def test_without_javascript_the_form_adds_day_slots_and_previews_as_a_page(app, portal, rex, walk):
+    data = {"services": [str(walk.id)], "pets": [str(rex.id)], "mode": "days", "window": "morning",
+            "days-0": next_month_day(3).isoformat(), "days-1": next_month_day(9).isoformat()}
+    more = portal.post("/portal/requests/new", data={**data, "action": "add_day"})
+    body = more.get_data(as_text=True)
+    assert more.status_code == 200 and "<html" in body and 'id="days-3"' in body
+    assert f'value="{next_month_day(9).isoformat()}"' in body
+    priced = portal.post("/portal/requests/new", data={**data, "action": "preview"}).get_data(as_text=True)
+    assert "Total for 2 visits" in priced and "$50.00" in priced
+    assert db.session.scalar(select(db.func.count(Visit.id))) == 0
+    empty = portal.post("/portal/requests/new", data={"mode": "days", "window": "morning", "action": "send"})
+    body = empty.get_data(as_text=True)
+    assert empty.status_code == 422
+    for message in ("Choose at least one service.", "Choose which pets the visits are for.", "Choose at least one day."):
+        assert message in body

@@ -1,7 +1,7 @@
 """Requesting visits in real Chromium: an onboarded client asks for three days next month, staff
 approve them, and the client's calendar shows them scheduled; axe-core on every screen."""
 import re
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
@@ -46,7 +46,7 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     _client_signs_in(page, live_server)
-    page.get_by_role("link", name="Calendar").click()
+    page.get_by_role("link", name="Calendar", exact=True).click()
     expect(page.get_by_role("heading", name=today.strftime("%B %Y"))).to_be_visible()
     assert_accessible(page)
 
@@ -123,8 +123,11 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
 
 def test_staff_screens_are_accessible_at_desktop_and_phone_widths(browser, live_server, me, make):
     manager = make.staff(Role.MANAGER, first_name="Marta")
-    make.pet(me.client, name="Rex")
-    make.service(name="Dog walk", base_price_cents=2500)
+    rex = make.pet(me.client, name="Rex")
+    walk = make.service(name="Dog walk", base_price_cents=2500)
+    month = visits.shift_month(datetime.now(ZoneInfo("America/New_York")).date().replace(day=1), 1)
+    asked = visits.request_visits(me.client, me, visits.Plan([walk], [month.replace(day=d) for d in (4, 5)], "evening",
+                                                             time(17), time(20), [rex], "Back door"))
     for width, height, prefix in ((1280, 900, "staff"), (390, 844, "phone-staff")):
         context = accessible_context(browser, viewport={"width": width, "height": height})
         page = context.new_page()
@@ -132,7 +135,8 @@ def test_staff_screens_are_accessible_at_desktop_and_phone_widths(browser, live_
         _staff_signs_in(page, live_server, manager)
         for path, name in (("/schedule/?view=week", "schedule-week"), ("/schedule/?view=day", None),
                            ("/schedule/?view=month", None), ("/requests/", None), ("/schedule/blockouts", "blockouts"),
-                           (f"/schedule/new?client={me.client_id}", "add-visits")):
+                           (f"/schedule/new?client={me.client_id}", "add-visits"),
+                           (f"/requests/{asked.id}", "request-review")):
             page.goto(live_server + path)
             assert_accessible(page)
             if name:
