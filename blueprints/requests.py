@@ -77,7 +77,7 @@ def index():
         status = "pending"
     q = request.args.get("q", "").strip()[:100]
     items = visits.pending_requests(status, q)
-    return render_page("requests/index.html", "requests/_list.html", items=items, status=status, q=q,
+    return render_page("requests/index.html", "requests/_list.html", items=items, shown=status, q=q,
                        filters=STATUS_FILTERS, window_label=visits.window_label)
 
 

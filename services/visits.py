@@ -367,6 +367,8 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
     Claimed with a conditional UPDATE, so when two staff decide at once exactly one wins."""
     client = visit_request.client
     waiting = {v.id: v for v in visit_request.visits if v.status == VisitStatus.REQUESTED}
+    if not waiting:
+        raise DomainError("Nothing is left to decide: every visit of this request was cancelled.")
     chosen = {a.visit_id: a for a in approvals if a.approve and a.visit_id in waiting}
     reason = reason.strip()
     errors = {}
@@ -445,6 +447,8 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
     if won != 1:
         db.session.rollback()
         raise DomainError("This visit is no longer open: it was cancelled or declined already.")
+    if visit.request_id is not None:
+        _close_emptied_request(visit.request_id)
     db.session.refresh(visit)
     if by_staff:
         emails.send_visit_cancelled_email(visit, by)
@@ -452,6 +456,18 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
         emails.send_client_cancelled_email(visit, by)
     db.session.commit()
     return visit
+
+
+def _close_emptied_request(request_id: int) -> None:
+    """A pending request whose visits were all cancelled is cancelled too: nothing is left to decide."""
+    still_requested = (select(Visit.id)
+                       .where(Visit.request_id == request_id, Visit.status == VisitStatus.REQUESTED).exists())
+    db.session.execute(
+        update(VisitRequest)
+        .where(VisitRequest.id == request_id, VisitRequest.status == RequestStatus.PENDING, ~still_requested)
+        .values(status=RequestStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def is_late_cancellation(visit: Visit, now: datetime | None = None) -> bool:

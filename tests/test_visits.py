@@ -512,7 +512,9 @@ def test_request_queue_lists_newest_first_with_key_notice_and_filters(app, porta
     ask(portal, walk, [rex], start=next_month_day(3), end=next_month_day(3))
     ask(portal, walk, [rex], start=next_month_day(7), end=next_month_day(8))
     login_as(client, manager)
-    body = client.get("/requests/").get_data(as_text=True)
+    queue = client.get("/requests/")
+    assert queue.status_code == 200
+    body = queue.get_data(as_text=True)
     assert body.index(next_month_day(7).strftime("%a %-d %b")) < body.index(next_month_day(3).strftime("%a %-d %b"))
     assert "Lockbox 4321" in body and "Rex" in body and "$50.00" in body and "$25.00" in body
     declined = client.get("/requests/?status=declined", headers={**HX, "HX-Target": "request-list"})
@@ -582,3 +584,21 @@ def test_without_javascript_the_form_adds_day_slots_and_previews_as_a_page(app, 
     assert empty.status_code == 422
     for message in ("Choose at least one service.", "Choose which pets the visits are for.", "Choose at least one day."):
         assert message in body
+
+
+def test_a_request_whose_visits_are_all_cancelled_is_cancelled(app, portal, me, rex, walk, client, manager):
+    ask(portal, walk, [rex], start=next_month_day(12), end=next_month_day(13))
+    visit_request = the_request()
+    first, second = visit_request.visits
+    assert portal.post(f"/portal/visits/{first.id}/cancel").status_code == 303
+    db.session.expire_all()
+    assert the_request().status == RequestStatus.PENDING and first.late_cancellation is False
+    assert portal.post(f"/portal/visits/{second.id}/cancel").status_code == 303
+    db.session.expire_all()
+    assert the_request().status == RequestStatus.CANCELLED
+    login_as(client, manager)
+    assert "No requests are waiting." in client.get("/requests/").get_data(as_text=True)
+    page = client.get(f"/requests/{visit_request.id}").get_data(as_text=True)
+    assert "Cancelled" in page and "Approve ticked visits" not in page
+    refused = decide(client, the_request(), action="decline", reason="x")
+    assert refused.status_code == 409
