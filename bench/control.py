@@ -1,4 +1,4 @@
-"""The benchmark's control route: 50 rows from plain sqlite3 through a tiny template.
+"""The benchmark's control route: 50 rows from plain sqlite3 (or the DB-API on PostgreSQL) through a tiny template.
 
 Registered only when PAWTAL_BENCH_CONTROL is set (by `make bench`), never in a normal install.
 """
@@ -7,15 +7,28 @@ import sqlite3
 from flask import Blueprint, current_app, render_template_string
 
 from access import public
+from extensions import db
 
 bp = Blueprint("bench", __name__, url_prefix="/bench")
 TEMPLATE = "<ul>{% for id, first, last in rows %}<li>{{ id }} {{ first }} {{ last }}</li>{% endfor %}</ul>"
 
 
+QUERY = "SELECT id, first_name, last_name FROM client_profile ORDER BY id LIMIT 50"
+
+
 @bp.get("/control")
 @public
 def control():
-    path = current_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT id, first_name, last_name FROM client_profile ORDER BY id LIMIT 50").fetchall()
+    uri = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        with sqlite3.connect(uri.removeprefix("sqlite:///")) as conn:
+            rows = conn.execute(QUERY).fetchall()
+    else:  # PostgreSQL: the pool's DB-API connection, no ORM
+        conn = db.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(QUERY)
+            rows = cursor.fetchall()
+        finally:
+            conn.close()
     return render_template_string(TEMPLATE, rows=rows)

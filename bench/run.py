@@ -1,6 +1,6 @@
 """`make bench`: the client desk and the calendars under load, measured against a control route of the same app.
 
-Seeds 10,000 clients, 15,000 pets and 200,000 visits in a temporary SQLite database, serves the app with gunicorn
+Seeds 10,000 clients, 15,000 pets and 200,000 visits in a temporary SQLite database (or the PostgreSQL database in BENCH_DATABASE_URL), serves the app with gunicorn
 (2 workers) on 127.0.0.1, loads each route with wrk at 10 connections, and prints req/s, p50, p95,
 the ratio to the control route, SQL queries per request, fragment and first-load sizes, and the time
 to import 5,000 spreadsheet rows. Figures, not pass/fail: targets are printed beside them.
@@ -30,6 +30,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named in `url` when it does not exist yet."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,6 +59,7 @@ def seed(app) -> int:
     last = ["Smith", "Jones", "Patel", "Garcia", "Kim", "Nguyen", "Brown", "Silva", "Novak", "Berg", "Rossi"]
     now = datetime.now(timezone.utc)
     with app.app_context():
+        db.drop_all()
         db.create_all()
         db.session.add(StaffUser(email="bench@example.com", first_name="Bench", role=Role.OWNER,
                                  password_hash=hash_password("bench-password-1")))
@@ -116,6 +130,13 @@ def seed_visits(app, first_id: int, count: int) -> None:
         db.session.commit()
         if db.engine.dialect.name == "sqlite":  # as a database that has been running a while looks
             db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        else:  # rows were written with their ids: move the sequences past them, and refresh statistics
+            for table in ("client_profile", "visit"):
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                        f"(SELECT max(id) FROM {table}))"))
+            db.session.commit()
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
 
 
 def seed_visit_owners(app) -> None:
@@ -123,6 +144,7 @@ def seed_visit_owners(app) -> None:
     from extensions import db
     from models import ClientLogin, Role, Service, StaffUser
     from services.accounts import hash_password
+    from services.settings import get_settings
 
     with app.app_context():
         db.session.add_all([Service(name="Dog walk", duration_minutes=30, base_price_cents=2500, active=True),
@@ -131,6 +153,7 @@ def seed_visit_owners(app) -> None:
                                       password_hash="x") for n in range(3)])
         db.session.add(ClientLogin(client_id=CALENDAR_CLIENT, email="calendar@example.com", first_name="Cal",
                                    password_hash=hash_password("bench-password-1")))
+        get_settings()  # the row the migrations create in a real install
         db.session.commit()
 
 
@@ -246,7 +269,11 @@ def main() -> None:
     from app import create_app
 
     workdir = tempfile.mkdtemp(prefix="pawtal-bench-")
-    db_url = f"sqlite:///{workdir}/bench.sqlite"
+    # BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/pawtal_bench runs it on PostgreSQL
+    # (the database is created if missing and its tables replaced).
+    db_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir}/bench.sqlite"
+    if db_url.startswith("postgresql"):
+        ensure_database(db_url)
     smtp = Controller(CountingInbox(), hostname="127.0.0.1", port=free_port())
     smtp.start()
     env_config = {"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "bench-secret", "BENCH_CONTROL": True,
@@ -314,7 +341,8 @@ def main() -> None:
         server.terminate()
         server.wait(10)
 
-    print(f"\nwrk: 10 connections, {DURATION} per route, gunicorn 2 workers, SQLite, {CLIENTS:,} clients, "
+    database = "PostgreSQL" if db_url.startswith("postgresql") else "SQLite"
+    print(f"\nwrk: 10 connections, {DURATION} per route, gunicorn 2 workers, {database}, {CLIENTS:,} clients, "
           f"{VISITS:,} visits")
     print("control req/s, run after each route: " + ", ".join(f"{c['rps']:.0f}" for c in controls) + "\n")
     print(f"{'route':<22}{'req/s':>9}{'×control':>10}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}{'bytes':>9}")

@@ -99,6 +99,14 @@ def upgrade():
 
     with op.batch_alter_table('site_settings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cancellation_hours', sa.Integer(), server_default='24', nullable=False))
+    # The one settings row exists from now on, so no page has to create it (every portal page reads it).
+    settings = sa.table('site_settings', sa.column('id', sa.Integer), sa.column('clients_can_register', sa.Boolean),
+                        sa.column('billing_requires_card', sa.Boolean), sa.column('client_field_rules', sa.JSON),
+                        sa.column('pet_field_rules', sa.JSON))
+    connection = op.get_bind()
+    if connection.execute(sa.select(sa.func.count()).select_from(settings)).scalar() == 0:
+        connection.execute(settings.insert().values(id=1, clients_can_register=True, billing_requires_card=False,
+                                                    client_field_rules={}, pet_field_rules={}))
 
     # Every existing account gets its own feed secret before the column becomes required.
     for table in ('staff_user', 'client_login'):
