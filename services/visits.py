@@ -514,16 +514,21 @@ def visits_between(first: date, last: date, client_id: int | None = None, sitter
                                                ClientProfile.uses_keys),
             selectinload(Visit.pets).load_only(Pet.name),
         )
-        .where(Visit.day >= first, Visit.day <= last)
-        .order_by(Visit.starts_at, Visit.id)
     )
+    query = _on_days(query, first, last, client_id, sitter_id)
+    if states:
+        query = query.where(Visit.status.in_(states))
+    return list(db.session.scalars(query))
+
+
+def _on_days(query, first: date, last: date, client_id: int | None, sitter_id: int | None):
+    """Visits on local days first..last, of one client or one sitter if given, in time order."""
+    query = query.where(Visit.day >= first, Visit.day <= last).order_by(Visit.starts_at, Visit.id)
     if client_id is not None:
         query = query.where(Visit.client_id == client_id)
     if sitter_id is not None:
         query = query.where(Visit.sitter_id == sitter_id)
-    if states:
-        query = query.where(Visit.status.in_(states))
-    return list(db.session.scalars(query))
+    return query
 
 
 @dataclass(frozen=True)
@@ -550,13 +555,8 @@ def calendar_visits(first: date, last: date, client_id: int | None = None, sitte
         .join(Service, Service.id == Visit.service_id)
         .join(ClientProfile, ClientProfile.id == Visit.client_id)
         .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
-        .where(Visit.day >= first, Visit.day <= last)
-        .order_by(Visit.starts_at, Visit.id)
     )
-    if client_id is not None:
-        query = query.where(Visit.client_id == client_id)
-    if sitter_id is not None:
-        query = query.where(Visit.sitter_id == sitter_id)
+    query = _on_days(query, first, last, client_id, sitter_id)
     if open_only:
         query = query.where(Visit.status.in_(OPEN_STATES), Visit.ends_at > utcnow())
     rows = db.session.execute(query.limit(limit)).all()

@@ -78,3 +78,16 @@ def assert_accessible(page, exclude: tuple[str, ...] = ()) -> None:
                 .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
         }""", list(exclude))
     assert problems == [], f"{page.url}: " + "; ".join(problems)
+
+
+def staff_sign_in(page, base: str, user) -> None:
+    """Sign a staff member in through the form; they land on the client desk."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{base}/staff/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Clients")).to_be_visible()

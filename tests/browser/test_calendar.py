@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from extensions import db
 from models import RequestStatus, Role, VisitRequest
 from services import visits
-from tests.browser.conftest import accessible_context, assert_accessible, screenshot
+from tests.browser.conftest import accessible_context, assert_accessible, screenshot, staff_sign_in
 from tests.conftest import PASSWORD
 
 
@@ -19,14 +19,6 @@ def _client_signs_in(page, base):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Welcome, Nia")).to_be_visible()
-
-
-def _staff_signs_in(page, base, user):
-    page.goto(f"{base}/staff/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Clients")).to_be_visible()
 
 
 def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(browser, live_server, me, make):
@@ -80,7 +72,7 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     staff = browser.new_context(viewport={"width": 1280, "height": 900})
     desk = staff.new_page()
     desk.set_default_timeout(10_000)
-    _staff_signs_in(desk, live_server, manager)
+    staff_sign_in(desk, live_server, manager)
     desk.get_by_role("link", name="Requests").click()
     expect(desk.get_by_role("heading", name="Nia Reyes")).to_be_visible()
     screenshot(desk, "staff-requests")
@@ -132,7 +124,7 @@ def test_staff_screens_are_accessible_at_desktop_and_phone_widths(browser, live_
         context = accessible_context(browser, viewport={"width": width, "height": height})
         page = context.new_page()
         page.set_default_timeout(10_000)
-        _staff_signs_in(page, live_server, manager)
+        staff_sign_in(page, live_server, manager)
         for path, name in (("/schedule/?view=week", "schedule-week"), ("/schedule/?view=day", None),
                            ("/schedule/?view=month", None), ("/requests/", None), ("/schedule/blockouts", "blockouts"),
                            (f"/schedule/new?client={me.client_id}", "add-visits"),

@@ -6,16 +6,7 @@ from playwright.sync_api import expect
 from extensions import db
 from models import ClientProfile, ClientStatus, Role
 from services.resources import save_territory, save_vet
-from tests.browser.conftest import screenshot
-from tests.conftest import PASSWORD
-
-
-def _sign_in(page, base, user):
-    page.goto(f"{base}/staff/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Clients")).to_be_visible()
+from tests.browser.conftest import screenshot, staff_sign_in
 
 
 def _desk(make):
@@ -33,7 +24,7 @@ def _desk(make):
 
 def test_search_open_back_reload_and_select(page, live_server, make, manager):
     _desk(make)
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
     rows = page.locator("#client-rows tbody tr")
     expect(rows).to_have_count(5)
     screenshot(page, "client-table")
@@ -71,7 +62,7 @@ def test_search_open_back_reload_and_select(page, live_server, make, manager):
 
 def test_sort_filter_and_page_state_in_the_url(page, live_server, make, manager):
     _desk(make)
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
     page.get_by_label("Status").select_option("prospect")
     expect(page.locator("#client-rows tbody tr")).to_have_count(2)
     expect(page).to_have_url(re.compile(r"status=prospect"))
@@ -86,7 +77,7 @@ def test_sort_filter_and_page_state_in_the_url(page, live_server, make, manager)
 
 def test_edit_in_place_with_an_error_then_add_a_vet_inline(page, live_server, make, manager):
     _desk(make)
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
     page.get_by_role("link", name="Chen, Cat").click()
     page.get_by_role("link", name="Edit profile").click()
     expect(page).to_have_url(re.compile(r"/clients/\d+/edit$"))
@@ -118,7 +109,7 @@ def test_phone_width_screens(browser, live_server, make, manager):
     _desk(make)
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the table page scrolls sideways on a phone ({width}px)"
     screenshot(page, "phone-client-table")

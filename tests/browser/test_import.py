@@ -5,15 +5,14 @@ from datetime import date
 from playwright.sync_api import expect
 
 from services.pets import describe_age
-from tests.browser.conftest import screenshot
-from tests.browser.test_desk import _sign_in
+from tests.browser.conftest import screenshot, staff_sign_in
 
 
 def test_upload_preview_and_confirm(page, live_server, make, manager, tmp_path):
     csv_file = tmp_path / "clients.csv"
     csv_file.write_text("first_name,last_name,email\nIvy,Irwin,ivy@example.com\n,Nameless,x@example.com\n"
                         "Joe,Jung,joe@example.com\n")
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
     page.get_by_role("link", name="Import").click()
     page.get_by_label("Spreadsheet (.csv or .xlsx)").set_input_files(str(csv_file))
     page.get_by_role("button", name="Check the file").click()
@@ -36,7 +35,7 @@ def test_pet_profile_screens(browser, live_server, make, manager):
                            ("phone-pet-profile", {"width": 390, "height": 844})]:
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
-        _sign_in(page, live_server, manager)
+        staff_sign_in(page, live_server, manager)
         page.goto(f"{live_server}/pets/{pet.id}")
         expect(page.get_by_role("heading", name="Biscuit", exact=True)).to_be_visible()
         expect(page.get_by_text(f"({describe_age(2019, 6, None, date.today())})")).to_be_visible()

@@ -5,8 +5,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
-from tests.browser.test_desk import _sign_in
+from tests.browser.conftest import screenshot, staff_sign_in
 from tests.conftest import smtp_config
 
 PASSWORD_LABEL = re.compile(r"^Password(?! again)")
@@ -33,7 +32,7 @@ def test_staff_invite_three_then_a_client_registers_from_the_email(app, browser,
     app.config["BASE_URL"] = live_server  # links in email point at this server
     people = [("Ann", "Archer"), ("Bob", "Baker"), ("Cat", "Chen"), ("Dee", "Diaz")]
     clients = [make.client(first_name=f, last_name=l, email=f"{f.lower()}@example.com") for f, l in people]
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
 
     for client in clients[:3]:
         page.get_by_label(f"Select {client.name}").check()
@@ -87,7 +86,7 @@ def test_staff_invite_three_then_a_client_registers_from_the_email(app, browser,
 
 def test_invite_modal_keyboard_escape_closes_it(page, live_server, make, manager):
     client = make.client(first_name="Eve", last_name="Evans")
-    _sign_in(page, live_server, manager)
+    staff_sign_in(page, live_server, manager)
     page.get_by_label(f"Select {client.name}").check()
     page.get_by_role("button", name="Invite…").click()
     dialog = page.get_by_role("dialog")
@@ -105,7 +104,7 @@ def test_profile_logins_add_by_hand_and_invite_on_a_phone(browser, live_server, 
     client = make.client(first_name="Gil", last_name="Green", email="gil@example.com")
     context = browser.new_context(viewport={"width": 390, "height": 844})
     phone = context.new_page()
-    _sign_in(phone, live_server, manager)
+    staff_sign_in(phone, live_server, manager)
     phone.goto(f"{live_server}/clients/{client.id}")
     logins = phone.locator("#logins")
     logins.get_by_text("Add a login by hand").click()
