@@ -10,7 +10,7 @@ from functools import wraps
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, request, send_file, url_for
+from flask import Blueprint, abort, current_app, g, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -99,12 +99,14 @@ def feature_required(name: str):
 
 
 def my_client() -> ClientProfile:
-    """The signed-in login's own profile, with what the portal shows."""
-    return db.session.scalar(
-        select(ClientProfile).where(ClientProfile.id == current_user.client_id)
-        .options(selectinload(ClientProfile.emails),
-                 selectinload(ClientProfile.pets).selectinload(Pet.vaccinations))
-    )
+    """The signed-in login's own profile, with what the portal shows (loaded once per request)."""
+    if "my_client" not in g:
+        g.my_client = db.session.scalar(
+            select(ClientProfile).where(ClientProfile.id == current_user.client_id)
+            .options(selectinload(ClientProfile.emails),
+                     selectinload(ClientProfile.pets).selectinload(Pet.vaccinations))
+        )
+    return g.my_client
 
 
 def my_pet_or_404(client: ClientProfile, pet_id: int) -> Pet:

@@ -98,18 +98,21 @@ def app_config(_schema, tmp_path):
 
 
 class IsolatedClient(FlaskClient):
-    """A test client whose requests do not see the previous request's signed-in user.
+    """A test client whose requests do not see what the previous request kept on `g`.
 
     The test's app context stays pushed (so tests can use db.session), and Flask reuses it
-    for requests; Flask-Login caches the user on `g`, which would leak between clients.
+    for requests; what a request caches on `g` (Flask-Login's user, the portal's profile)
+    would otherwise leak into the next request, as it never does in production.
     """
 
     def open(self, *args, **kwargs):
+        kept = set(vars(g))
         g.pop("_login_user", None)
         try:
             return super().open(*args, **kwargs)
         finally:
-            g.pop("_login_user", None)
+            for name in set(vars(g)) - kept | {"_login_user"}:
+                g.pop(name, None)
 
 
 @pytest.fixture

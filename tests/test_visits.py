@@ -602,3 +602,46 @@ def test_a_request_whose_visits_are_all_cancelled_is_cancelled(app, portal, me, 
     assert "Cancelled" in page and "Approve ticked visits" not in page
     refused = decide(client, the_request(), action="decline", reason="x")
     assert refused.status_code == 409
+
+
+def test_approving_at_a_price_activates_a_prospect_and_answers_htmx_with_the_fragment(app, portal, me, rex, make,
+                                                                                     client, manager, sitter):
+    me.client.status = ClientStatus.PROSPECT
+    db.session.commit()
+    greet = make.service(name="Meet and greet", base_price_cents=0)
+    ask(portal, greet, [rex], start=next_month_day(5), end=next_month_day(5))
+    visit_request = the_request()
+    db.session.expire_all()
+    assert me.client.status == ClientStatus.PROSPECT
+    login_as(client, manager)
+    page = client.get(f"/requests/{visit_request.id}")
+    fragment = client.get(f"/requests/{visit_request.id}", headers={**HX, "HX-Target": "request"})
+    assert "<html" in page.get_data(as_text=True) and "<html" not in fragment.get_data(as_text=True)
+    data = {"action": "approve", "reason": "", "sitter_id": str(sitter.id), "visits-0-visit_id": str(visit_request.visits[0].id),
+            "visits-0-approve": "y", "visits-0-start": "09:00", "visits-0-end": "09:45", "visits-0-price": "15"}
+    response = client.post(f"/requests/{visit_request.id}/decide", data=data, headers={**HX, "HX-Target": "request"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body and "Approved: the visits are on the schedule" in body
+    db.session.expire_all()
+    [visit] = the_request().visits
+    assert visit.price_cents == 1500 and visit.window == "custom"
+    assert visit.starts_at.replace(tzinfo=timezone.utc).astimezone(NY).strftime("%H:%M") == "09:00"
+    assert me.client.status == ClientStatus.ACTIVE and "approved by Marta" in me.client.activated_reason
+
+
+def test_bad_times_and_prices_in_a_decision_stay_beside_their_row(app, portal, me, rex, walk, client, manager, sitter):
+    ask(portal, walk, [rex], start=next_month_day(6), end=next_month_day(6))
+    visit_request = the_request()
+    visit_id = visit_request.visits[0].id
+    login_as(client, manager)
+    data = {"action": "approve", "sitter_id": str(sitter.id), "visits-0-visit_id": str(visit_id),
+            "visits-0-approve": "y", "visits-0-start": "10:00", "visits-0-end": "09:00", "visits-0-price": "ten"}
+    response = client.post(f"/requests/{visit_request.id}/decide", data=data, headers={**HX, "HX-Target": "request"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="visits-0-price-error"' in body
+    assert "Enter an amount such as 25 or 25.50." in body
+    data["visits-0-price"] = "20"
+    response = client.post(f"/requests/{visit_request.id}/decide", data=data, headers={**HX, "HX-Target": "request"})
+    assert response.status_code == 422 and "The end must be after the start." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert the_request().status == RequestStatus.PENDING and the_request().visits[0].price_cents == 2500
