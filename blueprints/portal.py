@@ -28,6 +28,7 @@ from filters import business_today
 from extensions import db, htmx
 from models import ClientProfile, Document, FormResponse, Pet, Photo, Visit
 from rendering import done, render_page
+from services.outbox import external_url
 from services import cards, clients, documents, forms, onboarding, visits
 from services import pets as pet_service
 from services.errors import DomainError
@@ -454,7 +455,7 @@ def _calendar_context(client: ClientProfile, month, panel: str | None = None, **
         blocked=visits.blocked_days(blockouts, first, last), blockouts=blockouts,
         prev_month=visits.shift_month(month, -1), next_month=visits.shift_month(month, 1),
         this_month=today.replace(day=1), panel=panel, can_request=settings.portal_requests and context["onboarding"].complete,
-        feed_url=url_for("feeds.show", token=current_user.calendar_token, _external=True),
+        feed_url=external_url("feeds.show", token=current_user.calendar_token),
         window_label=visits.window_label, new_request_url=url_for("portal.new_request"),
         visit_url=url_for("portal.calendar").replace("/calendar", "/visits/"),
     )

@@ -20,6 +20,7 @@ from extensions import db
 from filters import business_today
 from models import BlockOut, ClientProfile, Role, Visit
 from rendering import done, render_page
+from services.outbox import external_url
 from services import clients, visits
 from services.errors import DomainError, FieldErrors
 
@@ -67,7 +68,7 @@ def _schedule_context(view: str, day: date, sitter_id: int | None, **extra) -> d
             "visits_by_day": visits.by_day(shown), "blocked": visits.blocked_days(blockouts, first, last),
             "sitter_id": sitter_id, "sitters": visits.sitters(), "prev_day": prev_day, "next_day": next_day,
             "today": business_today(), "window_label": visits.window_label, "count": len(shown),
-            "feed_url": url_for("feeds.show", token=current_user.calendar_token, _external=True),
+            "feed_url": external_url("feeds.show", token=current_user.calendar_token),
             "visit_url": url_for("schedule.index") + "visits/", **extra}
 
 

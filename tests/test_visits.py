@@ -230,7 +230,7 @@ def test_block_out_refuses_requests_naming_the_days(app, portal, me, rex, walk, 
     assert f"{closed + timedelta(days=1):%a %-d %b %Y}: we are closed" in body
     assert db.session.scalar(select(db.func.count(Visit.id))) == 0
     page = portal.get(f"/portal/calendar?month={closed:%Y-%m}").get_data(as_text=True)
-    assert "Closed: Holiday" in page
+    assert '<p class="closed-tag"><span class="visually-hidden">Closed: </span>Holiday</p>' in page
 
 
 def test_block_out_over_open_visits_lists_them_and_notifies_clients(app, portal, me, rex, walk, client, manager, inbox):
@@ -417,6 +417,7 @@ def test_ical_feeds_parse_back_in_local_time_and_reset(app, portal, me, rex, wal
     visit_request = visits.request_visits(me.client, me, plan)
     visits.decide_request(visit_request, make.staff(Role.MANAGER),
                           [visits.Approval(v.id, True) for v in visit_request.visits], sitter, "")
+    assert f"http://localhost/feeds/{me.calendar_token}.ics" in portal.get("/portal/calendar").get_data(as_text=True)
     feed = app.test_client().get(f"/feeds/{me.calendar_token}.ics")
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
     events = Calendar.from_ical(feed.data).walk("VEVENT")
