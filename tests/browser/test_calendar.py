@@ -48,7 +48,7 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
 
     page.locator(f'td[data-day="{days[0].isoformat()}"] a.day-link').click()
     form = page.locator("#request-form")
-    expect(form.get_by_role("heading", name="Request visits")).to_be_visible()
+    expect(form.get_by_role("heading", name="Request visits")).to_be_focused()  # keyboard and screen readers follow
     expect(form.get_by_label("Dog walk")).to_be_checked()  # the only service and the only pet are ticked
     expect(form.get_by_label("Rex")).to_be_checked()
     form.get_by_label("Chosen days").check()
@@ -86,6 +86,8 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     desk.get_by_role("link", name=re.compile("Next")).click()
     expect(desk.locator("#schedule a.visit.state-scheduled")).to_have_count(3)
     screenshot(desk, "staff-schedule-month")
+    desk.locator("#schedule a.visit").last.click()
+    expect(desk.get_by_role("button", name="Cancel this visit")).to_be_in_viewport()
 
     page.reload()
     scheduled = page.locator("#calendar a.visit.state-scheduled")
