@@ -452,7 +452,7 @@ def _calendar_context(client: ClientProfile, month, panel: str | None = None, **
     context = _context(client)
     context.update(
         month=month, weeks=weeks, today=today, visits_by_day=visits.by_day(shown),
-        blocked=visits.blocked_days(blockouts, first, last), blockouts=blockouts,
+        blocked=visits.blocked_days(blockouts, first, last),
         prev_month=visits.shift_month(month, -1), next_month=visits.shift_month(month, 1),
         this_month=today.replace(day=1), panel=panel, can_request=settings.portal_requests and context["onboarding"].complete,
         feed_url=external_url("feeds.show", token=current_user.calendar_token),
@@ -475,7 +475,8 @@ def calendar():
 
 
 def _request_page(client: ClientProfile, form: RequestForm, status: int = 200, preview=None, fragment=None):
-    """The request form beside the calendar of its first day's month; for htmx, just the panel."""
+    """The request form beside the calendar of its first day's month; for htmx, just the panel
+    (or the `fragment` asked for)."""
     day = form.start.data if form.mode.data != "days" else next((e.data for e in form.days.entries if e.data), None)
     month = visits.parse_month(f"{day:%Y-%m}" if day else None, business_today())
     return render_page("portal/calendar.html",
@@ -501,9 +502,7 @@ def preview_request():
     """The price of each visit and the total, or what stands in the way (a small fragment)."""
     client = my_client()
     form = build_request_form(client)
-    return render_page("portal/calendar.html", "portal/_request_preview.html",
-                       **_calendar_context(client, business_today().replace(day=1), panel="form", form=form,
-                                           preview=_try_preview(client, form)))
+    return _request_page(client, form, preview=_try_preview(client, form), fragment="portal/_request_preview.html")
 
 
 def _try_preview(client: ClientProfile, form: RequestForm):

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from extensions import db
 from models import (
     BlockOut,
-    ClientLogin,
     ClientStatus,
     CustomPrice,
     RequestStatus,
