@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test bench chromium migrate demo clean
+.PHONY: run test bench chromium migrate demo clean migration-checksums
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
@@ -46,6 +46,11 @@ test: $(VENV)/.dev chromium $(AXE)
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
+
+# Record the checksum of each new migration as it lands; a recorded one is never rewritten
+# (tests/test_migrations.py fails when a landed migration changes).
+migration-checksums:
+	cd migrations && for f in versions/*.py; do grep -q "  $$f$$" checksums.sha256 || sha256sum "$$f" >> checksums.sha256; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

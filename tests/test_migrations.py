@@ -1,0 +1,258 @@
+"""Upgrades keep every row: from every revision, and from every release that added a migration.
+
+Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL (each test in a schema of its own).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from flask_migrate import upgrade
+
+from app import create_app
+from extensions import db
+from tests.conftest import IsolatedClient, make_config
+from tests.migration_data import Filler, differences, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "migrations"
+CHECKSUMS = MIGRATIONS / "checksums.sha256"
+
+
+def chain() -> list[str]:
+    """Every revision from the first to the head, read from migrations/versions."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return [script.revision for script in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+
+
+def test_landed_migrations_are_unchanged():
+    """A migration that has landed is never edited: self-hosters' databases are at its old text."""
+    recorded = dict(reversed(line.split("  ", 1)) for line in CHECKSUMS.read_text().splitlines() if line.strip())
+    problems = []
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        name = f"versions/{path.name}"
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if name not in recorded:
+            problems.append(f"{name} has no recorded checksum: run `make migration-checksums` as it lands")
+        elif recorded[name] != digest:
+            problems.append(f"{name} was edited after it landed: add a new migration instead")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def database(_schema, tmp_path):
+    """A URL for an empty database of the suite's kind, apart from the shared test schema."""
+    if not _schema.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path}/upgrade.sqlite"
+        return
+    name = f"upgrade_{os.getpid()}"
+    engine = sa.create_engine(_schema)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {name}"))
+    yield f"{_schema}?options=-csearch_path%3D{name}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+    engine.dispose()
+
+
+def migrate(url: str, tmp_path: Path, revision: str = "head", **extra) -> None:
+    """Run `flask db upgrade` in-process against `url`, as a self-hoster would."""
+    app = create_app(make_config(url, tmp_path, **extra))
+    with app.app_context():
+        upgrade(revision=revision)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def read_all(url: str) -> dict:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return snapshot(conn)
+    finally:
+        engine.dispose()
+
+
+def dangling(url: str) -> list:
+    """Rows pointing at missing parents (SQLite only; PostgreSQL enforces this itself)."""
+    if not url.startswith("sqlite"):
+        return []
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        return conn.execute("PRAGMA foreign_key_check").fetchall()
+
+
+def assert_app_serves(url: str, tmp_path: Path, uploads: str, data: dict) -> None:
+    """The upgraded install works: staff open every client, pet photo, document and visit; a client signs in."""
+    app = create_app(make_config(url, tmp_path, UPLOAD_FOLDER=uploads))
+    app.test_client_class = IsolatedClient
+    staff = next(r for r in data["staff_user"].values() if r["role"] == "owner" and r["active"])
+    with app.app_context():
+        browser = app.test_client()
+        with browser.session_transaction() as session:
+            session["_user_id"] = f"staff:{staff['id']}:{staff['session_token']}"
+        for client in data["client_profile"].values():
+            page = browser.get(f"/clients/{client['id']}")
+            assert page.status_code == 200, client
+            text = page.get_data(as_text=True)
+            assert client["last_name"] in text
+            for pet in data["pet"].values():
+                if pet["client_id"] == client["id"] and pet["active"]:
+                    assert pet["name"] in text, (client["id"], pet["name"])
+        for pet in data["pet"].values():
+            assert browser.get(f"/pets/{pet['id']}").status_code == 200
+        for photo in data["photo"].values():
+            response = browser.get(f"/pets/photos/{photo['id']}")
+            assert response.status_code == 200 and response.mimetype == "image/jpeg", photo
+        for document in data.get("document", {}).values():
+            assert browser.get(f"/pets/documents/{document['id']}").status_code == 200, document
+        for visit in data.get("visit", {}).values():
+            assert browser.get(f"/schedule/visits/{visit['id']}").status_code == 200, visit
+        logins = [r for r in data["client_login"].values() if r["active"]]
+        for login in logins[:3]:
+            portal = app.test_client()
+            with portal.session_transaction() as session:
+                session["_user_id"] = f"client:{login['id']}:{login['session_token']}"
+            assert portal.get("/portal/").status_code == 200, login
+        db.session.remove()
+        db.engine.dispose()
+
+
+def files_of(data: dict, uploads: str) -> list[str]:
+    paths = [os.path.join(uploads, "photos", r["stored_name"]) for r in data["photo"].values()]
+    return paths + [os.path.join(uploads, "documents", r["stored_name"]) for r in data.get("document", {}).values()]
+
+
+@pytest.mark.parametrize("revision", chain())
+def test_upgrade_from_each_revision_keeps_every_row(revision, database, tmp_path, password_hash):
+    """Build the schema at `revision`, fill every table through it, upgrade to the head, lose nothing."""
+    migrate(database, tmp_path, revision)
+    uploads = str(tmp_path / "uploads")
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        Filler(conn, db.metadata, uploads, password_hash).fill()
+    engine.dispose()
+    before = read_all(database)
+    assert all(rows for name, rows in before.items() if name != "alembic_version"), "every table has rows"
+
+    migrate(database, tmp_path)
+
+    after = read_all(database)
+    lost = differences(before, after)
+    assert not lost, "the upgrade lost or changed:\n" + "\n".join(lost)
+    assert dangling(database) == []
+    assert all(os.path.exists(path) for path in files_of(before, uploads))
+    assert_app_serves(database, tmp_path, uploads, after)
+
+
+def test_upgrade_refuses_to_leave_dangling_rows_and_changes_nothing(tmp_path, capsys):
+    """A row pointing at a missing parent stops the upgrade before its commit; the file stays as it was.
+
+    SQLite only, in every run: PostgreSQL refuses a dangling row when it is written.
+    """
+    database = f"sqlite:///{tmp_path}/upgrade.sqlite"
+    first, *_ = chain()
+    migrate(database, tmp_path, first)
+    path = database.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:  # a connection without enforcement, as an old release had
+        conn.execute("INSERT INTO pet (client_id, name, species, breed, sex, colour, description, care_notes, "
+                     "feeding, medications, active, created_at, updated_at) VALUES (999, 'Ghost', 'Dog', '', '', "
+                     "'', '', '', '', '', 1, '2026-01-01', '2026-01-01')")
+    with pytest.raises(SystemExit) as stopped:  # flask db upgrade exits with 1 and says why
+        migrate(database, tmp_path)
+    assert stopped.value.code == 1
+    said = capsys.readouterr().err
+    assert "Upgrade stopped, nothing was changed: 1 rows would dangle (1 in pet pointing at missing client_profile)" in said
+    assert "A copy from before the upgrade is at " in said
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(first,)]
+        assert conn.execute("SELECT name FROM pet").fetchall() == [("Ghost",)]
+
+
+def test_upgrade_backs_up_the_sqlite_file_first(tmp_path, password_hash, capsys):
+    """SQLite only, in every run: PostgreSQL installs are backed up with pg_dump (README)."""
+    database = f"sqlite:///{tmp_path}/upgrade.sqlite"
+    revisions = chain()
+    migrate(database, tmp_path, revisions[-2])
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        Filler(conn, db.metadata, str(tmp_path / "uploads"), password_hash).fill()
+    engine.dispose()
+    before = read_all(database)
+
+    migrate(database, tmp_path)
+
+    copies = list(tmp_path.glob(f"upgrade.before-upgrade-from-{revisions[-2]}.*.sqlite"))
+    assert len(copies) == 1
+    assert f"Backed up the database (at revision {revisions[-2]}) to {copies[0]}" in capsys.readouterr().err
+    assert differences(before, read_all(f"sqlite:///{copies[0]}")) == []
+    migrate(database, tmp_path)  # at the head already: nothing to do, no second copy
+    assert len(list(tmp_path.glob("upgrade.before-upgrade-*"))) == 1
+
+
+def landed_commits() -> list[tuple[str, str]]:
+    """(commit, migration file) for every commit on main that added a migration, oldest first."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs the git history to test upgrades from earlier releases")
+        return []
+    out = subprocess.run(["git", "log", "--reverse", "--diff-filter=A", "--format=%H", "--name-only", "--",
+                          "migrations/versions/"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    found, commit = [], None
+    for line in out.splitlines():
+        if len(line) == 40 and " " not in line and "/" not in line:
+            commit = line
+        elif line.endswith(".py"):
+            found.append((commit, Path(line).name))
+    return found
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory):
+    """The source tree of each commit that added a migration, exported from git once per run."""
+    root = tmp_path_factory.mktemp("releases")
+
+    def export(commit: str) -> Path:
+        target = root / commit[:12]
+        if not target.exists():
+            target.mkdir()
+            archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        return target
+
+    return export
+
+
+@pytest.mark.parametrize("commit,migration", landed_commits() or [pytest.param("", "", marks=pytest.mark.skip(
+    reason="not a git checkout: upgrades from earlier releases are tested from the history"))])
+def test_upgrade_from_each_release_with_its_demo_data(commit, migration, releases, database, tmp_path):
+    """Install the release that added `migration` with its own code and demo data; upgrade it with today's."""
+    source = releases(commit)
+    uploads = tmp_path / "uploads"
+    env = {**os.environ, "FLASK_APP": "app:create_app", "DATABASE_URL": database, "PAWTAL_OUTBOX_WORKER": "0",
+           "PAWTAL_UPLOAD_FOLDER": str(uploads), "MAIL_SUPPRESS_SEND": "1", "PYTHONPATH": str(source)}
+    flask = [sys.executable, "-m", "flask"]
+    for command in (["db", "upgrade"], ["seed-demo", "--clients", "40"]):
+        done = subprocess.run(flask + command, cwd=source, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    before = read_all(database)
+    assert before["client_profile"] and before["pet"] and before["photo"]
+
+    migrate(database, tmp_path)
+
+    after = read_all(database)
+    lost = differences(before, after)
+    assert not lost, "the upgrade lost or changed:\n" + "\n".join(lost)
+    assert dangling(database) == []
+    assert all(os.path.exists(path) for path in files_of(before, str(uploads)))
+    assert_app_serves(database, tmp_path, str(uploads), after)
