@@ -1,7 +1,7 @@
 """Jinja filters and globals: money and dates in the business's currency and time zone."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -34,6 +34,16 @@ def local_date(value: date | datetime | None, fmt: str = "%-d %b %Y") -> str:
     if isinstance(value, datetime):
         return local_datetime(value, fmt)
     return value.strftime(fmt)
+
+
+def local_zone() -> ZoneInfo:
+    """The business's time zone."""
+    return ZoneInfo(current_app.config["BUSINESS_TIMEZONE"])
+
+
+def clock(moment: datetime | time) -> str:
+    """ "8 AM", "2:30 PM": a time of day as people say it."""
+    return moment.strftime("%-I:%M %p") if moment.minute else moment.strftime("%-I %p")
 
 
 def business_today() -> date:

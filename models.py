@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -28,6 +28,21 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
+from filters import clock, local_zone
+
+# How the business rules a configurable field (SiteSettings.client_field_rules and pet_field_rules).
+REQUIRED, OPTIONAL, HIDDEN = "required", "optional", "hidden"
+
+# Named time windows of a visit, in the business's local time; any other window is a custom range.
+WINDOWS: dict[str, tuple[str, time, time]] = {
+    "morning": ("Morning", time(8), time(11)),
+    "midday": ("Midday", time(11), time(14)),
+    "evening": ("Evening", time(17), time(20)),
+}
+CUSTOM = "custom"
+
+# Passwords of staff and client logins: at least this long, and not only letters or only digits.
+MIN_PASSWORD_LENGTH = 10
 
 
 def utcnow() -> datetime:
@@ -37,6 +52,41 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were stored in UTC."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def window_label(window: str, starts_at: datetime, ends_at: datetime) -> str:
+    """ "Morning, 8–11 AM" or "2:30–3 PM", in the business's local time."""
+    zone = local_zone()
+    span = f"{clock(as_utc(starts_at).astimezone(zone))}–{clock(as_utc(ends_at).astimezone(zone))}"
+    return f"{WINDOWS[window][0]}, {span}" if window in WINDOWS else span
+
+
+def describe_age(year: int | None, month: int | None, day: int | None, today: date) -> str:
+    """Age in words, as precise as the birth date: "about 7 years", "2 years 3 months", "5 weeks"."""
+    if not year:
+        return ""
+    if not month:
+        years = today.year - year
+        if years <= 0:
+            return "under a year"
+        return f"about {years} year{'s' if years != 1 else ''}"
+    born = date(year, month, day or 1)
+    months = (today.year - born.year) * 12 + today.month - born.month
+    if day and today.day < born.day:
+        months -= 1
+    if months < 0:
+        return ""
+    if months == 0 and day:
+        weeks = (today - born).days // 7
+        return f"{weeks} week{'s' if weeks != 1 else ''}" if weeks else "newborn"
+    years, rest = divmod(months, 12)
+    parts = []
+    if years:
+        parts.append(f"{years} year{'s' if years != 1 else ''}")
+    if rest:
+        parts.append(f"{rest} month{'s' if rest != 1 else ''}")
+    text = " ".join(parts) or "under a month"
+    return text if day else f"about {text}"
 
 
 def new_session_token() -> str:
@@ -267,6 +317,20 @@ class Policy(TimestampMixin, db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     required_at_registration: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# Portal functions the business can switch off: site option -> label.
+PORTAL_FEATURES = {
+    "portal_profile": "Clients edit their profile (My Info)",
+    "portal_pets": "Clients add and edit their pets (My Pets)",
+    "portal_forms": "Clients fill in forms (My Forms)",
+    "portal_requests": "Clients request visits",
+    "portal_calendar": "Clients see their calendar",
+    "portal_cards": "Clients manage their card on file",
+    "portal_invoices": "Clients see invoices",
+    "portal_payments": "Clients see payments",
+    "portal_visit_reports": "Clients see visit reports",
+}
 
 
 class SiteSettings(db.Model):
@@ -504,8 +568,6 @@ class Pet(TimestampMixin, db.Model):
 
     def age(self, today: date | None = None) -> str:
         """The pet's age in words, as precise as the partial birth date allows."""
-        from services.pets import describe_age
-
         return describe_age(self.born_year, self.born_month, self.born_day, today or date.today())
 
 
@@ -520,6 +582,20 @@ class Vaccination(db.Model):
     @property
     def expired(self) -> bool:
         return self.expires_on is not None and self.expires_on < date.today()
+
+
+# The kinds of question a client form can ask, and how many questions one form may have.
+FORM_FIELD_TYPES = {
+    "short_text": "Short text",
+    "long_text": "Long text",
+    "yes_no": "Yes / no",
+    "choice": "Choice",
+    "date": "Date",
+    "number": "Number",
+    "file": "File (PDF or image)",
+    "signature": "Signature (typed name)",
+}
+MAX_FORM_FIELDS = 40
 
 
 class ClientForm(TimestampMixin, db.Model):
@@ -739,6 +815,11 @@ class Visit(db.Model):
     @property
     def open(self) -> bool:
         return self.status in (VisitStatus.REQUESTED, VisitStatus.SCHEDULED) and as_utc(self.starts_at) > utcnow()
+
+    @property
+    def when(self) -> str:
+        """The time window in words, in the business's time zone."""
+        return window_label(self.window, self.starts_at, self.ends_at)
 
 
 class BlockOut(db.Model):

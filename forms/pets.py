@@ -1,0 +1,80 @@
+"""Pet profiles (staff and clients) and the documents attached to a pet."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, DecimalField, FieldList, Form, FormField, IntegerField, RadioField
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from forms.fields import coerce_optional_int
+from models import Pet
+
+SEXES = ["", "Female", "Female (spayed)", "Male", "Male (neutered)", "Unknown"]
+
+
+class VaccinationEntry(Form):
+    name = StringField("Vaccination", validators=[Length(max=120)])
+    expires_on = DateField("Expires", validators=[Optional()])
+
+
+class PetForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=80)])
+    species = StringField("Species", validators=[InputRequired(), Length(max=40)])
+    breed = StringField("Breed", validators=[Length(max=80)])
+    sex = SelectField("Sex", choices=[(s, s or "—") for s in SEXES])
+    colour = StringField("Colour", validators=[Length(max=80)])
+    weight = DecimalField("Weight (lb)", places=2, validators=[Optional(), NumberRange(min=0)])
+    born_year = IntegerField("Born: year", validators=[Optional()])
+    born_month = IntegerField("Month", validators=[Optional()])
+    born_day = IntegerField("Day", validators=[Optional()])
+    description = TextAreaField("Description", validators=[Length(max=2000)])
+    care_notes = TextAreaField("Care notes", validators=[Length(max=5000)])
+    feeding = TextAreaField("Feeding", validators=[Length(max=2000)])
+    medications = TextAreaField("Medications", validators=[Length(max=2000)])
+    vaccinations = FieldList(FormField(VaccinationEntry), min_entries=1, max_entries=20)
+    photo = FileField("Upload a photo", description="JPEG, PNG or WebP.")
+    photo_id = RadioField("Or pick a previous photo", coerce=coerce_optional_int, validate_choice=False)
+    active = BooleanField("Active", default=True, description="Inactive pets stay on file but are hidden from "
+                                                               "sitters and lists.")
+
+    def show_pet(self, pet: Pet | None) -> None:
+        """On a first GET: the pet's vaccinations (and an empty row), its photo; a new pet is active."""
+        if pet is None:
+            self.active.data = True
+            return
+        while len(self.vaccinations.entries):
+            self.vaccinations.pop_entry()
+        for vaccination in pet.vaccinations:
+            self.vaccinations.append_entry({"name": vaccination.name, "expires_on": vaccination.expires_on})
+        self.vaccinations.append_entry()
+        self.photo_id.data = pet.photo_id
+
+    def offer_photos(self, photos: list) -> None:
+        self.photo_id.choices = [(None, "Keep as is")] + [(p.id, f"Photo {p.id}") for p in photos]
+
+    def drop_unusable(self) -> None:
+        """Without the photo upload (a hidden field), there is nothing to pick from either."""
+        if "photo" not in self._fields and "photo_id" in self._fields:
+            del self["photo_id"]
+
+    def values(self) -> dict:
+        skip = {"csrf_token", "vaccinations", "photo", "photo_id"}
+        return {name: field.data for name, field in self._fields.items() if name not in skip}
+
+    def vaccination_values(self) -> list:
+        if "vaccinations" not in self._fields:
+            return []
+        return [(e.data["name"] or "", e.data["expires_on"]) for e in self.vaccinations.entries]
+
+    def upload(self):
+        return self.photo.data if "photo" in self._fields and self.photo.data else None
+
+    def picked_photo(self) -> int | None:
+        return self.photo_id.data if "photo_id" in self._fields else None
+
+
+class DocumentForm(FlaskForm):
+    title = StringField("What is it?", validators=[Length(max=160)],
+                        description="For example: Rabies certificate 2026.")
+    document = FileField("File", description="A PDF, or a photo or scan (JPEG, PNG or WebP).")

@@ -1,0 +1,58 @@
+"""The one way an uploaded file comes in: read within its size limit; an image checked and re-encoded.
+
+Pet photos and documents both come through here. Images are opened by Pillow only after their header
+says JPEG, PNG or WebP within the pixel limit (decompression bombs are refused), turned upright, and
+re-encoded as a fresh JPEG, so no metadata (EXIF, GPS) and nothing but pixels is ever kept.
+"""
+from __future__ import annotations
+
+import io
+
+from flask import current_app
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services.errors import DomainError
+
+IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+def human_size(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+
+
+def read_upload(upload, limit: int, field: str, noun: str = "file") -> bytes:
+    """The upload's bytes, refused beside `field` when empty or over `limit` (only limit+1 bytes are read)."""
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise DomainError(f"The {noun} is larger than {human_size(limit)}.", field)
+    if not data:
+        raise DomainError(f"The {noun} is empty.", field)
+    return data
+
+
+def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unreadable: str) -> Image.Image:
+    """An uploaded image checked and decoded: upright, RGB, at most `max_side` pixels a side."""
+    max_pixels = current_app.config["PHOTO_MAX_PIXELS"]
+    try:
+        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+            if probe.format not in IMAGE_FORMATS:
+                raise DomainError(wrong_type, field)
+            if probe.width * probe.height > max_pixels:
+                raise DomainError("The image has too many pixels.", field)
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image).convert("RGB")
+            image.thumbnail((max_side, max_side))
+    except Image.DecompressionBombError:
+        raise DomainError("The image has too many pixels.", field) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise DomainError(unreadable, field) from None
+    return image
+
+
+def jpeg_bytes(image: Image.Image, quality: int) -> bytes:
+    """The image as a new JPEG file: pixels only, no metadata (no exif= is passed)."""
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()
