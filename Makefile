@@ -40,7 +40,9 @@ $(AXE):
 	cd $(dir $@) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js \
 		&& mv package/axe.min.js . && rm -rf package axe-core-$(AXE_VERSION).tgz
 
+# The layers (.importlinter) first: a broken contract fails in a second, before the suite runs.
 test: $(VENV)/.dev chromium $(AXE)
+	$(BIN)/lint-imports
 	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev

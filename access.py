@@ -1,13 +1,18 @@
-"""Who may use which route. Every view declares its rule; undeclared views are refused."""
+"""Who may use what: every view declares its rule (undeclared views are refused), and every object in a
+URL is loaded through its service's loader with the signed-in account as the viewer, so another
+client's or another sitter's id answers 404. The role-matrix tests read the rules from here.
+"""
 from __future__ import annotations
 
 from functools import wraps
-from typing import Callable
+from typing import Callable, TypeVar
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
-from models import Role
+from models import ClientProfile, Document, FormResponse, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest
+from services import cards, clients, documents, forms, onboarding, pets, visits
+from services.settings import get_settings
 
 PUBLIC = "public"
 CLIENT = "client"
@@ -59,6 +64,92 @@ def client_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return _declare(wrapped, CLIENT)
+
+
+# Which site option switches which portal function.
+FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms", "cards": "portal_cards",
+            "requests": "portal_requests", "calendar": "portal_calendar"}
+
+
+def feature_required(name: str):
+    """404 when the business switched this portal function off (cards also need Stripe set up)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            settings = get_settings()
+            if not getattr(settings, FEATURES[name]) or (name == "cards" and not cards.cards_available(settings)):
+                abort(404)
+            return view(*args, **kwargs)
+
+        wrapped.feature = name
+        return wrapped
+
+    return decorator
+
+
+def onboarded(not_ready: Callable) -> Callable:
+    """Pages that wait until the client has finished onboarding; until then `not_ready()` says what is left."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not onboarding.onboarding_for(my_client()).complete:
+                return not_ready()
+            return view(*args, **kwargs)
+
+        wrapped.needs_onboarding = True
+        return wrapped
+
+    return decorator
+
+
+T = TypeVar("T")
+
+
+def or_404(found: T | None) -> T:
+    if found is None:
+        abort(404)
+    return found
+
+
+def my_client() -> ClientProfile:
+    """The signed-in client login's own profile, loaded once per request."""
+    if "my_client" not in g:
+        g.my_client = or_404(clients.load_client(current_user.client_id, current_user))
+    return g.my_client
+
+
+def client_or_404(client_id: int) -> ClientProfile:
+    return or_404(clients.load_client(client_id, current_user))
+
+
+def pet_or_404(pet_id: int) -> Pet:
+    return or_404(pets.load_pet(pet_id, current_user))
+
+
+def photo_or_404(photo_id: int) -> Photo:
+    return or_404(pets.load_photo(photo_id, current_user))
+
+
+def document_or_404(document_id: int) -> Document:
+    return or_404(documents.load_document(document_id, current_user))
+
+
+def response_or_404(response_id: int) -> FormResponse:
+    return or_404(forms.load_response(response_id, current_user))
+
+
+def visit_or_404(visit_id: int) -> Visit:
+    return or_404(visits.load_visit(visit_id, current_user))
+
+
+def request_or_404(request_id: int) -> VisitRequest:
+    return or_404(visits.load_request(request_id, current_user))
+
+
+def method_or_404(method_id: int) -> PaymentMethod:
+    return or_404(cards.load_method(method_id, current_user))
 
 
 def rule_of(endpoint: str | None) -> tuple[str, tuple[Role, ...]] | None:

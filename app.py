@@ -4,14 +4,25 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, redirect, render_template, url_for
+from flask_login import current_user
 from sqlalchemy import event
 
 import access
 import cli
 import filters
+from blueprints import (
+    auth, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources, schedule,
+    settings, staff, stripe_hooks,
+)
 from config import DEV_SECRET_KEY, from_environment
 from extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+from models import ClientLogin, StaffUser
+from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
+from services import outbox as outbox_service
+
+BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
+              stripe_hooks, requests, schedule, feeds)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -42,23 +53,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
 
-    from blueprints import (
-        auth, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources, schedule,
-        settings, staff, stripe_hooks,
-    )
-    from services import outbox as outbox_service
-
-    for module in (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
-                   stripe_hooks, requests, schedule, feeds):
+    for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     outbox_service.init_app(app)
 
-    if app.config.get("BENCH_CONTROL"):
-        from bench import control
-
-        app.register_blueprint(control.bp)
     app.add_url_rule("/", "home", home)
     app.before_request(access.refuse_undeclared)
+    app.after_request(finish_transaction)
+    app.teardown_request(_roll_back_on_exception)
     app.after_request(_security_headers)
     filters.init_app(app)
     cli.init_app(app)
@@ -70,9 +72,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 @access.public
 def home():
     """The start page: the client desk for staff, the portal for clients, sign-in for everyone else."""
-    from flask import redirect, url_for
-    from flask_login import current_user
-
     if current_user.is_authenticated:
         return redirect(url_for("clients.index" if current_user.is_staff else "portal.index"))
     return redirect(url_for("auth.login"))
@@ -80,8 +79,6 @@ def home():
 
 def load_user(user_id: str):
     """Flask-Login loader: staff and client logins are different kinds of account."""
-    from models import ClientLogin, StaffUser
-
     kind, _, rest = user_id.partition(":")
     raw_id, _, token = rest.partition(":")
     model = {"staff": StaffUser, "client": ClientLogin}.get(kind)
@@ -91,6 +88,24 @@ def load_user(user_id: str):
     if user is None or user.session_token != token or not user.active:
         return None
     return user
+
+
+def finish_transaction(response):
+    """The request owns the unit of work: a successful answer commits it once, any other undoes it.
+
+    Views and services only change the session (and flush); a refused form answers 4xx, so nothing it
+    half-did is kept. Emails queued by the change are in the same commit (services.outbox).
+    """
+    if response.status_code < 400:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+def _roll_back_on_exception(error: BaseException | None) -> None:
+    if error is not None:
+        db.session.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -115,4 +130,6 @@ def _security_headers(response):
 
 def _error_page(error):
     code = getattr(error, "code", 500) or 500
+    # A failed statement leaves the session unusable until it is rolled back; the page may read from it.
+    db.session.rollback()
     return render_template("errors/error.html", error=error, code=code), code

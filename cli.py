@@ -4,9 +4,12 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from extensions import db
 from models import Role
-from services import accounts
+from services import accounts, demo, outbox
 from services.errors import DomainError
+
+# Each command owns its transaction, as a request does: it commits once at the end.
 
 
 @click.command("create-owner")
@@ -21,6 +24,7 @@ def create_owner(email: str, password: str, first_name: str, last_name: str) -> 
         user = accounts.create_staff(email, first_name, last_name, Role.OWNER, password)
     except DomainError as error:
         raise click.ClickException(error.message) from None
+    db.session.commit()
     click.echo(f"Owner {user.email} created.")
 
 
@@ -28,9 +32,8 @@ def create_owner(email: str, password: str, first_name: str, last_name: str) -> 
 @click.option("--clients", "client_count", default=40, show_default=True)
 def seed_demo(client_count: int) -> None:
     """Load demo data once (a second run changes nothing) and print the demo logins."""
-    from services import demo
-
     created = demo.seed(client_count)
+    db.session.commit()
     click.echo("Demo data loaded." if created else "Demo data already present; nothing changed.")
     click.echo("Demo staff logins (sign in at /staff/login):")
     for role, email, password in demo.STAFF_LOGINS:
@@ -46,8 +49,6 @@ outbox_cli = click.Group("outbox", help="The email outbox.")
 @outbox_cli.command("run")
 def outbox_run() -> None:
     """Deliver every email that is due now; failures wait for their next attempt."""
-    from services import outbox
-
     sent, failed = outbox.deliver_all()
     click.echo(f"Sent {sent}, failed {failed}.")
     if failed:

@@ -65,5 +65,4 @@ def from_environment(instance_path: str) -> dict:
         # `flask db upgrade` copies a SQLite file aside before changing it (see migrations/env.py).
         "BACKUP_BEFORE_UPGRADE": _bool("PAWTAL_BACKUP_BEFORE_UPGRADE", True),
         "CLIENTS_PER_PAGE": 25,
-        "BENCH_CONTROL": _bool("PAWTAL_BENCH_CONTROL", False),
     }

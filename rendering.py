@@ -1,10 +1,18 @@
-"""Page-or-fragment rendering: the one place that reads htmx request headers."""
+"""Page-or-fragment rendering (the one place that reads htmx request headers), and the shape of a view
+that calls a service: on success answer done, on a refusal show the form again beside its fields.
+"""
 from __future__ import annotations
+
+from typing import Callable, TypeVar
 
 from flask import flash, make_response, redirect, render_template
 from flask_htmx import make_response as htmx_response
 
-from extensions import htmx
+from extensions import db, htmx
+from forms.errors import show_errors
+from services.errors import DomainError
+
+T = TypeVar("T")
 
 
 def wants_fragment() -> bool:
@@ -50,3 +58,42 @@ def done(message: str, location: str, fragment: str | None = None, trigger: str 
     if wants_fragment():
         return htmx_response("", redirect=location, trigger=trigger)
     return redirect(location, 303)
+
+
+def submit(form, work: Callable[[], T], then: Callable[[T], object], again: Callable[[int], object],
+           aliases: dict[str, str] | None = None):
+    """A form view in one line: when `form` validates, call the service `work()` and answer `then(result)`.
+
+    Otherwise answer `again(status)`: 200 before the form was sent, 422 when it was invalid or the
+    service refused it. A refusal (DomainError) undoes what the service changed, and its messages go
+    beside the fields they name (`aliases` maps a service's names to the form's); `form.refusal` keeps it.
+    """
+    form.refusal = None
+    if form.validate_on_submit():
+        try:
+            result = work()
+        except DomainError as error:
+            db.session.rollback()
+            show_errors(form, error, aliases)
+            form.refusal = error
+        else:
+            return then(_settled(result))
+    return again(422 if form.is_submitted() else 200)
+
+
+def perform(work: Callable[[], T], then: Callable[[T], object], refused: Callable[[DomainError], object]):
+    """A button's view in one line: call the service `work()`; on a refusal undo it and answer `refused(error)`."""
+    try:
+        result = work()
+    except DomainError as error:
+        db.session.rollback()
+        return refused(error)
+    return then(_settled(result))
+
+
+def _settled(result: T) -> T:
+    """Write the change and let what the answer shows be read afresh (ordered collections included),
+    as a commit would; the request's commit comes after the answer is rendered."""
+    db.session.flush()
+    db.session.expire_all()
+    return result

@@ -1,11 +1,12 @@
 """The benchmark's control route: 50 rows from plain sqlite3 (or the DB-API on PostgreSQL) through a tiny template.
 
-Registered only when PAWTAL_BENCH_CONTROL is set (by `make bench`), never in a normal install.
+`make bench` serves `bench.control:create_app()`: the app with this route added; a normal install never has it.
 """
 import sqlite3
 
-from flask import Blueprint, current_app, render_template_string
+from flask import Blueprint, Flask, current_app, render_template_string
 
+import app as pawtal
 from access import public
 from extensions import db
 
@@ -32,3 +33,10 @@ def control():
         finally:
             conn.close()
     return render_template_string(TEMPLATE, rows=rows)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Pawtal with the control route, for the benchmark only."""
+    bench_app = pawtal.create_app(config)
+    bench_app.register_blueprint(bp)
+    return bench_app

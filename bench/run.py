@@ -266,7 +266,7 @@ def invite_and_deliver(app, smtp_handler, count: int = 1000) -> tuple[float, flo
 def main() -> None:
     from aiosmtpd.controller import Controller
 
-    from app import create_app
+    from bench.control import create_app
 
     workdir = tempfile.mkdtemp(prefix="pawtal-bench-")
     # BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/pawtal_bench runs it on PostgreSQL
@@ -276,7 +276,7 @@ def main() -> None:
         ensure_database(db_url)
     smtp = Controller(CountingInbox(), hostname="127.0.0.1", port=free_port())
     smtp.start()
-    env_config = {"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "bench-secret", "BENCH_CONTROL": True,
+    env_config = {"SQLALCHEMY_DATABASE_URI": db_url, "SECRET_KEY": "bench-secret",
                   "STAFF_LOGIN_LIMIT": "1000 per minute", "CLIENT_LOGIN_LIMIT": "1000 per minute", "WTF_CSRF_ENABLED": False,  # in-process requests only
                   "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_SUPPRESS_SEND": False,
                   "OUTBOX_WORKER": False, "BASE_URL": "http://127.0.0.1:5000"}
@@ -308,10 +308,10 @@ def main() -> None:
     in_process = measure_in_process(app, routes)
 
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=db_url, SECRET_KEY="bench-secret", PAWTAL_BENCH_CONTROL="1",
+    env = dict(os.environ, DATABASE_URL=db_url, SECRET_KEY="bench-secret",
                PAWTAL_UPLOAD_FOLDER=os.path.join(workdir, "uploads"))
     server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-w", "2", "-b",
-                               f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env)
+                               f"127.0.0.1:{port}", "--log-level", "warning", "bench.control:create_app()"], cwd=ROOT, env=env)
     try:
         for _ in range(100):
             try:

@@ -3,49 +3,22 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length
 
-from access import client_required, public
-from blueprints.forms import show_errors
+from access import client_required, or_404, public
 from blueprints.staff import sign_in
 from extensions import db, limiter
+from forms.auth import ForgotForm, RegisterForm, SetPasswordForm
 from models import Policy
+from rendering import submit
 from services import accounts, invites, logins
-from services.errors import DomainError, FieldErrors
+from services.errors import DomainError
 from services.emails import format_code
 from services.settings import get_settings
 
 bp = Blueprint("auth", __name__)
 
-PASSWORD_RULE = (f"At least {accounts.MIN_PASSWORD_LENGTH} characters, mixing letters with numbers or symbols.")
 RESET_SESSION_KEY = "password_link"
-
-
-class RegisterForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(message="Enter your email."), Length(max=254)],
-                       description="You will sign in with it.")
-    password = PasswordField("Password", validators=[InputRequired(message="Choose a password."), Length(max=200)],
-                             description=PASSWORD_RULE)
-    confirm = PasswordField("Password again", validators=[
-        InputRequired(message="Type the password again."), EqualTo("password", message="The passwords differ.")])
-    first_name = StringField("First name", validators=[InputRequired(message="Enter your first name."),
-                                                       Length(max=80)])
-    last_name = StringField("Last name", validators=[InputRequired(message="Enter your last name."), Length(max=80)])
-    code = StringField("Invitation code", validators=[Length(max=20)],
-                       description="From your invitation email, like ABCD-EFGH. Leave it empty if you have none.")
-
-
-class ForgotForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(message="Enter your email."), Length(max=254)])
-
-
-class SetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[InputRequired(message="Choose a password."),
-                                                         Length(max=200)], description=PASSWORD_RULE)
-    confirm = PasswordField("New password again", validators=[
-        InputRequired(message="Type the password again."), EqualTo("password", message="The passwords differ.")])
+POLICY = "policy_"  # a refused policy agreement is named policy_<id> by the service
 
 
 def _email_key(prefix: str):
@@ -90,38 +63,35 @@ def register():
             form.code.errors = [error.message]
     policies = logins.required_policies()
     agreed = {int(v) for v in request.form.getlist("policies") if v.isdigit()}
-    policy_errors: dict[int, str] = {}
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if not form.validate_on_submit():
-            policy_errors = {p.id: f"Please read and agree to the {p.title}." for p in policies if p.id not in agreed}
-        else:
-            try:
-                login = logins.register(logins.Registration(
-                    email=form.email.data, password=form.password.data, first_name=form.first_name.data,
-                    last_name=form.last_name.data, code=form.code.data or "", agreed_policy_ids=tuple(agreed),
-                    ip_address=request.remote_addr or ""))
-            except FieldErrors as error:
-                db.session.rollback()
-                policy_errors = {int(k.removeprefix("policy_")): v for k, v in error.errors.items()
-                                 if k.startswith("policy_")}
-                show_errors(form, FieldErrors({k: v for k, v in error.errors.items() if not k.startswith("policy_")}))
-            else:
-                login_user(login)
-                return redirect(url_for("portal.index"), 303)
-    return render_template("auth/register.html", form=form, policies=policies, agreed=agreed,
-                           policy_errors=policy_errors, open_registration=get_settings().clients_can_register,
-                           invited=bool(form.code.data)), status
+
+    def register_login():
+        return logins.register(logins.Registration(
+            email=form.email.data, password=form.password.data, first_name=form.first_name.data,
+            last_name=form.last_name.data, code=form.code.data or "", agreed_policy_ids=tuple(agreed),
+            ip_address=request.remote_addr or ""))
+
+    def registered(login):
+        login_user(login)
+        return redirect(url_for("portal.index"), 303)
+
+    def again(status: int):
+        refused = getattr(form.refusal, "errors", None) or {}
+        if form.refusal is None and form.is_submitted():  # the form itself was invalid: say which policies too
+            refused = {f"{POLICY}{p.id}": f"Please read and agree to the {p.title}." for p in policies
+                       if p.id not in agreed}
+        policy_errors = {int(k.removeprefix(POLICY)): v for k, v in refused.items() if k.startswith(POLICY)}
+        form.form_errors[:] = [e for e in form.form_errors if e not in policy_errors.values()]
+        return render_template("auth/register.html", form=form, policies=policies, agreed=agreed,
+                               policy_errors=policy_errors, open_registration=get_settings().clients_can_register,
+                               invited=bool(form.code.data)), status
+
+    return submit(form, register_login, registered, again)
 
 
 @bp.get("/policies/<int:policy_id>")
 @public
 def policy(policy_id: int):
-    item = db.session.get(Policy, policy_id)
-    if item is None:
-        abort(404)
-    return render_template("auth/policy.html", policy=item)
+    return render_template("auth/policy.html", policy=or_404(db.session.get(Policy, policy_id)))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -172,16 +142,13 @@ def set_password():
         session.pop(RESET_SESSION_KEY, None)
         return render_template("auth/link_problem.html", expired=False, email=""), 404
     form = SetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            logins.set_password(login, form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_errors(form, error)
-        else:
-            session.pop(RESET_SESSION_KEY, None)
-            logout_user()
-            login_user(login)
-            return redirect(url_for("portal.index"), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("auth/set_password.html", form=form, login=login, purpose=held["purpose"]), status
+
+    def signed_in(_):
+        session.pop(RESET_SESSION_KEY, None)
+        logout_user()
+        login_user(login)
+        return redirect(url_for("portal.index"), 303)
+
+    return submit(form, lambda: logins.set_password(login, form.password.data), signed_in,
+                  lambda status: (render_template("auth/set_password.html", form=form, login=login,
+                                                  purpose=held["purpose"]), status))

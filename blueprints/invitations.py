@@ -3,25 +3,15 @@ from __future__ import annotations
 
 from flask import Blueprint, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import Length
 
-from access import manager_required
-from blueprints.forms import show_errors
-from extensions import db
+from access import manager_required, or_404
+from forms.invitations import InviteForm
 from models import Invitation
-from rendering import done, render_page
+from rendering import done, perform, render_page, submit
 from services import invites
-from services.errors import DomainError
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
 CHANGED = "clientsChanged"  # the table, profile and this list refresh themselves on it
-
-
-class InviteForm(FlaskForm):
-    message = TextAreaField("Personal message (optional)", validators=[Length(max=2000)],
-                            description="Added to the invitation email, above the link and code.")
 
 
 def _chosen_ids() -> list[int]:
@@ -50,45 +40,45 @@ def create():
     ids = _chosen_ids()
     form = InviteForm()
     plan = invites.plan_invites(ids)
-    if form.validate_on_submit():
-        try:
-            sent = invites.send_invitations(plan.invite, current_user, form.message.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            show_errors(form, error)
-        else:
-            count = len(sent)
-            message = f"Invited {count} client{'' if count == 1 else 's'}."
-            if plan.skipped:
-                message += f" Skipped {len(plan.skipped)}."
-            return done(message, _back_url(ids), "_partials/flashes.html", trigger=CHANGED, oob=True)
-    return render_page("invitations/new.html", "invitations/_dialog.html", status=422, form=form, ids=ids,
-                       plan=plan, back=_back_url(ids))
+
+    def invited(sent):
+        message = f"Invited {len(sent)} client{'' if len(sent) == 1 else 's'}."
+        if plan.skipped:
+            message += f" Skipped {len(plan.skipped)}."
+        return done(message, _back_url(ids), "_partials/flashes.html", trigger=CHANGED, oob=True)
+
+    return submit(form, lambda: invites.send_invitations(plan.invite, current_user, form.message.data or ""), invited,
+                  lambda status: render_page("invitations/new.html", "invitations/_dialog.html", status=status,
+                                             form=form, ids=ids, plan=plan, back=_back_url(ids)))
+
+
+def _invitation_or_404(invitation_id: int) -> Invitation:
+    return or_404(invites.load_invitation(invitation_id, current_user))
+
+
+def _notice(message: str, **extra):
+    return done(message, _back(), "_partials/flashes.html", oob=True, **extra)
 
 
 @bp.post("/<int:invitation_id>/resend")
 @manager_required
 def resend(invitation_id: int):
-    invitation = db.get_or_404(Invitation, invitation_id)
-    try:
-        invites.resend(invitation, current_user)
-    except DomainError as error:
-        db.session.rollback()
-        return done(error.message, _back(), "_partials/flashes.html", oob=True, category="error")
-    return done(f"Sent a new invitation to {invitation.client.name}; the older code no longer works.", _back(),
-                "_partials/flashes.html", trigger=CHANGED, oob=True)
+    invitation = _invitation_or_404(invitation_id)
+    name = invitation.client.name
+    return perform(lambda: invites.resend(invitation, current_user),
+                   lambda _: _notice(f"Sent a new invitation to {name}; the older code no longer works.",
+                                     trigger=CHANGED),
+                   lambda error: _notice(error.message, category="error"))
 
 
 @bp.post("/<int:invitation_id>/revoke")
 @manager_required
 def revoke(invitation_id: int):
-    invitation = db.get_or_404(Invitation, invitation_id)
-    try:
-        invites.revoke(invitation)
-    except DomainError as error:
-        return done(error.message, _back(), "_partials/flashes.html", oob=True, category="error")
-    return done(f"Revoked the invitation for {invitation.client.name}.", _back(), "_partials/flashes.html",
-                trigger=CHANGED, oob=True)
+    invitation = _invitation_or_404(invitation_id)
+    name = invitation.client.name
+    return perform(lambda: invites.revoke(invitation),
+                   lambda _: _notice(f"Revoked the invitation for {name}.", trigger=CHANGED),
+                   lambda error: _notice(error.message, category="error"))
 
 
 def _back_url(ids: list[int]) -> str:

@@ -25,6 +25,5 @@ def retry(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     if message.sent_at is None:
         outbox.retry_now(message)
-        outbox.wake()
     return done("Trying again now.", url_for("outbox.index"), "outbox/_messages.html",
                 undelivered=outbox.list_undelivered(), sent=outbox.list_recent_sent(), fill=outbox.fill)

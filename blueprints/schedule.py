@@ -10,33 +10,19 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
 
-from access import manager_required, staff_required
-from blueprints.forms import parse_money, show_errors
-from blueprints.visit_forms import StaffVisitForm, build_request_form, plan_from
+from access import client_or_404, manager_required, or_404, staff_required, visit_or_404
 from extensions import db
 from filters import business_today
-from models import BlockOut, ClientProfile, Role, Visit
-from rendering import done, render_page
-from services.outbox import external_url
+from forms.visits import BlockOutForm, CancelForm, StaffVisitForm
+from models import BlockOut, ClientProfile, Role
+from rendering import done, render_page, submit
 from services import clients, visits
-from services.errors import DomainError, FieldErrors
+from services.errors import DomainError
+from services.outbox import external_url
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 VIEWS = ("month", "week", "day")
-
-
-class CancelForm(FlaskForm):
-    reason = TextAreaField("Why is it cancelled?", validators=[InputRequired(message="Say why (the client reads it)."),
-                                                               Length(max=2000)])
-
-
-class BlockOutForm(FlaskForm):
-    starts_on = DateField("First day", validators=[InputRequired(message="Choose the first day.")])
-    ends_on = DateField("Last day", validators=[Optional()], description="Leave blank for one day.")
-    note = StringField("Note for clients", validators=[Length(max=300)], description="For example: Closed for the holidays.")
 
 
 def _range(view: str, day: date) -> tuple[list[date], date, date]:
@@ -67,7 +53,7 @@ def _schedule_context(view: str, day: date, sitter_id: int | None, **extra) -> d
     return {"view": view, "day": day, "days": days, "weeks": [days[i:i + 7] for i in range(0, len(days), 7)],
             "visits_by_day": visits.by_day(shown), "blocked": visits.blocked_days(blockouts, first, last),
             "sitter_id": sitter_id, "sitters": visits.sitters(), "prev_day": prev_day, "next_day": next_day,
-            "today": business_today(), "window_label": visits.window_label, "count": len(shown),
+            "today": business_today(), "count": len(shown),
             "feed_url": external_url("feeds.show", token=current_user.calendar_token),
             "visit_url": url_for("schedule.index") + "visits/", **extra}
 
@@ -89,20 +75,14 @@ def index():
                        **_schedule_context(view, day, _sitter_filter(), schedule_args=schedule_args))
 
 
-def visit_or_404(visit_id: int) -> Visit:
-    """A visit on the schedule; a sitter sees only the visits assigned to them."""
-    visit = db.session.get(Visit, visit_id)
-    if visit is None or (current_user.role == Role.SITTER and visit.sitter_id != current_user.id):
-        abort(404)
-    return visit
+def _visit_page(visit, form, status: int = 200):
+    return render_page("schedule/visit.html", "schedule/_visit.html", status=status, visit=visit, form=form)
 
 
 @bp.get("/visits/<int:visit_id>")
 @staff_required()
 def show_visit(visit_id: int):
-    visit = visit_or_404(visit_id)
-    return render_page("schedule/visit.html", "schedule/_visit.html", visit=visit, form=CancelForm(formdata=None),
-                       window_label=visits.window_label)
+    return _visit_page(visit_or_404(visit_id), CancelForm(formdata=None))
 
 
 @bp.post("/visits/<int:visit_id>/cancel")
@@ -110,27 +90,16 @@ def show_visit(visit_id: int):
 def cancel_visit(visit_id: int):
     visit = visit_or_404(visit_id)
     form = CancelForm()
-    if form.validate_on_submit():
-        try:
-            visits.cancel_visit(visit, current_user, form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_errors(form, error)
-        else:
-            return done("Cancelled; the client is emailed the reason.", url_for("schedule.show_visit", visit_id=visit.id),
-                        "schedule/_visit.html", visit=visit, form=None, window_label=visits.window_label)
-    return render_page("schedule/visit.html", "schedule/_visit.html", status=422, visit=visit, form=form,
-                       window_label=visits.window_label)
+    return submit(form, lambda: visits.cancel_visit(visit, current_user, form.reason.data),
+                  lambda cancelled: done("Cancelled; the client is emailed the reason.",
+                                         url_for("schedule.show_visit", visit_id=visit_id), "schedule/_visit.html",
+                                         visit=cancelled, form=None),
+                  lambda status: _visit_page(visit, form, status))
 
 
 def _client_for_new() -> ClientProfile | None:
     client_id = request.args.get("client", type=int) or request.form.get("client", type=int)
-    if not client_id:
-        return None
-    client = clients.load_client(client_id, current_user)
-    if client is None:
-        abort(404)
-    return client
+    return client_or_404(client_id) if client_id else None
 
 
 def _new_context(client: ClientProfile | None, form: StaffVisitForm | None, **extra) -> dict:
@@ -142,15 +111,23 @@ def _new_context(client: ClientProfile | None, form: StaffVisitForm | None, **ex
 
 
 def build_staff_form(client: ClientProfile) -> StaffVisitForm:
-    form = build_request_form(client, StaffVisitForm, day=visits.parse_day(request.args.get("day")),
-                              extra_days=1 if request.form.get("action") == "add_day" else 0)
-    choices = visits.sitter_choices(client)
-    form.sitter_id.choices = [(0, "Choose a sitter")] + [
-        (user.id, f"{user.name} ({tag})" if tag else user.name) for user, tag in choices]
-    if request.method == "GET":
-        suggested = visits.suggested_sitter(client)
-        form.sitter_id.data = suggested.id if suggested else 0
+    form = StaffVisitForm()
+    form.offer(visits.active_services(), client.active_pets, visits.parse_day(request.args.get("day")),
+               extra_days=1 if request.form.get("action") == "add_day" else 0)
+    form.offer_sitters(visits.sitter_choices(client), visits.suggested_sitter(client))
     return form
+
+
+def _add_visits(client: ClientProfile, form: StaffVisitForm):
+    plan = visits.make_plan(client, **form.plan_values())
+    return visits.add_visits(client, plan, visits.staff_by_id(form.sitter_id.data), current_user, form.price.data)
+
+
+def _added(visit_request):
+    first = visit_request.visits[0]
+    count = len(visit_request.visits)
+    return done(f"Added {count} visit{'s' if count != 1 else ''} for {visit_request.client.name}; "
+                "the client is emailed.", url_for("schedule.index", view="week", date=first.day.isoformat()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -161,95 +138,68 @@ def new():
     if client is None:
         return render_page("schedule/new.html", "schedule/_new.html", **_new_context(None, None))
     form = build_staff_form(client)
-    action = request.form.get("action", "send")
-    if request.method == "GET" or action in ("preview", "add_day"):
+    if request.method == "GET" or request.form.get("action", "send") in ("preview", "add_day"):
         return render_page("schedule/new.html", "schedule/_new.html", **_new_context(
             client, form, preview=_try_preview(client, form) if request.method == "POST" else None))
-    if form.validate_on_submit():
-        try:
-            price = _staff_price(form)
-            sitter = visits.staff_by_id(form.sitter_id.data)
-            visit_request = visits.add_visits(client, plan_from(form, client), sitter, current_user, price)
-        except visits.ConflictError as error:
-            db.session.rollback()
-            show_errors(form, error)
-            return render_page("schedule/new.html", "schedule/_new.html", status=422,
-                               **_new_context(client, form, preview=visits.Preview(conflicts=error.conflicts)))
-        except DomainError as error:
-            db.session.rollback()
-            show_errors(form, error)
-        else:
-            first = visit_request.visits[0]
-            count = len(visit_request.visits)
-            return done(f"Added {count} visit{'s' if count != 1 else ''} for {client.name}; the client is emailed.",
-                        url_for("schedule.index", view="week", date=first.day.isoformat()))
-    return render_page("schedule/new.html", "schedule/_new.html", status=422,
-                       **_new_context(client, form, preview=_try_preview(client, form)))
+
+    def again(status: int):
+        conflicts = getattr(form.refusal, "conflicts", None)
+        preview = visits.Preview(conflicts=conflicts) if conflicts else _try_preview(client, form)
+        return render_page("schedule/new.html", "schedule/_new.html", status=status,
+                           **_new_context(client, form, preview=preview))
+
+    return submit(form, lambda: _add_visits(client, form), _added, again)
 
 
-def _staff_price(form: StaffVisitForm) -> int | None:
+def _try_preview(client: ClientProfile, form: StaffVisitForm):
     try:
-        return parse_money(form.price.data)
-    except ValueError as error:
-        raise FieldErrors({"price": str(error)}) from None
-
-
-def _try_preview(client: ClientProfile, form):
-    try:
-        preview = visits.preview(client.id, plan_from(form, client))
-        price = _staff_price(form)
+        preview = visits.preview(client.id, visits.make_plan(client, **form.plan_values()))
     except DomainError:
         return None
-    if price is not None:
+    if form.price.data is not None:
         for planned in preview.visits:
-            planned.price_cents = price
+            planned.price_cents = form.price.data
     return preview
 
 
 @bp.post("/new/preview")
 @manager_required
 def preview():
-    client = _client_for_new()
-    if client is None:
-        abort(404)
+    client = or_404(_client_for_new())
     form = build_staff_form(client)
     return render_page("schedule/new.html", "portal/_request_preview.html", preview=_try_preview(client, form),
                        **_new_context(client, form))
+
+
+def _blockout_context(form: BlockOutForm, **extra) -> dict:
+    today = business_today()
+    upcoming = visits.blockouts_between(today - timedelta(days=30), today + timedelta(days=3 * 366))
+    return {"form": form, "items": upcoming, **extra}
+
+
+def _blockout_added(result):
+    blockout, affected = result
+    message = (f"Closed {blockout.starts_on:%-d %b}–{blockout.ends_on:%-d %b %Y}. "
+               + (f"{len(affected)} open visits fall inside it: listed below; their clients are emailed."
+                  if affected else "No visits fall inside it."))
+    return render_page("schedule/blockouts.html", "schedule/_blockouts.html", **_blockout_context(
+        BlockOutForm(formdata=None), affected=affected, notice=message))
 
 
 @bp.route("/blockouts", methods=["GET", "POST"])
 @manager_required
 def blockouts():
     form = BlockOutForm()
-    if form.validate_on_submit():
-        try:
-            blockout, affected = visits.add_blockout(form.starts_on.data, form.ends_on.data, form.note.data or "",
-                                                     current_user)
-        except DomainError as error:
-            db.session.rollback()
-            show_errors(form, error)
-        else:
-            message = (f"Closed {blockout.starts_on:%-d %b}–{blockout.ends_on:%-d %b %Y}. "
-                       + (f"{len(affected)} open visits fall inside it: listed below; their clients are emailed."
-                          if affected else "No visits fall inside it."))
-            return render_page("schedule/blockouts.html", "schedule/_blockouts.html", **_blockout_context(
-                BlockOutForm(formdata=None), affected=affected, notice=message))
-    status = 422 if request.method == "POST" else 200
-    return render_page("schedule/blockouts.html", "schedule/_blockouts.html", status=status, **_blockout_context(form))
-
-
-def _blockout_context(form: BlockOutForm, **extra) -> dict:
-    today = business_today()
-    upcoming = visits.blockouts_between(today - timedelta(days=30), today + timedelta(days=3 * 366))
-    return {"form": form, "items": upcoming, "window_label": visits.window_label, **extra}
+    return submit(form, lambda: visits.add_blockout(form.starts_on.data, form.ends_on.data, form.note.data or "",
+                                                    current_user), _blockout_added,
+                  lambda status: render_page("schedule/blockouts.html", "schedule/_blockouts.html", status=status,
+                                             **_blockout_context(form)))
 
 
 @bp.post("/blockouts/<int:blockout_id>/delete")
 @manager_required
 def delete_blockout(blockout_id: int):
-    blockout = db.session.get(BlockOut, blockout_id)
-    if blockout is None:
-        abort(404)
+    blockout = or_404(db.session.get(BlockOut, blockout_id))
     if not FlaskForm().validate_on_submit():
         abort(400)
     visits.delete_blockout(blockout)
@@ -265,4 +215,3 @@ def reset_feed():
         abort(400)
     visits.reset_feed(current_user)
     return done("Your calendar feed has a new address; the old one no longer works.", url_for("schedule.index"))
-

@@ -1,47 +1,20 @@
 """Staff sign-in and the team page."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
-from urllib.parse import urlsplit
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length
 
 from access import owner_required, public, staff_required
-from blueprints.forms import show_errors
 from extensions import db, limiter
+from forms.auth import SignInForm
+from forms.staff import StaffForm, StaffUpdateForm
 from models import Role, StaffUser
-from rendering import done, render_page
+from rendering import done, perform, render_page, submit
 from services import accounts
-from services.errors import DomainError
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
-
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
-
-
-class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired()])
-    remember = BooleanField("Keep me signed in on this device")
-
-
-class StaffForm(FlaskForm):
-    first_name = StringField("First name", validators=[InputRequired(), Length(max=80)])
-    last_name = StringField("Last name", validators=[Length(max=80)])
-    email = EmailField("Email", validators=[InputRequired(), Email(check_deliverability=False), Length(max=254)])
-    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.SITTER.value)
-    password = PasswordField(
-        "Temporary password",
-        validators=[InputRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH, max=200)],
-        description=f"At least {accounts.MIN_PASSWORD_LENGTH} characters; share it privately.",
-    )
-
-
-class StaffUpdateForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    active = BooleanField("Can sign in")
 
 
 def _login_email_key() -> str:
@@ -68,7 +41,7 @@ def login():
 
 def sign_in(authenticate, home: str, template: str, failure: str):
     """The sign-in form for one kind of account: 303 to `next` (or `home`) on success, 401 on failure."""
-    form = LoginForm()
+    form = SignInForm()
     status = 200
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
@@ -106,16 +79,10 @@ def _team_page(form: StaffForm, status: int = 200):
 @owner_required
 def create():
     form = StaffForm()
-    if form.validate_on_submit():
-        try:
-            user = accounts.create_staff(
-                form.email.data, form.first_name.data, form.last_name.data, Role(form.role.data), form.password.data
-            )
-        except DomainError as error:
-            show_errors(form, error)
-        else:
-            return done(f"{user.name} can now sign in as {user.role.label.lower()}.", url_for("staff.index"))
-    return _team_page(form, 422)
+    return submit(form, lambda: accounts.create_staff(form.email.data, form.first_name.data, form.last_name.data,
+                                                      Role(form.role.data), form.password.data),
+                  lambda user: done(f"{user.name} can now sign in as {user.role.label.lower()}.", url_for("staff.index")),
+                  lambda status: _team_page(form, status))
 
 
 @bp.post("/<int:staff_id>")
@@ -123,12 +90,14 @@ def create():
 def update(staff_id: int):
     member = db.get_or_404(StaffUser, staff_id)
     form = StaffUpdateForm(prefix=f"m{member.id}")
-    if form.validate_on_submit():
-        try:
-            accounts.update_staff(member, Role(form.role.data), form.active.data, current_user)
-        except DomainError as error:
-            flash(error.message, "error")
-            return redirect(url_for("staff.index"), 303)
-        return done(f"Saved {member.name}.", url_for("staff.index"))
-    flash("Choose a role.", "error")
+    if not form.validate_on_submit():
+        flash("Choose a role.", "error")
+        return redirect(url_for("staff.index"), 303)
+    return perform(lambda: accounts.update_staff(member, Role(form.role.data), form.active.data, current_user),
+                   lambda saved: done(f"Saved {saved.name}.", url_for("staff.index")),
+                   lambda error: _refused(error.message))
+
+
+def _refused(message: str):
+    flash(message, "error")
     return redirect(url_for("staff.index"), 303)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from access import public
-from extensions import csrf, db
+from extensions import csrf
+from rendering import perform
 from services import cards
 
 bp = Blueprint("stripe_hooks", __name__, url_prefix="/stripe")
@@ -15,9 +16,9 @@ bp = Blueprint("stripe_hooks", __name__, url_prefix="/stripe")
 @csrf.exempt
 def webhook():
     try:
-        outcome = cards.handle_event(request.get_data(), request.headers.get("Stripe-Signature"))
+        return perform(lambda: cards.handle_event(request.get_data(), request.headers.get("Stripe-Signature")),
+                       lambda outcome: {"received": True, "outcome": outcome},
+                       lambda duplicate: {"received": True, "outcome": duplicate.message})
     except ValueError as error:
-        db.session.rollback()
         current_app.logger.warning("stripe webhook refused: %s", error)
         return {"error": "invalid signature or payload"}, 400
-    return {"received": True, "outcome": outcome}

@@ -5,15 +5,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
+from email_validator import EmailNotValidError, validate_email
+
 from extensions import db
-from models import Role, StaffUser, new_session_token
+from models import MIN_PASSWORD_LENGTH, Role, StaffUser, new_session_token
 from services.errors import DomainError
 
 _hasher = PasswordHasher()
 # Verifying against this keeps sign-in time the same for unknown emails.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
-
-MIN_PASSWORD_LENGTH = 10
 
 
 def hash_password(password: str) -> str:
@@ -43,6 +43,17 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def clean_email(text: str, field: str = "email") -> str:
+    """The address, checked by email-validator (syntax only: no DNS lookups) and lower-cased."""
+    address = normalize_email(text or "")
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        raise DomainError(f"“{address}” is not an email address; write it like name@example.com."
+                          if address else "Enter an email address.", field) from None
+    return address
+
+
 def staff_by_email(email: str) -> StaffUser | None:
     return db.session.scalar(select(StaffUser).where(StaffUser.email == normalize_email(email)))
 
@@ -62,12 +73,11 @@ def check_credentials(account, password: str):
 
 def authenticate_staff(email: str, password: str) -> StaffUser | None:
     """The active staff member with these credentials, or None."""
-    user = check_credentials(staff_by_email(email), password)
-    db.session.commit()
-    return user
+    return check_credentials(staff_by_email(email), password)
 
 
 def create_staff(email: str, first_name: str, last_name: str, role: Role, password: str) -> StaffUser:
+    email = clean_email(email)
     if staff_by_email(email):
         raise DomainError("A staff member with this email already exists.", "email")
     check_password_strength(password)
@@ -79,7 +89,7 @@ def create_staff(email: str, first_name: str, last_name: str, role: Role, passwo
         password_hash=hash_password(password),
     )
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -94,7 +104,6 @@ def update_staff(user: StaffUser, role: Role, active: bool, acting: StaffUser) -
         user.session_token = new_session_token()  # sign them out everywhere
     user.role = role
     user.active = active
-    db.session.commit()
     return user
 
 

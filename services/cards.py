@@ -11,16 +11,37 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import ClientProfile, PaymentMethod, StripeEvent
+from models import ClientLogin, ClientProfile, PaymentMethod, SiteSettings, StripeEvent
+from services import signals
 from services.errors import DomainError
+from services.settings import get_settings
 
 BANK = "us_bank_account"
+
+
+def stripe_configured() -> bool:
+    config = current_app.config
+    return bool(config["STRIPE_SECRET_KEY"] and config["STRIPE_PUBLISHABLE_KEY"])
+
+
+def cards_available(settings: SiteSettings | None = None) -> bool:
+    """Card features need Stripe keys and the switch on."""
+    settings = settings or get_settings()
+    return bool(settings.portal_cards and stripe_configured())
 
 
 def client() -> stripe.StripeClient:
     config = current_app.config
     base = {"api": config["STRIPE_API_BASE"]} if config["STRIPE_API_BASE"] else {}
     return stripe.StripeClient(config["STRIPE_SECRET_KEY"], base_addresses=base, max_network_retries=1)
+
+
+def load_method(method_id: int, viewer: ClientLogin) -> PaymentMethod | None:
+    """A payment method on file of the viewer's own profile."""
+    if viewer.is_staff:
+        return None
+    return db.session.scalar(select(PaymentMethod).where(PaymentMethod.id == method_id,
+                                                         PaymentMethod.client_id == viewer.client_id))
 
 
 def has_usable_method(profile: ClientProfile) -> bool:
@@ -36,7 +57,7 @@ def ensure_customer(profile: ClientProfile) -> str:
         "name": profile.name, "email": emails[0] if emails else None,
         "metadata": {"pawtal_client_id": str(profile.id)}})
     profile.stripe_customer_id = customer.id
-    db.session.commit()
+    db.session.flush()
     return customer.id
 
 
@@ -75,7 +96,6 @@ def keep_method(profile: ClientProfile, method: dict, status: str) -> PaymentMet
         row.status = status
     _describe(row, method)
     _replace_others(profile, row)
-    db.session.commit()
     return row
 
 
@@ -86,7 +106,7 @@ def _replace_others(profile: ClientProfile, row: PaymentMethod) -> None:
         for old in [m for m in profile.payment_methods if m.id != row.id]:
             _detach_quietly(old.stripe_id)
             db.session.delete(old)
-    _refresh_onboarding(profile)
+    signals.card_changed.send(profile)
 
 
 def _describe(row: PaymentMethod, method: dict) -> None:
@@ -102,10 +122,7 @@ def _describe(row: PaymentMethod, method: dict) -> None:
 def remove_method(profile: ClientProfile, row: PaymentMethod) -> None:
     _detach_quietly(row.stripe_id)
     db.session.delete(row)
-    db.session.flush()
-    db.session.expire(profile, ["payment_methods"])
-    _refresh_onboarding(profile)
-    db.session.commit()
+    signals.card_changed.send(profile)
 
 
 def _detach_quietly(stripe_id: str) -> None:
@@ -113,14 +130,6 @@ def _detach_quietly(stripe_id: str) -> None:
         client().v1.payment_methods.detach(stripe_id)
     except stripe.StripeError as error:  # already detached or gone: nothing to undo
         current_app.logger.info("stripe: detach %s: %s", stripe_id, error)
-
-
-def _refresh_onboarding(profile: ClientProfile) -> None:
-    from services import onboarding  # noqa: PLC0415 - onboarding asks this module about cards
-
-    db.session.flush()
-    db.session.expire(profile, ["payment_methods"])
-    onboarding.refresh(profile)
 
 
 def _call(method, *args, **kwargs):
@@ -136,6 +145,10 @@ def _id(value) -> str:
     return value if isinstance(value, str) else value["id"]
 
 
+class DuplicateEvent(DomainError):
+    """A webhook event already handled (Stripe retries and replays): nothing more to do."""
+
+
 def handle_event(payload: bytes, signature: str | None) -> str:
     """Verify and apply a webhook event once; returns what happened. ValueError: refused."""
     secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
@@ -145,15 +158,14 @@ def handle_event(payload: bytes, signature: str | None) -> str:
         event = stripe.Webhook.construct_event(payload, signature, secret)
     except (stripe.SignatureVerificationError, ValueError) as error:
         raise ValueError(str(error)) from None
+    if db.session.get(StripeEvent, event.id) is not None:
+        raise DuplicateEvent("duplicate")
     db.session.add(StripeEvent(id=event.id, type=event.type))
     try:
         db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return "duplicate"
-    outcome = _apply(event.type, event.data.object.to_dict())
-    db.session.commit()
-    return outcome
+    except IntegrityError:  # a replay racing this one: it loses here, and its request rolls back
+        raise DuplicateEvent("duplicate") from None
+    return _apply(event.type, event.data.object.to_dict())
 
 
 def _profile_for(customer) -> ClientProfile | None:
@@ -181,7 +193,7 @@ def _apply(kind: str, obj: dict) -> str:
             return "ignored"
         profile = db.session.get(ClientProfile, row.client_id)
         db.session.delete(row)
-        _refresh_onboarding(profile)
+        signals.card_changed.send(profile)
         return "removed"
     if kind in ("setup_intent.succeeded", "setup_intent.requires_action", "setup_intent.setup_failed",
                 "setup_intent.canceled"):
@@ -204,6 +216,6 @@ def _apply(kind: str, obj: dict) -> str:
             return "pending"
         if row is not None and row.status != "active":  # failed or canceled before it was usable
             db.session.delete(row)
-            _refresh_onboarding(profile)
+            signals.card_changed.send(profile)
         return "failed"
     return "ignored"

@@ -24,7 +24,8 @@ from models import (
     TerritoryZip,
     utcnow,
 )
-from services.accounts import normalize_email
+from services.accounts import clean_email
+from services import signals
 from services.errors import DomainError, FieldErrors
 from services.settings import apply_field_rules
 
@@ -120,14 +121,20 @@ def digits(text: str) -> str:
     return re.sub(r"\D", "", text or "")
 
 
-def visible_clients(viewer: StaffUser) -> Select:
-    """Clients a staff member may see: all for managers, assigned ones for sitters."""
+def visible_clients(viewer: StaffUser | ClientLogin) -> Select:
+    """Who may see which client, in one place: managers all, sitters their assigned ones, a client login its own."""
     stmt = select(ClientProfile)
+    if not viewer.is_staff:
+        return stmt.where(ClientProfile.id == viewer.client_id)
     if not viewer.can_manage:
         stmt = stmt.where(
             or_(ClientProfile.primary_sitter_id == viewer.id, ClientProfile.secondary_sitter_id == viewer.id)
         )
     return stmt
+
+
+def visible_client_ids(viewer: StaffUser | ClientLogin) -> Select:
+    return visible_clients(viewer).with_only_columns(ClientProfile.id)
 
 
 _first_email = (
@@ -248,8 +255,13 @@ def _page(ids: list[int], total: int, page: int, per_page: int) -> ClientPage:
     )
 
 
-def load_client(client_id: int, viewer: StaffUser) -> ClientProfile | None:
-    """A client with everything the profile shows, if `viewer` may see it."""
+def load_client(client_id: int, viewer: StaffUser | ClientLogin) -> ClientProfile | None:
+    """A client with everything its page shows, if `viewer` may see it (a client login: only its own)."""
+    if not viewer.is_staff:
+        if client_id != viewer.client_id:
+            return None
+        return db.session.scalar(select(ClientProfile).where(ClientProfile.id == client_id).options(
+            selectinload(ClientProfile.emails), selectinload(ClientProfile.pets).selectinload(Pet.vaccinations)))
     return db.session.execute(_profile_statement(not viewer.can_manage),
                               {"client_id": client_id, "viewer": viewer.id}).unique().scalar_one_or_none()
 
@@ -345,10 +357,8 @@ def save_client(client: ClientProfile | None, values: dict, staff_fields: bool =
     if emails is not None:
         _replace_emails(client, emails)
     client.refresh_search_text()
-    from services import onboarding  # noqa: PLC0415 - onboarding reads clients' settings; avoid a cycle
-
-    onboarding.refresh(client)
-    db.session.commit()
+    db.session.flush()
+    signals.client_changed.send(client)
     return client
 
 
@@ -356,11 +366,12 @@ def _clean_emails(pairs, client: ClientProfile | None, errors: dict) -> list[tup
     cleaned: list[tuple[str, bool]] = []
     seen = set()
     for email, is_primary in pairs:
-        email = normalize_email(email or "")
-        if not email:
+        if not (email or "").strip():
             continue
-        if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
-            errors["emails"] = f"“{email}” is not an email address."
+        try:
+            email = clean_email(email, "emails")
+        except DomainError as error:
+            errors["emails"] = error.message
             continue
         if email in seen:
             continue
@@ -401,7 +412,6 @@ def _check_sitters(values: dict, errors: dict) -> None:
 
 def delete_client(client: ClientProfile) -> None:
     db.session.delete(client)
-    db.session.commit()
 
 
 def price_on(client_id: int, service: Service, day: date) -> int:
@@ -426,7 +436,6 @@ def add_custom_price(client: ClientProfile, service_id: int, price_cents: int, e
     price = CustomPrice(client=client, service=service, price_cents=price_cents, effective_on=effective_on,
                         created_by=acting)
     db.session.add(price)
-    db.session.commit()
     return price
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from models import ClientLogin, ClientProfile, Invitation
+from models import ClientLogin, ClientProfile, Invitation, VisitStatus
 from services.outbox import external_url, queue_email
 
 
@@ -52,9 +52,7 @@ def _client_recipients(client: ClientProfile, login: ClientLogin | None = None) 
 
 def visit_lines(visits) -> list[dict]:
     """What an email lists of each visit, in the business's time zone."""
-    from services.visits import window_label
-
-    return [{"day": f"{v.day:%a %-d %b %Y}", "when": window_label(v.window, v.starts_at, v.ends_at),
+    return [{"day": f"{v.day:%a %-d %b %Y}", "when": v.when,
              "service": v.service.name, "pets": ", ".join(p.name for p in v.pets), "price_cents": v.price_cents,
              "sitter": v.sitter.first_name if v.sitter else "", "status": v.status.value,
              "late": v.late_cancellation} for v in visits]
@@ -73,8 +71,6 @@ def send_request_received_email(visit_request) -> None:
 
 def send_request_decided_email(visit_request) -> None:
     """Tell the client what was approved (with the sitter) and what was declined (with the reason)."""
-    from models import VisitStatus
-
     client = visit_request.client
     approved = [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED]
     declined = [v for v in visit_request.visits if v.status == VisitStatus.DECLINED]

@@ -9,22 +9,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from extensions import db
-from models import ClientForm, ClientFormVersion, ClientLogin, ClientProfile, FormResponse, Pet
-from services import documents
+from models import (
+    FORM_FIELD_TYPES,
+    MAX_FORM_FIELDS,
+    ClientForm,
+    ClientFormVersion,
+    ClientLogin,
+    ClientProfile,
+    FormResponse,
+    Pet,
+    StaffUser,
+)
+from services import documents, signals
+from services.clients import visible_client_ids
 from services.errors import DomainError, FieldErrors
-
-FIELD_TYPES = {
-    "short_text": "Short text",
-    "long_text": "Long text",
-    "yes_no": "Yes / no",
-    "choice": "Choice",
-    "date": "Date",
-    "number": "Number",
-    "file": "File (PDF or image)",
-    "signature": "Signature (typed name)",
-}
-MAX_FIELDS = 40
-
 
 @dataclass
 class FieldSpec:
@@ -51,7 +49,7 @@ def save_form(form: ClientForm | None, title: str, description: str, per_pet: bo
     for spec in fields:
         if not spec.label.strip():
             continue
-        if spec.type not in FIELD_TYPES:
+        if spec.type not in FORM_FIELD_TYPES:
             errors["fields"] = f"Choose a type for “{spec.label}”."
             continue
         choices = tuple(c.strip() for c in spec.choices if c.strip())
@@ -61,8 +59,8 @@ def save_form(form: ClientForm | None, title: str, description: str, per_pet: bo
                         "required": bool(spec.required), "choices": list(choices) if spec.type == "choice" else []})
     if not cleaned and "fields" not in errors:
         errors["fields"] = "Add at least one field."
-    if len(cleaned) > MAX_FIELDS:
-        errors["fields"] = f"A form can have at most {MAX_FIELDS} fields."
+    if len(cleaned) > MAX_FORM_FIELDS:
+        errors["fields"] = f"A form can have at most {MAX_FORM_FIELDS} fields."
     if errors:
         raise FieldErrors(errors)
     if form is None:
@@ -72,10 +70,8 @@ def save_form(form: ClientForm | None, title: str, description: str, per_pet: bo
     form.per_pet, form.onboarding, form.active = per_pet, onboarding, active
     if form.current is None or form.current.fields != cleaned:
         form.versions.append(ClientFormVersion(number=len(form.versions) + 1, fields=cleaned))
-    db.session.commit()
-    from services import onboarding  # noqa: PLC0415 - onboarding asks this module which forms are left
-
-    onboarding.refresh_all()  # a new onboarding form, or one switched off, changes who has finished
+    db.session.flush()
+    signals.requirements_changed.send()  # a new onboarding form, or one switched off, changes who has finished
     return form
 
 
@@ -169,15 +165,11 @@ def submit(form: ClientForm, client: ClientProfile, pet: Pet | None, login: Clie
         except DomainError as error:
             errors[key] = error.message
     if errors:
-        db.session.rollback()
         raise FieldErrors(errors)
     response = FormResponse(form=form, version=version, client_id=client.id, pet=pet, login=login, answers=answers)
     db.session.add(response)
     db.session.flush()
-    from services import onboarding  # noqa: PLC0415 - onboarding asks this module which forms are left
-
-    onboarding.refresh(client)
-    db.session.commit()
+    signals.form_answered.send(response)
     return response
 
 
@@ -221,6 +213,12 @@ def _answer(field: dict, raw, upload, client: ClientProfile, pet: Pet | None):
             raise DomainError("Enter a number.")
         return str(number)
     raise DomainError("Unknown field type.")
+
+
+def load_response(response_id: int, viewer: StaffUser | ClientLogin) -> FormResponse | None:
+    """A client's answers, if the viewer may see that client."""
+    return db.session.scalar(select(FormResponse).where(FormResponse.id == response_id,
+                                                        FormResponse.client_id.in_(visible_client_ids(viewer))))
 
 
 def answer_rows(response: FormResponse) -> list[tuple[dict, object]]:

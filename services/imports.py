@@ -16,11 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import ClientEmail, ClientProfile, ClientStatus, Pet
+from models import REQUIRED, ClientEmail, ClientProfile, ClientStatus, Pet
+from services import signals
+from services.accounts import clean_email
 from services.clients import digits, territory_for_zip
 from services.errors import DomainError
 from services.pets import check_born
-from services.settings import CLIENT_FIELDS, PET_FIELDS, REQUIRED, rules_for
+from services.settings import CLIENT_FIELDS, PET_FIELDS, rules_for
 
 CLIENT_COLUMNS = ["first_name", "last_name", "email", "other_email", "mobile_phone", "home_phone", "work_phone",
                   "address_line1", "address_line2", "city", "state", "zip", "status", "uses_keys", "key_notes",
@@ -35,7 +37,6 @@ EXAMPLES = {
              "One cup twice a day", ""],
 }
 MAX_ROWS = 20_000
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass
@@ -82,6 +83,16 @@ def upload_path(token: str) -> str:
     if not os.path.exists(path):
         raise DomainError("That import has expired; upload the file again.", "file")
     return path
+
+
+def preview_upload(kind: str, upload) -> tuple[str, "Preview"]:
+    """Keep an uploaded file until it is confirmed, and preview it; a file that cannot be read is not kept."""
+    token = save_upload(upload)
+    try:
+        return token, preview(kind, upload_path(token))
+    except DomainError:
+        discard_upload(token)
+        raise
 
 
 def discard_upload(token: str) -> None:
@@ -160,9 +171,12 @@ def _preview_clients(records: list[dict]) -> Preview:
             value = rec.get(column, "").lower()
             if not value:
                 continue
-            if not EMAIL_RE.match(value):
-                errors.append(RowError(number, column, f"“{value}” is not an email address."))
-            elif value in emails_in_file:
+            try:
+                clean_email(value)
+            except DomainError as error:
+                errors.append(RowError(number, column, error.message))
+                continue
+            if value in emails_in_file:
                 errors.append(RowError(number, column, f"Same email as row {emails_in_file[value]}."))
             else:
                 emails_in_file[value] = number
@@ -292,16 +306,10 @@ def run_import(kind: str, path: str) -> Preview:
         )
         for owner in owners:
             owner.refresh_search_text()
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    from services import onboarding  # noqa: PLC0415 - avoid an import cycle
-
+    db.session.flush()
     # Imported clients and pet owners: whether they have finished getting started.
     touched = [c.id for c in created] if kind == "clients" else [rec["client_id"] for rec in result.valid]
-    onboarding.refresh_clients(sorted(set(touched)))
+    signals.clients_imported.send(touched)
     return result
 
 

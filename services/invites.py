@@ -92,7 +92,7 @@ def send_invitations(clients: list[ClientProfile], sender: StaffUser | None, mes
         db.session.add(invitation)
         emails.send_invitation_email(invitation, client, code, token)
         invitations.append(invitation)
-    db.session.commit()
+    db.session.flush()
     return invitations
 
 
@@ -142,11 +142,17 @@ def use_invitation(invitation: Invitation, login: ClientLogin) -> None:
         raise DomainError("That invitation code has already been used. Sign in, or reset your password.", "code")
 
 
+def load_invitation(invitation_id: int, viewer: StaffUser) -> Invitation | None:
+    """An invitation, for owners and managers (who invite)."""
+    if not (viewer.is_staff and viewer.can_manage):
+        return None
+    return db.session.get(Invitation, invitation_id)
+
+
 def revoke(invitation: Invitation) -> None:
     if invitation.state() != "pending":
         raise DomainError("Only a pending invitation can be revoked.")
     invitation.revoked_at = utcnow()
-    db.session.commit()
 
 
 def resend(invitation: Invitation, sender: StaffUser) -> Invitation:

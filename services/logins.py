@@ -16,11 +16,12 @@ from models import (
     ClientStatus,
     Policy,
     PolicyAgreement,
+    StaffUser,
     new_session_token,
     utcnow,
 )
-from services import emails, invites, onboarding
-from services.accounts import check_credentials, check_password_strength, hash_password, normalize_email
+from services import emails, invites, signals
+from services.accounts import check_credentials, check_password_strength, clean_email, hash_password, normalize_email
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
@@ -69,10 +70,13 @@ def register(form: Registration) -> ClientLogin:
     """
     errors: dict[str, str] = {}
     email = normalize_email(form.email)
-    if "@" not in email.strip("@") or " " in email:
-        errors["email"] = "Enter your email address, like name@example.com."
-    elif login_by_email(email) is not None:
-        errors["email"] = EXISTING_LOGIN
+    try:
+        clean_email(email)
+    except DomainError as error:
+        errors["email"] = error.message
+    else:
+        if login_by_email(email) is not None:
+            errors["email"] = EXISTING_LOGIN
     try:
         check_password_strength(form.password)
     except DomainError as error:
@@ -105,9 +109,9 @@ def register(form: Registration) -> ClientLogin:
                                 status=ClientStatus.PROSPECT, emails=[ClientEmail(email=email, is_primary=True)])
         profile.pets = []
         profile.refresh_search_text()
-        onboarding.refresh(profile)
         db.session.add(profile)
         db.session.flush()
+        signals.client_changed.send(profile)
         client_id = profile.id
     login = ClientLogin(client_id=client_id, email=email, first_name=form.first_name.strip(),
                         last_name=form.last_name.strip(), password_hash=hash_password(form.password),
@@ -115,18 +119,16 @@ def register(form: Registration) -> ClientLogin:
     db.session.add(login)
     try:
         db.session.flush()
-        if invitation is not None:
-            invites.use_invitation(invitation, login)
-        for policy in policies:
-            db.session.add(PolicyAgreement(policy_id=policy.id, policy_version=policy.version, login_id=login.id,
-                                           ip_address=form.ip_address[:45]))
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+    except IntegrityError:  # an email taken a moment ago by another registration; the refusal rolls back
         raise FieldErrors({"email": EXISTING_LOGIN}) from None
-    except DomainError as error:
-        db.session.rollback()
-        raise FieldErrors({error.field or "code": error.message}) from None
+    if invitation is not None:
+        try:
+            invites.use_invitation(invitation, login)
+        except DomainError as error:
+            raise FieldErrors({error.field or "code": error.message}) from None
+    for policy in policies:
+        db.session.add(PolicyAgreement(policy_id=policy.id, policy_version=policy.version, login_id=login.id,
+                                       ip_address=form.ip_address[:45]))
     return login
 
 
@@ -136,7 +138,6 @@ def authenticate(email: str, password: str) -> ClientLogin | None:
     if login is None:
         return None
     login.last_login_at = utcnow()
-    db.session.commit()
     return login
 
 
@@ -181,7 +182,6 @@ def request_password_reset(email: str) -> None:
         emails.send_password_email(login, password_token(login, "reset"), "reset")
     else:
         emails.send_unknown_reset_email(normalize_email(email)[:254])
-    db.session.commit()
 
 
 def set_password(login: ClientLogin, password: str) -> None:
@@ -193,14 +193,11 @@ def set_password(login: ClientLogin, password: str) -> None:
     login.password_hash = hash_password(password)
     login.session_token = new_session_token()
     login.last_login_at = utcnow()
-    db.session.commit()
 
 
 def add_login(client: ClientProfile, email: str, first_name: str, last_name: str) -> ClientLogin:
     """Staff add a household member's login by hand; it gets a set-password email."""
-    email = normalize_email(email)
-    if "@" not in email.strip("@") or " " in email:
-        raise DomainError("Enter an email address.", "email")
+    email = clean_email(email)
     if login_by_email(email) is not None:
         raise DomainError("Another portal login already uses this email.", "email")
     login = ClientLogin(client=client, email=email, first_name=first_name.strip(), last_name=last_name.strip())
@@ -208,10 +205,8 @@ def add_login(client: ClientProfile, email: str, first_name: str, last_name: str
     try:
         db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise DomainError("Another portal login already uses this email.", "email") from None
     emails.send_password_email(login, password_token(login, "set"), "set")
-    db.session.commit()
     return login
 
 
@@ -221,7 +216,13 @@ def send_password_link(login: ClientLogin) -> None:
         raise DomainError("Enable this login before sending it a password link.")
     purpose = "reset" if login.has_password else "set"
     emails.send_password_email(login, password_token(login, purpose), purpose)
-    db.session.commit()
+
+
+def load_login(client_id: int, login_id: int, viewer: StaffUser) -> ClientLogin | None:
+    """A login of a client profile, for owners and managers (who manage logins)."""
+    if not (viewer.is_staff and viewer.can_manage):
+        return None
+    return db.session.scalar(select(ClientLogin).where(ClientLogin.id == login_id, ClientLogin.client_id == client_id))
 
 
 def set_active(login: ClientLogin, active: bool) -> None:
@@ -229,4 +230,3 @@ def set_active(login: ClientLogin, active: bool) -> None:
     if login.active and not active:
         login.session_token = new_session_token()
     login.active = active
-    db.session.commit()

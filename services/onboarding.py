@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import ClientProfile, Pet, SiteSettings
-from services.settings import PET_FIELDS, REQUIRED, get_settings
+from models import REQUIRED, ClientProfile, Pet, SiteSettings
+from services import cards, forms, signals
+from services.cards import cards_available
+from services.settings import CLIENT_FIELDS, PET_FIELDS, get_settings
 
 INFO, PETS, CARD, FORMS = "info", "pets", "card", "forms"
 TITLES = {INFO: "My Info", PETS: "My Pets", CARD: "Card on File", FORMS: "My Forms"}
@@ -55,21 +56,8 @@ class Onboarding:
         return self.steps.index(current) + 1 if current else len(self.steps)
 
 
-def stripe_configured() -> bool:
-    config = current_app.config
-    return bool(config["STRIPE_SECRET_KEY"] and config["STRIPE_PUBLISHABLE_KEY"])
-
-
-def cards_available(settings: SiteSettings | None = None) -> bool:
-    """Card features need Stripe keys and the switch on."""
-    settings = settings or get_settings()
-    return bool(settings.portal_cards and stripe_configured())
-
-
 def missing_info(client: ClientProfile, settings: SiteSettings | None = None) -> list[str]:
     """Labels of required client fields the profile has not filled."""
-    from services.settings import CLIENT_FIELDS
-
     rules = (settings or get_settings()).client_field_rules or {}
     missing = [] if client.first_name and client.last_name else ["Name"]
     for key, (label, fields) in CLIENT_FIELDS.items():
@@ -128,13 +116,9 @@ def onboarding_for(client: ClientProfile, form_tasks: list | None = None,
             todo = ""
         steps.append(Step(PETS, TITLES[PETS], bool(complete), todo))
     if settings.billing_requires_card and cards_available(settings):
-        from services import cards  # noqa: PLC0415 - cards refreshes onboarding after each change
-
         has_card = cards.has_usable_method(client)
         steps.append(Step(CARD, TITLES[CARD], has_card, "" if has_card else "Put a card on file."))
     if settings.portal_forms:
-        from services import forms  # noqa: PLC0415 - forms refreshes onboarding after each answer
-
         left = forms.required_forms_left(client, form_tasks)
         if left is not None:
             steps.append(Step(FORMS, TITLES[FORMS], not left, "Fill in: " + ", ".join(left) + "." if left else ""))
@@ -142,20 +126,13 @@ def onboarding_for(client: ClientProfile, form_tasks: list | None = None,
 
 
 def refresh(client: ClientProfile) -> bool:
-    """Store whether the client has finished onboarding (the caller commits)."""
+    """Store whether the client has finished onboarding (in the current transaction)."""
     client.onboarding_complete = onboarding_for(client).complete
     return client.onboarding_complete
 
 
-def refresh_all(batch: int = 500) -> None:
-    """Recompute every client's state after the business changed what it requires."""
-    refresh_clients(None, batch)
-
-
 def refresh_clients(client_ids: list[int] | None, batch: int = 500) -> None:
     """Recompute the state of these clients (all when None), a batch at a time, in a few queries per batch."""
-    from services import forms  # noqa: PLC0415 - forms refreshes onboarding after each answer
-
     settings = get_settings()
     active_forms = forms.list_forms(include_inactive=False) if settings.portal_forms else []
     asks_forms = any(form.onboarding for form in active_forms)
@@ -183,4 +160,37 @@ def refresh_clients(client_ids: list[int] | None, batch: int = 500) -> None:
             if client.onboarding_complete != complete:
                 client.onboarding_complete = complete
         last_id = clients[-1].id
-        db.session.commit()
+        db.session.flush()  # a flushed batch is no longer kept in memory by the session
+
+
+@signals.client_changed.connect
+def _client_changed(client: ClientProfile, **_) -> None:
+    refresh(client)
+
+
+@signals.pet_changed.connect
+def _pet_changed(pet: Pet, **_) -> None:
+    refresh(pet.client)
+
+
+@signals.card_changed.connect
+def _card_changed(client: ClientProfile, **_) -> None:
+    db.session.flush()
+    db.session.expire(client, ["payment_methods"])
+    refresh(client)
+
+
+@signals.form_answered.connect
+def _form_answered(response, **_) -> None:
+    db.session.flush()
+    refresh(db.session.get(ClientProfile, response.client_id))
+
+
+@signals.clients_imported.connect
+def _clients_imported(client_ids: list[int], **_) -> None:
+    refresh_clients(sorted(set(client_ids)))
+
+
+@signals.requirements_changed.connect
+def _requirements_changed(_sender, **_) -> None:
+    refresh_clients(None)

@@ -162,8 +162,9 @@ def deliver_all(max_rounds: int = 1000) -> tuple[int, int]:
 
 
 def retry_now(message: OutboxMessage) -> None:
+    """Make a waiting message due now; the sender looks as soon as the change is committed."""
     message.next_attempt_at = utcnow()
-    db.session.commit()
+    _wake_after_commit()
 
 
 def list_undelivered() -> list[OutboxMessage]:

@@ -1,54 +1,27 @@
 """Pet profiles: saving with field rules, partial birth dates, and photos."""
 from __future__ import annotations
 
-import io
 import os
 import secrets
 from datetime import date
 from decimal import Decimal
 
 from flask import current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
-from models import ClientProfile, Pet, Photo, Vaccination
+from models import ClientLogin, ClientProfile, Pet, Photo, StaffUser, Vaccination
+from services import signals
+from services.clients import visible_client_ids
 from services.errors import DomainError, FieldErrors
 from services.settings import apply_field_rules
+from services.uploads import intake_image, jpeg_bytes, read_upload
 
-ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
 PHOTO_MAX_SIDE = 1600
 
 PET_FIELDS = ("name", "species", "breed", "sex", "colour", "weight", "born_year", "born_month", "born_day",
               "description", "care_notes", "feeding", "medications", "active")
-
-
-def describe_age(year: int | None, month: int | None, day: int | None, today: date) -> str:
-    """Age in words, as precise as the birth date: "about 7 years", "2 years 3 months", "5 weeks"."""
-    if not year:
-        return ""
-    if not month:
-        years = today.year - year
-        if years <= 0:
-            return "under a year"
-        return f"about {years} year{'s' if years != 1 else ''}"
-    born = date(year, month, day or 1)
-    months = (today.year - born.year) * 12 + today.month - born.month
-    if day and today.day < born.day:
-        months -= 1
-    if months < 0:
-        return ""
-    if months == 0 and day:
-        weeks = (today - born).days // 7
-        return f"{weeks} week{'s' if weeks != 1 else ''}" if weeks else "newborn"
-    years, rest = divmod(months, 12)
-    parts = []
-    if years:
-        parts.append(f"{years} year{'s' if years != 1 else ''}")
-    if rest:
-        parts.append(f"{rest} month{'s' if rest != 1 else ''}")
-    text = " ".join(parts) or "under a month"
-    return text if day else f"about {text}"
 
 
 def check_born(year: int | None, month: int | None, day: int | None, today: date) -> str | None:
@@ -125,11 +98,25 @@ def save_pet(pet: Pet | None, client: ClientProfile, values: dict, vaccinations:
     elif picked is not None:
         pet.photo = picked
     client.refresh_search_text()
-    from services import onboarding  # noqa: PLC0415 - avoid an import cycle
-
-    onboarding.refresh(client)
-    db.session.commit()
+    db.session.flush()
+    signals.pet_changed.send(pet)
     return pet
+
+
+def load_pet(pet_id: int, viewer: StaffUser | ClientLogin) -> Pet | None:
+    """A pet of a client the viewer may see; sitters and clients see active pets only."""
+    pet = db.session.scalar(
+        select(Pet).where(Pet.id == pet_id, Pet.client_id.in_(visible_client_ids(viewer)))
+        .options(joinedload(Pet.client), joinedload(Pet.photo), selectinload(Pet.vaccinations))
+    )
+    if pet is None or (not pet.active and not (viewer.is_staff and viewer.can_manage)):
+        return None
+    return pet
+
+
+def load_photo(photo_id: int, viewer: StaffUser | ClientLogin) -> Photo | None:
+    """A pet photo of a client the viewer may see."""
+    return db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.client_id.in_(visible_client_ids(viewer))))
 
 
 def photo_path(photo: Photo) -> str:
@@ -137,38 +124,15 @@ def photo_path(photo: Photo) -> str:
 
 
 def store_photo(client: ClientProfile, upload) -> Photo:
-    """Verify an uploaded image, re-encode it as a JPEG without metadata, and keep it privately.
-
-    Refuses anything that is not a JPEG, PNG or WebP, files over the size limit, and
-    decompression bombs (images whose pixel count is beyond the limit).
-    """
-    limit = current_app.config["PHOTO_MAX_BYTES"]
-    data = upload.read(limit + 1)
-    if len(data) > limit:
-        raise DomainError(f"The photo is larger than {limit // (1024 * 1024)} MB.", "photo")
-    if not data:
-        raise DomainError("The photo file is empty.", "photo")
-    max_pixels = current_app.config["PHOTO_MAX_PIXELS"]
-    try:
-        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
-            if probe.format not in ALLOWED_FORMATS:
-                raise DomainError("Upload a JPEG, PNG or WebP image.", "photo")
-            if probe.width * probe.height > max_pixels:
-                raise DomainError("The image has too many pixels.", "photo")
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image).convert("RGB")
-            image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
-    except Image.DecompressionBombError:
-        raise DomainError("The image has too many pixels.", "photo") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise DomainError("This file is not an image we can read.", "photo") from None
-
+    """Take in an uploaded pet photo (services.uploads) and keep it privately as a JPEG under a random name."""
+    data = read_upload(upload, current_app.config["PHOTO_MAX_BYTES"], "photo", "photo")
+    image = intake_image(data, "photo", PHOTO_MAX_SIDE, "Upload a JPEG, PNG or WebP image.",
+                         "This file is not an image we can read.")
     photo = Photo(client_id=client.id, stored_name=secrets.token_hex(16) + ".jpg", width=image.width,
                   height=image.height)
     os.makedirs(os.path.dirname(photo_path(photo)), exist_ok=True)
-    image.save(photo_path(photo), "JPEG", quality=85, optimize=True)  # no exif= : metadata dropped
+    with open(photo_path(photo), "wb") as out:
+        out.write(jpeg_bytes(image, 85))
     db.session.add(photo)
     db.session.flush()
     return photo
@@ -179,9 +143,6 @@ def client_photos(client: ClientProfile) -> list[Photo]:
 
 
 def set_pet_active(pet: Pet, active: bool) -> Pet:
-    from services import onboarding  # noqa: PLC0415 - avoid an import cycle
-
     pet.active = active
-    onboarding.refresh(pet.client)
-    db.session.commit()
+    signals.pet_changed.send(pet)
     return pet

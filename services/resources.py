@@ -11,11 +11,14 @@ from models import ClientProfile, Policy, Service, Territory, TerritoryZip, Vet
 from services.errors import DomainError
 
 
-def _commit_unique(message: str, field: str) -> None:
+def _flush_unique(message: str, field: str) -> None:
+    """Write now, so a name taken by another row is refused beside its field (not at the commit).
+
+    The failed flush leaves the transaction to be rolled back, which the refusal does (rendering.submit).
+    """
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise DomainError(message, field) from None
 
 
@@ -27,7 +30,7 @@ def save_service(service: Service | None, name: str, duration_minutes: int, base
     service.name, service.duration_minutes = name.strip(), duration_minutes
     service.base_price_cents, service.active = base_price_cents, active
     db.session.add(service)
-    _commit_unique("A service with this name already exists.", "name")
+    _flush_unique("A service with this name already exists.", "name")
     return service
 
 
@@ -35,7 +38,7 @@ def save_vet(vet: Vet | None, clinic: str, phone: str, address: str) -> Vet:
     vet = vet or Vet()
     vet.clinic, vet.phone, vet.address = clinic.strip(), (phone or "").strip(), (address or "").strip()
     db.session.add(vet)
-    _commit_unique("A vet with this clinic name already exists.", "clinic")
+    _flush_unique("A vet with this clinic name already exists.", "clinic")
     return vet
 
 
@@ -62,13 +65,8 @@ def save_territory(territory: Territory | None, name: str, zip_text: str) -> Ter
     current = {z.zip: z for z in territory.zips}
     territory.zips = [current.get(z) or TerritoryZip(zip=z) for z in zips]
     db.session.add(territory)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise DomainError("A territory with this name already exists.", "name") from None
+    _flush_unique("A territory with this name already exists.", "name")
     _replace_automatic_territories()
-    db.session.commit()
     return territory
 
 
@@ -87,7 +85,7 @@ def save_policy(policy: Policy | None, title: str, body: str, required: bool) ->
     policy = policy or Policy(version=1)
     policy.title, policy.body, policy.required_at_registration = title.strip(), (body or "").strip(), required
     db.session.add(policy)
-    db.session.commit()
+    db.session.flush()
     return policy
 
 
@@ -96,7 +94,6 @@ def delete_resource(obj) -> None:
     if isinstance(obj, Territory):
         db.session.flush()
         _replace_automatic_territories()
-    db.session.commit()
 
 
 def list_of(model) -> list:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from extensions import db
-from models import SiteSettings
+from models import HIDDEN, OPTIONAL, PORTAL_FEATURES, REQUIRED, SiteSettings
+from services import signals
 from services.errors import FieldErrors
 
-REQUIRED, OPTIONAL, HIDDEN = "required", "optional", "hidden"
 RULE_CHOICES = (REQUIRED, OPTIONAL, HIDDEN)
 
 # Configurable client fields: rule key -> (label, the form fields it covers).
@@ -93,27 +93,11 @@ def _is_blank(value) -> bool:
     return False
 
 
-# Portal functions the business can switch off: site option -> label.
-PORTAL_FEATURES = {
-    "portal_profile": "Clients edit their profile (My Info)",
-    "portal_pets": "Clients add and edit their pets (My Pets)",
-    "portal_forms": "Clients fill in forms (My Forms)",
-    "portal_requests": "Clients request visits",
-    "portal_calendar": "Clients see their calendar",
-    "portal_cards": "Clients manage their card on file",
-    "portal_invoices": "Clients see invoices",
-    "portal_payments": "Clients see payments",
-    "portal_visit_reports": "Clients see visit reports",
-}
-
-
 def update_settings(clients_can_register: bool, billing_requires_card: bool,
                     client_rules: dict[str, str], pet_rules: dict[str, str],
                     features: dict[str, bool] | None = None, accept_bank_accounts: bool | None = None,
                     cancellation_hours: int | None = None) -> SiteSettings:
     """Save the site options; every client's onboarding state follows what is now required."""
-    from services import onboarding
-
     settings = get_settings()
     settings.clients_can_register = clients_can_register
     settings.billing_requires_card = billing_requires_card
@@ -126,6 +110,6 @@ def update_settings(clients_can_register: bool, billing_requires_card: bool,
         settings.accept_bank_accounts = accept_bank_accounts
     if cancellation_hours is not None:
         settings.cancellation_hours = cancellation_hours
-    db.session.commit()
-    onboarding.refresh_all()
+    db.session.flush()
+    signals.requirements_changed.send()
     return settings

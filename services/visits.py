@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from flask import current_app
+from icalendar import Calendar, Event
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
+from filters import local_zone
 from models import (
+    CUSTOM,
+    WINDOWS,
     BlockOut,
     ClientLogin,
     ClientProfile,
@@ -29,42 +32,22 @@ from models import (
     VisitRequest,
     VisitStatus,
     as_utc,
+    new_calendar_token,
     utcnow,
     visit_pet,
+    window_label,
 )
 from services import emails
 from services.errors import DomainError, FieldErrors
+from services.settings import get_settings
 
-# Named time windows, in the business's local time.
-WINDOWS: dict[str, tuple[str, time, time]] = {
-    "morning": ("Morning", time(8), time(11)),
-    "midday": ("Midday", time(11), time(14)),
-    "evening": ("Evening", time(17), time(20)),
-}
-CUSTOM = "custom"
 MAX_VISITS_PER_REQUEST = 200
 OPEN_STATES = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED)
 
 
-def business_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["BUSINESS_TIMEZONE"])
-
-
 def local_moment(day: date, at: time) -> datetime:
     """A wall-clock time on a local day, as an aware UTC datetime (DST handled by zoneinfo)."""
-    return datetime.combine(day, at, tzinfo=business_zone()).astimezone(timezone.utc)
-
-
-def window_label(window: str, starts_at: datetime, ends_at: datetime) -> str:
-    """ "Morning, 8:00–11:00 AM" or "2:30–3:00 PM", in local time."""
-    zone = business_zone()
-    start, end = as_utc(starts_at).astimezone(zone), as_utc(ends_at).astimezone(zone)
-    span = f"{_clock(start)}–{_clock(end)}"
-    return f"{WINDOWS[window][0]}, {span}" if window in WINDOWS else span
-
-
-def _clock(moment: datetime) -> str:
-    return moment.strftime("%-I:%M %p") if moment.minute else moment.strftime("%-I %p")
+    return datetime.combine(day, at, tzinfo=local_zone()).astimezone(timezone.utc)
 
 
 @dataclass
@@ -183,6 +166,36 @@ def prices_for(client_id: int, services: list[Service], days: list[date]) -> dic
     return prices
 
 
+def active_services() -> list[Service]:
+    return list(db.session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name)))
+
+
+def make_plan(client: ClientProfile, service_ids: list[int], pet_ids: list[int], mode: str, start: date | None,
+              end: date | None, days: list[date | None], weekdays: list[int], window: str, start_time: time | None,
+              end_time: time | None, notes: str = "") -> Plan:
+    """Read a request's choices into a Plan; every problem is reported at once, beside its field."""
+    errors: dict[str, str] = {}
+    services = [s for s in active_services() if s.id in set(service_ids)]
+    if not services:
+        errors["services"] = "Choose at least one service."
+    pets = [p for p in client.active_pets if p.id in set(pet_ids)]
+    if not pets:
+        errors["pets"] = "Choose which pets the visits are for."
+    chosen: list[date] = []
+    try:
+        chosen = dates_for(mode, start, end, days, weekdays)
+    except FieldErrors as error:
+        errors.update(error.errors)
+    starts = ends = None
+    try:
+        starts, ends = times_for(window, start_time, end_time)
+    except FieldErrors as error:
+        errors.update(error.errors)
+    if errors:
+        raise FieldErrors(errors)
+    return Plan(services, chosen, window, starts, ends, pets, notes)
+
+
 def plan_visits(client_id: int, plan: Plan) -> list[PlannedVisit]:
     if len(plan.days) * len(plan.services) > MAX_VISITS_PER_REQUEST:
         raise FieldErrors({"dates": f"That is more than {MAX_VISITS_PER_REQUEST} visits: "
@@ -268,7 +281,6 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
     activate_prospect(client, visit_request.visits, "requested by the client" if staff is None else "requested by staff")
     db.session.flush()
     emails.send_request_received_email(visit_request)
-    db.session.commit()
     return visit_request
 
 
@@ -294,7 +306,6 @@ def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staf
     activate_prospect(client, visit_request.visits, f"visit added by {staff.first_name}")
     db.session.flush()
     emails.send_request_decided_email(visit_request)
-    db.session.commit()
     return visit_request
 
 
@@ -410,7 +421,6 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
-        db.session.rollback()
         raise AlreadyDecided("Someone else decided this request a moment ago; here is what they did.")
     for visit in waiting.values():
         if visit.id in chosen:
@@ -422,7 +432,6 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
     activate_prospect(client, [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED],
                       f"approved by {staff.first_name}")
     emails.send_request_decided_email(visit_request)
-    db.session.commit()
     return visit_request
 
 
@@ -445,7 +454,6 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
-        db.session.rollback()
         raise DomainError("This visit is no longer open: it was cancelled or declined already.")
     if visit.request_id is not None:
         _close_emptied_request(visit.request_id)
@@ -454,7 +462,6 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
         emails.send_visit_cancelled_email(visit, by)
     else:
         emails.send_client_cancelled_email(visit, by)
-    db.session.commit()
     return visit
 
 
@@ -472,8 +479,6 @@ def _close_emptied_request(request_id: int) -> None:
 
 def is_late_cancellation(visit: Visit, now: datetime | None = None) -> bool:
     """A scheduled visit cancelled by the client less than the set number of hours before it starts."""
-    from services.settings import get_settings
-
     window = timedelta(hours=get_settings().cancellation_hours)
     return visit.status == VisitStatus.SCHEDULED and as_utc(visit.starts_at) - (now or utcnow()) < window
 
@@ -493,13 +498,11 @@ def add_blockout(starts_on: date, ends_on: date | None, note: str, staff: StaffU
     db.session.flush()
     for client_visits in by_client.values():
         emails.send_blockout_notice_email(blockout, client_visits)
-    db.session.commit()
     return blockout, affected
 
 
 def delete_blockout(blockout: BlockOut) -> None:
     db.session.delete(blockout)
-    db.session.commit()
 
 
 def visits_between(first: date, last: date, client_id: int | None = None, sitter_id: int | None = None,
@@ -602,13 +605,29 @@ def pending_requests(status: str = "pending", q: str = "", page_size: int = 50) 
     return list(db.session.scalars(query).unique())
 
 
-def request_or_none(request_id: int) -> VisitRequest | None:
-    return db.session.scalar(
+def load_request(request_id: int, viewer: StaffUser | ClientLogin) -> VisitRequest | None:
+    """A visit request with its visits, for owners and managers (and the client who owns it)."""
+    query = (
         select(VisitRequest).where(VisitRequest.id == request_id)
         .options(selectinload(VisitRequest.visits).selectinload(Visit.pets),
                  selectinload(VisitRequest.visits).joinedload(Visit.service),
                  joinedload(VisitRequest.client).selectinload(ClientProfile.blocked_sitters))
     )
+    if not viewer.is_staff:
+        query = query.where(VisitRequest.client_id == viewer.client_id)
+    elif not viewer.can_manage:
+        return None
+    return db.session.scalar(query)
+
+
+def load_visit(visit_id: int, viewer: StaffUser | ClientLogin) -> Visit | None:
+    """A visit, if the viewer may see it: managers any, a sitter the visits assigned to her, a client their own."""
+    query = select(Visit).where(Visit.id == visit_id)
+    if not viewer.is_staff:
+        query = query.where(Visit.client_id == viewer.client_id)
+    elif not viewer.can_manage:
+        query = query.where(Visit.sitter_id == viewer.id)
+    return db.session.scalar(query)
 
 
 def sitters() -> list[StaffUser]:
@@ -618,10 +637,7 @@ def sitters() -> list[StaffUser]:
 
 def reset_feed(account: ClientLogin | StaffUser) -> None:
     """A new secret for the account's iCal feed: the old URL stops working at once."""
-    from models import new_calendar_token
-
     account.calendar_token = new_calendar_token()
-    db.session.commit()
 
 
 def feed_owner(token: str) -> ClientLogin | StaffUser | None:
@@ -645,9 +661,7 @@ def feed_visits(owner: ClientLogin | StaffUser, today: date) -> list[Visit]:
 
 def calendar_feed(owner: ClientLogin | StaffUser, today: date) -> bytes:
     """An iCalendar document of the owner's scheduled visits, in the business's time zone."""
-    from icalendar import Calendar, Event
-
-    zone = business_zone()
+    zone = local_zone()
     name = current_app.config["BUSINESS_NAME"]
     host = current_app.config["BASE_URL"].split("//", 1)[-1].split("/", 1)[0] or "pawtal"
     calendar = Calendar()

@@ -34,17 +34,22 @@ def world(app, make, password_hash):
     photo = store_photo(client, FileStorage(io.BytesIO(png_bytes()), "p.png"))
     db.session.commit()
     service = save_service(None, "Walk", 30, 2000, True)
+    db.session.commit()
     login = ClientLogin(client=client, email="portal@example.com", password_hash=password_hash)
     db.session.add(login)
     db.session.commit()
     other = make.client()
     [invitation] = send_invitations([other], None)
+    db.session.commit()
     policy = Policy(title="Terms", body="Be kind.", version=1, required_at_registration=True)
     db.session.add(policy)
     db.session.commit()
     form = save_form(None, "Vet release", "", False, False, True, [FieldSpec("Vet may treat?", "yes_no")])
+    db.session.commit()
     response = submit(form, client, None, login, {"f1": "yes"}, {})
+    db.session.commit()
     document = store_document(client, FileStorage(io.BytesIO(png_bytes()), "cert.png"), "Rabies", pet)
+    db.session.commit()
     method = PaymentMethod(client_id=client.id, stripe_id="pm_world", kind="card", brand="visa", last4="4242")
     db.session.add(method)
     blockout = BlockOut(starts_on=date(2030, 1, 1), ends_on=date(2030, 1, 2), note="Closed")
@@ -52,6 +57,7 @@ def world(app, make, password_hash):
     db.session.commit()
     visit_request = visits.request_visits(client, login, visits.Plan([service], [date(2030, 2, 4)], "morning", time(8),
                                                                      time(11), [pet]))
+    db.session.commit()
     accounts = {
         "anonymous": None,
         "client": login,

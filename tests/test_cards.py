@@ -95,6 +95,7 @@ def test_another_clients_card_id_is_404(app, portal, make):
 
 def test_required_card_is_an_onboarding_step_until_on_file(app, portal, me):
     update_settings(True, True, {}, {})
+    db.session.commit()
     body = portal.get("/portal/").get_data(as_text=True)
     assert "Getting started: step 3 of 3" in body and "Put a card on file." in body and "Add a card" in body
     entry = portal.post("/portal/card/setup", data={"kind": "card", "widget": "1"},
@@ -109,6 +110,7 @@ def test_required_card_is_an_onboarding_step_until_on_file(app, portal, me):
 def test_without_stripe_keys_the_card_step_and_pages_are_hidden(app, portal, as_manager):
     app.config.update(STRIPE_SECRET_KEY="", STRIPE_PUBLISHABLE_KEY="")
     update_settings(True, True, {}, {})
+    db.session.commit()
     body = portal.get("/portal/").get_data(as_text=True)
     assert "Card on File" not in body and "Welcome, Nia" in body
     assert portal.get("/portal/card").status_code == 404
@@ -119,6 +121,7 @@ def test_without_stripe_keys_the_card_step_and_pages_are_hidden(app, portal, as_
 def test_cards_switch_off_hides_the_menu_and_404s(portal):
     assert ">Card on file</a>" in portal.get("/portal/").get_data(as_text=True)
     update_settings(True, False, {}, {}, {"portal_cards": False})
+    db.session.commit()
     assert portal.get("/portal/card").status_code == 404
     assert ">Card on file</a>" not in portal.get("/portal/").get_data(as_text=True)
 
@@ -156,6 +159,7 @@ def test_webhook_refuses_bad_signatures_and_changes_nothing(app, client, me):
 
 def test_bank_account_states_follow_signed_events_and_a_replay_changes_nothing(app, client, portal, me):
     update_settings(True, True, {}, {}, accept_bank_accounts=True)
+    db.session.commit()
     profile = db.session.get(ClientProfile, me.client_id)
     profile.stripe_customer_id = "cus_bank"
     db.session.commit()
@@ -206,4 +210,5 @@ def test_bank_accounts_are_offered_only_when_the_business_accepts_them(portal):
     assert "Add a US bank account" not in portal.get("/portal/card").get_data(as_text=True)
     assert portal.post("/portal/card/setup", data={"kind": "us_bank_account"}).status_code == 404
     update_settings(True, False, {}, {}, accept_bank_accounts=True)
+    db.session.commit()
     assert "Add a US bank account" in portal.get("/portal/card").get_data(as_text=True)

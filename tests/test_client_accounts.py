@@ -37,6 +37,7 @@ def terms():
 def _invited(make, inbox, **kw):
     client = make.client(**kw)
     send_invitations([client], None, "Welcome!")
+    db.session.commit()
     outbox.deliver_all()
     message = inbox.messages[-1]
     text = inbox.text(message)
@@ -88,6 +89,7 @@ def test_self_registration_creates_a_prospect_that_staff_see(app, make, as_manag
 
 def test_when_self_registration_is_off_the_page_says_how_to_reach_the_business(app, make, inbox):
     update_settings(False, False, {}, {})
+    db.session.commit()
     browser = app.test_client()
     page = browser.get("/register").get_data(as_text=True)
     assert "creates accounts by invitation" in page and app.config["BUSINESS_PHONE"] in page
@@ -157,6 +159,7 @@ def test_two_registrations_racing_on_one_code_give_exactly_one_login(app, make, 
             try:
                 logins.register(logins.Registration(email=f"racer{n}@example.com", password=PASSWORD,
                                                     first_name="R", last_name=str(n), code=code))
+                db.session.commit()
                 outcomes.append("ok")
             except DomainError as error:
                 outcomes.append(error.errors.get("code") if hasattr(error, "errors") else error.message)

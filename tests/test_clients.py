@@ -62,6 +62,7 @@ def test_several_emails_one_primary_and_no_duplicates_across_clients(as_manager,
 
 def test_required_and_hidden_fields_are_enforced_by_the_server(as_manager):
     update_settings(True, False, {"mobile_phone": "required", "home_phone": "hidden"}, {})
+    db.session.commit()
     form = as_manager.get("/clients/new").get_data(as_text=True)
     assert 'name="home_phone"' not in form
     assert 'name="mobile_phone"' in form and "(required)" in form
@@ -75,7 +76,9 @@ def test_required_and_hidden_fields_are_enforced_by_the_server(as_manager):
 
 def test_territory_comes_from_the_zip_and_a_manual_choice_sticks(as_manager):
     north = save_territory(None, "North", "02139, 02140")
+    db.session.commit()
     south = save_territory(None, "South", "02150")
+    db.session.commit()
     as_manager.post("/clients/", data=_client_form(zip="02139"))
     ada = db.session.scalar(select(ClientProfile))
     assert ada.territory_id == north.id and not ada.territory_manual
@@ -87,7 +90,9 @@ def test_territory_comes_from_the_zip_and_a_manual_choice_sticks(as_manager):
     assert ada.territory_id == north.id and ada.territory_manual
     as_manager.post(f"/clients/{ada.id}", data=_client_form(zip="02139", territory_id=str(north.id)))
     save_territory(north, "North", "02140")
+    db.session.commit()
     save_territory(south, "South", "02150 02139")  # the zip moves, the manual choice stays
+    db.session.commit()
     db.session.refresh(ada)
     assert ada.territory_id == north.id
 
@@ -95,12 +100,14 @@ def test_territory_comes_from_the_zip_and_a_manual_choice_sticks(as_manager):
 def test_new_zip_in_a_territory_moves_automatic_clients(as_manager, make):
     auto = make.client(zip="02199")
     north = save_territory(None, "North", "02199")
+    db.session.commit()
     db.session.refresh(auto)
     assert auto.territory_id == north.id
 
 
 def test_a_zip_belongs_to_one_territory(as_manager):
     save_territory(None, "North", "02139")
+    db.session.commit()
     response = as_manager.post("/resources/territories/", data={"name": "Other", "zip_codes": "02139 02141"})
     assert response.status_code == 422 and "02139 (North)" in response.get_data(as_text=True)
 
@@ -271,6 +278,7 @@ def test_table_rows_show_first_email_phone_active_pets_and_password_mark(as_mana
 
 def test_profile_shows_every_field(as_manager, make, manager):
     vet = save_vet(None, "Elm Vets", "555-2222", "1 Elm")
+    db.session.commit()
     client = make.client(first_name="Cora", last_name="Diaz", home_phone="555-3333", address_line1="1 Oak St",
                          city="Cambridge", state="MA", zip="02139", uses_keys=True, key_notes="Under the mat",
                          vet_id=vet.id, emergency_name="Dan Diaz", emergency_phone="555-4444",

@@ -22,11 +22,13 @@ def _builder(**values):
 
 
 def _every_type_form():
-    return save_form(None, "Intake", "", False, False, True, [
+    form = save_form(None, "Intake", "", False, False, True, [
         FieldSpec("Nickname", "short_text"), FieldSpec("Routine", "long_text", True),
         FieldSpec("Off leash?", "yes_no", True), FieldSpec("Size", "choice", True, ("Small", "Large")),
         FieldSpec("Last vet visit", "date"), FieldSpec("Walks per day", "number"),
         FieldSpec("Insurance card", "file"), FieldSpec("Signed", "signature", True)])
+    db.session.commit()
+    return form
 
 
 def test_builder_creates_a_form_with_questions_and_reports_errors_in_place(as_manager):
@@ -91,6 +93,7 @@ def test_per_pet_forms_ask_once_for_each_active_pet_and_only_the_clients_own(por
     make.pet(client, name="Gone", active=False)
     theirs = make.pet(make.client(), name="Theirs")
     form = save_form(None, "Routine", "", True, False, True, [FieldSpec("Feeding", "short_text", True)])
+    db.session.commit()
     listing = portal.get("/portal/forms").get_data(as_text=True)
     assert "Routine (Rex)" in listing and "Routine (Tom)" in listing and "Gone" not in listing
     assert portal.get(f"/portal/forms/{form.id}?pet={rex.id}").status_code == 200
@@ -106,9 +109,11 @@ def test_another_clients_answers_are_404(app, portal, make, password_hash):
     db.session.add(login)
     db.session.commit()
     form = save_form(None, "Routine", "", False, False, True, [FieldSpec("Feeding", "short_text", True)])
+    db.session.commit()
     from services.forms import submit
 
     theirs = submit(form, other, None, login, {"f1": "Secret diet"}, {})
+    db.session.commit()
     page = portal.get(f"/portal/forms/answers/{theirs.id}")
     assert page.status_code == 404 and "Secret diet" not in page.get_data(as_text=True)
 
@@ -119,6 +124,7 @@ def test_onboarding_forms_are_a_step_until_filled_and_staff_see_the_answers(port
     assert "Welcome, Nia" in portal.get("/portal/").get_data(as_text=True)
     form = save_form(None, "Vet release", "Who may treat Rex.", False, True, True,
                      [FieldSpec("Vet may treat in an emergency", "yes_no", True), FieldSpec("Signed", "signature", True)])
+    db.session.commit()
     widget = portal.get("/portal/").get_data(as_text=True)
     assert "Getting started: step 3 of 3" in widget and "Fill in: Vet release." in widget and 'name="f1"' in widget
     missing = portal.post(f"/portal/forms/{form.id}", data={"f1": "yes", "widget": "1"},
@@ -141,8 +147,10 @@ def test_onboarding_forms_are_a_step_until_filled_and_staff_see_the_answers(port
 def test_switching_forms_off_hides_them_and_their_step(portal, me, make):
     make.pet(db.session.get(ClientProfile, me.client_id), name="Rex")
     save_form(None, "Vet release", "", False, True, True, [FieldSpec("Ok?", "yes_no", True)])
+    db.session.commit()
     assert "step 3 of 3" in portal.get("/portal/").get_data(as_text=True)
     update_settings(True, False, {}, {}, {"portal_forms": False})
+    db.session.commit()
     assert portal.get("/portal/forms").status_code == 404
     assert "Welcome, Nia" in portal.get("/portal/").get_data(as_text=True)
 

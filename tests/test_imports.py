@@ -83,6 +83,7 @@ def test_xlsx_import_and_pets_matched_by_email(as_manager, make):
 
 def test_field_rules_apply_to_imports(as_manager):
     update_settings(True, False, {"mobile_phone": "required"}, {})
+    db.session.commit()
     html = _upload(as_manager, (HEADER + "Ann,Archer,ann@example.com,,,,\n").encode()).get_data(as_text=True)
     assert "Mobile phone is required" in html and "0</strong> ready" in html
 

@@ -50,6 +50,7 @@ def test_backoff_grows_and_is_capped():
 
 def test_a_claimed_message_is_not_taken_by_a_second_sender(app, make):
     send_invitations([make.client()], None)
+    db.session.commit()
     now = outbox.utcnow()
     first = outbox._claim(10, now)
     second = outbox._claim(10, now)
@@ -58,6 +59,7 @@ def test_a_claimed_message_is_not_taken_by_a_second_sender(app, make):
 
 def test_flask_outbox_run_delivers_what_is_due(app, make, runner, smtp, inbox):
     send_invitations([make.client(email="cli@example.com")], None)
+    db.session.commit()
     failed = runner.invoke(args=["outbox", "run"])
     assert failed.exit_code == 1 and "Sent 0, failed 1." in failed.output
     _point_at(app, smtp)

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Pet, Photo, Role
-from services.pets import check_born, describe_age, photo_path
+from models import describe_age
+from services.pets import check_born, photo_path
 from services.settings import update_settings
 from tests.conftest import HX, login_as
 
@@ -93,6 +94,7 @@ def test_bad_birth_date_is_shown_beside_the_field_and_nothing_saved(as_manager, 
 
 def test_pet_field_rules_are_enforced_by_the_server(as_manager, make):
     update_settings(True, False, {}, {"breed": "required", "medications": "hidden"})
+    db.session.commit()
     owner = make.client()
     form = as_manager.get(f"/pets/new?client_id={owner.id}").get_data(as_text=True)
     assert 'name="medications"' not in form and 'name="breed"' in form

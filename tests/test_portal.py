@@ -30,6 +30,7 @@ def _pet(**values):
 
 def test_widget_shows_steps_progress_and_the_current_form_as_page_and_fragment(portal):
     update_settings(True, False, {"mobile_phone": "required"}, {})
+    db.session.commit()
     page = portal.get("/portal/")
     body = page.get_data(as_text=True)
     assert "<html" in body and "Getting started: step 1 of 2" in body
@@ -41,6 +42,7 @@ def test_widget_shows_steps_progress_and_the_current_form_as_page_and_fragment(p
 
 def test_widget_submits_rerender_it_with_errors_in_place_then_advance_to_done(portal, me, as_manager):
     update_settings(True, False, {"mobile_phone": "required"}, {})
+    db.session.commit()
     bad = portal.post("/portal/info", data=_info(), headers=WIDGET)
     body = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "<html" not in body and 'id="onboarding"' in body
@@ -66,6 +68,7 @@ def test_widget_submits_rerender_it_with_errors_in_place_then_advance_to_done(po
 
 def test_without_javascript_the_widget_forms_are_pages(portal, me):
     update_settings(True, False, {"mobile_phone": "required"}, {})
+    db.session.commit()
     bad = portal.post("/portal/info", data=_info())
     assert bad.status_code == 422 and "<html" in bad.get_data(as_text=True)
     assert "This field is required." in bad.get_data(as_text=True)
@@ -93,6 +96,7 @@ def test_the_bar_follows_when_the_business_changes_what_is_required(portal, me, 
     make.pet(client, name="Biscuit")
     assert "Welcome, Nia" in portal.get("/portal/").get_data(as_text=True)
     update_settings(True, False, {}, {"breed": "required"})
+    db.session.commit()
     body = portal.get("/portal/").get_data(as_text=True)
     assert "Getting started: step 2 of 2" in body and "Finish Biscuit&#39;s breed." in body
     db.session.refresh(client)
@@ -141,6 +145,7 @@ def test_switched_off_functions_leave_the_menu_and_answer_404(portal, feature, u
         assert portal.get(url).status_code == 200
     assert f">{nav}</a>" in portal.get("/portal/").get_data(as_text=True)
     update_settings(True, False, {}, {}, {feature: False})
+    db.session.commit()
     for url in urls:
         assert portal.get(url).status_code == 404
     assert f">{nav}</a>" not in portal.get("/portal/").get_data(as_text=True)
@@ -149,6 +154,7 @@ def test_switched_off_functions_leave_the_menu_and_answer_404(portal, feature, u
 def test_pets_switched_off_removes_the_pets_step(portal):
     assert "Getting started: step 2 of 2" in portal.get("/portal/").get_data(as_text=True)
     update_settings(True, False, {}, {}, {"portal_pets": False})
+    db.session.commit()
     assert "Welcome, Nia" in portal.get("/portal/").get_data(as_text=True)
 
 

@@ -184,10 +184,11 @@ def test_racing_decisions_on_one_request_have_one_winner(app, portal, me, rex, w
                 from models import StaffUser
 
                 staff = db.session.get(StaffUser, staff_id)
-                visit_request = visits.request_or_none(request_id)
+                visit_request = visits.load_request(request_id, staff)
                 approvals = [visits.Approval(v.id, n % 2 == 0) for v in visit_request.visits]
                 barrier.wait()
                 visits.decide_request(visit_request, staff, approvals, staff, "Not this time")
+                db.session.commit()
                 outcomes.append("won")
             except visits.AlreadyDecided:
                 outcomes.append("lost")
@@ -268,6 +269,7 @@ def test_weekly_repeat_keeps_local_time_across_a_dst_change(app, me, rex, walk):
     assert days == [date(2027, 3, d) for d in (8, 10, 12, 15, 17, 19)]
     plan = visits.Plan([walk], days, "morning", time(8), time(11), [rex])
     visit_request = visits.request_visits(me.client, me, plan)
+    db.session.commit()
     starts = [v.starts_at.replace(tzinfo=timezone.utc) if v.starts_at.tzinfo is None else v.starts_at
               for v in visit_request.visits]
     assert [s.astimezone(timezone.utc).hour for s in starts] == [13, 13, 13, 12, 12, 12]
@@ -414,8 +416,10 @@ def test_request_pets_must_be_the_clients_own(app, portal, me, rex, walk, make):
 def test_ical_feeds_parse_back_in_local_time_and_reset(app, portal, me, rex, walk, sitter, make):
     plan = visits.Plan([walk], [date(2027, 3, 12), date(2027, 3, 15)], "morning", time(8), time(11), [rex])
     visit_request = visits.request_visits(me.client, me, plan)
+    db.session.commit()
     visits.decide_request(visit_request, make.staff(Role.MANAGER),
                           [visits.Approval(v.id, True) for v in visit_request.visits], sitter, "")
+    db.session.commit()
     assert f"http://localhost/feeds/{me.calendar_token}.ics" in portal.get("/portal/calendar").get_data(as_text=True)
     feed = app.test_client().get(f"/feeds/{me.calendar_token}.ics")
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
@@ -528,12 +532,14 @@ def test_calendar_query_count_does_not_grow_with_visits(app, portal, me, rex, wa
     month = next_month_day(1)
     plan = visits.Plan([walk], [next_month_day(2)], "morning", time(8), time(11), [rex])
     visits.request_visits(me.client, me, plan)
+    db.session.commit()
     portal.get(f"/portal/calendar?month={month:%Y-%m}")  # creates the settings row
     db.session.expire_all()  # each request starts from an empty identity map, as in production
     with count_queries() as few:
         assert portal.get(f"/portal/calendar?month={month:%Y-%m}").status_code == 200
     plan = visits.Plan([walk], [next_month_day(d) for d in range(3, 28)], "evening", time(17), time(20), [rex])
     visits.request_visits(me.client, me, plan)
+    db.session.commit()
     db.session.expire_all()
     with count_queries() as many:
         body = portal.get(f"/portal/calendar?month={month:%Y-%m}").get_data(as_text=True)

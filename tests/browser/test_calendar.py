@@ -122,6 +122,7 @@ def test_staff_screens_are_accessible_at_desktop_and_phone_widths(browser, live_
     month = visits.shift_month(datetime.now(ZoneInfo("America/New_York")).date().replace(day=1), 1)
     asked = visits.request_visits(me.client, me, visits.Plan([walk], [month.replace(day=d) for d in (4, 5)], "evening",
                                                              time(17), time(20), [rex], "Back door"))
+    db.session.commit()
     for width, height, prefix in ((1280, 900, "staff"), (390, 844, "phone-staff")):
         context = accessible_context(browser, viewport={"width": width, "height": height})
         page = context.new_page()

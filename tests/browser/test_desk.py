@@ -11,7 +11,9 @@ from tests.browser.conftest import screenshot, staff_sign_in
 
 def _desk(make):
     save_territory(None, "Cambridge North", "02139")
+    db.session.commit()
     vet = save_vet(None, "Riverside Animal Hospital", "(555) 010-2000", "12 River St")
+    db.session.commit()
     sitter = make.staff(Role.SITTER, first_name="Sam")
     people = [("Ann", "Archer", "Biscuit"), ("Abe", "Archer", "Luna"), ("Bob", "Baker", "Milo"),
               ("Cat", "Chen", "Mochi"), ("Dee", "Diaz", "Pepper")]

@@ -4,7 +4,7 @@ from datetime import date
 
 from playwright.sync_api import expect
 
-from services.pets import describe_age
+from models import describe_age
 from tests.browser.conftest import screenshot, staff_sign_in
 
 

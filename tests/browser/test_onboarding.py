@@ -32,8 +32,10 @@ def _register(page, base):
 
 def test_new_client_registers_and_finishes_onboarding(browser, live_server, tmp_path):
     update_settings(True, True, {"mobile_phone": "required"}, {})
+    db.session.commit()
     save_form(None, "Service agreement", "Our terms for visits.", False, True, True,
               [FieldSpec("I agree to the terms", "yes_no", True), FieldSpec("Signature", "signature", True)])
+    db.session.commit()
     context = accessible_context(browser, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.set_default_timeout(10_000)

@@ -1,0 +1,170 @@
+"""The client's calendar: their visits month by month, requesting visits, a visit's panel, and the feed."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from access import client_required, feature_required, my_client, onboarded, visit_or_404
+from blueprints.portal.base import bp, not_ready, portal_context
+from filters import business_today
+from forms.visits import RequestForm
+from models import ClientProfile
+from rendering import done, perform, render_page, submit
+from services import visits
+from services.errors import DomainError
+from services.outbox import external_url
+from services.settings import get_settings
+
+PANEL = {"request-panel": "portal/_request_panel.html", "calendar-view": "portal/_calendar_view.html"}
+
+
+def calendar_context(client: ClientProfile, month: date, panel: str | None = None, **extra) -> dict:
+    """The month grid: the client's visits and the business's block-out days, in three queries."""
+    today = business_today()
+    weeks = visits.month_weeks(month)
+    first, last = weeks[0][0], weeks[-1][-1]
+    settings = get_settings()
+    shown = visits.calendar_visits(first, last, client_id=client.id) if settings.portal_calendar else []
+    context = portal_context(client)
+    context.update(
+        month=month, weeks=weeks, today=today, visits_by_day=visits.by_day(shown),
+        blocked=visits.blocked_days(visits.blockouts_between(first, last), first, last),
+        prev_month=visits.shift_month(month, -1), next_month=visits.shift_month(month, 1),
+        this_month=today.replace(day=1), panel=panel,
+        can_request=settings.portal_requests and context["onboarding"].complete,
+        feed_url=external_url("feeds.show", token=current_user.calendar_token),
+        new_request_url=url_for("portal.new_request"),
+        visit_url=url_for("portal.calendar").replace("/calendar", "/visits/"),
+    )
+    context.update(extra)
+    return context
+
+
+@bp.get("/calendar")
+@client_required
+@feature_required("calendar")
+def calendar():
+    month = visits.parse_month(request.args.get("month"), business_today())
+    return render_page("portal/calendar.html", {"calendar": "portal/_calendar.html",
+                                                "calendar-view": "portal/_calendar_view.html"},
+                       **calendar_context(my_client(), month))
+
+
+def build_request_form(client: ClientProfile, extra_days: int = 0) -> RequestForm:
+    form = RequestForm()
+    form.offer(visits.active_services(), client.active_pets, visits.parse_day(request.args.get("day")), extra_days)
+    return form
+
+
+def _plan(client: ClientProfile, form: RequestForm) -> visits.Plan:
+    return visits.make_plan(client, **form.plan_values())
+
+
+def _request_page(form: RequestForm, status: int = 200, preview=None, fragment=None):
+    """The request form beside the calendar of its first day's month; for htmx, just the panel
+    (or the `fragment` asked for)."""
+    day = form.first_day()
+    month = visits.parse_month(f"{day:%Y-%m}" if day else None, business_today())
+    return render_page("portal/calendar.html", fragment or PANEL, status=status,
+                       **calendar_context(my_client(), month, panel="form", form=form, preview=preview))
+
+
+def try_preview(client: ClientProfile, form: RequestForm):
+    """A Preview, or None while the form is not complete enough to price."""
+    try:
+        return visits.preview(client.id, _plan(client, form))
+    except DomainError:
+        return None
+
+
+@bp.get("/requests/new")
+@client_required
+@feature_required("requests")
+@onboarded(not_ready)
+def new_request():
+    return _request_page(build_request_form(my_client()))
+
+
+@bp.post("/requests/preview")
+@client_required
+@feature_required("requests")
+@onboarded(not_ready)
+def preview_request():
+    """The price of each visit and the total, or what stands in the way (a small fragment)."""
+    client = my_client()
+    form = build_request_form(client)
+    return _request_page(form, preview=try_preview(client, form), fragment="portal/_request_preview.html")
+
+
+@bp.post("/requests/new")
+@client_required
+@feature_required("requests")
+@onboarded(not_ready)
+def create_request():
+    client = my_client()
+    action = request.form.get("action", "send")
+    form = build_request_form(client, extra_days=1 if action == "add_day" else 0)
+    if action in ("preview", "add_day"):
+        return _request_page(form, preview=try_preview(client, form))
+
+    def again(status: int):
+        conflicts = getattr(form.refusal, "conflicts", None)
+        return _request_page(form, status, visits.Preview(conflicts=conflicts) if conflicts
+                             else try_preview(client, form))
+
+    return submit(form, lambda: visits.request_visits(client, current_user, _plan(client, form)), _requested, again)
+
+
+def _requested(visit_request):
+    count = len(visit_request.visits)
+    message = (f"Thank you: we have your request for {count} visit{'s' if count != 1 else ''}. "
+               "We will email you when it is approved.")
+    if not get_settings().portal_calendar:
+        return done(message, url_for("portal.index"))
+    month = visit_request.visits[0].day.replace(day=1)
+    return done(message, url_for("portal.calendar", month=f"{month:%Y-%m}"), "portal/_calendar_view.html",
+                **calendar_context(my_client(), month))
+
+
+@bp.get("/visits/<int:visit_id>")
+@client_required
+@feature_required("calendar")
+def show_visit(visit_id: int):
+    visit = visit_or_404(visit_id)
+    return render_page("portal/calendar.html", PANEL, **calendar_context(
+        my_client(), visit.day.replace(day=1), panel="visit", visit=visit, late=visits.is_late_cancellation(visit)))
+
+
+@bp.post("/visits/<int:visit_id>/cancel")
+@client_required
+@feature_required("calendar")
+def cancel_visit(visit_id: int):
+    visit = visit_or_404(visit_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    month = visit.day.replace(day=1)
+    location = url_for("portal.calendar", month=f"{month:%Y-%m}")
+
+    def cancelled(visit):
+        message = ("Cancelled. It was inside the cancellation window, so it counts as a late cancellation."
+                   if visit.late_cancellation else "Cancelled. We have let the team know.")
+        return done(message, location, "portal/_calendar_view.html", **calendar_context(my_client(), month))
+
+    return perform(lambda: visits.cancel_visit(visit, current_user), cancelled,
+                   lambda error: done(error.message, location, "portal/_calendar_view.html", category="error",
+                                      **calendar_context(my_client(), month)))
+
+
+@bp.post("/calendar/feed")
+@client_required
+@feature_required("calendar")
+def reset_feed():
+    """A new private feed address; the old one stops working."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    visits.reset_feed(current_user)
+    return done("Your calendar feed has a new address. Subscribe again with it; the old one no longer works.",
+                url_for("portal.calendar"))
