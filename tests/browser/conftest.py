@@ -1,8 +1,13 @@
 """Real Chromium (Debian's) driven by Playwright against the app served on a loopback port."""
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shutil
 import threading
+import warnings
+from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -11,6 +16,8 @@ CHROMIUM = os.environ.get("PAWTAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "screenshots")
+HTML_PAGES = os.path.join(os.path.dirname(__file__), "artifacts", "html")
+_kept_pages: set[str] = set()  # sha256 of each page body saved in this run
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +28,49 @@ def browser():
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        # Every context the tests open (fixtures or their own) keeps its pages for tests/check_html.py;
+        # a fresh folder per run, so pages from an older run are never checked.
+        shutil.rmtree(HTML_PAGES, ignore_errors=True)
+        os.makedirs(HTML_PAGES)
+        _kept_pages.clear()
+        new_context = browser.new_context
+        browser.new_context = lambda **options: keep_html_pages(new_context(**options))
         yield browser
         browser.close()
+
+
+def keep_html_pages(context):
+    """Save each distinct HTML document the server sends to a tab of `context` as a full page."""
+    from playwright.sync_api import Error
+
+    def on_response(response):
+        request = response.request
+        # htmx fragments are XHRs and iframes are not pages of ours; redirects have no body.
+        if (request.resource_type != "document" or request.frame.parent_frame is not None
+                or not (200 <= response.status < 300 or 400 <= response.status < 500)
+                or not response.headers.get("content-type", "").startswith("text/html")):
+            return
+        try:
+            body = response.body()
+        except Error as error:  # the tab went away before the page arrived: the test never saw it either
+            warnings.warn(f"HTML of {response.url} not kept: {error}")
+            return
+        digest = hashlib.sha256(body).hexdigest()
+        if digest in _kept_pages:
+            return
+        _kept_pages.add(digest)
+        url = urlsplit(response.url)
+        name = re.sub(r"[^A-Za-z0-9=.-]+", "_", f"{url.path}?{url.query}".strip("/?")) or "index"
+        path = os.path.join(HTML_PAGES, f"{name[:120]}.{digest[:10]}.html")
+        with open(path, "wb") as f:
+            f.write(body)
+        # One line per page, so a finding leads back to the URL and the test that loaded it.
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+        with open(os.path.join(HTML_PAGES, "pages.tsv"), "a") as f:
+            f.write(f"{os.path.basename(path)}\t{request.method} {response.url} {response.status}\t{test}\n")
+
+    context.on("response", on_response)
+    return context
 
 
 @pytest.fixture
