@@ -16,7 +16,7 @@ from blueprints import (
     settings, staff, stripe_hooks,
 )
 from config import DEV_SECRET_KEY, from_environment
-from extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import ClientLogin, StaffUser
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
@@ -40,6 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["BUSINESS_TIMEZONE"]  # one setting for both
+    babel.init_app(app)
     csrf.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)

@@ -25,6 +25,8 @@ def from_environment(instance_path: str) -> dict:
         "BUSINESS_PHONE": os.environ.get("PAWTAL_BUSINESS_PHONE", "(555) 010-0100"),
         "BUSINESS_TIMEZONE": os.environ.get("PAWTAL_TIMEZONE", "America/New_York"),
         "BUSINESS_CURRENCY": os.environ.get("PAWTAL_CURRENCY", "USD"),
+        # Dates, times and money are written the way this locale writes them (Flask-Babel).
+        "BABEL_DEFAULT_LOCALE": os.environ.get("PAWTAL_LOCALE", "en_US"),
         "UPLOAD_FOLDER": os.environ.get("PAWTAL_UPLOAD_FOLDER") or os.path.join(instance_path, "uploads"),
         "PHOTO_MAX_BYTES": int(os.environ.get("PAWTAL_PHOTO_MAX_BYTES", 5 * 1024 * 1024)),
         "PHOTO_MAX_PIXELS": int(os.environ.get("PAWTAL_PHOTO_MAX_PIXELS", 40_000_000)),

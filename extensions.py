@@ -1,4 +1,5 @@
 """Flask extensions, created unbound and attached in create_app."""
+from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,6 +27,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+babel = Babel()
 csrf = CSRFProtect()
 mail = Mail()
 htmx = HTMX()

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from filters import clock, local_zone
+from filters import clock, formatted, local_zone
 
 # How the business rules a configurable field (SiteSettings.client_field_rules and pet_field_rules).
 REQUIRED, OPTIONAL, HIDDEN = "required", "optional", "hidden"
@@ -561,9 +561,9 @@ class Pet(TimestampMixin, db.Model):
         if not self.born_year:
             return ""
         if self.born_month and self.born_day:
-            return date(self.born_year, self.born_month, self.born_day).strftime("%-d %b %Y")
+            return formatted(date(self.born_year, self.born_month, self.born_day), "date")
         if self.born_month:
-            return date(self.born_year, self.born_month, 1).strftime("%b %Y")
+            return formatted(date(self.born_year, self.born_month, 1), "short_month_year")
         return str(self.born_year)
 
     def age(self, today: date | None = None) -> str:

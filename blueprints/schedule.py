@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 
 from access import client_or_404, manager_required, or_404, staff_required, visit_or_404
 from extensions import db
-from filters import business_today
+from filters import business_today, formatted
 from forms.visits import BlockOutForm, CancelForm, StaffVisitForm
 from models import BlockOut, ClientProfile, Role
 from rendering import done, render_page, submit
@@ -179,7 +179,7 @@ def _blockout_context(form: BlockOutForm, **extra) -> dict:
 
 def _blockout_added(result):
     blockout, affected = result
-    message = (f"Closed {blockout.starts_on:%-d %b}–{blockout.ends_on:%-d %b %Y}. "
+    message = (f"Closed {formatted(blockout.starts_on, 'day_month')}–{formatted(blockout.ends_on)}. "
                + (f"{len(affected)} open visits fall inside it: listed below; their clients are emailed."
                   if affected else "No visits fall inside it."))
     return render_page("schedule/blockouts.html", "schedule/_blockouts.html", **_blockout_context(

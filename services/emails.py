@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import current_app
 
+from filters import formatted, month_param
+
 from models import ClientLogin, ClientProfile, Invitation, VisitStatus
 from services.outbox import external_url, queue_email
 
@@ -52,7 +54,7 @@ def _client_recipients(client: ClientProfile, login: ClientLogin | None = None) 
 
 def visit_lines(visits) -> list[dict]:
     """What an email lists of each visit, in the business's time zone."""
-    return [{"day": f"{v.day:%a %-d %b %Y}", "when": v.when,
+    return [{"day": formatted(v.day, "day"), "when": v.when,
              "service": v.service.name, "pets": ", ".join(p.name for p in v.pets), "price_cents": v.price_cents,
              "sitter": v.sitter.first_name if v.sitter else "", "status": v.status.value,
              "late": v.late_cancellation} for v in visits]
@@ -84,7 +86,7 @@ def send_request_decided_email(visit_request) -> None:
     queue_email(
         "request-decided", _client_recipients(client, visit_request.login), subject, "request_decided",
         client=client, visit_request=visit_request, approved=visit_lines(approved), declined=visit_lines(declined),
-        reason=visit_request.decline_reason, link=external_url("portal.calendar", month=f"{visit_request.visits[0].day:%Y-%m}"),
+        reason=visit_request.decline_reason, link=external_url("portal.calendar", month=month_param(visit_request.visits[0].day)),
     )
 
 
@@ -92,9 +94,9 @@ def send_visit_cancelled_email(visit, staff) -> None:
     """Staff cancelled a visit: the client hears why."""
     name = current_app.config["BUSINESS_NAME"]
     queue_email(
-        "visit-cancelled", _client_recipients(visit.client), f"{name}: your visit on {visit.day:%-d %b} is cancelled",
+        "visit-cancelled", _client_recipients(visit.client), f"{name}: your visit on {formatted(visit.day, 'day_month')} is cancelled",
         "visit_cancelled", client=visit.client, lines=visit_lines([visit]), reason=visit.reason,
-        link=external_url("portal.calendar", month=f"{visit.day:%Y-%m}"),
+        link=external_url("portal.calendar", month=month_param(visit.day)),
     )
 
 
@@ -103,7 +105,7 @@ def send_client_cancelled_email(visit, login) -> None:
     late = " (LATE cancellation)" if visit.late_cancellation else ""
     queue_email(
         "client-cancelled", [current_app.config["BUSINESS_EMAIL"]],
-        f"{visit.client.name} cancelled a visit on {visit.day:%-d %b}{late}", "client_cancelled",
+        f"{visit.client.name} cancelled a visit on {formatted(visit.day, 'day_month')}{late}", "client_cancelled",
         client=visit.client, login=login, lines=visit_lines([visit]), late=visit.late_cancellation,
         link=external_url("schedule.index", view="day", date=visit.day.isoformat()),
     )
@@ -116,5 +118,5 @@ def send_blockout_notice_email(blockout, visits) -> None:
     queue_email(
         "blockout-notice", _client_recipients(client), f"{name} is closed on some of your visit days",
         "blockout_notice", client=client, blockout=blockout, lines=visit_lines(visits),
-        link=external_url("portal.calendar", month=f"{blockout.starts_on:%Y-%m}"),
+        link=external_url("portal.calendar", month=month_param(blockout.starts_on)),
     )

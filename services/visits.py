@@ -6,16 +6,18 @@ stays at 08:00 across a daylight-saving change.
 """
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
+from dateutil.relativedelta import relativedelta
 from flask import current_app
 from icalendar import Calendar, Event
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
-from filters import local_zone
+from filters import formatted, local_zone
 from models import (
     CUSTOM,
     WINDOWS,
@@ -41,6 +43,8 @@ from services import emails
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
+# Calendars start their weeks on Sunday, as clients of a US business expect.
+WEEKS = calendar.Calendar(calendar.SUNDAY)
 MAX_VISITS_PER_REQUEST = 200
 OPEN_STATES = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED)
 
@@ -97,7 +101,7 @@ class ConflictError(DomainError):
     """A request that touches block-out days, booked visits or past times."""
 
     def __init__(self, conflicts: list[Conflict]):
-        days = ", ".join(sorted({c.day.strftime("%a %-d %b") for c in conflicts}, key=lambda s: s))
+        days = ", ".join(formatted(day, "day_short") for day in sorted({c.day for c in conflicts}))
         super().__init__(f"Some days cannot be requested: {days}. See the notes below.", "dates")
         self.conflicts = conflicts
 
@@ -242,7 +246,7 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
 
 
 def _day(day: date) -> str:
-    return day.strftime("%a %-d %b %Y")
+    return formatted(day, "day")
 
 
 def preview(client_id: int, plan: Plan) -> Preview:
@@ -325,7 +329,7 @@ def activate_prospect(client: ClientProfile, visits: list[Visit], how: str) -> b
     first = min(priced, key=lambda v: v.starts_at)
     client.status = ClientStatus.ACTIVE
     client.activated_at = utcnow()
-    client.activated_reason = f"First priced visit ({first.service.name}, {first.day:%-d %b %Y}) {how}."[:200]
+    client.activated_reason = f"First priced visit ({first.service.name}, {formatted(first.day)}) {how}."[:200]
     return True
 
 
@@ -715,24 +719,17 @@ def parse_day(text: str | None) -> date | None:
 
 
 def shift_month(month: date, by: int) -> date:
-    index = month.year * 12 + month.month - 1 + by
-    return date(index // 12, index % 12 + 1, 1)
+    return month + relativedelta(months=by)
 
 
 def month_weeks(month: date) -> list[list[date]]:
-    """The weeks (Sunday first) that cover a month, for a month grid."""
-    first = month - timedelta(days=(month.weekday() + 1) % 7)
-    last_of_month = shift_month(month, 1) - timedelta(days=1)
-    weeks = []
-    day = first
-    while day <= last_of_month:
-        weeks.append([day + timedelta(days=n) for n in range(7)])
-        day += timedelta(days=7)
-    return weeks
+    """The weeks that cover a month, for a month grid (whole weeks, days of the next and last months too)."""
+    return WEEKS.monthdatescalendar(month.year, month.month)
 
 
 def week_of(day: date) -> list[date]:
-    first = day - timedelta(days=(day.weekday() + 1) % 7)
+    """The week (as the calendars start it) that holds `day`."""
+    first = day - timedelta(days=(day.weekday() - WEEKS.firstweekday) % 7)
     return [first + timedelta(days=n) for n in range(7)]
 
 

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 
 from access import client_required, feature_required, my_client, onboarded, visit_or_404
 from blueprints.portal.base import bp, not_ready, portal_context
-from filters import business_today
+from filters import business_today, month_param
 from forms.visits import RequestForm
 from models import ClientProfile
 from rendering import done, perform, render_page, submit
@@ -67,7 +67,7 @@ def _request_page(form: RequestForm, status: int = 200, preview=None, fragment=N
     """The request form beside the calendar of its first day's month; for htmx, just the panel
     (or the `fragment` asked for)."""
     day = form.first_day()
-    month = visits.parse_month(f"{day:%Y-%m}" if day else None, business_today())
+    month = visits.parse_month(month_param(day) if day else None, business_today())
     return render_page("portal/calendar.html", fragment or PANEL, status=status,
                        **calendar_context(my_client(), month, panel="form", form=form, preview=preview))
 
@@ -125,7 +125,7 @@ def _requested(visit_request):
     if not get_settings().portal_calendar:
         return done(message, url_for("portal.index"))
     month = visit_request.visits[0].day.replace(day=1)
-    return done(message, url_for("portal.calendar", month=f"{month:%Y-%m}"), "portal/_calendar_view.html",
+    return done(message, url_for("portal.calendar", month=month_param(month)), "portal/_calendar_view.html",
                 **calendar_context(my_client(), month))
 
 
@@ -146,7 +146,7 @@ def cancel_visit(visit_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     month = visit.day.replace(day=1)
-    location = url_for("portal.calendar", month=f"{month:%Y-%m}")
+    location = url_for("portal.calendar", month=month_param(month))
 
     def cancelled(visit):
         message = ("Cancelled. It was inside the cancellation window, so it counts as a late cancellation."
