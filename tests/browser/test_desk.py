@@ -39,6 +39,8 @@ def test_search_open_back_reload_and_select(page, live_server, make, manager):
     expect(page.get_by_role("heading", name=re.compile("Ann Archer"))).to_be_visible()
     expect(page).to_have_url(re.compile(r"/clients/\d+\?q=arch$"))
     screenshot(page, "client-profile")
+    page.reload()  # the profile as a whole page (also for the HTML check)
+    expect(page.get_by_role("heading", name=re.compile("Ann Archer"))).to_be_visible()
 
     page.go_back()
     expect(page).to_have_url(re.compile(r"/clients/\?q=arch$"))

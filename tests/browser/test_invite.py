@@ -118,4 +118,6 @@ def test_profile_logins_add_by_hand_and_invite_on_a_phone(browser, live_server, 
     expect(logins.get_by_text("no password yet", exact=False)).to_be_visible()
     logins.scroll_into_view_if_needed()
     screenshot(phone, "phone-profile-logins")
+    phone.reload()  # the profile with a login, as a whole page (also for the HTML check)
+    expect(phone.get_by_role("button", name="Disable partner@example.com")).to_be_visible()
     context.close()
