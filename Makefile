@@ -5,21 +5,28 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test bench chromium migrate demo clean migration-checksums
+.PHONY: run test bench chromium migrate demo clean migration-checksums lock
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/axe-core-$(AXE_VERSION)/axe.min.js
 
-$(VENV)/.runtime: requirements.txt
+# requirements*.txt name what Pawtal uses; requirements*.lock pin every package down to the last
+# dependency (pip-tools), so a fresh machine installs exactly what the tests passed with.
+$(VENV)/.runtime: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.lock
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	touch $@
+
+# After changing requirements*.txt: pin again, then `make test`.
+lock: $(VENV)/.dev
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements.lock requirements.txt
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements-dev.lock requirements-dev.txt
 
 migrate: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
