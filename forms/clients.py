@@ -123,9 +123,11 @@ class LoginForm(FlaskForm):
 
 
 class PriceForm(FlaskForm):
-    service_id = SelectField("Service", coerce=coerce_optional_int, validators=[InputRequired()])
+    service_id = SelectField("Service", coerce=coerce_optional_int,
+                             validators=[InputRequired(message="Choose a service.")])
     price = MoneyField("Price", validators=[InputRequired()])
     effective_on = DateField("Effective from", validators=[InputRequired(message="Enter a date.")])
 
     def offer(self, services: list) -> None:
-        self.service_id.choices = [(None, "Choose a service")] + [(s.id, s.name) for s in services]
+        # A required select's placeholder has an empty value, so the browser and the checker know it is no choice.
+        self.service_id.choices = [("", "Choose a service")] + [(s.id, s.name) for s in services]
