@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, redirect, render_template, url_for
+from flask import Flask, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import access
 import cli
@@ -15,7 +16,7 @@ from blueprints import (
     auth, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources, schedule,
     settings, staff, stripe_hooks,
 )
-from config import DEV_SECRET_KEY, from_environment
+from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import ClientLogin, StaffUser
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
@@ -32,8 +33,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(from_environment(app.instance_path))
     if config:
         app.config.update(config)
-    if app.config["PAWTAL_ENV"] == "production" and app.config["SECRET_KEY"] == DEV_SECRET_KEY:
-        raise RuntimeError("SECRET_KEY is the development key; set a long random SECRET_KEY in production.")
+    _refuse_unsafe_production(app)
+    if app.config["PROXY_HOPS"]:
+        # Behind a TLS proxy every request comes from the proxy: trust its X-Forwarded-* for this many hops,
+        # so rate limits and agreements see the client's address and links keep https.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A server database may drop idle connections; an embedded file cannot, so no ping there.
@@ -60,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     outbox_service.init_app(app)
 
     app.add_url_rule("/", "home", home)
+    app.before_request(_refuse_nul)
     app.before_request(access.refuse_undeclared)
     app.after_request(finish_transaction)
     app.teardown_request(_roll_back_on_exception)
@@ -90,6 +96,27 @@ def load_user(user_id: str):
     if user is None or user.session_token != token or not user.active:
         return None
     return user
+
+
+def _refuse_unsafe_production(app: Flask) -> None:
+    """In production: no development or short secret; and say loudly when rate limits are per process."""
+    if app.config["PAWTAL_ENV"] != "production":
+        return
+    secret = app.config["SECRET_KEY"] or ""
+    if secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_KEY_LENGTH:
+        raise RuntimeError(f"SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters in "
+                           "production, e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    if app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        app.logger.warning("RATELIMIT_STORAGE_URI is memory://: sign-in limits count per worker process. With more "
+                           "than one worker set it to Redis (gunicorn.conf.py refuses to start several on memory://).")
+
+
+def _refuse_nul() -> None:
+    """No text Pawtal keeps can hold a NUL character (PostgreSQL refuses it): refuse the request, not a 500."""
+    values = [request.path, *request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        abort(400, description="The request held a character that cannot be stored (a NUL byte). "
+                               "Remove it and try again.")
 
 
 def finish_transaction(response):
@@ -127,6 +154,8 @@ def _security_headers(response):
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config["BASE_URL"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
 
 

@@ -2,6 +2,7 @@
 import os
 
 DEV_SECRET_KEY = "dev-only-not-secret"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -45,7 +46,10 @@ def from_environment(instance_path: str) -> dict:
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", ""),
         "STRIPE_JS_URL": os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        # memory:// counts per process: with several workers use Redis, e.g. redis://127.0.0.1:6379/0.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # How many proxies in front of Pawtal add X-Forwarded-* headers (0: none; trust nobody's headers).
+        "PROXY_HOPS": int(os.environ.get("PAWTAL_PROXY_HOPS", 0)),
         "RATELIMIT_HEADERS_ENABLED": True,
         "STAFF_LOGIN_LIMIT": os.environ.get("PAWTAL_STAFF_LOGIN_LIMIT", "10 per minute"),
         "CLIENT_LOGIN_LIMIT": os.environ.get("PAWTAL_CLIENT_LOGIN_LIMIT", "10 per minute"),
