@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test bench chromium migrate demo clean migration-checksums lock
+.PHONY: run test bench chromium migrate demo clean migration-checksums lock translations
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
@@ -63,6 +63,11 @@ bench: $(VENV)/.dev
 # (tests/test_migrations.py fails when a landed migration changes).
 migration-checksums:
 	cd migrations && for f in versions/*.py; do grep -q "  $$f$$" checksums.sha256 || sha256sum "$$f" >> checksums.sha256; done
+
+# The catalogue a translator starts from (babel.cfg says where the words are).
+translations: $(VENV)/.runtime
+	mkdir -p translations
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
 
 clean:
 	rm -rf $(VENV) .pytest_cache
