@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import random
+import unicodedata
 from datetime import date, timedelta
 
 from PIL import Image, ImageDraw
@@ -30,16 +32,35 @@ STAFF_LOGINS = [
 ]
 CLIENT_LOGINS = [("jane.doe@example.com", "demo-client-2026")]
 
+# Forty different people, so the demo reads like a real client list.
 FIRST = ["Jane", "Omar", "Priya", "Liam", "Sofia", "Mateo", "Grace", "Noah", "Ava", "Ethan", "Mia", "Lucas",
-         "Chloe", "Henry", "Zoe", "Arjun", "Ella", "Owen", "Nora", "Felix"]
+         "Chloe", "Henry", "Zoe", "Arjun", "Ella", "Owen", "Nora", "Felix", "Hannah", "Diego", "Leila", "Marcus",
+         "Ingrid", "Tomás", "Yuki", "Samuel", "Amara", "Victor", "Rachel", "Kwame", "Elena", "Patrick", "Mei",
+         "Jonah", "Beatriz", "Isaac", "Fatima", "Theo"]
 LAST = ["Doe", "Haddad", "Patel", "Murphy", "Rossi", "Garcia", "Kim", "Okafor", "Nguyen", "Schmidt", "Lopez",
-        "Brown", "Dubois", "Walsh", "Cohen", "Singh", "Berg", "Tanaka", "Silva", "Novak"]
+        "Brown", "Dubois", "Walsh", "Cohen", "Singh", "Berg", "Tanaka", "Silva", "Novak", "Fischer", "Mendes",
+        "Karimi", "Sullivan", "Larsen", "Ortega", "Sato", "Adeyemi", "Costa", "Lindqvist", "Goldberg", "Mensah",
+        "Petrova", "O'Brien", "Chen", "Weiss", "Almeida", "Hughes", "Rahman", "Moreau"]
+STREETS = ["Elm Street", "Hampshire Street", "Oxford Street", "Magazine Street", "Pearl Street", "Highland Avenue",
+           "Beacon Street", "Summer Street", "Walnut Street", "Cedar Street", "Prospect Street", "Willow Avenue"]
 DOGS = [("Biscuit", "Beagle"), ("Luna", "Labrador Retriever"), ("Milo", "Border Collie"), ("Pepper", "Poodle"),
         ("Rosie", "Golden Retriever"), ("Bear", "Bernese Mountain Dog"), ("Daisy", "Dachshund"),
-        ("Scout", "Australian Shepherd")]
-CATS = [("Mochi", "Domestic Shorthair"), ("Olive", "Siamese"), ("Tiger", "Maine Coon"), ("Cleo", "Ragdoll")]
+        ("Scout", "Australian Shepherd"), ("Hazel", "Cocker Spaniel"), ("Otis", "French Bulldog"),
+        ("Juniper", "Whippet"), ("Waffles", "Corgi"), ("Nova", "Siberian Husky"), ("Ziggy", "Jack Russell Terrier"),
+        ("Maple", "Vizsla"), ("Bruno", "Boxer"), ("Penny", "Shih Tzu"), ("Atlas", "German Shepherd"),
+        ("Clover", "Miniature Schnauzer"), ("Finn", "Greyhound"), ("Poppy", "Cavalier King Charles Spaniel"),
+        ("Remy", "Shiba Inu"), ("Sadie", "Mixed breed"), ("Toby", "Pug")]
+CATS = [("Mochi", "Domestic Shorthair"), ("Olive", "Siamese"), ("Tiger", "Maine Coon"), ("Cleo", "Ragdoll"),
+        ("Pickles", "Domestic Longhair"), ("Salem", "Bombay"), ("Ginger", "Tabby"), ("Misty", "Russian Blue"),
+        ("Figaro", "Tuxedo"), ("Lulu", "Bengal"), ("Smokey", "British Shorthair"), ("Nala", "Abyssinian")]
 COLOURS = [(201, 140, 82), (60, 45, 40), (230, 215, 190), (120, 120, 125), (180, 90, 40)]
 ZIPS = ["02139", "02140", "02141", "02142", "02143", "02144", "02145"]
+
+
+def _slug(name: str) -> str:
+    """ "Tomás" -> "tomas", "O'Brien" -> "obrien": a name as the plain letters of an email address."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.lower() if ch.isalnum())
 
 
 def draw_pet(name: str, colour: tuple[int, int, int], cat: bool) -> bytes:
@@ -68,8 +89,9 @@ def seed(client_count: int = 40) -> bool:
         return False
     rng = random.Random(2026)
     staff = {}
-    for (role, email, password), first in zip(STAFF_LOGINS, ["Olivia", "Marcus", "Sam", "Riley"]):
-        user = StaffUser(email=email, first_name=first, last_name="Demo", role=Role(role),
+    names = [("Olivia", "Bennett"), ("Marcus", "Reid"), ("Sam", "Ortiz"), ("Riley", "Chen")]
+    for (role, email, password), (first, last) in zip(STAFF_LOGINS, names):
+        user = StaffUser(email=email, first_name=first, last_name=last, role=Role(role),
                          password_hash=hash_password(password))
         db.session.add(user)
         staff[email] = user
@@ -90,14 +112,15 @@ def seed(client_count: int = 40) -> bool:
                                                       "once approved; cancellations within 24 hours are charged.", True)
     resources.save_policy(None, "Privacy notice", "We keep your details only to provide our services.", True)
 
+    named = {True: itertools.count(), False: itertools.count()}
     statuses = [ClientStatus.ACTIVE] * 6 + [ClientStatus.PROSPECT] * 3 + [ClientStatus.INACTIVE]
     for i in range(client_count):
-        first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+        first, last = FIRST[i % len(FIRST)], LAST[(i * 7 + i // len(FIRST)) % len(LAST)]
         zip_code = rng.choice(ZIPS)
         mobile = f"(555) 01{i // 10}-{1000 + i:04d}"
         client = ClientProfile(
             first_name=first, last_name=last, status=statuses[i % len(statuses)] if i else ClientStatus.ACTIVE,
-            mobile_phone=mobile, phone_digits=digits(mobile), address_line1=f"{10 + i} Elm Street",
+            mobile_phone=mobile, phone_digits=digits(mobile), address_line1=f"{12 + (i * 37) % 180} {STREETS[i % len(STREETS)]}",
             city="Cambridge" if zip_code < "02143" else "Somerville", state="MA", zip=zip_code,
             territory_id=territory_for_zip(zip_code), uses_keys=i % 3 == 0,
             key_notes="Lockbox by the side door, code given by phone." if i % 3 == 0 else "",
@@ -105,15 +128,16 @@ def seed(client_count: int = 40) -> bool:
             primary_sitter=sitters[i % 2], secondary_sitter=sitters[(i + 1) % 2] if i % 4 == 0 else None,
             staff_notes="Prefers texts to calls." if i % 5 == 0 else "",
         )
-        address = "jane.doe@example.com" if i == 0 else f"{first}.{last}{i}@example.com".lower()
+        address = "jane.doe@example.com" if i == 0 else f"{_slug(first)}.{_slug(last)}@example.com"
         client.emails = [ClientEmail(email=address, is_primary=True)]
         if i % 6 == 1:
-            client.emails.append(ClientEmail(email=f"{last}.household{i}@example.com".lower(), is_primary=False))
+            client.emails.append(ClientEmail(email=f"{_slug(last)}.household{i}@example.com", is_primary=False))
         db.session.add(client)
         db.session.flush()
         for j in range(1 + (i % 3 == 0) + (i % 7 == 0)):
             cat = (i + j) % 4 == 3
-            name, breed = (CATS if cat else DOGS)[(i + j) % (4 if cat else 8)]
+            kinds = CATS if cat else DOGS
+            name, breed = kinds[next(named[cat]) % len(kinds)]  # each name in turn: few households share one
             pet = Pet(client=client, name=name, species="Cat" if cat else "Dog", breed=breed,
                       sex=rng.choice(["Female (spayed)", "Male (neutered)", "Female", "Male"]),
                       colour=rng.choice(["Tan", "Black", "Cream", "Grey", "Red"]),
@@ -168,6 +192,10 @@ def _seed_visits(rng: random.Random, sitters: list[StaffUser], owner: StaffUser,
                           status=VisitStatus.REQUESTED if waiting else VisitStatus.SCHEDULED,
                           sitter=None if waiting else client.primary_sitter or sitters[n % 2], pets=pets[:2],
                           notes="", late_cancellation=False, cancelled_by="", reason="")
+            if not waiting and rng.random() < .04:  # now and then a client calls one off, sometimes late
+                visit.status, visit.cancelled_by = VisitStatus.CANCELLED, "client"
+                visit.cancelled_at = visit.starts_at - timedelta(hours=rng.choice([2, 30, 72]))
+                visit.late_cancellation = visit.starts_at - visit.cancelled_at < timedelta(hours=24)
             if waiting:
                 pending.visits.append(visit)
             db.session.add(visit)

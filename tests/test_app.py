@@ -17,7 +17,7 @@ def test_production_refuses_the_development_secret(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"})
-    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret-of-40-chars")
     assert create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}).config["SECRET_KEY"] != DEV_SECRET_KEY
 
 
@@ -117,3 +117,19 @@ def test_error_pages_are_friendly(app, client, owner):
     response = client.get("/clients/999999")
     assert response.status_code == 404
     assert "Not found" in response.get_data(as_text=True)
+
+
+def test_demo_reads_like_a_real_business(runner, app):
+    """Forty different people with their own addresses, every pet with a photo, a month of visits behind."""
+    from models import Photo, Visit, VisitStatus
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    people = db.session.execute(select(ClientProfile.first_name, ClientProfile.last_name)).all()
+    assert len(people) == 40 and len(set(people)) == 40
+    pets = db.session.scalars(select(Pet)).all()
+    assert pets and all(p.photo_id for p in pets)
+    assert db.session.scalar(select(db.func.count(db.func.distinct(Pet.name)))) >= 30
+    assert db.session.scalar(select(db.func.count(Photo.id))) == len(pets)
+    days = db.session.scalars(select(Visit.day).where(Visit.status == VisitStatus.SCHEDULED)).all()
+    assert (max(days) - min(days)).days > 60
+    assert db.session.scalar(select(db.func.count(Visit.id)).where(Visit.status == VisitStatus.CANCELLED)) > 0
