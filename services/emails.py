@@ -66,10 +66,11 @@ def visit_lines(visits) -> list[dict]:
 def send_request_received_email(visit_request) -> None:
     """Tell the business a client asked for visits, with a link to the request."""
     client = visit_request.client
+    # The English says "visits" even for one, as it always has; translations still get their plural forms.
+    subject = ngettext("Visit request from %(client)s (%(num)d visits)",
+                       "Visit request from %(client)s (%(num)d visits)", len(visit_request.visits), client=client.name)
     queue_email(
-        "request-received", [current_app.config["BUSINESS_EMAIL"]],
-        ngettext("Visit request from %(client)s (%(num)d visit)", "Visit request from %(client)s (%(num)d visits)",
-                 len(visit_request.visits), client=client.name), "request_received",
+        "request-received", [current_app.config["BUSINESS_EMAIL"]], subject, "request_received",
         client=client, visit_request=visit_request, lines=visit_lines(visit_request.visits),
         total_cents=visit_request.total_cents, link=external_url("requests.show", request_id=visit_request.id),
     )
