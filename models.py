@@ -534,6 +534,11 @@ class Photo(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# A pet's sex: the stored value (English words, kept as they are) -> what people read.
+SEXES = {"": "—", "Female": _l("Female"), "Female (spayed)": _l("Female (spayed)"), "Male": _l("Male"),
+         "Male (neutered)": _l("Male (neutered)"), "Unknown": _l("Unknown")}
+
+
 class Pet(TimestampMixin, db.Model):
     __tablename__ = "pet"
     __table_args__ = (Index("ix_pet_client_active", "client_id", "active"),)
@@ -565,6 +570,11 @@ class Pet(TimestampMixin, db.Model):
         primaryjoin="and_(Document.pet_id == Pet.id, Document.for_form.is_(False))",
         order_by="Document.created_at.desc()", viewonly=True,
     )
+
+    @property
+    def sex_label(self) -> str:
+        """The sex as people read it (a value imported from a spreadsheet may be any text: shown as it is)."""
+        return SEXES.get(self.sex, self.sex) if self.sex else ""
 
     @property
     def born_text(self) -> str:
@@ -745,6 +755,11 @@ class VisitStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
+# What the calendars show of a visit's state (Visit.state, CalendarVisit.state): state -> label.
+VISIT_STATES = {"requested": _l("Requested"), "scheduled": _l("Scheduled"), "completed": _l("Completed"),
+                "declined": _l("Declined"), "cancelled": _l("Cancelled")}
+
+
 visit_pet = Table(
     "visit_pet",
     db.metadata,
@@ -822,6 +837,10 @@ class Visit(db.Model):
         if self.status == VisitStatus.SCHEDULED and as_utc(self.ends_at) <= utcnow():
             return "completed"
         return self.status.value
+
+    @property
+    def state_label(self) -> str:
+        return VISIT_STATES[self.state]
 
     @property
     def open(self) -> bool:

@@ -10,11 +10,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from forms.fields import coerce_optional_int
-from models import Pet
-
-# The stored values are the English words; only what the select shows is translated.
-SEXES = {"": "—", "Female": _l("Female"), "Female (spayed)": _l("Female (spayed)"), "Male": _l("Male"),
-         "Male (neutered)": _l("Male (neutered)"), "Unknown": _l("Unknown")}
+from models import SEXES, Pet
 
 
 class VaccinationEntry(Form):

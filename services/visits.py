@@ -22,6 +22,7 @@ from extensions import db
 from filters import formatted, local_zone
 from models import (
     CUSTOM,
+    VISIT_STATES,
     WINDOWS,
     BlockOut,
     ClientLogin,
@@ -561,6 +562,10 @@ class CalendarVisit:
     sitter: str
     client_name: str
     uses_keys: bool
+
+    @property
+    def state_label(self) -> str:
+        return VISIT_STATES[self.state]
 
 
 def calendar_visits(first: date, last: date, client_id: int | None = None, sitter_id: int | None = None,
