@@ -6,6 +6,9 @@ import secrets
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -30,14 +33,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from filters import clock, formatted, local_zone
 
+
+def N_(text: str) -> str:
+    """Mark English for `pybabel extract` where it must stay English here and is translated where it is shown."""
+    return text
+
+
 # How the business rules a configurable field (SiteSettings.client_field_rules and pet_field_rules).
 REQUIRED, OPTIONAL, HIDDEN = "required", "optional", "hidden"
 
 # Named time windows of a visit, in the business's local time; any other window is a custom range.
 WINDOWS: dict[str, tuple[str, time, time]] = {
-    "morning": ("Morning", time(8), time(11)),
-    "midday": ("Midday", time(11), time(14)),
-    "evening": ("Evening", time(17), time(20)),
+    "morning": (_l("Morning"), time(8), time(11)),
+    "midday": (_l("Midday"), time(11), time(14)),
+    "evening": (_l("Evening"), time(17), time(20)),
 }
 CUSTOM = "custom"
 
@@ -57,8 +66,9 @@ def as_utc(value: datetime) -> datetime:
 def window_label(window: str, starts_at: datetime, ends_at: datetime) -> str:
     """ "Morning, 8–11 AM" or "2:30–3 PM", in the business's local time."""
     zone = local_zone()
-    span = f"{clock(as_utc(starts_at).astimezone(zone))}–{clock(as_utc(ends_at).astimezone(zone))}"
-    return f"{WINDOWS[window][0]}, {span}" if window in WINDOWS else span
+    span = _("%(start)s–%(end)s", start=clock(as_utc(starts_at).astimezone(zone)),
+             end=clock(as_utc(ends_at).astimezone(zone)))
+    return _("%(window)s, %(span)s", window=WINDOWS[window][0], span=span) if window in WINDOWS else span
 
 
 def describe_age(year: int | None, month: int | None, day: int | None, today: date) -> str:
@@ -68,8 +78,8 @@ def describe_age(year: int | None, month: int | None, day: int | None, today: da
     if not month:
         years = today.year - year
         if years <= 0:
-            return "under a year"
-        return f"about {years} year{'s' if years != 1 else ''}"
+            return _("under a year")
+        return _("about %(age)s", age=ngettext("%(num)d year", "%(num)d years", years))
     born = date(year, month, day or 1)
     months = (today.year - born.year) * 12 + today.month - born.month
     if day and today.day < born.day:
@@ -78,15 +88,15 @@ def describe_age(year: int | None, month: int | None, day: int | None, today: da
         return ""
     if months == 0 and day:
         weeks = (today - born).days // 7
-        return f"{weeks} week{'s' if weeks != 1 else ''}" if weeks else "newborn"
+        return ngettext("%(num)d week", "%(num)d weeks", weeks) if weeks else _("newborn")
     years, rest = divmod(months, 12)
-    parts = []
-    if years:
-        parts.append(f"{years} year{'s' if years != 1 else ''}")
-    if rest:
-        parts.append(f"{rest} month{'s' if rest != 1 else ''}")
-    text = " ".join(parts) or "under a month"
-    return text if day else f"about {text}"
+    year_text = ngettext("%(num)d year", "%(num)d years", years)
+    month_text = ngettext("%(num)d month", "%(num)d months", rest)
+    if years and rest:
+        text = _("%(years)s %(months)s", years=year_text, months=month_text)
+    else:
+        text = year_text if years else month_text if rest else _("under a month")
+    return text if day else _("about %(age)s", age=text)
 
 
 def new_session_token() -> str:
@@ -109,7 +119,7 @@ class Role(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return self.value.title()
+        return {"owner": _l("Owner"), "manager": _l("Manager"), "sitter": _l("Sitter")}[self.value]
 
 
 class ClientStatus(str, enum.Enum):
@@ -119,7 +129,7 @@ class ClientStatus(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return self.value.title()
+        return {"prospect": _l("Prospect"), "active": _l("Active"), "inactive": _l("Inactive")}[self.value]
 
 
 class StaffUser(UserMixin, TimestampMixin, db.Model):
@@ -319,17 +329,17 @@ class Policy(TimestampMixin, db.Model):
     required_at_registration: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-# Portal functions the business can switch off: site option -> label.
+# Portal functions the business can switch off: site option -> label (English; the form translates it).
 PORTAL_FEATURES = {
-    "portal_profile": "Clients edit their profile (My Info)",
-    "portal_pets": "Clients add and edit their pets (My Pets)",
-    "portal_forms": "Clients fill in forms (My Forms)",
-    "portal_requests": "Clients request visits",
-    "portal_calendar": "Clients see their calendar",
-    "portal_cards": "Clients manage their card on file",
-    "portal_invoices": "Clients see invoices",
-    "portal_payments": "Clients see payments",
-    "portal_visit_reports": "Clients see visit reports",
+    "portal_profile": N_("Clients edit their profile (My Info)"),
+    "portal_pets": N_("Clients add and edit their pets (My Pets)"),
+    "portal_forms": N_("Clients fill in forms (My Forms)"),
+    "portal_requests": N_("Clients request visits"),
+    "portal_calendar": N_("Clients see their calendar"),
+    "portal_cards": N_("Clients manage their card on file"),
+    "portal_invoices": N_("Clients see invoices"),
+    "portal_payments": N_("Clients see payments"),
+    "portal_visit_reports": N_("Clients see visit reports"),
 }
 
 
@@ -524,6 +534,11 @@ class Photo(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# A pet's sex: the stored value (English words, kept as they are) -> what people read.
+SEXES = {"": "—", "Female": _l("Female"), "Female (spayed)": _l("Female (spayed)"), "Male": _l("Male"),
+         "Male (neutered)": _l("Male (neutered)"), "Unknown": _l("Unknown")}
+
+
 class Pet(TimestampMixin, db.Model):
     __tablename__ = "pet"
     __table_args__ = (Index("ix_pet_client_active", "client_id", "active"),)
@@ -557,6 +572,11 @@ class Pet(TimestampMixin, db.Model):
     )
 
     @property
+    def sex_label(self) -> str:
+        """The sex as people read it (a value imported from a spreadsheet may be any text: shown as it is)."""
+        return SEXES.get(self.sex, self.sex) if self.sex else ""
+
+    @property
     def born_text(self) -> str:
         if not self.born_year:
             return ""
@@ -586,14 +606,14 @@ class Vaccination(db.Model):
 
 # The kinds of question a client form can ask, and how many questions one form may have.
 FORM_FIELD_TYPES = {
-    "short_text": "Short text",
-    "long_text": "Long text",
-    "yes_no": "Yes / no",
-    "choice": "Choice",
-    "date": "Date",
-    "number": "Number",
-    "file": "File (PDF or image)",
-    "signature": "Signature (typed name)",
+    "short_text": _l("Short text"),
+    "long_text": _l("Long text"),
+    "yes_no": _l("Yes / no"),
+    "choice": _l("Choice"),
+    "date": _l("Date"),
+    "number": _l("Number"),
+    "file": _l("File (PDF or image)"),
+    "signature": _l("Signature (typed name)"),
 }
 MAX_FORM_FIELDS = 40
 
@@ -702,8 +722,8 @@ class PaymentMethod(db.Model):
     @property
     def label(self) -> str:
         if self.kind == "card":
-            return f"{self.brand.title()} ending {self.last4}"
-        return f"{self.brand or 'Bank account'} ending {self.last4}"
+            return _("%(brand)s ending %(last4)s", brand=self.brand.title(), last4=self.last4)
+        return _("%(brand)s ending %(last4)s", brand=self.brand or _("Bank account"), last4=self.last4)
 
 
 class StripeEvent(db.Model):
@@ -724,7 +744,8 @@ class RequestStatus(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"pending": "Waiting for approval", "partial": "Partly approved"}.get(self.value, self.value.title())
+        return {"pending": _l("Waiting for approval"), "approved": _l("Approved"), "partial": _l("Partly approved"),
+                "declined": _l("Declined"), "cancelled": _l("Cancelled")}[self.value]
 
 
 class VisitStatus(str, enum.Enum):
@@ -732,6 +753,11 @@ class VisitStatus(str, enum.Enum):
     SCHEDULED = "scheduled"
     DECLINED = "declined"
     CANCELLED = "cancelled"
+
+
+# What the calendars show of a visit's state (Visit.state, CalendarVisit.state): state -> label.
+VISIT_STATES = {"requested": _l("Requested"), "scheduled": _l("Scheduled"), "completed": _l("Completed"),
+                "declined": _l("Declined"), "cancelled": _l("Cancelled")}
 
 
 visit_pet = Table(
@@ -811,6 +837,10 @@ class Visit(db.Model):
         if self.status == VisitStatus.SCHEDULED and as_utc(self.ends_at) <= utcnow():
             return "completed"
         return self.status.value
+
+    @property
+    def state_label(self) -> str:
+        return VISIT_STATES[self.state]
 
     @property
     def open(self) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from access import client_required, or_404, public
@@ -37,7 +38,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("portal.index" if not current_user.is_staff else "clients.index"))
     return sign_in(logins.authenticate, url_for("portal.index"), "auth/login.html",
-                   "That email and password do not match. Check them, or reset your password.")
+                   _("That email and password do not match. Check them, or reset your password."))
 
 
 @bp.post("/logout")
@@ -77,8 +78,8 @@ def register():
     def again(status: int):
         refused = getattr(form.refusal, "errors", None) or {}
         if form.refusal is None and form.is_submitted():  # the form itself was invalid: say which policies too
-            refused = {f"{POLICY}{p.id}": f"Please read and agree to the {p.title}." for p in policies
-                       if p.id not in agreed}
+            refused = {f"{POLICY}{p.id}": _("Please read and agree to the %(policy)s.", policy=p.title)
+                       for p in policies if p.id not in agreed}
         policy_errors = {int(k.removeprefix(POLICY)): v for k, v in refused.items() if k.startswith(POLICY)}
         form.form_errors[:] = [e for e in form.form_errors if e not in policy_errors.values()]
         return render_template("auth/register.html", form=form, policies=policies, agreed=agreed,

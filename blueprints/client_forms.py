@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
+from flask_babel import gettext as _
 
 from access import client_or_404, manager_required, or_404, response_or_404, staff_required
 from extensions import db
@@ -55,7 +56,8 @@ def _edit(item: ClientForm | None):
                                builder.per_pet.data == "pet", builder.onboarding.data, builder.active.data, specs)
 
     return submit(builder, save,
-                  lambda saved: done(f"Saved “{saved.title}” (version {saved.current.number}).",
+                  lambda saved: done(_("Saved “%(title)s” (version %(version)d).", title=saved.title,
+                                       version=saved.current.number),
                                      url_for("client_forms.index"), "client_forms/_list.html",
                                      items=forms.list_forms()), page)
 

@@ -1,7 +1,10 @@
 """The client desk: the client table and profile views, editing profiles, prices and logins."""
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, current_app, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from access import client_or_404, manager_required, or_404, staff_required
@@ -69,10 +72,11 @@ def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,
     return context
 
 
-def _saved_profile(message: str):
+def _saved_profile(message: Callable[[str], str]):
+    """Answer a saved profile with `message(name)`."""
     def then(client: ClientProfile):
         client = client_or_404(client.id)
-        return done(message.format(name=client.name), url_for("clients.show", client_id=client.id),
+        return done(message(client.name), url_for("clients.show", client_id=client.id),
                     "clients/_profile.html", **_profile_context(client))
     return then
 
@@ -87,7 +91,8 @@ def new():
 @manager_required
 def create():
     form = build_client_form()
-    return submit(form, lambda: clients.save_client(None, form.values()), _saved_profile("Added {name}."),
+    return submit(form, lambda: clients.save_client(None, form.values()),
+                  _saved_profile(lambda name: _("Added %(name)s.", name=name)),
                   lambda status: render_page("clients/edit.html", "clients/_form.html", status=status, form=form,
                                              client=None))
 
@@ -104,7 +109,8 @@ def edit(client_id: int):
 def update(client_id: int):
     client = client_or_404(client_id)
     form = build_client_form(client)
-    return submit(form, lambda: clients.save_client(client, form.values()), _saved_profile("Saved {name}."),
+    return submit(form, lambda: clients.save_client(client, form.values()),
+                  _saved_profile(lambda name: _("Saved %(name)s.", name=name)),
                   lambda status: render_page("clients/edit.html", "clients/_form.html", status=status, form=form,
                                              client=client))
 
@@ -115,7 +121,7 @@ def delete(client_id: int):
     client = client_or_404(client_id)
     name = client.name
     clients.delete_client(client)
-    return done(f"Deleted {name}.", url_for("clients.index"))
+    return done(_("Deleted %(name)s.", name=name), url_for("clients.index"))
 
 
 @bp.post("/<int:client_id>/prices")
@@ -127,7 +133,7 @@ def add_price(client_id: int):
 
     def added(_price):
         fresh = client_or_404(client_id)
-        return done("Custom price added.", url_for("clients.show", client_id=client_id), "clients/_prices.html",
+        return done(_("Custom price added."), url_for("clients.show", client_id=client_id), "clients/_prices.html",
                     **_profile_context(fresh))
 
     return submit(form, lambda: clients.add_custom_price(client, form.service_id.data, form.price.data,
@@ -156,7 +162,8 @@ def add_login(client_id: int):
     client = client_or_404(client_id)
     form = LoginForm()
     return submit(form, lambda: logins.add_login(client, form.email.data, form.first_name.data, form.last_name.data),
-                  lambda login: _logins_done(client_id, f"Added {login.email}; we emailed a link to set the password."),
+                  lambda login: _logins_done(client_id, _("Added %(email)s; we emailed a link to set the password.",
+                                                          email=login.email)),
                   lambda status: render_page("clients/show.html", {"logins": "clients/_logins.html"}, status=status,
                                              **_profile_context(client_or_404(client_id), login_form=form)))
 
@@ -172,7 +179,8 @@ def set_login_active(client_id: int, login_id: int):
     login = _login_or_404(client_id, login_id)
     active = request.form.get("active") == "1"
     logins.set_active(login, active)
-    return _logins_done(client_id, f"{'Enabled' if active else 'Disabled'} {login.email}.")
+    return _logins_done(client_id, _("Enabled %(email)s.", email=login.email) if active
+                        else _("Disabled %(email)s.", email=login.email))
 
 
 @bp.post("/<int:client_id>/logins/<int:login_id>/password-link")
@@ -180,7 +188,8 @@ def set_login_active(client_id: int, login_id: int):
 def send_login_link(client_id: int, login_id: int):
     login = _login_or_404(client_id, login_id)
     return perform(lambda: logins.send_password_link(login),
-                   lambda _: _logins_done(client_id, f"Emailed a password link to {login.email}."),
+                   lambda _sent: _logins_done(client_id, _("Emailed a password link to %(email)s.",
+                                                           email=login.email)),
                    lambda error: _logins_done(client_id, error.message, "error"))
 
 
@@ -190,4 +199,5 @@ def reset_login_feed(client_id: int, login_id: int):
     """A new private calendar feed address for a client login (say, one that was shared by mistake)."""
     login = _login_or_404(client_id, login_id)
     visits.reset_feed(login)
-    return _logins_done(client_id, f"{login.email} has a new calendar feed address; the old one no longer works.")
+    return _logins_done(client_id, _("%(email)s has a new calendar feed address; the old one no longer works.",
+                                     email=login.email))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from access import manager_required
 from forms.errors import show_errors
@@ -43,7 +45,13 @@ def confirm():
     def imported(result):
         imports.discard_upload(token)
         skipped = result.error_rows + len(result.duplicates)
-        message = f"Imported {len(result.valid)} {kind}" + (f"; {skipped} rows left out." if skipped else ".")
+        # The English keeps its plurals even for one ("1 rows"), as it always has; translations can do better.
+        count = len(result.valid)
+        imported = (ngettext("Imported %(num)d clients", "Imported %(num)d clients", count) if kind == "clients"
+                    else ngettext("Imported %(num)d pets", "Imported %(num)d pets", count))
+        message = (_("%(imported)s; %(left_out)s", imported=imported,
+                     left_out=ngettext("%(num)d rows left out.", "%(num)d rows left out.", skipped))
+                   if skipped else _("%(imported)s.", imported=imported))
         return done(message, url_for("clients.index") if kind == "clients" else url_for("pets.index"))
 
     def refused(error):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from access import manager_required, or_404
@@ -42,9 +44,9 @@ def create():
     plan = invites.plan_invites(ids)
 
     def invited(sent):
-        message = f"Invited {len(sent)} client{'' if len(sent) == 1 else 's'}."
+        message = ngettext("Invited %(num)d client.", "Invited %(num)d clients.", len(sent))
         if plan.skipped:
-            message += f" Skipped {len(plan.skipped)}."
+            message = _("%(invited)s Skipped %(skipped)d.", invited=message, skipped=len(plan.skipped))
         return done(message, _back_url(ids), "_partials/flashes.html", trigger=CHANGED, oob=True)
 
     return submit(form, lambda: invites.send_invitations(plan.invite, current_user, form.message.data or ""), invited,
@@ -66,8 +68,8 @@ def resend(invitation_id: int):
     invitation = _invitation_or_404(invitation_id)
     name = invitation.client.name
     return perform(lambda: invites.resend(invitation, current_user),
-                   lambda _: _notice(f"Sent a new invitation to {name}; the older code no longer works.",
-                                     trigger=CHANGED),
+                   lambda _sent: _notice(_("Sent a new invitation to %(name)s; the older code no longer works.",
+                                           name=name), trigger=CHANGED),
                    lambda error: _notice(error.message, category="error"))
 
 
@@ -77,7 +79,7 @@ def revoke(invitation_id: int):
     invitation = _invitation_or_404(invitation_id)
     name = invitation.client.name
     return perform(lambda: invites.revoke(invitation),
-                   lambda _: _notice(f"Revoked the invitation for {name}.", trigger=CHANGED),
+                   lambda _revoked: _notice(_("Revoked the invitation for %(name)s.", name=name), trigger=CHANGED),
                    lambda error: _notice(error.message, category="error"))
 
 

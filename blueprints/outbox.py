@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, url_for
+from flask_babel import gettext as _
 
 from access import manager_required
 from extensions import db
@@ -25,5 +26,5 @@ def retry(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     if message.sent_at is None:
         outbox.retry_now(message)
-    return done("Trying again now.", url_for("outbox.index"), "outbox/_messages.html",
+    return done(_("Trying again now."), url_for("outbox.index"), "outbox/_messages.html",
                 undelivered=outbox.list_undelivered(), sent=outbox.list_recent_sent(), fill=outbox.fill)

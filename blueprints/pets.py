@@ -1,7 +1,10 @@
 """Pet profiles: the pet table, profiles, editing, and the photos and documents of a client's pets."""
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
@@ -75,9 +78,10 @@ def _form_page(form: PetForm, client: ClientProfile, pet: Pet | None, status: in
     return render_page("pets/edit.html", "pets/_form.html", status=status, form=form, client=client, pet=pet)
 
 
-def _saved(message: str):
+def _saved(message: Callable[[str], str]):
+    """Answer a saved pet with `message(name)`."""
     def then(pet: Pet):
-        return done(message.format(name=pet.name), url_for("pets.show", pet_id=pet.id), "pets/_profile.html",
+        return done(message(pet.name), url_for("pets.show", pet_id=pet.id), "pets/_profile.html",
                     pet=pet_or_404(pet.id))
     return then
 
@@ -94,7 +98,7 @@ def new():
 def create():
     client = client_or_404(request.args.get("client_id", type=int) or 0)
     form = build_pet_form(client)
-    return submit(form, lambda: save_pet(form, client, None), _saved("Added {name}."),
+    return submit(form, lambda: save_pet(form, client, None), _saved(lambda name: _("Added %(name)s.", name=name)),
                   lambda status: _form_page(form, client, None, status), PET_ERRORS)
 
 
@@ -110,7 +114,7 @@ def edit(pet_id: int):
 def update(pet_id: int):
     pet = pet_or_404(pet_id)
     form = build_pet_form(pet.client, pet)
-    return submit(form, lambda: save_pet(form, pet.client, pet), _saved("Saved {name}."),
+    return submit(form, lambda: save_pet(form, pet.client, pet), _saved(lambda name: _("Saved %(name)s.", name=name)),
                   lambda status: _form_page(form, pet.client, pet, status), PET_ERRORS)
 
 

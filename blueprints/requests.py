@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from access import manager_required, request_or_404
@@ -15,11 +17,12 @@ from services.errors import DomainError, FieldErrors
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
-STATUS_FILTERS = [("pending", "Waiting for approval"), ("approved", "Approved"), ("partial", "Partly approved"),
-                  ("declined", "Declined"), ("all", "All")]
-DECIDED = {RequestStatus.APPROVED: "Approved: the visits are on the schedule and the client is emailed.",
-           RequestStatus.PARTIAL: "Partly approved: the client is emailed which visits are booked.",
-           RequestStatus.DECLINED: "Declined: the client is emailed the reason."}
+STATUS_FILTERS = [("pending", _l("Waiting for approval")), ("approved", _l("Approved")),
+                  ("partial", _l("Partly approved")), ("declined", _l("Declined")), ("all", _l("All"))]
+# Flashed, so made plain strings (str) where they are used: the session cannot keep a lazy string.
+DECIDED = {RequestStatus.APPROVED: _l("Approved: the visits are on the schedule and the client is emailed."),
+           RequestStatus.PARTIAL: _l("Partly approved: the client is emailed which visits are booked."),
+           RequestStatus.DECLINED: _l("Declined: the client is emailed the reason.")}
 
 
 def build_decision_form(visit_request: VisitRequest) -> DecisionForm:
@@ -77,7 +80,7 @@ def _decide(visit_request: VisitRequest, form: DecisionForm) -> VisitRequest:
 def decide(request_id: int):
     visit_request = request_or_404(request_id)
     if visit_request.status != RequestStatus.PENDING:
-        return _already_decided(visit_request, "This request was already decided.")
+        return _already_decided(visit_request, _("This request was already decided."))
     form = build_decision_form(visit_request)
 
     def again(status: int):
@@ -88,7 +91,7 @@ def decide(request_id: int):
                            **_context(request_or_404(request_id), form))
 
     return submit(form, lambda: _decide(visit_request, form),
-                  lambda decided: done(DECIDED[decided.status], url_for("requests.show", request_id=request_id),
+                  lambda decided: done(str(DECIDED[decided.status]), url_for("requests.show", request_id=request_id),
                                        "requests/_request.html", **_context(decided)), again)
 
 

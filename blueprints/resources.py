@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import Blueprint, abort, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from access import manager_required
 from extensions import db
@@ -19,24 +21,33 @@ bp = Blueprint("resources", __name__, url_prefix="/resources")
 
 @dataclass(frozen=True)
 class Kind:
+    """A kind of resource; its notices are whole sentences (flashed, so made plain strings where used)."""
+
     model: type
     form: type
     title: str
     singular: str
     save: Callable
+    added: str
+    saved: str
+    deleted: str
 
 
 KINDS = {
-    "services": Kind(Service, ServiceForm, "Services", "service",
+    "services": Kind(Service, ServiceForm, _l("Services"), _l("service"),
                      lambda obj, f: resources.save_service(obj, f.name.data, f.duration_minutes.data,
-                                                           f.base_price.data, f.active.data)),
-    "vets": Kind(Vet, VetForm, "Vets", "vet",
-                 lambda obj, f: resources.save_vet(obj, f.clinic.data, f.phone.data, f.address.data)),
-    "territories": Kind(Territory, TerritoryForm, "Territories", "territory",
-                        lambda obj, f: resources.save_territory(obj, f.name.data, f.zip_codes.data)),
-    "policies": Kind(Policy, PolicyForm, "Policies", "policy",
+                                                           f.base_price.data, f.active.data),
+                     _l("Added the service."), _l("Saved the service."), _l("Deleted the service.")),
+    "vets": Kind(Vet, VetForm, _l("Vets"), _l("vet"),
+                 lambda obj, f: resources.save_vet(obj, f.clinic.data, f.phone.data, f.address.data),
+                 _l("Added the vet."), _l("Saved the vet."), _l("Deleted the vet.")),
+    "territories": Kind(Territory, TerritoryForm, _l("Territories"), _l("territory"),
+                        lambda obj, f: resources.save_territory(obj, f.name.data, f.zip_codes.data),
+                        _l("Added the territory."), _l("Saved the territory."), _l("Deleted the territory.")),
+    "policies": Kind(Policy, PolicyForm, _l("Policies"), _l("policy"),
                      lambda obj, f: resources.save_policy(obj, f.title.data, f.body.data,
-                                                          f.required_at_registration.data)),
+                                                          f.required_at_registration.data),
+                     _l("Added the policy."), _l("Saved the policy."), _l("Deleted the policy.")),
 }
 
 
@@ -70,7 +81,7 @@ def create(kind: str):
     spec = kind_or_404(kind)
     form = spec.form()
     return submit(form, lambda: spec.save(None, form),
-                  lambda _: done(f"Added the {spec.singular}.", url_for("resources.index", kind=kind)),
+                  lambda _item: done(str(spec.added), url_for("resources.index", kind=kind)),
                   lambda status: _list_page(kind, form, status))
 
 
@@ -91,7 +102,7 @@ def update(kind: str, item_id: int):
     obj = db.get_or_404(spec.model, item_id)
     form = spec.form()
     return submit(form, lambda: spec.save(obj, form),
-                  lambda _: done(f"Saved the {spec.singular}.", url_for("resources.index", kind=kind)),
+                  lambda _item: done(str(spec.saved), url_for("resources.index", kind=kind)),
                   lambda status: _edit_page(kind, form, obj, status))
 
 
@@ -100,7 +111,7 @@ def update(kind: str, item_id: int):
 def delete(kind: str, item_id: int):
     spec = kind_or_404(kind)
     resources.delete_resource(db.get_or_404(spec.model, item_id))
-    return done(f"Deleted the {spec.singular}.", url_for("resources.index", kind=kind))
+    return done(str(spec.deleted), url_for("resources.index", kind=kind))
 
 
 def _vet_field(selected: int | None = None, **extra):
@@ -121,7 +132,7 @@ def create_vet_inline():
     """Create a vet from the client form and answer with the vet select, the new vet chosen."""
     form = VetForm(prefix="new_vet")
     return submit(form, lambda: resources.save_vet(None, form.clinic.data, form.phone.data, form.address.data),
-                  lambda vet: _vet_field(vet.id, notice=f"Added {vet.clinic}."),
+                  lambda vet: _vet_field(vet.id, notice=_("Added %(clinic)s.", clinic=vet.clinic)),
                   lambda status: (render_template("resources/_vet_inline.html", form=form), status))
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -91,7 +93,7 @@ def cancel_visit(visit_id: int):
     visit = visit_or_404(visit_id)
     form = CancelForm()
     return submit(form, lambda: visits.cancel_visit(visit, current_user, form.reason.data),
-                  lambda cancelled: done("Cancelled; the client is emailed the reason.",
+                  lambda cancelled: done(_("Cancelled; the client is emailed the reason."),
                                          url_for("schedule.show_visit", visit_id=visit_id), "schedule/_visit.html",
                                          visit=cancelled, form=None),
                   lambda status: _visit_page(visit, form, status))
@@ -126,8 +128,10 @@ def _add_visits(client: ClientProfile, form: StaffVisitForm):
 def _added(visit_request):
     first = visit_request.visits[0]
     count = len(visit_request.visits)
-    return done(f"Added {count} visit{'s' if count != 1 else ''} for {visit_request.client.name}; "
-                "the client is emailed.", url_for("schedule.index", view="week", date=first.day.isoformat()))
+    return done(ngettext("Added %(num)d visit for %(client)s; the client is emailed.",
+                         "Added %(num)d visits for %(client)s; the client is emailed.", count,
+                         client=visit_request.client.name),
+                url_for("schedule.index", view="week", date=first.day.isoformat()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -179,9 +183,13 @@ def _blockout_context(form: BlockOutForm, **extra) -> dict:
 
 def _blockout_added(result):
     blockout, affected = result
-    message = (f"Closed {formatted(blockout.starts_on, 'day_month')}–{formatted(blockout.ends_on)}. "
-               + (f"{len(affected)} open visits fall inside it: listed below; their clients are emailed."
-                  if affected else "No visits fall inside it."))
+    closed = _("Closed %(first)s–%(last)s.", first=formatted(blockout.starts_on, "day_month"),
+               last=formatted(blockout.ends_on))
+    # The English says "visits" even for one, as it always has (tests pin it); translations get their plural forms.
+    inside = (ngettext("%(num)d open visits fall inside it: listed below; their clients are emailed.",
+                       "%(num)d open visits fall inside it: listed below; their clients are emailed.", len(affected))
+              if affected else _("No visits fall inside it."))
+    message = _("%(closed)s %(inside)s", closed=closed, inside=inside)
     return render_page("schedule/blockouts.html", "schedule/_blockouts.html", **_blockout_context(
         BlockOutForm(formdata=None), affected=affected, notice=message))
 
@@ -203,7 +211,7 @@ def delete_blockout(blockout_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     visits.delete_blockout(blockout)
-    return done("Block-out removed: clients can ask for those days again.", url_for("schedule.blockouts"),
+    return done(_("Block-out removed: clients can ask for those days again."), url_for("schedule.blockouts"),
                 "schedule/_blockouts.html", **_blockout_context(BlockOutForm(formdata=None)))
 
 
@@ -214,4 +222,4 @@ def reset_feed():
     if not FlaskForm().validate_on_submit():
         abort(400)
     visits.reset_feed(current_user)
-    return done("Your calendar feed has a new address; the old one no longer works.", url_for("schedule.index"))
+    return done(_("Your calendar feed has a new address; the old one no longer works."), url_for("schedule.index"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
+from flask_babel import gettext as _
 
 from access import manager_required
 from forms.settings import OptionsForm
@@ -39,7 +40,8 @@ def update():
         site.update_settings(form.clients_can_register.data, form.billing_requires_card.data, client_rules, pet_rules,
                              {name: form[name].data for name in PORTAL_FEATURES},
                              form.accept_bank_accounts.data, form.cancellation_hours.data)
-        return done("Site options saved.", url_for("settings.index"), "settings/_form.html",
+        return done(_("Site options saved."), url_for("settings.index"), "settings/_form.html",
                     **_context(form, site.rules_for("client"), site.rules_for("pet")))
+    errors = [_("Choose a rule for %(field)s.", field=k) for k in bad]
     return render_page("settings/index.html", "settings/_form.html", status=422,
-                       **_context(form, client_rules, pet_rules, [f"Choose a rule for {k}." for k in bad]))
+                       **_context(form, client_rules, pet_rules, errors))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from access import owner_required, public, staff_required
@@ -36,7 +37,7 @@ def login():
     if current_user.is_authenticated and current_user.is_staff:
         return redirect(url_for("clients.index"))
     return sign_in(accounts.authenticate_staff, url_for("clients.index"), "staff/login.html",
-                   "That email and password do not match an active staff account.")
+                   _("That email and password do not match an active staff account."))
 
 
 def sign_in(authenticate, home: str, template: str, failure: str):
@@ -59,7 +60,7 @@ def sign_in(authenticate, home: str, template: str, failure: str):
 @staff_required()
 def logout():
     logout_user()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     return redirect(url_for("staff.login"), 303)
 
 
@@ -81,8 +82,17 @@ def create():
     form = StaffForm()
     return submit(form, lambda: accounts.create_staff(form.email.data, form.first_name.data, form.last_name.data,
                                                       Role(form.role.data), form.password.data),
-                  lambda user: done(f"{user.name} can now sign in as {user.role.label.lower()}.", url_for("staff.index")),
+                  lambda user: done(_can_sign_in(user), url_for("staff.index")),
                   lambda status: _team_page(form, status))
+
+
+def _can_sign_in(user: StaffUser) -> str:
+    """The notice for a new team member: a whole sentence per role, so each translates as one."""
+    if user.role == Role.OWNER:
+        return _("%(name)s can now sign in as owner.", name=user.name)
+    if user.role == Role.MANAGER:
+        return _("%(name)s can now sign in as manager.", name=user.name)
+    return _("%(name)s can now sign in as sitter.", name=user.name)
 
 
 @bp.post("/<int:staff_id>")
@@ -91,10 +101,10 @@ def update(staff_id: int):
     member = db.get_or_404(StaffUser, staff_id)
     form = StaffUpdateForm(prefix=f"m{member.id}")
     if not form.validate_on_submit():
-        flash("Choose a role.", "error")
+        flash(_("Choose a role."), "error")
         return redirect(url_for("staff.index"), 303)
     return perform(lambda: accounts.update_staff(member, Role(form.role.data), form.active.data, current_user),
-                   lambda saved: done(f"Saved {saved.name}.", url_for("staff.index")),
+                   lambda saved: done(_("Saved %(name)s.", name=saved.name), url_for("staff.index")),
                    lambda error: _refused(error.message))
 
 

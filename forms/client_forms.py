@@ -1,6 +1,8 @@
 """Client forms: the builder staff use, and the answers a client gives to one version of a form."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, FieldList, Form, FormField, RadioField, SelectField, StringField, TextAreaField
@@ -10,22 +12,22 @@ from models import FORM_FIELD_TYPES, MAX_FORM_FIELDS, ClientForm
 
 
 class FieldEntry(Form):
-    label = StringField("Question", validators=[Length(max=200)])
-    type = SelectField("Type", choices=list(FORM_FIELD_TYPES.items()), default="short_text")
-    required = BooleanField("Required")
-    choices = TextAreaField("Choices, one per line", validators=[Length(max=2000)],
-                            description="For a Choice field.")
+    label = StringField(_l("Question"), validators=[Length(max=200)])
+    type = SelectField(_l("Type"), choices=list(FORM_FIELD_TYPES.items()), default="short_text")
+    required = BooleanField(_l("Required"))
+    choices = TextAreaField(_l("Choices, one per line"), validators=[Length(max=2000)],
+                            description=_l("For a Choice field."))
 
 
 class BuilderForm(FlaskForm):
-    title = StringField("Title", validators=[Length(max=160)])
-    description = TextAreaField("Description", validators=[Length(max=5000)],
-                                description="Shown to clients above the questions.")
-    per_pet = RadioField("Filled in", choices=[("client", "Once per client"), ("pet", "Once for each pet")],
+    title = StringField(_l("Title"), validators=[Length(max=160)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=5000)],
+                                description=_l("Shown to clients above the questions."))
+    per_pet = RadioField(_l("Filled in"), choices=[("client", _l("Once per client")), ("pet", _l("Once for each pet"))],
                          default="client")
-    onboarding = BooleanField("Required while getting started",
-                              description="Clients must fill it in before they may request visits.")
-    active = BooleanField("Active", default=True, description="Inactive forms are hidden from clients.")
+    onboarding = BooleanField(_l("Required while getting started"),
+                              description=_l("Clients must fill it in before they may request visits."))
+    active = BooleanField(_l("Active"), default=True, description=_l("Inactive forms are hidden from clients."))
     fields = FieldList(FormField(FieldEntry), min_entries=1, max_entries=MAX_FORM_FIELDS)
 
     def show_form(self, item: ClientForm | None) -> None:
@@ -53,13 +55,13 @@ def answer_form(version) -> FlaskForm:
         if kind == "long_text":
             field = TextAreaField(label)
         elif kind == "yes_no":
-            field = RadioField(label, choices=[("yes", "Yes"), ("no", "No")], validate_choice=False)
+            field = RadioField(label, choices=[("yes", _("Yes")), ("no", _("No"))], validate_choice=False)
         elif kind == "choice":
             field = RadioField(label, choices=[(c, c) for c in spec["choices"]], validate_choice=False)
         elif kind == "file":
-            field = FileField(label, description="A PDF, or a JPEG, PNG or WebP image.")
+            field = FileField(label, description=_("A PDF, or a JPEG, PNG or WebP image."))
         elif kind == "signature":
-            field = StringField(label, description="Type your full name: it is your signature.")
+            field = StringField(label, description=_("Type your full name: it is your signature."))
         else:
             field = StringField(label)
         attrs[spec["key"]] = field

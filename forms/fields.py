@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-MONEY_HELP = "Enter an amount such as 25 or 25.50."
+MONEY_HELP = _l("Enter an amount such as 25 or 25.50.")
 
 
 def parse_money(text: str | None) -> int | None:
@@ -21,7 +23,7 @@ def parse_money(text: str | None) -> int | None:
     if not amount.is_finite() or abs(amount) >= 10_000_000:
         raise ValueError(MONEY_HELP)
     if amount.as_tuple().exponent < -2:
-        raise ValueError("Use at most two decimal places.")
+        raise ValueError(_("Use at most two decimal places."))
     return int(amount * 100)
 
 

@@ -1,6 +1,8 @@
 """Pet profiles (staff and clients) and the documents attached to a pet."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, DecimalField, FieldList, Form, FormField, IntegerField, RadioField
@@ -8,35 +10,33 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from forms.fields import coerce_optional_int
-from models import Pet
-
-SEXES = ["", "Female", "Female (spayed)", "Male", "Male (neutered)", "Unknown"]
+from models import SEXES, Pet
 
 
 class VaccinationEntry(Form):
-    name = StringField("Vaccination", validators=[Length(max=120)])
-    expires_on = DateField("Expires", validators=[Optional()])
+    name = StringField(_l("Vaccination"), validators=[Length(max=120)])
+    expires_on = DateField(_l("Expires"), validators=[Optional()])
 
 
 class PetForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=80)])
-    species = StringField("Species", validators=[InputRequired(), Length(max=40)])
-    breed = StringField("Breed", validators=[Length(max=80)])
-    sex = SelectField("Sex", choices=[(s, s or "—") for s in SEXES])
-    colour = StringField("Colour", validators=[Length(max=80)])
-    weight = DecimalField("Weight (lb)", places=2, validators=[Optional(), NumberRange(min=0)])
-    born_year = IntegerField("Born: year", validators=[Optional()])
-    born_month = IntegerField("Month", validators=[Optional()])
-    born_day = IntegerField("Day", validators=[Optional()])
-    description = TextAreaField("Description", validators=[Length(max=2000)])
-    care_notes = TextAreaField("Care notes", validators=[Length(max=5000)])
-    feeding = TextAreaField("Feeding", validators=[Length(max=2000)])
-    medications = TextAreaField("Medications", validators=[Length(max=2000)])
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=80)])
+    species = StringField(_l("Species"), validators=[InputRequired(), Length(max=40)])
+    breed = StringField(_l("Breed"), validators=[Length(max=80)])
+    sex = SelectField(_l("Sex"), choices=list(SEXES.items()))
+    colour = StringField(_l("Colour"), validators=[Length(max=80)])
+    weight = DecimalField(_l("Weight (lb)"), places=2, validators=[Optional(), NumberRange(min=0)])
+    born_year = IntegerField(_l("Born: year"), validators=[Optional()])
+    born_month = IntegerField(_l("Month"), validators=[Optional()])
+    born_day = IntegerField(_l("Day"), validators=[Optional()])
+    description = TextAreaField(_l("Description"), validators=[Length(max=2000)])
+    care_notes = TextAreaField(_l("Care notes"), validators=[Length(max=5000)])
+    feeding = TextAreaField(_l("Feeding"), validators=[Length(max=2000)])
+    medications = TextAreaField(_l("Medications"), validators=[Length(max=2000)])
     vaccinations = FieldList(FormField(VaccinationEntry), min_entries=1, max_entries=20)
-    photo = FileField("Upload a photo", description="JPEG, PNG or WebP.")
-    photo_id = RadioField("Or pick a previous photo", coerce=coerce_optional_int, validate_choice=False)
-    active = BooleanField("Active", default=True, description="Inactive pets stay on file but are hidden from "
-                                                               "sitters and lists.")
+    photo = FileField(_l("Upload a photo"), description=_l("JPEG, PNG or WebP."))
+    photo_id = RadioField(_l("Or pick a previous photo"), coerce=coerce_optional_int, validate_choice=False)
+    active = BooleanField(_l("Active"), default=True,
+                          description=_l("Inactive pets stay on file but are hidden from sitters and lists."))
 
     def show_pet(self, pet: Pet | None) -> None:
         """On a first GET: the pet's vaccinations (and an empty row), its photo; a new pet is active."""
@@ -51,7 +51,7 @@ class PetForm(FlaskForm):
         self.photo_id.data = pet.photo_id
 
     def offer_photos(self, photos: list) -> None:
-        self.photo_id.choices = [(None, "Keep as is")] + [(p.id, f"Photo {p.id}") for p in photos]
+        self.photo_id.choices = [(None, _("Keep as is"))] + [(p.id, _("Photo %(id)s", id=p.id)) for p in photos]
 
     def drop_unusable(self) -> None:
         """Without the photo upload (a hidden field), there is nothing to pick from either."""
@@ -75,6 +75,6 @@ class PetForm(FlaskForm):
 
 
 class DocumentForm(FlaskForm):
-    title = StringField("What is it?", validators=[Length(max=160)],
-                        description="For example: Rabies certificate 2026.")
-    document = FileField("File", description="A PDF, or a photo or scan (JPEG, PNG or WebP).")
+    title = StringField(_l("What is it?"), validators=[Length(max=160)],
+                        description=_l("For example: Rabies certificate 2026."))
+    document = FileField(_l("File"), description=_l("A PDF, or a photo or scan (JPEG, PNG or WebP)."))

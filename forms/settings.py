@@ -1,6 +1,7 @@
 """Site options: registration, card on file, portal switches and the cancellation window."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
@@ -9,17 +10,17 @@ from models import PORTAL_FEATURES
 
 
 class OptionsForm(FlaskForm):
-    clients_can_register = BooleanField("Clients can create their own account")
-    billing_requires_card = BooleanField("Billing requires a card on file",
-                                         description="Clients then put a card on file while getting started.")
-    accept_bank_accounts = BooleanField("Accept US bank accounts (ACH) as well as cards")
+    clients_can_register = BooleanField(_l("Clients can create their own account"))
+    billing_requires_card = BooleanField(_l("Billing requires a card on file"),
+                                         description=_l("Clients then put a card on file while getting started."))
+    accept_bank_accounts = BooleanField(_l("Accept US bank accounts (ACH) as well as cards"))
     cancellation_hours = IntegerField(
-        "Late cancellation window, in hours",
-        validators=[InputRequired(message="Enter a number of hours, 0 for none."),
-                    NumberRange(0, 720, message="Enter a number of hours from 0 to 720.")],
-        description="A client who cancels a booked visit less than this many hours before it starts makes a late "
-                    "cancellation, and you are told.")
+        _l("Late cancellation window, in hours"),
+        validators=[InputRequired(message=_l("Enter a number of hours, 0 for none.")),
+                    NumberRange(0, 720, message=_l("Enter a number of hours from 0 to 720."))],
+        description=_l("A client who cancels a booked visit less than this many hours before it starts makes a "
+                       "late cancellation, and you are told."))
 
 
 for _name, _label in PORTAL_FEATURES.items():
-    setattr(OptionsForm, _name, BooleanField(_label))
+    setattr(OptionsForm, _name, BooleanField(_l(_label)))

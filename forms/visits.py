@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, HiddenField, RadioField, SelectField
 from wtforms import StringField, TextAreaField, TimeField
@@ -12,33 +14,35 @@ from filters import clock
 from forms.fields import MoneyField, MultiCheckboxField
 from models import CUSTOM, WINDOWS
 
-WEEKDAYS = [(6, "Sun"), (0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat")]
+WEEKDAYS = [(6, _l("Sun")), (0, _l("Mon")), (1, _l("Tue")), (2, _l("Wed")), (3, _l("Thu")), (4, _l("Fri")),
+            (5, _l("Sat"))]
 DAY_SLOTS = 3
 
 
 def window_choices() -> list[tuple[str, str]]:
     """Morning, midday and evening with their hours, then a custom range."""
-    choices = [(key, f"{label} ({clock(start)}–{clock(end)})") for key, (label, start, end) in WINDOWS.items()]
-    return choices + [(CUSTOM, "Between two times")]
+    choices = [(key, _("%(window)s (%(start)s–%(end)s)", window=label, start=clock(start), end=clock(end)))
+               for key, (label, start, end) in WINDOWS.items()]
+    return choices + [(CUSTOM, _("Between two times"))]
 
 
 class RequestForm(FlaskForm):
-    services = MultiCheckboxField("Services", coerce=int, validate_choice=False)
-    mode = RadioField("Which days", default="range", choices=[
-        ("range", "Every day from the first to the last day"),
-        ("weekly", "Some weekdays, every week"),
-        ("days", "Chosen days"),
+    services = MultiCheckboxField(_l("Services"), coerce=int, validate_choice=False)
+    mode = RadioField(_l("Which days"), default="range", choices=[
+        ("range", _l("Every day from the first to the last day")),
+        ("weekly", _l("Some weekdays, every week")),
+        ("days", _l("Chosen days")),
     ])
-    start = DateField("First day", validators=[Optional()])
-    end = DateField("Last day", validators=[Optional()])
-    weekdays = MultiCheckboxField("On these weekdays", coerce=int, choices=WEEKDAYS)
-    days = FieldList(DateField("Day", validators=[Optional()]), min_entries=DAY_SLOTS)
-    window = RadioField("Time of day", default="morning")
-    start_time = TimeField("From", validators=[Optional()])
-    end_time = TimeField("To", validators=[Optional()])
-    pets = MultiCheckboxField("Pets", coerce=int, validate_choice=False)
-    notes = TextAreaField("Notes for the sitter", validators=[Length(max=2000)],
-                          description="Feeding, medication, where the leash is…")
+    start = DateField(_l("First day"), validators=[Optional()])
+    end = DateField(_l("Last day"), validators=[Optional()])
+    weekdays = MultiCheckboxField(_l("On these weekdays"), coerce=int, choices=WEEKDAYS)
+    days = FieldList(DateField(_l("Day"), validators=[Optional()]), min_entries=DAY_SLOTS)
+    window = RadioField(_l("Time of day"), default="morning")
+    start_time = TimeField(_l("From"), validators=[Optional()])
+    end_time = TimeField(_l("To"), validators=[Optional()])
+    pets = MultiCheckboxField(_l("Pets"), coerce=int, validate_choice=False)
+    notes = TextAreaField(_l("Notes for the sitter"), validators=[Length(max=2000)],
+                          description=_l("Feeding, medication, where the leash is…"))
 
     def offer(self, services: list, pets: list, day: date | None = None, extra_days: int = 0) -> None:
         """The client's active pets and the active services; `day` pre-fills a clicked day."""
@@ -74,8 +78,8 @@ class RequestForm(FlaskForm):
 class StaffVisitForm(RequestForm):
     """Staff add visits directly: the same choices, plus the sitter and, if they like, the price."""
 
-    sitter_id = SelectField("Sitter", coerce=int, validate_choice=False)
-    price = MoneyField("Price per visit", description="Leave blank for the client's price on each day.")
+    sitter_id = SelectField(_l("Sitter"), coerce=int, validate_choice=False)
+    price = MoneyField(_l("Price per visit"), description=_l("Leave blank for the client's price on each day."))
 
     def offer_sitters(self, choices: list, suggested) -> None:
         self.sitter_id.choices = sitter_choices(choices)
@@ -85,32 +89,40 @@ class StaffVisitForm(RequestForm):
 
 def sitter_choices(choices: list) -> list[tuple[int, str]]:
     """(staff, "primary"/"secondary"/"") pairs as select options, after a "Choose" prompt."""
-    return [(0, "Choose a sitter")] + [(user.id, f"{user.name} ({tag})" if tag else user.name)
-                                       for user, tag in choices]
+    return [(0, _("Choose a sitter"))] + [(user.id, _sitter_label(user.name, tag)) for user, tag in choices]
+
+
+def _sitter_label(name: str, tag: str) -> str:
+    """A sitter's name, and whether she is the client's primary or secondary sitter."""
+    if tag == "primary":
+        return _("%(name)s (primary)", name=name)
+    if tag == "secondary":
+        return _("%(name)s (secondary)", name=name)
+    return name
 
 
 class CancelForm(FlaskForm):
-    reason = TextAreaField("Why is it cancelled?", validators=[InputRequired(message="Say why (the client reads it)."),
-                                                               Length(max=2000)])
+    reason = TextAreaField(_l("Why is it cancelled?"), validators=[
+        InputRequired(message=_l("Say why (the client reads it).")), Length(max=2000)])
 
 
 class BlockOutForm(FlaskForm):
-    starts_on = DateField("First day", validators=[InputRequired(message="Choose the first day.")])
-    ends_on = DateField("Last day", validators=[Optional()], description="Leave blank for one day.")
-    note = StringField("Note for clients", validators=[Length(max=300)],
-                       description="For example: Closed for the holidays.")
+    starts_on = DateField(_l("First day"), validators=[InputRequired(message=_l("Choose the first day."))])
+    ends_on = DateField(_l("Last day"), validators=[Optional()], description=_l("Leave blank for one day."))
+    note = StringField(_l("Note for clients"), validators=[Length(max=300)],
+                       description=_l("For example: Closed for the holidays."))
 
 
 class VisitDecision(Form):
     visit_id = HiddenField()
-    approve = BooleanField("Approve", default=True)
-    start = TimeField("From", validators=[Optional()])
-    end = TimeField("To", validators=[Optional()])
-    price = MoneyField("Price")
+    approve = BooleanField(_l("Approve"), default=True)
+    start = TimeField(_l("From"), validators=[Optional()])
+    end = TimeField(_l("To"), validators=[Optional()])
+    price = MoneyField(_l("Price"))
 
 
 class DecisionForm(FlaskForm):
     visits = FieldList(FormField(VisitDecision))
-    sitter_id = SelectField("Sitter", coerce=int, validate_choice=False)
-    reason = TextAreaField("Why some or all are declined", validators=[Length(max=2000)],
-                           description="The client reads this in the email.")
+    sitter_id = SelectField(_l("Sitter"), coerce=int, validate_choice=False)
+    reason = TextAreaField(_l("Why some or all are declined"), validators=[Length(max=2000)],
+                           description=_l("The client reads this in the email."))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from email_validator import EmailNotValidError, validate_email
@@ -34,9 +36,10 @@ def needs_rehash(password_hash: str) -> bool:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", "password")
+        raise DomainError(ngettext("Use at least %(num)d character.", "Use at least %(num)d characters.",
+                                   MIN_PASSWORD_LENGTH), "password")
     if password.isdigit() or password.isalpha():
-        raise DomainError("Mix letters with numbers or symbols.", "password")
+        raise DomainError(_("Mix letters with numbers or symbols."), "password")
 
 
 def normalize_email(email: str) -> str:
@@ -49,8 +52,8 @@ def clean_email(text: str, field: str = "email") -> str:
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError:
-        raise DomainError(f"“{address}” is not an email address; write it like name@example.com."
-                          if address else "Enter an email address.", field) from None
+        raise DomainError(_("“%(address)s” is not an email address; write it like name@example.com.", address=address)
+                          if address else _("Enter an email address."), field) from None
     return address
 
 
@@ -79,7 +82,7 @@ def authenticate_staff(email: str, password: str) -> StaffUser | None:
 def create_staff(email: str, first_name: str, last_name: str, role: Role, password: str) -> StaffUser:
     email = clean_email(email)
     if staff_by_email(email):
-        raise DomainError("A staff member with this email already exists.", "email")
+        raise DomainError(_("A staff member with this email already exists."), "email")
     check_password_strength(password)
     user = StaffUser(
         email=normalize_email(email),
@@ -96,10 +99,10 @@ def create_staff(email: str, first_name: str, last_name: str, role: Role, passwo
 def update_staff(user: StaffUser, role: Role, active: bool, acting: StaffUser) -> StaffUser:
     """Change a team member's role or access; the business always keeps an active owner."""
     if user.id == acting.id and (role != user.role or not active):
-        raise DomainError("You cannot change your own role or access.", "role")
+        raise DomainError(_("You cannot change your own role or access."), "role")
     was_owner = user.role == Role.OWNER and user.active
     if was_owner and (role != Role.OWNER or not active) and count_active_owners() <= 1:
-        raise DomainError("The business needs at least one active owner.", "role")
+        raise DomainError(_("The business needs at least one active owner."), "role")
     if user.active and not active:
         user.session_token = new_session_token()  # sign them out everywhere
     user.role = role

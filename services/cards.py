@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import stripe
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -75,10 +76,10 @@ def finish_setup(profile: ClientProfile, setup_intent_id: str) -> PaymentMethod:
     """After Stripe.js confirmed a SetupIntent: check it is this client's, and keep its method on file."""
     intent = _call(client().v1.setup_intents.retrieve, setup_intent_id)
     if not profile.stripe_customer_id or intent.customer != profile.stripe_customer_id:
-        raise DomainError("That card setup does not belong to this account.")
+        raise DomainError(_("That card setup does not belong to this account."))
     waiting = intent.status in ("requires_action", "processing") and BANK in (intent.payment_method_types or [])
     if intent.status != "succeeded" and not waiting:
-        raise DomainError("The card was not confirmed. Please try again.")
+        raise DomainError(_("The card was not confirmed. Please try again."))
     method = _call(client().v1.payment_methods.retrieve, _id(intent.payment_method))
     if method.customer is None:
         method = _call(client().v1.payment_methods.attach, method.id, params={"customer": profile.stripe_customer_id})
@@ -138,7 +139,7 @@ def _call(method, *args, **kwargs):
         return method(*args, **kwargs)
     except stripe.StripeError as error:
         current_app.logger.warning("stripe: %s", error)
-        raise DomainError("The card service did not answer as expected. Please try again in a moment.") from None
+        raise DomainError(_("The card service did not answer as expected. Please try again in a moment.")) from None
 
 
 def _id(value) -> str:
@@ -147,6 +148,9 @@ def _id(value) -> str:
 
 class DuplicateEvent(DomainError):
     """A webhook event already handled (Stripe retries and replays): nothing more to do."""
+
+    def __init__(self):
+        super().__init__("duplicate")  # the webhook's outcome for Stripe, a machine value: not translated
 
 
 def handle_event(payload: bytes, signature: str | None) -> str:
@@ -159,12 +163,12 @@ def handle_event(payload: bytes, signature: str | None) -> str:
     except (stripe.SignatureVerificationError, ValueError) as error:
         raise ValueError(str(error)) from None
     if db.session.get(StripeEvent, event.id) is not None:
-        raise DuplicateEvent("duplicate")
+        raise DuplicateEvent()
     db.session.add(StripeEvent(id=event.id, type=event.type))
     try:
         db.session.flush()
     except IntegrityError:  # a replay racing this one: it loses here, and its request rolls back
-        raise DuplicateEvent("duplicate") from None
+        raise DuplicateEvent() from None
     return _apply(event.type, event.data.object.to_dict())
 
 

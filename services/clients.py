@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Select, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -37,7 +39,7 @@ SORTS = {
 }
 
 
-ONBOARDING_FILTERS = {"incomplete": "Onboarding incomplete", "complete": "Onboarding complete"}
+ONBOARDING_FILTERS = {"incomplete": _l("Onboarding incomplete"), "complete": _l("Onboarding complete")}
 
 
 @dataclass(frozen=True)
@@ -310,9 +312,9 @@ def save_client(client: ClientProfile | None, values: dict, staff_fields: bool =
     values = apply_field_rules("client", values)
     errors: dict[str, str] = {}
     if not (values.get("first_name") or "").strip():
-        errors["first_name"] = "Enter a first name."
+        errors["first_name"] = _("Enter a first name.")
     if not (values.get("last_name") or "").strip():
-        errors["last_name"] = "Enter a last name."
+        errors["last_name"] = _("Enter a last name.")
 
     emails = None
     if values.get("uses_keys") is None and "uses_keys" in values:
@@ -385,7 +387,7 @@ def _clean_emails(pairs, client: ClientProfile | None, errors: dict) -> list[tup
             others = others.where(ClientEmail.client_id != client.id)
         taken = db.session.scalars(others).first()
         if taken:
-            errors["emails"] = f"{taken} already belongs to another client."
+            errors["emails"] = _("%(email)s already belongs to another client.", email=taken)
     return cleaned
 
 
@@ -403,11 +405,11 @@ def _check_sitters(values: dict, errors: dict) -> None:
     primary, secondary = values.get("primary_sitter_id"), values.get("secondary_sitter_id")
     blocked = set(values.get("blocked_sitter_ids") or [])
     if primary and primary in blocked:
-        errors["primary_sitter_id"] = "This sitter is blocked for this client."
+        errors["primary_sitter_id"] = _("This sitter is blocked for this client.")
     if secondary and secondary in blocked:
-        errors["secondary_sitter_id"] = "This sitter is blocked for this client."
+        errors["secondary_sitter_id"] = _("This sitter is blocked for this client.")
     if primary and secondary and primary == secondary:
-        errors["secondary_sitter_id"] = "Choose a different sitter from the primary one."
+        errors["secondary_sitter_id"] = _("Choose a different sitter from the primary one.")
 
 
 def delete_client(client: ClientProfile) -> None:
@@ -430,9 +432,9 @@ def add_custom_price(client: ClientProfile, service_id: int, price_cents: int, e
                      acting: StaffUser) -> CustomPrice:
     service = db.session.get(Service, service_id)
     if service is None:
-        raise DomainError("Choose a service.", "service_id")
+        raise DomainError(_("Choose a service."), "service_id")
     if price_cents < 0:
-        raise DomainError("A price cannot be negative.", "price")
+        raise DomainError(_("A price cannot be negative."), "price")
     price = CustomPrice(client=client, service=service, price_cents=price_cents, effective_on=effective_on,
                         created_by=acting)
     db.session.add(price)

@@ -5,6 +5,7 @@ import os
 import secrets
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from extensions import db
@@ -26,10 +27,10 @@ def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | No
     data = read_upload(upload, current_app.config["DOCUMENT_MAX_BYTES"], field)
     if data.startswith(b"%PDF-"):
         if b"%%EOF" not in data[-2048:]:
-            raise DomainError("This PDF looks incomplete or damaged.", field)
+            raise DomainError(_("This PDF looks incomplete or damaged."), field)
         content, extension, body = "application/pdf", ".pdf", data
     else:
-        refused = "Upload a PDF, or a JPEG, PNG or WebP image."
+        refused = _("Upload a PDF, or a JPEG, PNG or WebP image.")
         content, extension = "image/jpeg", ".jpg"
         body = jpeg_bytes(intake_image(data, field, DOCUMENT_SIDE, refused, refused), 88)
     document = Document(

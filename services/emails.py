@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from filters import formatted, month_param
 
@@ -13,7 +15,7 @@ def send_invitation_email(invitation: Invitation, client: ClientProfile, code: s
     """The "Account Invitation" to every primary email of the profile."""
     name = current_app.config["BUSINESS_NAME"]
     queue_email(
-        "invitation", client.primary_emails, f"Your {name} account invitation", "invitation",
+        "invitation", client.primary_emails, _("Your %(business)s account invitation", business=name), "invitation",
         secrets={"link": external_url("auth.register", invite=token), "code": format_code(code)},
         client=client, invitation=invitation,
     )
@@ -22,7 +24,8 @@ def send_invitation_email(invitation: Invitation, client: ClientProfile, code: s
 def send_password_email(login: ClientLogin, token: str, purpose: str) -> None:
     """A link to set (new login) or reset (forgotten) the password of a client login."""
     name = current_app.config["BUSINESS_NAME"]
-    subject = f"Set your {name} password" if purpose == "set" else f"Reset your {name} password"
+    subject = (_("Set your %(business)s password", business=name) if purpose == "set"
+               else _("Reset your %(business)s password", business=name))
     queue_email(
         f"password-{purpose}", [login.email], subject, "password_link",
         secrets={"link": external_url("auth.open_password_link", purpose=purpose, token=token)},
@@ -33,7 +36,7 @@ def send_password_email(login: ClientLogin, token: str, purpose: str) -> None:
 def send_unknown_reset_email(address: str) -> None:
     """Tell the team that someone asked to reset a password for an address with no client login."""
     queue_email(
-        "password-unknown", [current_app.config["BUSINESS_EMAIL"]], "Password help asked for an unknown address",
+        "password-unknown", [current_app.config["BUSINESS_EMAIL"]], _("Password help asked for an unknown address"),
         "password_unknown", address=address, desk_url=external_url("clients.index", q=address),
     )
 
@@ -63,9 +66,11 @@ def visit_lines(visits) -> list[dict]:
 def send_request_received_email(visit_request) -> None:
     """Tell the business a client asked for visits, with a link to the request."""
     client = visit_request.client
+    # The English says "visits" even for one, as it always has; translations still get their plural forms.
+    subject = ngettext("Visit request from %(client)s (%(num)d visits)",
+                       "Visit request from %(client)s (%(num)d visits)", len(visit_request.visits), client=client.name)
     queue_email(
-        "request-received", [current_app.config["BUSINESS_EMAIL"]],
-        f"Visit request from {client.name} ({len(visit_request.visits)} visits)", "request_received",
+        "request-received", [current_app.config["BUSINESS_EMAIL"]], subject, "request_received",
         client=client, visit_request=visit_request, lines=visit_lines(visit_request.visits),
         total_cents=visit_request.total_cents, link=external_url("requests.show", request_id=visit_request.id),
     )
@@ -78,11 +83,11 @@ def send_request_decided_email(visit_request) -> None:
     declined = [v for v in visit_request.visits if v.status == VisitStatus.DECLINED]
     name = current_app.config["BUSINESS_NAME"]
     if approved and declined:
-        subject = f"{name}: some of your visits are booked"
+        subject = _("%(business)s: some of your visits are booked", business=name)
     elif approved:
-        subject = f"{name}: your visits are booked"
+        subject = _("%(business)s: your visits are booked", business=name)
     else:
-        subject = f"{name}: we cannot take your visit request"
+        subject = _("%(business)s: we cannot take your visit request", business=name)
     queue_email(
         "request-decided", _client_recipients(client, visit_request.login), subject, "request_decided",
         client=client, visit_request=visit_request, approved=visit_lines(approved), declined=visit_lines(declined),
@@ -92,20 +97,22 @@ def send_request_decided_email(visit_request) -> None:
 
 def send_visit_cancelled_email(visit, staff) -> None:
     """Staff cancelled a visit: the client hears why."""
-    name = current_app.config["BUSINESS_NAME"]
+    subject = _("%(business)s: your visit on %(day)s is cancelled", business=current_app.config["BUSINESS_NAME"],
+                day=formatted(visit.day, "day_month"))
     queue_email(
-        "visit-cancelled", _client_recipients(visit.client), f"{name}: your visit on {formatted(visit.day, 'day_month')} is cancelled",
-        "visit_cancelled", client=visit.client, lines=visit_lines([visit]), reason=visit.reason,
+        "visit-cancelled", _client_recipients(visit.client), subject, "visit_cancelled",
+        client=visit.client, lines=visit_lines([visit]), reason=visit.reason,
         link=external_url("portal.calendar", month=month_param(visit.day)),
     )
 
 
 def send_client_cancelled_email(visit, login) -> None:
     """A client cancelled a visit: the business hears, marked when it is a late cancellation."""
-    late = " (LATE cancellation)" if visit.late_cancellation else ""
+    who, day = visit.client.name, formatted(visit.day, "day_month")
+    subject = (_("%(client)s cancelled a visit on %(day)s (LATE cancellation)", client=who, day=day)
+               if visit.late_cancellation else _("%(client)s cancelled a visit on %(day)s", client=who, day=day))
     queue_email(
-        "client-cancelled", [current_app.config["BUSINESS_EMAIL"]],
-        f"{visit.client.name} cancelled a visit on {formatted(visit.day, 'day_month')}{late}", "client_cancelled",
+        "client-cancelled", [current_app.config["BUSINESS_EMAIL"]], subject, "client_cancelled",
         client=visit.client, login=login, lines=visit_lines([visit]), late=visit.late_cancellation,
         link=external_url("schedule.index", view="day", date=visit.day.isoformat()),
     )
@@ -114,9 +121,9 @@ def send_client_cancelled_email(visit, login) -> None:
 def send_blockout_notice_email(blockout, visits) -> None:
     """A new block-out covers some of a client's open visits: they hear which, and that we will call."""
     client = visits[0].client
-    name = current_app.config["BUSINESS_NAME"]
+    subject = _("%(business)s is closed on some of your visit days", business=current_app.config["BUSINESS_NAME"])
     queue_email(
-        "blockout-notice", _client_recipients(client), f"{name} is closed on some of your visit days",
-        "blockout_notice", client=client, blockout=blockout, lines=visit_lines(visits),
+        "blockout-notice", _client_recipients(client), subject, "blockout_notice",
+        client=client, blockout=blockout, lines=visit_lines(visits),
         link=external_url("portal.calendar", month=month_param(blockout.starts_on)),
     )

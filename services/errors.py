@@ -1,6 +1,8 @@
 """Domain errors that views turn into messages beside fields."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 
 class DomainError(Exception):
     """A business rule refused the change; `field` names where to show it, if anywhere."""
@@ -15,5 +17,5 @@ class FieldErrors(DomainError):
     """Several fields were refused at once: {field: message}."""
 
     def __init__(self, errors: dict[str, str]):
-        super().__init__("Please correct the highlighted fields.")
+        super().__init__(_("Please correct the highlighted fields."))
         self.errors = errors

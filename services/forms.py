@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -44,23 +46,24 @@ def save_form(form: ClientForm | None, title: str, description: str, per_pet: bo
     """Create or update a form; changed fields make a new version, so earlier answers stay readable."""
     errors = {}
     if not title.strip():
-        errors["title"] = "Give the form a title."
+        errors["title"] = _("Give the form a title.")
     cleaned = []
     for spec in fields:
         if not spec.label.strip():
             continue
         if spec.type not in FORM_FIELD_TYPES:
-            errors["fields"] = f"Choose a type for “{spec.label}”."
+            errors["fields"] = _("Choose a type for “%(question)s”.", question=spec.label)
             continue
         choices = tuple(c.strip() for c in spec.choices if c.strip())
         if spec.type == "choice" and len(choices) < 2:
-            errors["fields"] = f"Give “{spec.label}” at least two choices, one per line."
+            errors["fields"] = _("Give “%(question)s” at least two choices, one per line.", question=spec.label)
         cleaned.append({"key": f"f{len(cleaned) + 1}", "label": spec.label.strip()[:200], "type": spec.type,
                         "required": bool(spec.required), "choices": list(choices) if spec.type == "choice" else []})
     if not cleaned and "fields" not in errors:
-        errors["fields"] = "Add at least one field."
+        errors["fields"] = _("Add at least one field.")
     if len(cleaned) > MAX_FORM_FIELDS:
-        errors["fields"] = f"A form can have at most {MAX_FORM_FIELDS} fields."
+        errors["fields"] = ngettext("A form can have at most %(num)d field.", "A form can have at most %(num)d fields.",
+                                    MAX_FORM_FIELDS)
     if errors:
         raise FieldErrors(errors)
     if form is None:
@@ -112,7 +115,7 @@ class FormTask:
 
     @property
     def name(self) -> str:
-        return f"{self.form.title} ({self.pet.name})" if self.pet else self.form.title
+        return _("%(form)s (%(pet)s)", form=self.form.title, pet=self.pet.name) if self.pet else self.form.title
 
 
 def tasks_for(client: ClientProfile, active_forms: list[ClientForm] | None = None,
@@ -149,16 +152,17 @@ def submit(form: ClientForm, client: ClientProfile, pet: Pet | None, login: Clie
     """Check answers against the form's current version and keep them with that version."""
     version = form.current
     if version is None or not form.active:
-        raise DomainError("This form is not available.")
+        raise DomainError(_("This form is not available."))
     if form.per_pet != (pet is not None):
-        raise DomainError("Choose the pet this form is about." if form.per_pet else "This form is not about a pet.")
+        raise DomainError(_("Choose the pet this form is about.") if form.per_pet
+                          else _("This form is not about a pet."))
     answers, errors = {}, {}
     # Files are stored last, only when every other answer is right, so a refused form leaves no file.
     for field in sorted(version.fields, key=lambda f: f["type"] == "file"):
         key = field["key"]
         if errors and field["type"] == "file":
             if field["required"] and not getattr(uploads.get(key), "filename", ""):
-                errors[key] = "Attach a file."
+                errors[key] = _("Attach a file.")
             continue
         try:
             answers[key] = _answer(field, values.get(key), uploads.get(key), client, pet)
@@ -179,13 +183,14 @@ def _answer(field: dict, raw, upload, client: ClientProfile, pet: Pet | None):
     if kind == "file":
         if upload is None or not getattr(upload, "filename", ""):
             if required:
-                raise DomainError("Attach a file.")
+                raise DomainError(_("Attach a file."))
             return None
         document = documents.store_document(client, upload, field["label"], pet, for_form=True)
         return {"document_id": document.id, "name": document.original_name}
     if text in (None, ""):
         if required:
-            raise DomainError("Type your full name to sign." if kind == "signature" else "This field is required.")
+            raise DomainError(_("Type your full name to sign.") if kind == "signature"
+                              else _("This field is required."))
         return None
     if kind in ("short_text", "signature"):
         return text[:500]
@@ -193,26 +198,26 @@ def _answer(field: dict, raw, upload, client: ClientProfile, pet: Pet | None):
         return text[:5000]
     if kind == "yes_no":
         if text not in ("yes", "no"):
-            raise DomainError("Choose yes or no.")
+            raise DomainError(_("Choose yes or no."))
         return text
     if kind == "choice":
         if text not in field["choices"]:
-            raise DomainError("Choose one of the options.")
+            raise DomainError(_("Choose one of the options."))
         return text
     if kind == "date":
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:
-            raise DomainError("Enter a date.") from None
+            raise DomainError(_("Enter a date.")) from None
     if kind == "number":
         try:
             number = Decimal(text.replace(",", ""))
         except InvalidOperation:
-            raise DomainError("Enter a number.") from None
+            raise DomainError(_("Enter a number.")) from None
         if not number.is_finite():
-            raise DomainError("Enter a number.")
+            raise DomainError(_("Enter a number."))
         return str(number)
-    raise DomainError("Unknown field type.")
+    raise DomainError(_("Unknown field type."))
 
 
 def load_response(response_id: int, viewer: StaffUser | ClientLogin) -> FormResponse | None:

@@ -11,6 +11,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -70,7 +72,7 @@ def save_upload(upload) -> str:
     name = (upload.filename or "").lower()
     ext = "xlsx" if name.endswith(".xlsx") else "csv" if name.endswith(".csv") else None
     if ext is None:
-        raise DomainError("Upload a .csv or .xlsx file.", "file")
+        raise DomainError(_("Upload a .csv or .xlsx file."), "file")
     token = f"{secrets.token_hex(16)}.{ext}"
     upload.save(os.path.join(_folder(), token))
     return token
@@ -78,10 +80,10 @@ def save_upload(upload) -> str:
 
 def upload_path(token: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{32}\.(csv|xlsx)", token or ""):
-        raise DomainError("That import has expired; upload the file again.", "file")
+        raise DomainError(_("That import has expired; upload the file again."), "file")
     path = os.path.join(_folder(), token)
     if not os.path.exists(path):
-        raise DomainError("That import has expired; upload the file again.", "file")
+        raise DomainError(_("That import has expired; upload the file again."), "file")
     return path
 
 
@@ -114,14 +116,15 @@ def read_rows(path: str) -> tuple[list[str], list[list[str]]]:
             with open(path, newline="", encoding="utf-8-sig") as handle:
                 raw = list(csv.reader(handle))
     except (UnicodeDecodeError, csv.Error):
-        raise DomainError("The file could not be read as UTF-8 CSV.", "file") from None
+        raise DomainError(_("The file could not be read as UTF-8 CSV."), "file") from None
     except Exception:  # openpyxl raises many kinds for a corrupt workbook
-        raise DomainError("The file could not be read as a spreadsheet.", "file") from None
+        raise DomainError(_("The file could not be read as a spreadsheet."), "file") from None
     raw = [r for r in raw if any(c.strip() for c in r)]
     if not raw:
-        raise DomainError("The file is empty.", "file")
+        raise DomainError(_("The file is empty."), "file")
     if len(raw) - 1 > MAX_ROWS:
-        raise DomainError(f"Import at most {MAX_ROWS:,} rows at a time.", "file")
+        raise DomainError(ngettext("Import at most %(count)s row at a time.", "Import at most %(count)s rows at a time.",
+                                   MAX_ROWS, count=format_number(MAX_ROWS)), "file")
     headers = [re.sub(r"\s+", "_", h.strip().lower()) for h in raw[0]]
     return headers, raw[1:]
 
@@ -131,8 +134,8 @@ def preview(kind: str, path: str) -> Preview:
     missing = [c for c in ("first_name", "last_name") if kind == "clients" and c not in headers]
     missing += [c for c in ("client_email", "name", "species") if kind == "pets" and c not in headers]
     if missing:
-        raise DomainError(f"The file has no column {', '.join(missing)}. Download the template to see the columns.",
-                          "file")
+        raise DomainError(_("The file has no column %(columns)s. Download the template to see the columns.",
+                            columns=", ".join(missing)), "file")
     records = [{h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(headers) if h in COLUMNS[kind]}
                for r in rows]
     return _preview_clients(records) if kind == "clients" else _preview_pets(records)
@@ -153,8 +156,8 @@ def _required_columns(kind: str) -> dict[str, str]:
 
 def _missing(rec: dict, number: int, always: tuple[str, ...], required: dict[str, str]) -> list[RowError]:
     """Errors for empty cells in always-required columns and in columns the field rules require."""
-    errors = [RowError(number, column, "Required.") for column in always if not rec.get(column)]
-    errors += [RowError(number, column, f"{label} is required by the site's field rules.")
+    errors = [RowError(number, column, _("Required.")) for column in always if not rec.get(column)]
+    errors += [RowError(number, column, _("%(label)s is required by the site's field rules.", label=label))
                for column, label in required.items() if not rec.get(column)]
     return errors
 
@@ -177,20 +180,21 @@ def _preview_clients(records: list[dict]) -> Preview:
                 errors.append(RowError(number, column, error.message))
                 continue
             if value in emails_in_file:
-                errors.append(RowError(number, column, f"Same email as row {emails_in_file[value]}."))
+                errors.append(RowError(number, column, _("Same email as row %(row)d.", row=emails_in_file[value])))
             else:
                 emails_in_file[value] = number
                 addresses.append(value)
         status = (rec.get("status") or "prospect").lower()
         if status not in {s.value for s in ClientStatus}:
-            errors.append(RowError(number, "status", "Use prospect, active or inactive."))
+            errors.append(RowError(number, "status", _("Use prospect, active or inactive.")))
         keys = (rec.get("uses_keys") or "no").lower()
         if keys not in {"yes", "no", "y", "n", "true", "false", "1", "0"}:
-            errors.append(RowError(number, "uses_keys", "Use yes or no."))
+            errors.append(RowError(number, "uses_keys", _("Use yes or no.")))
         for column in CLIENT_COLUMNS:
             limit = 5000 if column in ("key_notes", "staff_notes") else 200
             if len(rec.get(column, "")) > limit:
-                errors.append(RowError(number, column, f"Longer than {limit} characters."))
+                errors.append(RowError(number, column, ngettext("Longer than %(num)d character.",
+                                                                "Longer than %(num)d characters.", limit)))
         if errors:
             result.errors.extend(errors)
             continue
@@ -229,7 +233,7 @@ def _preview_pets(records: list[dict]) -> Preview:
     today = date.today()
     for number, rec in enumerate(records, start=2):
         owner = owners.get(rec.get("client_email", "").lower())
-        errors = [] if owner else [RowError(number, "client_email", "No client has this email.")]
+        errors = [] if owner else [RowError(number, "client_email", _("No client has this email."))]
         errors += _missing(rec, number, ("name", "species"), required)
         born = (None, None, None)
         if rec.get("born"):
@@ -237,7 +241,7 @@ def _preview_pets(records: list[dict]) -> Preview:
                 born = _parse_born(rec["born"])
                 problem = check_born(*born, today)
             except ValueError:
-                problem = "Use YYYY, YYYY-MM or YYYY-MM-DD."
+                problem = _("Use YYYY, YYYY-MM or YYYY-MM-DD.")
             if problem:
                 errors.append(RowError(number, "born", problem))
         weight = None
@@ -247,7 +251,7 @@ def _preview_pets(records: list[dict]) -> Preview:
                 if not 0 < weight <= 500:
                     raise InvalidOperation
             except InvalidOperation:
-                errors.append(RowError(number, "weight", "Enter a number between 0 and 500."))
+                errors.append(RowError(number, "weight", _("Enter a number between 0 and 500.")))
         if errors:
             result.errors.extend(errors)
             continue

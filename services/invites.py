@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -20,8 +22,9 @@ from services.errors import DomainError
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to confuse
 CODE_LENGTH = 8
 TOKEN_SALT = "pawtal.invitation"
-SKIP_HAS_LOGIN = "already has a portal login"
-SKIP_NO_EMAIL = "has no primary email"
+# Why a profile is skipped, as the invitation dialog lists it after the client's name.
+SKIP_HAS_LOGIN = _l("already has a portal login")
+SKIP_NO_EMAIL = _l("has no primary email")
 
 
 @dataclass
@@ -72,7 +75,7 @@ def plan_invites(client_ids: list[int]) -> InvitePlan:
 def send_invitations(clients: list[ClientProfile], sender: StaffUser | None, message: str = "") -> list[Invitation]:
     """Invite each profile (revoking its older pending invitations) and queue the emails, in one commit."""
     if not clients:
-        raise DomainError("None of the chosen clients can be invited.")
+        raise DomainError(_("None of the chosen clients can be invited."))
     now = utcnow()
     expires = now + timedelta(days=current_app.config["INVITATION_DAYS"])
     ids = [c.id for c in clients]
@@ -116,15 +119,16 @@ def check_usable(invitation: Invitation | None) -> Invitation:
     """The invitation if its code can still be used; otherwise a message saying why not."""
     contact = _contact()
     if invitation is None:
-        raise DomainError("That invitation code is not right. Check it against your invitation email.", "code")
+        raise DomainError(_("That invitation code is not right. Check it against your invitation email."), "code")
     state = invitation.state()
     if state == "used":
-        raise DomainError("That invitation code has already been used. Sign in, or reset your password.", "code")
+        raise DomainError(_("That invitation code has already been used. Sign in, or reset your password."), "code")
     if state == "revoked":
-        raise DomainError("That invitation was replaced or withdrawn. Use the newest invitation email, "
-                          f"or ask {contact} for a new one.", "code")
+        raise DomainError(_("That invitation was replaced or withdrawn. Use the newest invitation email, "
+                            "or ask %(contact)s for a new one.", contact=contact), "code")
     if state == "expired":
-        raise DomainError(f"That invitation code has expired. Ask {contact} for a new one.", "code")
+        raise DomainError(_("That invitation code has expired. Ask %(contact)s for a new one.", contact=contact),
+                          "code")
     return invitation
 
 
@@ -139,7 +143,7 @@ def use_invitation(invitation: Invitation, login: ClientLogin) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise DomainError("That invitation code has already been used. Sign in, or reset your password.", "code")
+        raise DomainError(_("That invitation code has already been used. Sign in, or reset your password."), "code")
 
 
 def load_invitation(invitation_id: int, viewer: StaffUser) -> Invitation | None:
@@ -151,7 +155,7 @@ def load_invitation(invitation_id: int, viewer: StaffUser) -> Invitation | None:
 
 def revoke(invitation: Invitation) -> None:
     if invitation.state() != "pending":
-        raise DomainError("Only a pending invitation can be revoked.")
+        raise DomainError(_("Only a pending invitation can be revoked."))
     invitation.revoked_at = utcnow()
 
 
@@ -159,7 +163,9 @@ def resend(invitation: Invitation, sender: StaffUser) -> Invitation:
     """A new code and link for the same profile; the older one stops working."""
     plan = plan_invites([invitation.client_id])
     if not plan.invite:
-        raise DomainError(f"{invitation.client.name} {plan.skipped[0][1]}.")
+        name, reason = invitation.client.name, plan.skipped[0][1]
+        raise DomainError(_("%(client)s already has a portal login.", client=name) if reason is SKIP_HAS_LOGIN
+                          else _("%(client)s has no primary email.", client=name))
     return send_invitations(plan.invite, sender, invitation.message)[0]
 
 
@@ -176,4 +182,5 @@ def list_pending(now: datetime | None = None) -> list[Invitation]:
 
 def _contact() -> str:
     config = current_app.config
-    return f"{config['BUSINESS_NAME']} ({config['BUSINESS_PHONE']}, {config['BUSINESS_EMAIL']})"
+    return _("%(business)s (%(phone)s, %(email)s)", business=config["BUSINESS_NAME"], phone=config["BUSINESS_PHONE"],
+             email=config["BUSINESS_EMAIL"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,11 @@ from services.settings import get_settings
 
 # One salt per purpose: a reset link cannot be used as a set-password link, nor the reverse.
 SALTS = {"reset": "pawtal.password-reset", "set": "pawtal.password-set"}
-EXISTING_LOGIN = "An account already uses this email. Sign in, or reset your password if you forgot it."
+
+
+def _existing_login() -> str:
+    """The refusal of an email that already has a login (checked first, and again when a race is lost)."""
+    return _("An account already uses this email. Sign in, or reset your password if you forgot it.")
 
 
 class LinkExpired(Exception):
@@ -76,18 +81,19 @@ def register(form: Registration) -> ClientLogin:
         errors["email"] = error.message
     else:
         if login_by_email(email) is not None:
-            errors["email"] = EXISTING_LOGIN
+            errors["email"] = _existing_login()
     try:
         check_password_strength(form.password)
     except DomainError as error:
         errors["password"] = error.message
-    for name in ("first_name", "last_name"):
-        if not getattr(form, name).strip():
-            errors[name] = f"Enter your {name.replace('_', ' ')}."
+    if not form.first_name.strip():
+        errors["first_name"] = _("Enter your first name.")
+    if not form.last_name.strip():
+        errors["last_name"] = _("Enter your last name.")
     policies = required_policies()
     for policy in policies:
         if policy.id not in form.agreed_policy_ids:
-            errors[f"policy_{policy.id}"] = f"Please read and agree to the {policy.title}."
+            errors[f"policy_{policy.id}"] = _("Please read and agree to the %(policy)s.", policy=policy.title)
     invitation = None
     if invites.normalize_code(form.code):
         try:
@@ -95,10 +101,10 @@ def register(form: Registration) -> ClientLogin:
         except DomainError as error:
             errors["code"] = error.message
     elif not get_settings().clients_can_register:
-        errors["code"] = "Enter the invitation code from your email: this business creates accounts by invitation."
+        errors["code"] = _("Enter the invitation code from your email: this business creates accounts by invitation.")
     elif db.session.scalar(select(ClientEmail.id).where(ClientEmail.email == email)) is not None:
-        errors["email"] = ("This email is already on file with us. Use the invitation we emailed you, "
-                           "or ask us to send one.")
+        errors["email"] = _("This email is already on file with us. Use the invitation we emailed you, "
+                            "or ask us to send one.")
     if errors:
         raise FieldErrors(errors)
 
@@ -120,7 +126,7 @@ def register(form: Registration) -> ClientLogin:
     try:
         db.session.flush()
     except IntegrityError:  # an email taken a moment ago by another registration; the refusal rolls back
-        raise FieldErrors({"email": EXISTING_LOGIN}) from None
+        raise FieldErrors({"email": _existing_login()}) from None
     if invitation is not None:
         try:
             invites.use_invitation(invitation, login)
@@ -199,13 +205,13 @@ def add_login(client: ClientProfile, email: str, first_name: str, last_name: str
     """Staff add a household member's login by hand; it gets a set-password email."""
     email = clean_email(email)
     if login_by_email(email) is not None:
-        raise DomainError("Another portal login already uses this email.", "email")
+        raise DomainError(_("Another portal login already uses this email."), "email")
     login = ClientLogin(client=client, email=email, first_name=first_name.strip(), last_name=last_name.strip())
     db.session.add(login)
     try:
         db.session.flush()
     except IntegrityError:
-        raise DomainError("Another portal login already uses this email.", "email") from None
+        raise DomainError(_("Another portal login already uses this email."), "email") from None
     emails.send_password_email(login, password_token(login, "set"), "set")
     return login
 
@@ -213,7 +219,7 @@ def add_login(client: ClientProfile, email: str, first_name: str, last_name: str
 def send_password_link(login: ClientLogin) -> None:
     """Staff send a login a link to set (no password yet) or reset its password."""
     if not login.active:
-        raise DomainError("Enable this login before sending it a password link.")
+        raise DomainError(_("Enable this login before sending it a password link."))
     purpose = "reset" if login.has_password else "set"
     emails.send_password_email(login, password_token(login, purpose), purpose)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -18,7 +20,7 @@ from services.cards import cards_available
 from services.settings import CLIENT_FIELDS, PET_FIELDS, get_settings
 
 INFO, PETS, CARD, FORMS = "info", "pets", "card", "forms"
-TITLES = {INFO: "My Info", PETS: "My Pets", CARD: "Card on File", FORMS: "My Forms"}
+TITLES = {INFO: _l("My Info"), PETS: _l("My Pets"), CARD: _l("Card on File"), FORMS: _l("My Forms")}
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class Onboarding:
 def missing_info(client: ClientProfile, settings: SiteSettings | None = None) -> list[str]:
     """Labels of required client fields the profile has not filled."""
     rules = (settings or get_settings()).client_field_rules or {}
-    missing = [] if client.first_name and client.last_name else ["Name"]
+    missing = [] if client.first_name and client.last_name else [_("Name")]
     for key, (label, fields) in CLIENT_FIELDS.items():
         if rules.get(key) != REQUIRED:
             continue
@@ -72,7 +74,7 @@ def missing_info(client: ClientProfile, settings: SiteSettings | None = None) ->
         else:
             filled = all(getattr(client, name) not in (None, "") for name in fields)
         if not filled:
-            missing.append(label)
+            missing.append(str(label))
     return missing
 
 
@@ -92,7 +94,7 @@ def pet_missing(pet: Pet, settings: SiteSettings | None = None) -> list[str]:
         else:
             filled = getattr(pet, key) not in (None, "")
         if not filled:
-            missing.append(label)
+            missing.append(str(label))
     return missing
 
 
@@ -102,27 +104,32 @@ def onboarding_for(client: ClientProfile, form_tasks: list | None = None,
     settings = settings or get_settings()
     steps = []
     info_missing = missing_info(client, settings)
-    steps.append(Step(INFO, TITLES[INFO], not info_missing,
-                      "Fill in: " + ", ".join(info_missing) + "." if info_missing else ""))
+    steps.append(Step(INFO, TITLES[INFO], not info_missing, _fill_in(info_missing)))
     if settings.portal_pets:
         active = [p for p in client.pets if p.active]
         complete = [p for p in active if not pet_missing(p, settings)]
         if not active:
-            todo = "Add at least one pet."
+            todo = _("Add at least one pet.")
         elif not complete:
-            todo = "Finish " + ", ".join(f"{p.name}'s {', '.join(pet_missing(p, settings)).lower()}"
-                                         for p in active) + "."
+            todo = _("Finish %(pets)s.", pets=", ".join(
+                _("%(pet)s's %(fields)s", pet=p.name, fields=", ".join(pet_missing(p, settings)).lower())
+                for p in active))
         else:
             todo = ""
         steps.append(Step(PETS, TITLES[PETS], bool(complete), todo))
     if settings.billing_requires_card and cards_available(settings):
         has_card = cards.has_usable_method(client)
-        steps.append(Step(CARD, TITLES[CARD], has_card, "" if has_card else "Put a card on file."))
+        steps.append(Step(CARD, TITLES[CARD], has_card, "" if has_card else _("Put a card on file.")))
     if settings.portal_forms:
         left = forms.required_forms_left(client, form_tasks)
         if left is not None:
-            steps.append(Step(FORMS, TITLES[FORMS], not left, "Fill in: " + ", ".join(left) + "." if left else ""))
+            steps.append(Step(FORMS, TITLES[FORMS], not left, _fill_in(left)))
     return Onboarding(tuple(steps))
+
+
+def _fill_in(names: list[str]) -> str:
+    """What is left of a step: "Fill in: Address, Pet intake." (nothing when nothing is left)."""
+    return _("Fill in: %(names)s.", names=", ".join(names)) if names else ""
 
 
 def refresh(client: ClientProfile) -> bool:

@@ -15,6 +15,7 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, render_template
+from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 from markupsafe import escape
 from sqlalchemy import event, func, or_, select, update
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 PLACEHOLDER = "[[secret:{}]]"
 _ANY_PLACEHOLDER = re.compile(r"\[\[secret:\w+\]\]")
-REMOVED = "(removed after delivery)"
+REMOVED = _l("(removed after delivery)")
 CLAIM_SECONDS = 300
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -76,7 +77,7 @@ def _wake_after_commit() -> None:
 def fill(body: str, secrets: dict | None, html: bool) -> str:
     """Put the secrets back into a stored body (escaped for HTML), or say they were removed."""
     if secrets is None:  # delivered: the secrets are gone
-        return _ANY_PLACEHOLDER.sub(REMOVED, body)
+        return _ANY_PLACEHOLDER.sub(lambda _match: str(REMOVED), body)
     for name, value in secrets.items():
         body = body.replace(PLACEHOLDER.format(name), str(escape(value)) if html else value)
     return body

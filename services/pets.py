@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -27,19 +28,19 @@ PET_FIELDS = ("name", "species", "breed", "sex", "colour", "weight", "born_year"
 def check_born(year: int | None, month: int | None, day: int | None, today: date) -> str | None:
     """Why a partial birth date is invalid, or None."""
     if year is None:
-        return "Give the year first." if (month or day) else None
+        return _("Give the year first.") if (month or day) else None
     if day and not month:
-        return "Give the month with the day."
+        return _("Give the month with the day.")
     if not 1900 <= year <= today.year:
-        return f"Enter a year between 1900 and {today.year}."
+        return _("Enter a year between 1900 and %(year)d.", year=today.year)
     if month and not 1 <= month <= 12:
-        return "Enter a month from 1 to 12."
+        return _("Enter a month from 1 to 12.")
     try:
         born = date(year, month or 1, day or 1)
     except ValueError:
-        return "That day does not exist in that month."
+        return _("That day does not exist in that month.")
     if born > today:
-        return "The birth date cannot be in the future."
+        return _("The birth date cannot be in the future.")
     return None
 
 
@@ -53,24 +54,24 @@ def save_pet(pet: Pet | None, client: ClientProfile, values: dict, vaccinations:
     values = apply_field_rules("pet", values)
     errors: dict[str, str] = {}
     if not (values.get("name") or "").strip():
-        errors["name"] = "Enter the pet's name."
+        errors["name"] = _("Enter the pet's name.")
     if not (values.get("species") or "").strip():
-        errors["species"] = "Enter the species, e.g. Dog or Cat."
+        errors["species"] = _("Enter the species, e.g. Dog or Cat.")
     if "born_year" in values:
         problem = check_born(values.get("born_year"), values.get("born_month"), values.get("born_day"), today)
         if problem:
             errors["born_year"] = problem
     weight = values.get("weight")
     if weight is not None and (weight <= 0 or weight > Decimal("500")):
-        errors["weight"] = "Enter a weight between 0 and 500."
+        errors["weight"] = _("Enter a weight between 0 and 500.")
     for name, expires in vaccinations:
         if expires and not name.strip():
-            errors["vaccinations"] = "Give each vaccination a name."
+            errors["vaccinations"] = _("Give each vaccination a name.")
     picked = None
     if photo_id:
         picked = db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.client_id == client.id))
         if picked is None:
-            errors["photo"] = "Choose one of this client's photos."
+            errors["photo"] = _("Choose one of this client's photos.")
     if errors:
         raise FieldErrors(errors)
     stored = None
@@ -126,8 +127,8 @@ def photo_path(photo: Photo) -> str:
 def store_photo(client: ClientProfile, upload) -> Photo:
     """Take in an uploaded pet photo (services.uploads) and keep it privately as a JPEG under a random name."""
     data = read_upload(upload, current_app.config["PHOTO_MAX_BYTES"], "photo", "photo")
-    image = intake_image(data, "photo", PHOTO_MAX_SIDE, "Upload a JPEG, PNG or WebP image.",
-                         "This file is not an image we can read.")
+    image = intake_image(data, "photo", PHOTO_MAX_SIDE, _("Upload a JPEG, PNG or WebP image."),
+                         _("This file is not an image we can read."))
     photo = Photo(client_id=client.id, stored_name=secrets.token_hex(16) + ".jpg", width=image.width,
                   height=image.height)
     os.makedirs(os.path.dirname(photo_path(photo)), exist_ok=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -25,12 +26,12 @@ def _flush_unique(message: str, field: str) -> None:
 def save_service(service: Service | None, name: str, duration_minutes: int, base_price_cents: int,
                  active: bool) -> Service:
     if base_price_cents < 0:
-        raise DomainError("A price cannot be negative.", "base_price")
+        raise DomainError(_("A price cannot be negative."), "base_price")
     service = service or Service()
     service.name, service.duration_minutes = name.strip(), duration_minutes
     service.base_price_cents, service.active = base_price_cents, active
     db.session.add(service)
-    _flush_unique("A service with this name already exists.", "name")
+    _flush_unique(_("A service with this name already exists."), "name")
     return service
 
 
@@ -38,7 +39,7 @@ def save_vet(vet: Vet | None, clinic: str, phone: str, address: str) -> Vet:
     vet = vet or Vet()
     vet.clinic, vet.phone, vet.address = clinic.strip(), (phone or "").strip(), (address or "").strip()
     db.session.add(vet)
-    _flush_unique("A vet with this clinic name already exists.", "clinic")
+    _flush_unique(_("A vet with this clinic name already exists."), "clinic")
     return vet
 
 
@@ -52,20 +53,20 @@ def save_territory(territory: Territory | None, name: str, zip_text: str) -> Ter
     zips = parse_zips(zip_text)
     bad = [z for z in zips if not re.fullmatch(r"[A-Z0-9-]{3,12}", z)]
     if bad:
-        raise DomainError(f"Not a zip code: {', '.join(bad)}.", "zip_codes")
+        raise DomainError(_("Not a zip code: %(zips)s.", zips=", ".join(bad)), "zip_codes")
     stmt = select(TerritoryZip.zip, Territory.name).join(Territory).where(TerritoryZip.zip.in_(zips))
     if territory is not None and territory.id is not None:
         stmt = stmt.where(TerritoryZip.territory_id != territory.id)
     claimed = db.session.execute(stmt).all()
     if claimed:
-        listed = ", ".join(f"{z} ({t})" for z, t in claimed)
-        raise DomainError(f"Already in another territory: {listed}.", "zip_codes")
+        listed = ", ".join(_("%(zip)s (%(territory)s)", zip=z, territory=t) for z, t in claimed)
+        raise DomainError(_("Already in another territory: %(zips)s.", zips=listed), "zip_codes")
     territory = territory or Territory()
     territory.name = name.strip()
     current = {z.zip: z for z in territory.zips}
     territory.zips = [current.get(z) or TerritoryZip(zip=z) for z in zips]
     db.session.add(territory)
-    _flush_unique("A territory with this name already exists.", "name")
+    _flush_unique(_("A territory with this name already exists."), "name")
     _replace_automatic_territories()
     return territory
 

@@ -1,6 +1,9 @@
 """Site options: registration, card requirement, and which fields are required or hidden."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from extensions import db
 from models import HIDDEN, OPTIONAL, PORTAL_FEATURES, REQUIRED, SiteSettings
 from services import signals
@@ -10,27 +13,27 @@ RULE_CHOICES = (REQUIRED, OPTIONAL, HIDDEN)
 
 # Configurable client fields: rule key -> (label, the form fields it covers).
 CLIENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "email": ("Email", ("emails",)),
-    "mobile_phone": ("Mobile phone", ("mobile_phone",)),
-    "home_phone": ("Home phone", ("home_phone",)),
-    "work_phone": ("Work phone", ("work_phone",)),
-    "address": ("Address", ("address_line1", "city", "state", "zip")),
-    "vet": ("Veterinarian", ("vet_id",)),
-    "emergency_contact": ("Emergency contact", ("emergency_name", "emergency_phone")),
-    "keys": ("Keys", ("uses_keys", "key_notes")),
+    "email": (_l("Email"), ("emails",)),
+    "mobile_phone": (_l("Mobile phone"), ("mobile_phone",)),
+    "home_phone": (_l("Home phone"), ("home_phone",)),
+    "work_phone": (_l("Work phone"), ("work_phone",)),
+    "address": (_l("Address"), ("address_line1", "city", "state", "zip")),
+    "vet": (_l("Veterinarian"), ("vet_id",)),
+    "emergency_contact": (_l("Emergency contact"), ("emergency_name", "emergency_phone")),
+    "keys": (_l("Keys"), ("uses_keys", "key_notes")),
 }
 PET_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "breed": ("Breed", ("breed",)),
-    "sex": ("Sex", ("sex",)),
-    "colour": ("Colour", ("colour",)),
-    "weight": ("Weight", ("weight",)),
-    "born": ("Born", ("born_year",)),
-    "description": ("Description", ("description",)),
-    "care_notes": ("Care notes", ("care_notes",)),
-    "feeding": ("Feeding", ("feeding",)),
-    "medications": ("Medications", ("medications",)),
-    "vaccinations": ("Vaccinations", ("vaccinations",)),
-    "photo": ("Photo", ("photo",)),
+    "breed": (_l("Breed"), ("breed",)),
+    "sex": (_l("Sex"), ("sex",)),
+    "colour": (_l("Colour"), ("colour",)),
+    "weight": (_l("Weight"), ("weight",)),
+    "born": (_l("Born"), ("born_year",)),
+    "description": (_l("Description"), ("description",)),
+    "care_notes": (_l("Care notes"), ("care_notes",)),
+    "feeding": (_l("Feeding"), ("feeding",)),
+    "medications": (_l("Medications"), ("medications",)),
+    "vaccinations": (_l("Vaccinations"), ("vaccinations",)),
+    "photo": (_l("Photo"), ("photo",)),
 }
 # Fields that are a yes/no: "required" cannot apply to them, only shown or hidden.
 NOT_REQUIRABLE = {"uses_keys"}
@@ -72,11 +75,12 @@ def apply_field_rules(kind: str, values: dict) -> dict:
     rules = form_field_rules(kind)
     kept = {name: value for name, value in values.items() if rules.get(name) != HIDDEN}
     errors = {
-        name: "This field is required."
+        name: _("This field is required.")
         for name, rule in rules.items()
         if rule == REQUIRED and name in values and _is_blank(values[name])
     }
-    missing = {name: "This field is required." for name, rule in rules.items() if rule == REQUIRED and name not in values}
+    missing = {name: _("This field is required.") for name, rule in rules.items()
+               if rule == REQUIRED and name not in values}
     errors.update(missing)
     if errors:
         raise FieldErrors(errors)

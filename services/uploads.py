@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 
 from flask import current_app
+from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from services.errors import DomainError
@@ -17,16 +18,24 @@ IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 
 def human_size(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+    if size >= 1024 * 1024:
+        return _("%(amount)s MB", amount=f"{size / (1024 * 1024):.0f}")
+    return _("%(amount)s KB", amount=f"{size / 1024:.0f}")
 
 
 def read_upload(upload, limit: int, field: str, noun: str = "file") -> bytes:
-    """The upload's bytes, refused beside `field` when empty or over `limit` (only limit+1 bytes are read)."""
+    """The upload's bytes, refused beside `field` when empty or over `limit` (only limit+1 bytes are read).
+
+    `noun` is "file" or "photo", the word the messages use.
+    """
     data = upload.read(limit + 1)
+    photo = noun == "photo"
     if len(data) > limit:
-        raise DomainError(f"The {noun} is larger than {human_size(limit)}.", field)
+        size = human_size(limit)
+        raise DomainError(_("The photo is larger than %(size)s.", size=size) if photo
+                          else _("The file is larger than %(size)s.", size=size), field)
     if not data:
-        raise DomainError(f"The {noun} is empty.", field)
+        raise DomainError(_("The photo is empty.") if photo else _("The file is empty."), field)
     return data
 
 
@@ -38,14 +47,14 @@ def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unread
             if probe.format not in IMAGE_FORMATS:
                 raise DomainError(wrong_type, field)
             if probe.width * probe.height > max_pixels:
-                raise DomainError("The image has too many pixels.", field)
+                raise DomainError(_("The image has too many pixels."), field)
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             image = ImageOps.exif_transpose(image).convert("RGB")
             image.thumbnail((max_side, max_side))
     except Image.DecompressionBombError:
-        raise DomainError("The image has too many pixels.", field) from None
+        raise DomainError(_("The image has too many pixels."), field) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise DomainError(unreadable, field) from None
     return image

@@ -12,6 +12,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from icalendar import Calendar, Event
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
@@ -20,6 +22,7 @@ from extensions import db
 from filters import formatted, local_zone
 from models import (
     CUSTOM,
+    VISIT_STATES,
     WINDOWS,
     BlockOut,
     ClientLogin,
@@ -102,7 +105,7 @@ class ConflictError(DomainError):
 
     def __init__(self, conflicts: list[Conflict]):
         days = ", ".join(formatted(day, "day_short") for day in sorted({c.day for c in conflicts}))
-        super().__init__(f"Some days cannot be requested: {days}. See the notes below.", "dates")
+        super().__init__(_("Some days cannot be requested: %(days)s. See the notes below.", days=days), "dates")
         self.conflicts = conflicts
 
 
@@ -113,25 +116,25 @@ def dates_for(mode: str, start: date | None, end: date | None, days: list[date |
     if mode == "days":
         chosen = sorted({d for d in days if d})
         if not chosen:
-            raise FieldErrors({"days": "Choose at least one day."})
+            raise FieldErrors({"days": _("Choose at least one day.")})
         return chosen
     if start is None:
-        errors["start"] = "Choose the first day."
+        errors["start"] = _("Choose the first day.")
     if end is None:
-        errors["end"] = "Choose the last day."
+        errors["end"] = _("Choose the last day.")
     if mode == "weekly" and not weekdays:
-        errors["weekdays"] = "Choose the days of the week."
+        errors["weekdays"] = _("Choose the days of the week.")
     if errors:
         raise FieldErrors(errors)
     if end < start:
-        raise FieldErrors({"end": "The last day must be on or after the first day."})
+        raise FieldErrors({"end": _("The last day must be on or after the first day.")})
     if (end - start).days > 3 * 366:
-        raise FieldErrors({"end": "Ask for at most three years at a time."})
+        raise FieldErrors({"end": _("Ask for at most three years at a time.")})
     span = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     if mode == "weekly":
         span = [d for d in span if d.weekday() in weekdays]
         if not span:
-            raise FieldErrors({"weekdays": "None of those weekdays falls between the first and last day."})
+            raise FieldErrors({"weekdays": _("None of those weekdays falls between the first and last day.")})
     return span
 
 
@@ -140,16 +143,16 @@ def times_for(window: str, start: time | None, end: time | None) -> tuple[time, 
     if window in WINDOWS:
         return WINDOWS[window][1], WINDOWS[window][2]
     if window != CUSTOM:
-        raise FieldErrors({"window": "Choose a time of day."})
+        raise FieldErrors({"window": _("Choose a time of day.")})
     errors = {}
     if start is None:
-        errors["start_time"] = "Enter a start time."
+        errors["start_time"] = _("Enter a start time.")
     if end is None:
-        errors["end_time"] = "Enter an end time."
+        errors["end_time"] = _("Enter an end time.")
     if errors:
         raise FieldErrors(errors)
     if end <= start:
-        raise FieldErrors({"end_time": "The end time must be after the start time."})
+        raise FieldErrors({"end_time": _("The end time must be after the start time.")})
     return start, end
 
 
@@ -181,10 +184,10 @@ def make_plan(client: ClientProfile, service_ids: list[int], pet_ids: list[int],
     errors: dict[str, str] = {}
     services = [s for s in active_services() if s.id in set(service_ids)]
     if not services:
-        errors["services"] = "Choose at least one service."
+        errors["services"] = _("Choose at least one service.")
     pets = [p for p in client.active_pets if p.id in set(pet_ids)]
     if not pets:
-        errors["pets"] = "Choose which pets the visits are for."
+        errors["pets"] = _("Choose which pets the visits are for.")
     chosen: list[date] = []
     try:
         chosen = dates_for(mode, start, end, days, weekdays)
@@ -202,8 +205,9 @@ def make_plan(client: ClientProfile, service_ids: list[int], pet_ids: list[int],
 
 def plan_visits(client_id: int, plan: Plan) -> list[PlannedVisit]:
     if len(plan.days) * len(plan.services) > MAX_VISITS_PER_REQUEST:
-        raise FieldErrors({"dates": f"That is more than {MAX_VISITS_PER_REQUEST} visits: "
-                                    "please split it into smaller requests."})
+        raise FieldErrors({"dates": ngettext("That is more than %(num)d visit: please split it into smaller requests.",
+                                             "That is more than %(num)d visits: please split it into smaller requests.",
+                                             MAX_VISITS_PER_REQUEST)})
     prices = prices_for(client_id, plan.services, plan.days)
     return [
         PlannedVisit(day, service, local_moment(day, plan.start), local_moment(day, plan.end), plan.window,
@@ -221,13 +225,14 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
     conflicts: list[Conflict] = []
     for p in planned:
         if p.starts_at <= now:
-            conflicts.append(Conflict(p.day, f"{_day(p.day)}, {p.label}: that time has already passed."))
+            conflicts.append(Conflict(p.day, _("%(day)s, %(when)s: that time has already passed.", day=_day(p.day),
+                                                when=p.label)))
     blockouts = blockouts_between(days[0], days[-1])
     for day in days:
         for blockout in blockouts:
             if blockout.covers(day):
-                note = f": {blockout.note}" if blockout.note else ""
-                conflicts.append(Conflict(day, f"{_day(day)}: we are closed{note}."))
+                conflicts.append(Conflict(day, _("%(day)s: we are closed: %(note)s.", day=_day(day), note=blockout.note)
+                                          if blockout.note else _("%(day)s: we are closed.", day=_day(day))))
                 break
     booked = db.session.scalars(
         select(Visit).options(joinedload(Visit.service))
@@ -237,9 +242,11 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
     for p in planned:
         for visit in booked:
             if visit.day == p.day and as_utc(visit.starts_at) < p.ends_at and p.starts_at < as_utc(visit.ends_at):
-                what = "booked" if visit.status == VisitStatus.SCHEDULED else "already requested"
-                conflicts.append(Conflict(p.day, f"{_day(p.day)}: {visit.service.name} is {what} "
-                                                 f"{window_label(visit.window, visit.starts_at, visit.ends_at)}."))
+                words = {"day": _day(p.day), "service": visit.service.name,
+                         "when": window_label(visit.window, visit.starts_at, visit.ends_at)}
+                conflicts.append(Conflict(p.day, _("%(day)s: %(service)s is booked %(when)s.", **words)
+                                          if visit.status == VisitStatus.SCHEDULED
+                                          else _("%(day)s: %(service)s is already requested %(when)s.", **words)))
                 break
     conflicts.sort(key=lambda c: c.day)
     return conflicts
@@ -262,9 +269,9 @@ def blockouts_between(first: date, last: date) -> list[BlockOut]:
 
 def _pets_of(client: ClientProfile, pets: list[Pet]) -> list[Pet]:
     if not pets:
-        raise FieldErrors({"pets": "Choose which pets the visits are for."})
+        raise FieldErrors({"pets": _("Choose which pets the visits are for.")})
     if any(p.client_id != client.id or not p.active for p in pets):
-        raise FieldErrors({"pets": "Choose among your pets."})
+        raise FieldErrors({"pets": _("Choose among your pets.")})
     return pets
 
 
@@ -282,7 +289,8 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
     for p in planned:
         visit_request.visits.append(_new_visit(client, p, pets, VisitStatus.REQUESTED, plan.notes))
     db.session.add(visit_request)
-    activate_prospect(client, visit_request.visits, "requested by the client" if staff is None else "requested by staff")
+    activate_prospect(client, visit_request.visits,
+                      _("requested by the client") if staff is None else _("requested by staff"))
     db.session.flush()
     emails.send_request_received_email(visit_request)
     return visit_request
@@ -307,7 +315,7 @@ def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staf
         visit.sitter = sitter
         visit_request.visits.append(visit)
     db.session.add(visit_request)
-    activate_prospect(client, visit_request.visits, f"visit added by {staff.first_name}")
+    activate_prospect(client, visit_request.visits, _("visit added by %(name)s", name=staff.first_name))
     db.session.flush()
     emails.send_request_decided_email(visit_request)
     return visit_request
@@ -329,7 +337,8 @@ def activate_prospect(client: ClientProfile, visits: list[Visit], how: str) -> b
     first = min(priced, key=lambda v: v.starts_at)
     client.status = ClientStatus.ACTIVE
     client.activated_at = utcnow()
-    client.activated_reason = f"First priced visit ({first.service.name}, {formatted(first.day)}) {how}."[:200]
+    client.activated_reason = _("First priced visit (%(service)s, %(day)s) %(how)s.", service=first.service.name,
+                                day=formatted(first.day), how=how)[:200]
     return True
 
 
@@ -355,9 +364,10 @@ def suggested_sitter(client: ClientProfile) -> StaffUser | None:
 
 def _check_sitter(client: ClientProfile, sitter: StaffUser | None) -> None:
     if sitter is None:
-        raise FieldErrors({"sitter_id": "Choose a sitter."})
+        raise FieldErrors({"sitter_id": _("Choose a sitter.")})
     if not sitter.active or sitter.id in {s.id for s in client.blocked_sitters}:
-        raise FieldErrors({"sitter_id": f"{sitter.first_name} cannot be assigned to {client.name}."})
+        raise FieldErrors({"sitter_id": _("%(sitter)s cannot be assigned to %(client)s.", sitter=sitter.first_name,
+                                          client=client.name)})
 
 
 @dataclass
@@ -383,7 +393,7 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
     client = visit_request.client
     waiting = {v.id: v for v in visit_request.visits if v.status == VisitStatus.REQUESTED}
     if not waiting:
-        raise DomainError("Nothing is left to decide: every visit of this request was cancelled.")
+        raise DomainError(_("Nothing is left to decide: every visit of this request was cancelled."))
     chosen = {a.visit_id: a for a in approvals if a.approve and a.visit_id in waiting}
     reason = reason.strip()
     errors = {}
@@ -393,13 +403,14 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
         except FieldErrors as error:
             errors.update(error.errors)
     if len(chosen) < len(waiting) and not reason:
-        errors["reason"] = "Say why (the client reads it)." if chosen else "Say why you decline (the client reads it)."
+        errors["reason"] = (_("Say why (the client reads it).") if chosen
+                            else _("Say why you decline (the client reads it)."))
     changed: list[PlannedVisit] = []
     for approval in chosen.values():
         visit = waiting[approval.visit_id]
         if approval.start and approval.end:
             if approval.end <= approval.start:
-                errors[f"end_{visit.id}"] = "The end must be after the start."
+                errors[f"end_{visit.id}"] = _("The end must be after the start.")
                 continue
             visit_start, visit_end = local_moment(visit.day, approval.start), local_moment(visit.day, approval.end)
             if (visit_start, visit_end) != (as_utc(visit.starts_at), as_utc(visit.ends_at)):
@@ -407,7 +418,7 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
                 visit.window, visit.starts_at, visit.ends_at = CUSTOM, visit_start, visit_end
         if approval.price_cents is not None:
             if approval.price_cents < 0:
-                errors[f"price_{visit.id}"] = "A price cannot be negative."
+                errors[f"price_{visit.id}"] = _("A price cannot be negative.")
             else:
                 visit.price_cents = approval.price_cents
     if errors:
@@ -425,7 +436,7 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
-        raise AlreadyDecided("Someone else decided this request a moment ago; here is what they did.")
+        raise AlreadyDecided(_("Someone else decided this request a moment ago; here is what they did."))
     for visit in waiting.values():
         if visit.id in chosen:
             visit.status, visit.sitter = VisitStatus.SCHEDULED, sitter
@@ -434,7 +445,7 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
     db.session.flush()
     db.session.refresh(visit_request)
     activate_prospect(client, [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED],
-                      f"approved by {staff.first_name}")
+                      _("approved by %(name)s", name=staff.first_name))
     emails.send_request_decided_email(visit_request)
     return visit_request
 
@@ -446,9 +457,9 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
     now = utcnow()
     by_staff = getattr(by, "is_staff", False)
     if by_staff and not reason:
-        raise FieldErrors({"reason": "Say why the visit is cancelled (the client reads it)."})
+        raise FieldErrors({"reason": _("Say why the visit is cancelled (the client reads it).")})
     if not by_staff and as_utc(visit.starts_at) <= now:
-        raise DomainError("This visit has already started; call us to change it.")
+        raise DomainError(_("This visit has already started; call us to change it."))
     late = not by_staff and is_late_cancellation(visit, now)
     won = db.session.execute(
         update(Visit)
@@ -458,7 +469,7 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
-        raise DomainError("This visit is no longer open: it was cancelled or declined already.")
+        raise DomainError(_("This visit is no longer open: it was cancelled or declined already."))
     if visit.request_id is not None:
         _close_emptied_request(visit.request_id)
     db.session.refresh(visit)
@@ -492,7 +503,7 @@ def add_blockout(starts_on: date, ends_on: date | None, note: str, staff: StaffU
     each affected client is emailed once."""
     ends_on = ends_on or starts_on
     if ends_on < starts_on:
-        raise FieldErrors({"ends_on": "The last day must be on or after the first day."})
+        raise FieldErrors({"ends_on": _("The last day must be on or after the first day.")})
     blockout = BlockOut(starts_on=starts_on, ends_on=ends_on, note=note.strip(), created_by=staff)
     db.session.add(blockout)
     affected = visits_between(starts_on, ends_on, states=OPEN_STATES)
@@ -551,6 +562,10 @@ class CalendarVisit:
     sitter: str
     client_name: str
     uses_keys: bool
+
+    @property
+    def state_label(self) -> str:
+        return VISIT_STATES[self.state]
 
 
 def calendar_visits(first: date, last: date, client_id: int | None = None, sitter_id: int | None = None,
@@ -671,7 +686,7 @@ def calendar_feed(owner: ClientLogin | StaffUser, today: date) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Pawtal//Visits//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"{name} visits")
+    calendar.add("x-wr-calname", _("%(business)s visits", business=name))
     calendar.add("x-wr-timezone", zone.key)
     staff_feed = getattr(owner, "is_staff", False)
     for visit in feed_visits(owner, today):
@@ -685,7 +700,7 @@ def calendar_feed(owner: ClientLogin | StaffUser, today: date) -> bytes:
         event.add("summary", f"{who}{visit.service.name} ({pets})" if pets else f"{who}{visit.service.name}")
         lines = [window_label(visit.window, visit.starts_at, visit.ends_at)]
         if visit.sitter and not staff_feed:
-            lines.append(f"Sitter: {visit.sitter.first_name}")
+            lines.append(_("Sitter: %(name)s", name=visit.sitter.first_name))
         if visit.notes:
             lines.append(visit.notes)
         event.add("description", "\n".join(lines))

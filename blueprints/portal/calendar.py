@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -120,8 +122,9 @@ def create_request():
 
 def _requested(visit_request):
     count = len(visit_request.visits)
-    message = (f"Thank you: we have your request for {count} visit{'s' if count != 1 else ''}. "
-               "We will email you when it is approved.")
+    message = ngettext("Thank you: we have your request for %(num)d visit. We will email you when it is approved.",
+                       "Thank you: we have your request for %(num)d visits. We will email you when it is approved.",
+                       count)
     if not get_settings().portal_calendar:
         return done(message, url_for("portal.index"))
     month = visit_request.visits[0].day.replace(day=1)
@@ -149,8 +152,8 @@ def cancel_visit(visit_id: int):
     location = url_for("portal.calendar", month=month_param(month))
 
     def cancelled(visit):
-        message = ("Cancelled. It was inside the cancellation window, so it counts as a late cancellation."
-                   if visit.late_cancellation else "Cancelled. We have let the team know.")
+        message = (_("Cancelled. It was inside the cancellation window, so it counts as a late cancellation.")
+                   if visit.late_cancellation else _("Cancelled. We have let the team know."))
         return done(message, location, "portal/_calendar_view.html", **calendar_context(my_client(), month))
 
     return perform(lambda: visits.cancel_visit(visit, current_user), cancelled,
@@ -166,5 +169,5 @@ def reset_feed():
     if not FlaskForm().validate_on_submit():
         abort(400)
     visits.reset_feed(current_user)
-    return done("Your calendar feed has a new address. Subscribe again with it; the old one no longer works.",
+    return done(_("Your calendar feed has a new address. Subscribe again with it; the old one no longer works."),
                 url_for("portal.calendar"))

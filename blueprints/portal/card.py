@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, request, url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from access import client_required, feature_required, method_or_404, my_client
@@ -44,8 +45,8 @@ def confirm_card():
     back = url_for("portal.index" if from_widget() else "portal.card")
 
     def kept(method):
-        return done(f"Saved your {method.label}." if method.usable
-                    else f"Saved your {method.label}; it can be used once it is verified.", back)
+        return done(_("Saved your %(method)s.", method=method.label) if method.usable
+                    else _("Saved your %(method)s; it can be used once it is verified.", method=method.label), back)
 
     return perform(lambda: cards.finish_setup(my_client(), request.form.get("setup_intent", "")), kept,
                    lambda error: done(error.message, back, category="error"))
@@ -58,4 +59,5 @@ def remove_card(method_id: int):
     method = method_or_404(method_id)
     label = method.label
     cards.remove_method(my_client(), method)
-    return done(f"Removed your {label}.", url_for("portal.card"), "portal/_card.html", **portal_context(my_client()))
+    return done(_("Removed your %(method)s.", method=label), url_for("portal.card"), "portal/_card.html",
+                **portal_context(my_client()))

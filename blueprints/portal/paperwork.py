@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from access import client_required, document_or_404, feature_required, my_client, response_or_404
@@ -53,8 +54,10 @@ def fill_form(form_id: int):
         return render_page("portal/form.html", "portal/_form.html", status=status, task=task, form=form,
                            **portal_context(client))
 
-    return submit(form, answer, lambda _: saved(f"Thank you: “{task.name}” is filled in.", url_for("portal.my_forms"),
-                                                "portal/_forms.html", tasks=forms.tasks_for(client)), again)
+    return submit(form, answer,
+                  lambda _response: saved(_("Thank you: “%(form)s” is filled in.", form=task.name),
+                                          url_for("portal.my_forms"), "portal/_forms.html",
+                                          tasks=forms.tasks_for(client)), again)
 
 
 @bp.get("/forms/answers/<int:response_id>")
@@ -70,7 +73,7 @@ def form_answers(response_id: int):
 def _store_document(client, pet, form: DocumentForm):
     upload = form.document.data
     if not upload or not upload.filename:
-        raise DomainError("Choose a file to upload.", "document")
+        raise DomainError(_("Choose a file to upload."), "document")
     return documents.store_document(client, upload, form.title.data or "", pet)
 
 
@@ -82,8 +85,8 @@ def add_document(pet_id: int):
     pet = my_pet_or_404(pet_id)
     form = DocumentForm()
     return submit(form, lambda: _store_document(client, pet, form),
-                  lambda _: done("Document added.", url_for("portal.edit_pet", pet_id=pet.id),
-                                 "portal/_documents.html", pet=pet, document_form=DocumentForm(formdata=None)),
+                  lambda _document: done(_("Document added."), url_for("portal.edit_pet", pet_id=pet.id),
+                                         "portal/_documents.html", pet=pet, document_form=DocumentForm(formdata=None)),
                   lambda status: render_page("portal/pet_form.html", {"documents": "portal/_documents.html"},
                                              status=status, pet=pet, document_form=form,
                                              **portal_context(client, pet_form=build_client_pet_form(client, pet))))

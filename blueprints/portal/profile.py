@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import request, url_for
+from flask_babel import gettext as _
 
 from access import client_required, feature_required, my_client, photo_or_404
 from blueprints.pets import PET_ERRORS, save_pet, send_photo
@@ -20,8 +21,8 @@ def info():
     client = my_client()
     form = build_info_form(client)
     return submit(form, lambda: clients.save_client(client, form.values(), staff_fields=False),
-                  lambda _: saved("Your details are saved.", url_for("portal.info"), "portal/_info.html",
-                                  info_form=build_info_form(client, fresh=True)),
+                  lambda _client: saved(_("Your details are saved."), url_for("portal.info"), "portal/_info.html",
+                                        info_form=build_info_form(client, fresh=True)),
                   lambda status: invalid("portal/info.html", "portal/_info.html", status, info_form=form))
 
 
@@ -42,7 +43,7 @@ def new_pet():
         return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=None,
                            **portal_context(client, pet_form=form))
     return submit(form, lambda: save_pet(form, client, None),
-                  lambda pet: saved(f"Added {pet.name}.", url_for("portal.pets"), "portal/_pets.html"),
+                  lambda pet: saved(_("Added %(name)s.", name=pet.name), url_for("portal.pets"), "portal/_pets.html"),
                   lambda status: invalid("portal/pet_form.html", "portal/_pet_form.html", status, pet_form=form,
                                          pet=None), PET_ERRORS)
 
@@ -58,7 +59,8 @@ def edit_pet(pet_id: int):
         return render_page("portal/pet_form.html", "portal/_pet_form.html", pet=pet, document_form=DocumentForm(),
                            **portal_context(client, pet_form=form))
     return submit(form, lambda: save_pet(form, client, pet),
-                  lambda saved_pet: saved(f"Saved {saved_pet.name}.", url_for("portal.pets"), "portal/_pets.html"),
+                  lambda saved_pet: saved(_("Saved %(name)s.", name=saved_pet.name), url_for("portal.pets"),
+                                          "portal/_pets.html"),
                   lambda status: invalid("portal/pet_form.html", "portal/_pet_form.html", status, pet_form=form,
                                          pet=pet, document_form=DocumentForm()), PET_ERRORS)
 
