@@ -40,10 +40,11 @@
 
 
   // Card and bank entry with Stripe.js: Stripe draws the fields and confirms the SetupIntent in the
-  // browser; then the form posts the SetupIntent's id to Pawtal, which checks it with Stripe.
+  // browser; then the form posts the SetupIntent's id to Pawtal, which checks it with Stripe. Our own
+  // messages come from the form's data-not-saved and data-unreachable, translated on the server.
   function fail(form, message) {
     var box = form.querySelector("#card-errors");
-    box.textContent = message || "The card could not be saved. Please check it and try again.";
+    box.textContent = message || form.dataset.notSaved;
     box.hidden = false;
     form.querySelector("button[type=submit]").disabled = false;
   }
@@ -90,7 +91,7 @@
     var script = document.createElement("script");
     script.src = form.dataset.stripeJs;
     script.onload = function () { setUp(form); };
-    script.onerror = function () { fail(form, "The card service could not be reached. Please try again."); };
+    script.onerror = function () { fail(form, form.dataset.unreachable); };
     document.head.appendChild(script);
   }
 
