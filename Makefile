@@ -67,7 +67,7 @@ migration-checksums:
 # The catalogue a translator starts from (babel.cfg says where the words are).
 translations: $(VENV)/.runtime
 	mkdir -p translations
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ -o translations/messages.pot .
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,6 +5,7 @@ import os
 from typing import Any
 
 from flask import Flask, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -18,7 +19,7 @@ from blueprints import (
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
-from models import ClientLogin, StaffUser
+from models import VISIT_STATES, ClientLogin, StaffUser
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
 
@@ -71,6 +72,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_request(_roll_back_on_exception)
     app.after_request(_security_headers)
     filters.init_app(app)
+    app.jinja_env.globals["visit_states"] = VISIT_STATES  # the calendar's legend
+    app.context_processor(lambda: {"lang": str(get_locale()).replace("_", "-")})  # <html lang>, from the locale
     cli.init_app(app)
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)

@@ -45,12 +45,11 @@ def confirm():
     def imported(result):
         imports.discard_upload(token)
         skipped = result.error_rows + len(result.duplicates)
-        # The English keeps its plurals even for one ("1 rows"), as it always has; translations can do better.
         count = len(result.valid)
-        imported = (ngettext("Imported %(num)d clients", "Imported %(num)d clients", count) if kind == "clients"
-                    else ngettext("Imported %(num)d pets", "Imported %(num)d pets", count))
+        imported = (ngettext("Imported %(num)d client", "Imported %(num)d clients", count) if kind == "clients"
+                    else ngettext("Imported %(num)d pet", "Imported %(num)d pets", count))
         message = (_("%(imported)s; %(left_out)s", imported=imported,
-                     left_out=ngettext("%(num)d rows left out.", "%(num)d rows left out.", skipped))
+                     left_out=ngettext("%(num)d row left out.", "%(num)d rows left out.", skipped))
                    if skipped else _("%(imported)s.", imported=imported))
         return done(message, url_for("clients.index") if kind == "clients" else url_for("pets.index"))
 

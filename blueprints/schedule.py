@@ -185,8 +185,7 @@ def _blockout_added(result):
     blockout, affected = result
     closed = _("Closed %(first)s–%(last)s.", first=formatted(blockout.starts_on, "day_month"),
                last=formatted(blockout.ends_on))
-    # The English says "visits" even for one, as it always has (tests pin it); translations get their plural forms.
-    inside = (ngettext("%(num)d open visits fall inside it: listed below; their clients are emailed.",
+    inside = (ngettext("%(num)d open visit falls inside it: listed below; its client is emailed.",
                        "%(num)d open visits fall inside it: listed below; their clients are emailed.", len(affected))
               if affected else _("No visits fall inside it."))
     message = _("%(closed)s %(inside)s", closed=closed, inside=inside)

@@ -70,7 +70,8 @@ def check_foreign_keys(connection: sa.Connection, backup: str | None) -> None:
         counts[(table, parent)] = counts.get((table, parent), 0) + 1
     found = "; ".join(f"{n} in {table} pointing at missing {parent}" for (table, parent), n in sorted(counts.items()))
     kept = f" A copy from before the upgrade is at {backup}." if backup else ""
-    raise DanglingRows(f"Upgrade stopped, nothing was changed: {len(rows)} rows would dangle ({found}). "
+    rows_text = "1 row would dangle" if len(rows) == 1 else f"{len(rows)} rows would dangle"
+    raise DanglingRows(f"Upgrade stopped, nothing was changed: {rows_text} ({found}). "
                        f"Run `PRAGMA foreign_key_check` with sqlite3 to see them.{kept}")
 
 

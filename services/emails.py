@@ -67,7 +67,7 @@ def send_request_received_email(visit_request) -> None:
     """Tell the business a client asked for visits, with a link to the request."""
     client = visit_request.client
     # The English says "visits" even for one, as it always has; translations still get their plural forms.
-    subject = ngettext("Visit request from %(client)s (%(num)d visits)",
+    subject = ngettext("Visit request from %(client)s (%(num)d visit)",
                        "Visit request from %(client)s (%(num)d visits)", len(visit_request.visits), client=client.name)
     queue_email(
         "request-received", [current_app.config["BUSINESS_EMAIL"]], subject, "request_received",

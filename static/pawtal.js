@@ -7,7 +7,8 @@
     var boxes = document.querySelectorAll('input[name="ids"][form="bulk"]');
     var checked = Array.prototype.filter.call(boxes, function (b) { return b.checked; }).length;
     var out = document.getElementById("selected-count");
-    if (out) { out.textContent = checked + " selected"; }
+    // The words come from the page (data-template, through gettext): "{n} selected" in its language.
+    if (out) { out.textContent = (out.dataset.template || "{n}").replace("{n}", checked); }
     var all = document.getElementById("select-page");
     if (all) {
       all.checked = boxes.length > 0 && checked === boxes.length;

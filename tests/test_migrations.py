@@ -172,7 +172,7 @@ def test_upgrade_refuses_to_leave_dangling_rows_and_changes_nothing(tmp_path, ca
         migrate(database, tmp_path)
     assert stopped.value.code == 1
     said = capsys.readouterr().err
-    assert "Upgrade stopped, nothing was changed: 1 rows would dangle (1 in pet pointing at missing client_profile)" in said
+    assert "Upgrade stopped, nothing was changed: 1 row would dangle (1 in pet pointing at missing client_profile)" in said
     assert "A copy from before the upgrade is at " in said
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(first,)]

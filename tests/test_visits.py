@@ -241,7 +241,7 @@ def test_block_out_over_open_visits_lists_them_and_notifies_clients(app, portal,
     response = client.post("/schedule/blockouts", data={"starts_on": day.isoformat(), "ends_on": "",
                                                         "note": "Staff training"}, headers=HX)
     body = response.get_data(as_text=True)
-    assert response.status_code == 200 and "1 open visits fall inside it" in body and "Nia Reyes" in body
+    assert response.status_code == 200 and "1 open visit falls inside it" in body and "Nia Reyes" in body
     outbox.deliver_all()
     [message] = inbox.to("nia@example.com")
     assert "closed on some of your visit days" in message["Subject"] and "Staff training" in inbox.text(message)

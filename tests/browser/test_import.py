@@ -24,7 +24,7 @@ def test_upload_preview_and_confirm(page, live_server, make, manager, tmp_path):
     screenshot(page, "phone-import-preview")
     page.get_by_role("button", name="Import 2 clients").click()
     expect(page).to_have_url(re.compile(r"/clients/$"))
-    expect(page.get_by_text("Imported 2 clients; 1 rows left out.")).to_be_visible()
+    expect(page.get_by_text("Imported 2 clients; 1 row left out.")).to_be_visible()
     expect(page.locator("#client-rows tbody tr")).to_have_count(2)
 
 
