@@ -105,6 +105,13 @@ def onboarded(not_ready: Callable) -> Callable:
 
 
 T = TypeVar("T")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; a longer number names nothing
+
+
+def id_arg(name: str, source=None) -> int | None:
+    """An id from the query string (or `source`), or None when it is missing or could be no id of ours."""
+    value = (source if source is not None else request.args).get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None
 
 
 def or_404(found: T | None) -> T:

@@ -9,8 +9,10 @@ from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 import access
+from access import MAX_ID
 import cli
 import filters
 from blueprints import (
@@ -27,9 +29,18 @@ BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, c
               stripe_hooks, requests, schedule, feeds)
 
 
+class IdConverter(IntegerConverter):
+    """An <int:...> in a URL is a database id: above 2**31 - 1 it is no id of ours (404), not an overflow."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create a configured Pawtal app; `config` overrides what the environment says."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = IdConverter
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(from_environment(app.instance_path))
     if config:

@@ -6,7 +6,8 @@ from flask import Flask
 
 from extensions import db
 from models import Role
-from services import accounts, demo, outbox
+from services import accounts, demo, outbox, staff
+from services.outbox import external_url
 from services.errors import DomainError
 
 # Each command owns its transaction, as a request does: it commits once at the end.
@@ -14,11 +15,11 @@ from services.errors import DomainError
 
 @click.command("create-owner")
 @click.argument("email")
+@click.option("--first-name", prompt="First name", help="Prompted for when omitted: staff lists show it.")
+@click.option("--last-name", prompt="Last name", default="", help="Prompted for when omitted (may be empty).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted for when omitted.")
-@click.option("--first-name", default="Owner", show_default=True)
-@click.option("--last-name", default="")
-def create_owner(email: str, password: str, first_name: str, last_name: str) -> None:
+def create_owner(email: str, first_name: str, last_name: str, password: str) -> None:
     """Create an owner account that can sign in at /staff/login."""
     try:
         user = accounts.create_staff(email, first_name, last_name, Role.OWNER, password)
@@ -43,6 +44,34 @@ def seed_demo(client_count: int) -> None:
         click.echo(f"  client   {email:<28} {password}")
 
 
+staff_cli = click.Group("staff", help="Staff accounts, for the server's admin.")
+
+
+@staff_cli.command("reset")
+@click.argument("email")
+@click.option("--link", "want_link", is_flag=True,
+              help="Print a link to pass on (they choose the password) instead of asking for one now.")
+@click.password_option("--password", prompt_required=False, help="Prompted for unless --link is given.")
+def staff_reset(email: str, want_link: bool, password: str | None) -> None:
+    """Give a locked-out staff member (an owner, say) access again: a new password, or a link to choose one.
+
+    The account is enabled again and every old session ends.
+    """
+    if not want_link and password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        user, token = staff.admin_reset(email, None if want_link else password)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    if token:
+        click.echo(f"{user.email} can sign in again: send them this link (it works once):")
+        click.echo(external_url("staff.open_password_link", purpose="reset" if user.password_hash else "set",
+                                token=token))
+    else:
+        click.echo(f"{user.email} can sign in again with the new password at /staff/login.")
+
+
 outbox_cli = click.Group("outbox", help="The email outbox.")
 
 
@@ -59,3 +88,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_owner)
     app.cli.add_command(seed_demo)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(staff_cli)

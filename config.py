@@ -55,6 +55,8 @@ def from_environment(instance_path: str) -> dict:
         "CLIENT_LOGIN_LIMIT": os.environ.get("PAWTAL_CLIENT_LOGIN_LIMIT", "10 per minute"),
         "PASSWORD_EMAIL_LIMIT": os.environ.get("PAWTAL_PASSWORD_EMAIL_LIMIT", "5 per 10 minutes"),
         "REGISTER_LIMIT": os.environ.get("PAWTAL_REGISTER_LIMIT", "10 per minute"),
+        # Wrong invitation codes from all addresses together: guessing from many addresses is slowed too.
+        "REGISTER_CODE_LIMIT": os.environ.get("PAWTAL_REGISTER_CODE_LIMIT", "100 per hour"),
         "INVITATION_DAYS": int(os.environ.get("PAWTAL_INVITATION_DAYS", 14)),
         "PASSWORD_RESET_MINUTES": int(os.environ.get("PAWTAL_PASSWORD_RESET_MINUTES", 60)),
         "PASSWORD_SET_DAYS": int(os.environ.get("PAWTAL_PASSWORD_SET_DAYS", 7)),

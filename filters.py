@@ -22,6 +22,7 @@ DATE_PATTERNS = {
     "full_day": "EEEE d MMMM y",  # Wednesday 25 November 2026
     "month_year": "MMMM y",  # November 2026
     "month_abbr": "MMM",  # Nov
+    "month": "MMMM",  # November
     "short_month_year": "MMM y",  # Nov 2026
     "weekday": "EEEE",  # Wednesday
     "weekday_abbr": "EEE",  # Wed

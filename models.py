@@ -71,6 +71,15 @@ def window_label(window: str, starts_at: datetime, ends_at: datetime) -> str:
     return _("%(window)s, %(span)s", window=WINDOWS[window][0], span=span) if window in WINDOWS else span
 
 
+def tidy_species(text: str) -> str:
+    """ "dog" -> "Dog", "guinea pig" -> "Guinea pig": one spelling per species in lists and filters.
+
+    Only text typed all in lower case is changed; "BEAGLE mix" or "Dog" stay as written.
+    """
+    text = " ".join((text or "").split())
+    return text[:1].upper() + text[1:] if text.islower() else text
+
+
 def describe_age(year: int | None, month: int | None, day: int | None, today: date) -> str:
     """Age in words, as precise as the birth date: "about 7 years", "2 years 3 months", "5 weeks"."""
     if not year:
@@ -141,7 +150,8 @@ class StaffUser(UserMixin, TimestampMixin, db.Model):
     first_name: Mapped[str] = mapped_column(String(80))
     last_name: Mapped[str] = mapped_column(String(80), default="")
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # None until an invited staff member sets a password through the emailed link.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changing it signs the user out everywhere (it is part of the session id).
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
@@ -182,6 +192,8 @@ class ClientLogin(UserMixin, TimestampMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     calendar_token: Mapped[str] = mapped_column(String(43), unique=True, default=new_calendar_token)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When this login was shown "You're all set" after onboarding; the portal home says it once.
+    welcomed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     client: Mapped[ClientProfile] = relationship(back_populates="logins")
 
@@ -664,8 +676,9 @@ class FormResponse(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("client_form.id", ondelete="CASCADE"))
     version_id: Mapped[int] = mapped_column(ForeignKey("client_form_version.id", ondelete="CASCADE"))
-    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
-    pet_id: Mapped[int | None] = mapped_column(ForeignKey("pet.id", ondelete="CASCADE"), index=True)
+    # History is never deleted with its client or pet: the database refuses, as services.clients does.
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"))
+    pet_id: Mapped[int | None] = mapped_column(ForeignKey("pet.id", ondelete="RESTRICT"), index=True)
     login_id: Mapped[int | None] = mapped_column(ForeignKey("client_login.id", ondelete="SET NULL"))
     answers: Mapped[dict] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -764,7 +777,7 @@ visit_pet = Table(
     "visit_pet",
     db.metadata,
     Column("visit_id", ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True),
-    Column("pet_id", ForeignKey("pet.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("pet_id", ForeignKey("pet.id", ondelete="RESTRICT"), primary_key=True, index=True),
 )
 
 
@@ -774,7 +787,7 @@ class VisitRequest(db.Model):
     __tablename__ = "visit_request"
     __table_args__ = (Index("ix_visit_request_status_created", "status", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"), index=True)
     login_id: Mapped[int | None] = mapped_column(ForeignKey("client_login.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     status: Mapped[RequestStatus] = mapped_column(
@@ -808,7 +821,7 @@ class Visit(db.Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("visit_request.id", ondelete="CASCADE"), index=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"))
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="RESTRICT"))
     sitter_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     day: Mapped[date] = mapped_column(Date)

@@ -4,6 +4,7 @@ that calls a service: on success answer done, on a refusal show the form again b
 from __future__ import annotations
 
 from typing import Callable, TypeVar
+from urllib.parse import urlsplit
 
 from flask import flash, make_response, redirect, render_template
 from flask_htmx import make_response as htmx_response
@@ -13,6 +14,20 @@ from forms.errors import show_errors
 from services.errors import DomainError
 
 T = TypeVar("T")
+
+
+def safe_path(target: str | None, default: str) -> str:
+    """`target` if it is a path on this site, else `default`: never another site, whatever the spelling.
+
+    Browsers drop tabs and newlines and read a backslash as a slash, so "/\t/evil.example" would leave
+    the site: a target with control characters or backslashes is refused, as is any scheme or host.
+    """
+    if not target or any(ord(ch) < 32 or ch in "\\\x7f" for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
 
 
 def wants_fragment() -> bool:

@@ -1,15 +1,16 @@
 """Client accounts from the client's side: sign in and out, register, set and reset the password."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from access import client_required, or_404, public
+from blueprints import password_pages
 from blueprints.staff import sign_in
 from extensions import db, limiter
-from forms.auth import ForgotForm, RegisterForm, SetPasswordForm
-from models import Policy
+from forms.auth import ForgotForm, RegisterForm
+from models import ClientLogin, Policy
 from rendering import submit
 from services import accounts, invites, logins
 from services.errors import DomainError
@@ -18,7 +19,6 @@ from services.settings import get_settings
 
 bp = Blueprint("auth", __name__)
 
-RESET_SESSION_KEY = "password_link"
 POLICY = "policy_"  # a refused policy agreement is named policy_<id> by the service
 
 
@@ -44,6 +44,8 @@ def login():
 @bp.post("/logout")
 @client_required
 def logout():
+    """Sign out, on the server too: a copied session or remember-me cookie stops working."""
+    accounts.end_sessions(current_user)
     logout_user()
     return redirect(url_for("auth.login"), 303)
 
@@ -51,6 +53,8 @@ def logout():
 @bp.route("/register", methods=["GET", "POST"])
 @public
 @limiter.limit(_limit("REGISTER_LIMIT"), methods=["POST"])
+@limiter.limit(_limit("REGISTER_CODE_LIMIT"), methods=["POST"], key_func=lambda: "register-code",
+               exempt_when=lambda: not request.form.get("code"), deduct_when=lambda response: response.status_code == 422)
 def register():
     if current_user.is_authenticated and not current_user.is_staff:
         return redirect(url_for("portal.index"))
@@ -59,9 +63,13 @@ def register():
     if request.method == "GET" and link_code:
         form.code.data = format_code(invites.normalize_code(link_code))
         try:  # say at once when an emailed link's code no longer works
-            invites.check_usable(invites.find_invitation(link_code))
+            invitation = invites.check_usable(invites.find_invitation(link_code))
         except DomainError as error:
             form.code.errors = [error.message]
+        else:  # the link came to this address, for this person: fill them in (they may change them)
+            invited = invitation.client
+            form.email.data = invited.primary_emails[0] if invited.primary_emails else ""
+            form.first_name.data, form.last_name.data = invited.first_name, invited.last_name
     policies = logins.required_policies()
     agreed = {int(v) for v in request.form.getlist("policies") if v.isdigit()}
 
@@ -115,41 +123,11 @@ def forgot_password():
 @public
 def open_password_link(purpose: str, token: str):
     """Check an emailed link, then keep its token in the session so it does not linger in the URL."""
-    if purpose not in logins.SALTS:
-        abort(404)
-    try:
-        logins.login_from_token(token, purpose)
-    except logins.LinkExpired as expired:
-        return render_template("auth/link_problem.html", expired=True, email=expired.email), 410
-    except logins.LinkInvalid:
-        return render_template("auth/link_problem.html", expired=False, email=""), 404
-    session[RESET_SESSION_KEY] = {"purpose": purpose, "token": token}
-    return redirect(url_for("auth.set_password"), 303)
+    return password_pages.open_link(ClientLogin, purpose, token, "auth.set_password", "auth.forgot_password")
 
 
 @bp.route("/password/set", methods=["GET", "POST"])
 @public
 @limiter.limit(_limit("CLIENT_LOGIN_LIMIT"), methods=["POST"])
 def set_password():
-    held = session.get(RESET_SESSION_KEY) or {}
-    try:
-        login = logins.login_from_token(held.get("token", ""), held.get("purpose", "reset")) if held else None
-    except logins.LinkExpired as expired:
-        session.pop(RESET_SESSION_KEY, None)
-        return render_template("auth/link_problem.html", expired=True, email=expired.email), 410
-    except logins.LinkInvalid:
-        login = None
-    if login is None:
-        session.pop(RESET_SESSION_KEY, None)
-        return render_template("auth/link_problem.html", expired=False, email=""), 404
-    form = SetPasswordForm()
-
-    def signed_in(_):
-        session.pop(RESET_SESSION_KEY, None)
-        logout_user()
-        login_user(login)
-        return redirect(url_for("portal.index"), 303)
-
-    return submit(form, lambda: logins.set_password(login, form.password.data), signed_in,
-                  lambda status: (render_template("auth/set_password.html", form=form, login=login,
-                                                  purpose=held["purpose"]), status))
+    return password_pages.set_page(ClientLogin, "auth.set_password", "auth.forgot_password", url_for("portal.index"))

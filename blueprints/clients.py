@@ -81,10 +81,17 @@ def _saved_profile(message: Callable[[str], str]):
     return then
 
 
+def _edit_page(form: ClientForm, client: ClientProfile | None, status: int = 200):
+    """The client form; for a client on file it says whether it can be deleted (no history) or not."""
+    history = clients.history_of(client) if client is not None else 0
+    return render_page("clients/edit.html", "clients/_form.html", status=status, form=form, client=client,
+                       history=history)
+
+
 @bp.get("/new")
 @manager_required
 def new():
-    return render_page("clients/edit.html", "clients/_form.html", form=build_client_form(), client=None)
+    return _edit_page(build_client_form(), None)
 
 
 @bp.post("/")
@@ -93,15 +100,14 @@ def create():
     form = build_client_form()
     return submit(form, lambda: clients.save_client(None, form.values()),
                   _saved_profile(lambda name: _("Added %(name)s.", name=name)),
-                  lambda status: render_page("clients/edit.html", "clients/_form.html", status=status, form=form,
-                                             client=None))
+                  lambda status: _edit_page(form, None, status))
 
 
 @bp.get("/<int:client_id>/edit")
 @manager_required
 def edit(client_id: int):
     client = client_or_404(client_id)
-    return render_page("clients/edit.html", "clients/_form.html", form=build_client_form(client), client=client)
+    return _edit_page(build_client_form(client), client)
 
 
 @bp.post("/<int:client_id>")
@@ -111,8 +117,7 @@ def update(client_id: int):
     form = build_client_form(client)
     return submit(form, lambda: clients.save_client(client, form.values()),
                   _saved_profile(lambda name: _("Saved %(name)s.", name=name)),
-                  lambda status: render_page("clients/edit.html", "clients/_form.html", status=status, form=form,
-                                             client=client))
+                  lambda status: _edit_page(form, client, status))
 
 
 @bp.post("/<int:client_id>/delete")
@@ -120,8 +125,17 @@ def update(client_id: int):
 def delete(client_id: int):
     client = client_or_404(client_id)
     name = client.name
-    clients.delete_client(client)
-    return done(_("Deleted %(name)s.", name=name), url_for("clients.index"))
+    return perform(lambda: clients.delete_client(client),
+                   lambda _none: done(_("Deleted %(name)s.", name=name), url_for("clients.index")),
+                   lambda error: _refused_delete(client_id, error))
+
+
+def _refused_delete(client_id: int, error):
+    """A client with history stays: say why on its edit page (409: it conflicts with what is on record)."""
+    client = client_or_404(client_id)
+    form = build_client_form(client)
+    form.form_errors.append(error.message)
+    return _edit_page(form, client, 409)
 
 
 @bp.post("/<int:client_id>/prices")

@@ -9,7 +9,7 @@ from flask_login import current_user
 from access import manager_required, or_404
 from forms.invitations import InviteForm
 from models import Invitation
-from rendering import done, perform, render_page, submit
+from rendering import done, perform, render_page, safe_path, submit
 from services import invites
 
 bp = Blueprint("invitations", __name__, url_prefix="/invitations")
@@ -91,5 +91,4 @@ def _back_url(ids: list[int]) -> str:
 
 
 def _back() -> str:
-    target = request.form.get("back", "")
-    return target if target.startswith("/") and not target.startswith("//") else url_for("invitations.index")
+    return safe_path(request.form.get("back"), url_for("invitations.index"))

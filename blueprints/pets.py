@@ -9,13 +9,13 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from access import client_or_404, document_or_404, manager_required, pet_or_404, photo_or_404, staff_required
+from access import client_or_404, id_arg, document_or_404, manager_required, pet_or_404, photo_or_404, staff_required
 from extensions import db
 from forms.errors import apply_rules
 from forms.pets import PetForm
 from models import ClientProfile, Document, Pet
-from rendering import done, render_page, submit
-from services import documents
+from rendering import done, perform, render_page, submit
+from services import clients, documents
 from services import pets as pet_service
 from services.clients import visible_client_ids
 from services.settings import form_field_rules
@@ -23,6 +23,7 @@ from services.settings import form_field_rules
 bp = Blueprint("pets", __name__, url_prefix="/pets")
 
 PETS_PER_PAGE = 25
+MAX_PAGE = 100_000  # beyond any real list; a larger page number would overflow the database's offset
 
 
 def build_pet_form(client: ClientProfile, pet: Pet | None = None) -> PetForm:
@@ -30,7 +31,7 @@ def build_pet_form(client: ClientProfile, pet: Pet | None = None) -> PetForm:
     form = PetForm(obj=pet) if request.method == "GET" else PetForm()
     if request.method == "GET":
         form.show_pet(pet)
-    form.offer_photos(pet_service.client_photos(client))
+    form.offer_photos(pet_service.client_photos(client), client.pets)
     apply_rules(form, form_field_rules("pet"))
     form.drop_unusable()
     return form
@@ -57,7 +58,8 @@ def index():
         like = f"%{term.lower()}%"
         stmt = stmt.where(or_(func.lower(Pet.name).like(like), func.lower(Pet.breed).like(like),
                               func.lower(Pet.species).like(like), func.lower(ClientProfile.last_name).like(like)))
-    pagination = db.paginate(stmt.options(joinedload(Pet.client)).order_by(Pet.name, Pet.id),
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    pagination = db.paginate(stmt.options(joinedload(Pet.client)).order_by(Pet.name, Pet.id), page=page,
                              per_page=PETS_PER_PAGE, max_per_page=PETS_PER_PAGE, error_out=False)
     args = {k: v for k, v in {"q": q, "inactive": "1" if show_inactive else ""}.items() if v}
     return render_page(
@@ -75,7 +77,10 @@ def show(pet_id: int):
 
 
 def _form_page(form: PetForm, client: ClientProfile, pet: Pet | None, status: int = 200):
-    return render_page("pets/edit.html", "pets/_form.html", status=status, form=form, client=client, pet=pet)
+    """The staff pet form; for a pet on file it says whether it can be deleted (no history) or not."""
+    history = pet_service.history_of(pet) if pet is not None else 0
+    return render_page("pets/edit.html", "pets/_form.html", status=status, form=form, client=client, pet=pet,
+                       pet_history=history)
 
 
 def _saved(message: Callable[[str], str]):
@@ -89,14 +94,20 @@ def _saved(message: Callable[[str], str]):
 @bp.get("/new")
 @manager_required
 def new():
-    client = client_or_404(request.args.get("client_id", type=int) or 0)
+    """A new pet: first its owner (a searchable picker), then the pet form for that client."""
+    client_id = id_arg("client_id")
+    if client_id is None:
+        q = request.args.get("q", "").strip()[:100]
+        matches = clients.search_clients(current_user, clients.ClientQuery(q=q), per_page=10).rows if q else []
+        return render_page("pets/new.html", "pets/_owner.html", q=q, matches=matches)
+    client = client_or_404(client_id)
     return _form_page(build_pet_form(client), client, None)
 
 
 @bp.post("/")
 @manager_required
 def create():
-    client = client_or_404(request.args.get("client_id", type=int) or 0)
+    client = client_or_404(id_arg("client_id") or 0)
     form = build_pet_form(client)
     return submit(form, lambda: save_pet(form, client, None), _saved(lambda name: _("Added %(name)s.", name=name)),
                   lambda status: _form_page(form, client, None, status), PET_ERRORS)
@@ -116,6 +127,23 @@ def update(pet_id: int):
     form = build_pet_form(pet.client, pet)
     return submit(form, lambda: save_pet(form, pet.client, pet), _saved(lambda name: _("Saved %(name)s.", name=name)),
                   lambda status: _form_page(form, pet.client, pet, status), PET_ERRORS)
+
+
+@bp.post("/<int:pet_id>/delete")
+@manager_required
+def delete(pet_id: int):
+    pet = pet_or_404(pet_id)
+    name, client_id = pet.name, pet.client_id
+
+    def refused(error):
+        kept = pet_or_404(pet_id)
+        form = build_pet_form(kept.client, kept)
+        form.form_errors.append(error.message)
+        return _form_page(form, kept.client, kept, 409)
+
+    return perform(lambda: pet_service.delete_pet(pet),
+                   lambda _none: done(_("Deleted %(name)s.", name=name), url_for("clients.show", client_id=client_id)),
+                   refused)
 
 
 @bp.get("/photos/<int:photo_id>")

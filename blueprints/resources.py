@@ -13,7 +13,7 @@ from extensions import db
 from forms.clients import vet_choices
 from forms.resources import PolicyForm, ServiceForm, TerritoryForm, VetForm
 from models import Policy, Service, Territory, Vet
-from rendering import done, render_page, submit
+from rendering import done, perform, render_page, submit
 from services import resources
 
 bp = Blueprint("resources", __name__, url_prefix="/resources")
@@ -110,8 +110,10 @@ def update(kind: str, item_id: int):
 @manager_required
 def delete(kind: str, item_id: int):
     spec = kind_or_404(kind)
-    resources.delete_resource(db.get_or_404(spec.model, item_id))
-    return done(str(spec.deleted), url_for("resources.index", kind=kind))
+    back = url_for("resources.index", kind=kind)
+    return perform(lambda: resources.delete_resource(db.get_or_404(spec.model, item_id)),
+                   lambda _none: done(str(spec.deleted), back),
+                   lambda error: done(error.message, back, category="error"))
 
 
 def _vet_field(selected: int | None = None, **extra):

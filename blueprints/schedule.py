@@ -13,7 +13,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from access import client_or_404, manager_required, or_404, staff_required, visit_or_404
+from access import client_or_404, id_arg, manager_required, or_404, staff_required, visit_or_404
 from extensions import db
 from filters import business_today, formatted
 from forms.visits import BlockOutForm, CancelForm, StaffVisitForm
@@ -43,8 +43,7 @@ def _sitter_filter() -> int | None:
     """Whose visits are shown: a sitter's own, always; for managers the sitter asked for, or everyone's."""
     if current_user.role == Role.SITTER:
         return current_user.id
-    value = request.args.get("sitter", "")
-    return int(value) if value.isdigit() and int(value) else None
+    return id_arg("sitter")
 
 
 def _schedule_context(view: str, day: date, sitter_id: int | None, **extra) -> dict:
@@ -55,7 +54,7 @@ def _schedule_context(view: str, day: date, sitter_id: int | None, **extra) -> d
     return {"view": view, "day": day, "days": days, "weeks": [days[i:i + 7] for i in range(0, len(days), 7)],
             "visits_by_day": visits.by_day(shown), "blocked": visits.blocked_days(blockouts, first, last),
             "sitter_id": sitter_id, "sitters": visits.sitters(), "prev_day": prev_day, "next_day": next_day,
-            "today": business_today(), "count": len(shown),
+            "today": business_today(), "count": sum(v.state not in ("cancelled", "declined") for v in shown),
             "feed_url": external_url("feeds.show", token=current_user.calendar_token),
             "visit_url": url_for("schedule.index") + "visits/", **extra}
 
@@ -100,7 +99,7 @@ def cancel_visit(visit_id: int):
 
 
 def _client_for_new() -> ClientProfile | None:
-    client_id = request.args.get("client", type=int) or request.form.get("client", type=int)
+    client_id = id_arg("client") or id_arg("client", request.form)
     return client_or_404(client_id) if client_id else None
 
 
@@ -109,7 +108,8 @@ def _new_context(client: ClientProfile | None, form: StaffVisitForm | None, **ex
     matches = []
     if client is None and q:
         matches = clients.search_clients(current_user, clients.ClientQuery(q=q), per_page=10).rows
-    return {"client": client, "form": form, "q": q, "matches": matches, "day": request.args.get("day", ""), **extra}
+    return {"client": client, "form": form, "q": q, "matches": matches, "day": request.args.get("day", ""),
+            "booking": True, **extra}  # staff book visits; the shared preview says so
 
 
 def build_staff_form(client: ClientProfile) -> StaffVisitForm:
@@ -183,8 +183,9 @@ def _blockout_context(form: BlockOutForm, **extra) -> dict:
 
 def _blockout_added(result):
     blockout, affected = result
-    closed = _("Closed %(first)s–%(last)s.", first=formatted(blockout.starts_on, "day_month"),
-               last=formatted(blockout.ends_on))
+    closed = (_("Closed %(day)s.", day=formatted(blockout.starts_on)) if blockout.ends_on == blockout.starts_on
+              else _("Closed %(first)s–%(last)s.", first=formatted(blockout.starts_on, "day_month"),
+                     last=formatted(blockout.ends_on)))
     inside = (ngettext("%(num)d open visit falls inside it: listed below; its client is emailed.",
                        "%(num)d open visits fall inside it: listed below; their clients are emailed.", len(affected))
               if affected else _("No visits fall inside it."))

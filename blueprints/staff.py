@@ -1,32 +1,24 @@
 """Staff sign-in and the team page."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from access import owner_required, public, staff_required
 from extensions import db, limiter
-from forms.auth import SignInForm
-from forms.staff import StaffForm, StaffUpdateForm
+from blueprints import password_pages
+from forms.auth import ForgotForm, SignInForm
+from forms.staff import ChangePasswordForm, OwnDetailsForm, StaffForm, StaffUpdateForm
 from models import Role, StaffUser
-from rendering import done, perform, render_page, submit
-from services import accounts
+from rendering import done, perform, render_page, safe_path, submit
+from services import accounts, passwords, staff
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
 def _login_email_key() -> str:
     return "staff-login:" + accounts.normalize_email(request.form.get("email", ""))
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """`target` if it is a path on this site (never another site), else `default`."""
-    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -48,7 +40,7 @@ def sign_in(authenticate, home: str, template: str, failure: str):
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next"), home), 303)
+            return redirect(safe_path(request.args.get("next"), home), 303)
         form.form_errors.append(failure)
         status = 401
     elif request.method == "POST":
@@ -59,6 +51,8 @@ def sign_in(authenticate, home: str, template: str, failure: str):
 @bp.post("/logout")
 @staff_required()
 def logout():
+    """Sign out, on the server too: a copied session or remember-me cookie stops working."""
+    accounts.end_sessions(current_user)
     logout_user()
     flash(_("You are signed out."), "success")
     return redirect(url_for("staff.login"), 303)
@@ -80,19 +74,30 @@ def _team_page(form: StaffForm, status: int = 200):
 @owner_required
 def create():
     form = StaffForm()
-    return submit(form, lambda: accounts.create_staff(form.email.data, form.first_name.data, form.last_name.data,
-                                                      Role(form.role.data), form.password.data),
-                  lambda user: done(_can_sign_in(user), url_for("staff.index")),
+    return submit(form, lambda: staff.invite_staff(form.email.data, form.first_name.data, form.last_name.data,
+                                                   Role(form.role.data)),
+                  lambda user: done(_invited(user), url_for("staff.index")),
                   lambda status: _team_page(form, status))
 
 
-def _can_sign_in(user: StaffUser) -> str:
+def _invited(user: StaffUser) -> str:
     """The notice for a new team member: a whole sentence per role, so each translates as one."""
     if user.role == Role.OWNER:
-        return _("%(name)s can now sign in as owner.", name=user.name)
+        return _("We emailed %(name)s a link to choose a password and sign in as owner.", name=user.name)
     if user.role == Role.MANAGER:
-        return _("%(name)s can now sign in as manager.", name=user.name)
-    return _("%(name)s can now sign in as sitter.", name=user.name)
+        return _("We emailed %(name)s a link to choose a password and sign in as manager.", name=user.name)
+    return _("We emailed %(name)s a link to choose a password and sign in as sitter.", name=user.name)
+
+
+@bp.post("/<int:staff_id>/link")
+@owner_required
+def send_link(staff_id: int):
+    """Email a team member a password link again: to set one (invited) or to reset it (forgotten)."""
+    member = db.get_or_404(StaffUser, staff_id)
+    return perform(lambda: staff.send_link(member),
+                   lambda _purpose: done(_("Emailed %(name)s a password link.", name=member.name),
+                                         url_for("staff.index")),
+                   lambda error: _refused(error.message))
 
 
 @bp.post("/<int:staff_id>")
@@ -111,3 +116,62 @@ def update(staff_id: int):
 def _refused(message: str):
     flash(message, "error")
     return redirect(url_for("staff.index"), 303)
+
+
+@bp.route("/me", methods=["GET", "POST"])
+@staff_required()
+def me():
+    """Your own account: name, sign-in email, password, and your calendar feed."""
+    form = OwnDetailsForm(obj=current_user) if request.method == "GET" else OwnDetailsForm()
+    return submit(form, lambda: staff.update_own_details(current_user, form.first_name.data or "",
+                                                         form.last_name.data or "", form.email.data or ""),
+                  lambda _user: done(_("Your details are saved."), url_for("staff.me")),
+                  lambda status: _me_page(details=form, status=status))
+
+
+@bp.post("/me/password")
+@staff_required()
+def change_password():
+    form = ChangePasswordForm()
+
+    def changed(_none):
+        login_user(current_user)  # a new session token: this session goes on, every other one ends
+        return done(_("Your password is changed; other devices are signed out."), url_for("staff.me"))
+
+    return submit(form, lambda: passwords.change_password(current_user, form.current.data, form.password.data),
+                  changed, lambda status: _me_page(password=form, status=status))
+
+
+def _me_page(details: OwnDetailsForm | None = None, password: ChangePasswordForm | None = None, status: int = 200):
+    return render_page("staff/me.html", "staff/_me.html", status=status,
+                       details=details or OwnDetailsForm(formdata=None, obj=current_user),
+                       password=password or ChangePasswordForm(formdata=None))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["PASSWORD_EMAIL_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["PASSWORD_EMAIL_LIMIT"], methods=["POST"], key_func=_login_email_key)
+def forgot_password():
+    """The same answer for any address: nothing tells who has a staff account."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        staff.request_reset(form.email.data)
+        return redirect(url_for("staff.forgot_password", sent=1), 303)
+    sent = request.method == "GET" and request.args.get("sent") == "1"
+    if not sent and request.method == "GET" and request.args.get("email"):
+        form.email.data = request.args["email"][:254]
+    return render_template("auth/forgot.html", form=form, sent=sent, staff=True), 422 if form.errors else 200
+
+
+@bp.get("/password/link/<purpose>/<token>")
+@public
+def open_password_link(purpose: str, token: str):
+    return password_pages.open_link(StaffUser, purpose, token, "staff.set_password", "staff.forgot_password")
+
+
+@bp.route("/password/set", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["STAFF_LOGIN_LIMIT"], methods=["POST"])
+def set_password():
+    return password_pages.set_page(StaffUser, "staff.set_password", "staff.forgot_password", url_for("clients.index"))

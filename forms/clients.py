@@ -43,7 +43,7 @@ class ContactFields(FlaskForm):
     zip = StringField(_l("Zip code"), validators=[Length(max=12)])
     uses_keys = BooleanField(_l("Uses keys"))
     key_notes = TextAreaField(_l("Key notes"), validators=[Length(max=2000)])
-    vet_id = SelectField(_l("Veterinarian"), coerce=coerce_optional_int, validate_choice=False)
+    vet_id = SelectField(_l("Veterinarian"), coerce=coerce_optional_int)
     emergency_name = StringField(_l("Emergency contact name"), validators=[Length(max=160)])
     emergency_phone = TelField(_l("Emergency contact phone"), validators=[Length(max=40)])
 
@@ -70,14 +70,13 @@ class ClientForm(ContactFields):
 
     first_name = StringField(_l("First name"), validators=[InputRequired(), Length(max=80)])
     last_name = StringField(_l("Last name"), validators=[InputRequired(), Length(max=80)])
-    territory_id = SelectField(_l("Territory"), coerce=coerce_optional_int, validate_choice=False)
+    territory_id = SelectField(_l("Territory"), coerce=coerce_optional_int)
     status = SelectField(_l("Status"), choices=[(s.value, s.label) for s in ClientStatus],
                          default=ClientStatus.PROSPECT.value)
-    primary_sitter_id = SelectField(_l("Primary sitter"), coerce=coerce_optional_int, validate_choice=False)
-    secondary_sitter_id = SelectField(_l("Secondary sitter"), coerce=coerce_optional_int, validate_choice=False)
+    primary_sitter_id = SelectField(_l("Primary sitter"), coerce=coerce_optional_int)
+    secondary_sitter_id = SelectField(_l("Secondary sitter"), coerce=coerce_optional_int)
     blocked_sitter_ids = SelectMultipleField(
         _l("Blocked sitters"), coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
-        validate_choice=False,
     )
     staff_notes = TextAreaField(_l("Staff-only notes"), validators=[Length(max=5000)])
 

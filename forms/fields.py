@@ -1,8 +1,10 @@
 """Fields shared by the forms of several areas: money in cents, lists of checkboxes, optional ids."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectMultipleField, StringField
@@ -12,15 +14,23 @@ MONEY_HELP = _l("Enter an amount such as 25 or 25.50.")
 
 
 def parse_money(text: str | None) -> int | None:
-    """ "$1,234.5" -> 123450 cents; None for blank; ValueError (with a message for the field) when not money."""
-    text = (text or "").strip().replace(",", "").lstrip("$£€")
+    """ "$1,234.5" -> 123450 cents; None for blank; ValueError (with a message for the field) when not money.
+
+    Read the way the business's locale writes numbers, strictly (Babel): in en_US "1,234.50" is money and
+    "20,00" is refused, not read as 2,000.00; a currency symbol around the amount is allowed.
+    """
+    text = (text or "").strip().strip("$£€¥").strip()
     if not text:
         return None
+    locale = get_locale()
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(MONEY_HELP) from None
-    if not amount.is_finite() or abs(amount) >= 10_000_000:
+        amount = parse_decimal(text, locale=locale, strict=True)
+    except NumberFormatError:
+        if not any(ch.isdigit() for ch in text):
+            raise ValueError(MONEY_HELP) from None
+        raise ValueError(_("“%(text)s” is not an amount we can read: write it like %(example)s.", text=text[:20],
+                           example=format_decimal(Decimal("1234.50"), "#,##0.00", locale=locale))) from None
+    if not amount.is_finite() or "e" in text.lower() or abs(amount) >= 10_000_000:
         raise ValueError(MONEY_HELP)
     if amount.as_tuple().exponent < -2:
         raise ValueError(_("Use at most two decimal places."))

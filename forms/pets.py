@@ -9,6 +9,7 @@ from wtforms import BooleanField, DateField, DecimalField, FieldList, Form, Form
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from filters import formatted
 from forms.fields import coerce_optional_int
 from models import SEXES, Pet
 
@@ -34,7 +35,7 @@ class PetForm(FlaskForm):
     medications = TextAreaField(_l("Medications"), validators=[Length(max=2000)])
     vaccinations = FieldList(FormField(VaccinationEntry), min_entries=1, max_entries=20)
     photo = FileField(_l("Upload a photo"), description=_l("JPEG, PNG or WebP."))
-    photo_id = RadioField(_l("Or pick a previous photo"), coerce=coerce_optional_int, validate_choice=False)
+    photo_id = RadioField(_l("Or pick a previous photo"), coerce=coerce_optional_int)
     active = BooleanField(_l("Active"), default=True,
                           description=_l("Inactive pets stay on file but are hidden from sitters and lists."))
 
@@ -50,8 +51,13 @@ class PetForm(FlaskForm):
         self.vaccinations.append_entry()
         self.photo_id.data = pet.photo_id
 
-    def offer_photos(self, photos: list) -> None:
-        self.photo_id.choices = [(None, _("Keep as is"))] + [(p.id, _("Photo %(id)s", id=p.id)) for p in photos]
+    def offer_photos(self, photos: list, pets: list) -> None:
+        """The client's photos, each named by the pet it shows (or that it is not used) and when it came."""
+        used_by = {pet.photo_id: pet.name for pet in pets if pet.photo_id}
+        self.photo_id.choices = [(None, _("Keep as is"))] + [
+            (p.id, _("%(pet)s's photo, added %(day)s", pet=used_by[p.id], day=formatted(p.created_at))
+             if p.id in used_by else _("A photo no pet uses now, added %(day)s", day=formatted(p.created_at)))
+            for p in photos]
 
     def drop_unusable(self) -> None:
         """Without the photo upload (a hidden field), there is nothing to pick from either."""

@@ -1,30 +1,43 @@
-"""The team page: adding staff and changing their role or access."""
+"""The team page (adding staff, their role and access) and a staff member's own account page."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length
 
-from models import MIN_PASSWORD_LENGTH, Role
+from forms.auth import PASSWORD_RULE
+from models import Role
 
 ROLE_CHOICES = [(r.value, r.label) for r in Role]
 
 
 class StaffForm(FlaskForm):
+    """The owner adds a team member; they are emailed a link to choose their own password."""
+
     first_name = StringField(_l("First name"), validators=[InputRequired(), Length(max=80)])
     last_name = StringField(_l("Last name"), validators=[Length(max=80)])
-    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=254)],
+                       description=_l("They sign in with it; we email them a link to choose their password."))
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=Role.SITTER.value)
-    password = PasswordField(
-        _l("Temporary password"),
-        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
-        description=lazy_ngettext("At least %(num)d character; share it privately.",
-                                   "At least %(num)d characters; share it privately.", MIN_PASSWORD_LENGTH),
-    )
 
 
 class StaffUpdateForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     active = BooleanField(_l("Can sign in"))
+
+
+class OwnDetailsForm(FlaskForm):
+    first_name = StringField(_l("First name"), validators=[InputRequired(message=_l("Enter your first name.")),
+                                                           Length(max=80)])
+    last_name = StringField(_l("Last name"), validators=[Length(max=80)])
+    email = EmailField(_l("Email"), validators=[InputRequired(message=_l("Enter your email.")), Length(max=254)],
+                       description=_l("You sign in with it."))
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[InputRequired(message=_l("Enter your current password."))])
+    password = PasswordField(_l("New password"), validators=[InputRequired(message=_l("Choose a password.")),
+                                                             Length(max=200)], description=PASSWORD_RULE)
+    confirm = PasswordField(_l("New password again"), validators=[
+        InputRequired(message=_l("Type the password again.")), EqualTo("password", message=_l("The passwords differ."))])

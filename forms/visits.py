@@ -78,6 +78,7 @@ class RequestForm(FlaskForm):
 class StaffVisitForm(RequestForm):
     """Staff add visits directly: the same choices, plus the sitter and, if they like, the price."""
 
+    # Not validated against the choices: the visits service says why a sitter cannot take the visit.
     sitter_id = SelectField(_l("Sitter"), coerce=int, validate_choice=False)
     price = MoneyField(_l("Price per visit"), description=_l("Leave blank for the client's price on each day."))
 
@@ -123,6 +124,7 @@ class VisitDecision(Form):
 
 class DecisionForm(FlaskForm):
     visits = FieldList(FormField(VisitDecision))
+    # Not validated against the choices: the visits service says why a sitter cannot take the visit.
     sitter_id = SelectField(_l("Sitter"), coerce=int, validate_choice=False)
     reason = TextAreaField(_l("Why some or all are declined"), validators=[Length(max=2000)],
                            description=_l("The client reads this in the email."))

@@ -74,6 +74,12 @@ def check_credentials(account, password: str):
     return account
 
 
+def end_sessions(account) -> None:
+    """Sign an account (staff or client login) out everywhere: every session and remember-me cookie
+    carries the old session token, which no longer matches."""
+    account.session_token = new_session_token()
+
+
 def authenticate_staff(email: str, password: str) -> StaffUser | None:
     """The active staff member with these credentials, or None."""
     return check_credentials(staff_by_email(email), password)

@@ -18,16 +18,22 @@ from models import (
     ClientProfile,
     ClientStatus,
     CustomPrice,
+    Document,
+    FormResponse,
     Invitation,
     Pet,
+    Photo,
     Service,
     StaffUser,
     Territory,
     TerritoryZip,
+    Visit,
+    VisitRequest,
     utcnow,
 )
 from services.accounts import clean_email
 from services import signals
+from services.uploads import drop_file_after_commit, stored_path
 from services.errors import DomainError, FieldErrors
 from services.settings import apply_field_rules
 
@@ -58,7 +64,7 @@ class ClientQuery:
         sort = args.get("sort", "name")
         status = args.get("status", "")
         try:
-            page = max(1, int(args.get("page", 1)))
+            page = min(max(1, int(args.get("page", 1))), 100_000)  # a larger page would overflow the offset
         except ValueError:
             page = 1
         onboarding = args.get("onboarding", "")
@@ -412,7 +418,24 @@ def _check_sitters(values: dict, errors: dict) -> None:
         errors["secondary_sitter_id"] = _("Choose a different sitter from the primary one.")
 
 
+def history_of(client: ClientProfile) -> int:
+    """How many visits, visit requests and form answers the client has on record (kept forever)."""
+    return sum(db.session.scalar(select(func.count()).select_from(model).where(model.client_id == client.id))
+               for model in (Visit, VisitRequest, FormResponse))
+
+
 def delete_client(client: ClientProfile) -> None:
+    """Delete a client that has no history, with its pets, logins and files; one with history is only made inactive.
+
+    The database refuses too (visits, requests and answers point at the client with ON DELETE RESTRICT).
+    """
+    if history_of(client):
+        raise DomainError(_("%(name)s has visits, requests or form answers on record, which are kept: set the "
+                            "client's status to Inactive instead.", name=client.name))
+    for photo in db.session.scalars(select(Photo).where(Photo.client_id == client.id)):
+        drop_file_after_commit(stored_path("photos", photo.stored_name))
+    for document in db.session.scalars(select(Document).where(Document.client_id == client.id)):
+        drop_file_after_commit(stored_path("documents", document.stored_name))
     db.session.delete(client)
 
 

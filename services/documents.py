@@ -12,13 +12,13 @@ from extensions import db
 from models import ClientLogin, ClientProfile, Document, Pet, StaffUser
 from services.clients import visible_client_ids
 from services.errors import DomainError
-from services.uploads import intake_image, jpeg_bytes, read_upload
+from services.uploads import drop_file_after_commit, intake_image, jpeg_bytes, keep_file, read_upload, stored_path
 
 DOCUMENT_SIDE = 3000
 
 
 def document_path(document: Document) -> str:
-    return os.path.join(current_app.config["UPLOAD_FOLDER"], "documents", document.stored_name)
+    return stored_path("documents", document.stored_name)
 
 
 def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | None = None,
@@ -38,9 +38,7 @@ def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | No
         stored_name=secrets.token_hex(16) + extension, original_name=os.path.basename(upload.filename or "")[:200],
         content_type=content, size=len(body), for_form=for_form,
     )
-    os.makedirs(os.path.dirname(document_path(document)), exist_ok=True)
-    with open(document_path(document), "wb") as out:
-        out.write(body)
+    keep_file(document_path(document), body)
     db.session.add(document)
     db.session.flush()
     return document
@@ -64,8 +62,5 @@ def pet_documents(pet: Pet) -> list[Document]:
 
 
 def delete_document(document: Document) -> None:
-    try:
-        os.remove(document_path(document))
-    except FileNotFoundError:
-        pass
+    drop_file_after_commit(document_path(document))
     db.session.delete(document)

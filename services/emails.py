@@ -7,7 +7,7 @@ from flask_babel import ngettext
 
 from filters import formatted, month_param
 
-from models import ClientLogin, ClientProfile, Invitation, VisitStatus
+from models import ClientLogin, ClientProfile, Invitation, StaffUser, VisitStatus
 from services.outbox import external_url, queue_email
 
 
@@ -30,6 +30,18 @@ def send_password_email(login: ClientLogin, token: str, purpose: str) -> None:
         f"password-{purpose}", [login.email], subject, "password_link",
         secrets={"link": external_url("auth.open_password_link", purpose=purpose, token=token)},
         login=login, purpose=purpose,
+    )
+
+
+def send_staff_password_email(user: StaffUser, token: str, purpose: str) -> None:
+    """A link for a staff member to set (invited to the team) or reset (forgotten) their password."""
+    name = current_app.config["BUSINESS_NAME"]
+    subject = (_("You're invited to the %(business)s team", business=name) if purpose == "set"
+               else _("Reset your %(business)s password", business=name))
+    queue_email(
+        f"staff-password-{purpose}", [user.email], subject, "password_link",
+        secrets={"link": external_url("staff.open_password_link", purpose=purpose, token=token)},
+        login=user, purpose=purpose, staff=True,
     )
 
 

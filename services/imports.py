@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models import REQUIRED, ClientEmail, ClientProfile, ClientStatus, Pet
+from models import REQUIRED, ClientEmail, ClientProfile, ClientStatus, Pet, tidy_species
 from services import signals
 from services.accounts import clean_email
 from services.clients import digits, territory_for_zip
@@ -297,7 +297,7 @@ def run_import(kind: str, path: str) -> Preview:
         for rec in result.valid:
             year, month, day = rec["born"]
             db.session.add(Pet(
-                client_id=rec["client_id"], name=rec["name"], species=rec["species"], breed=rec.get("breed", ""),
+                client_id=rec["client_id"], name=rec["name"], species=tidy_species(rec["species"]), breed=rec.get("breed", ""),
                 sex=rec.get("sex", ""), colour=rec.get("colour", ""), weight=rec["weight"], born_year=year,
                 born_month=month, born_day=day, description=rec.get("description", ""),
                 care_notes=rec.get("care_notes", ""), feeding=rec.get("feeding", ""),

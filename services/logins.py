@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -22,29 +20,15 @@ from models import (
     utcnow,
 )
 from services import emails, invites, signals
+from services.passwords import token_for
 from services.accounts import check_credentials, check_password_strength, clean_email, hash_password, normalize_email
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
 # One salt per purpose: a reset link cannot be used as a set-password link, nor the reverse.
-SALTS = {"reset": "pawtal.password-reset", "set": "pawtal.password-set"}
-
-
 def _existing_login() -> str:
     """The refusal of an email that already has a login (checked first, and again when a race is lost)."""
     return _("An account already uses this email. Sign in, or reset your password if you forgot it.")
-
-
-class LinkExpired(Exception):
-    """The password link was genuine but is too old; `email` lets the page offer a new one."""
-
-    def __init__(self, email: str = ""):
-        super().__init__("expired")
-        self.email = email
-
-
-class LinkInvalid(Exception):
-    """The password link was tampered with, already used, or its login is gone or disabled."""
 
 
 @dataclass
@@ -147,58 +131,13 @@ def authenticate(email: str, password: str) -> ClientLogin | None:
     return login
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALTS[purpose])
-
-
-def _max_age(purpose: str) -> int:
-    config = current_app.config
-    return config["PASSWORD_RESET_MINUTES"] * 60 if purpose == "reset" else config["PASSWORD_SET_DAYS"] * 86400
-
-
-def _fingerprint(login: ClientLogin) -> str:
-    """Changes when the password or session token changes, so a link works once."""
-    return invites.keyed_hash(f"{login.password_hash or ''}:{login.session_token}")[:20]
-
-
-def password_token(login: ClientLogin, purpose: str) -> str:
-    return _serializer(purpose).dumps({"l": login.id, "f": _fingerprint(login)})
-
-
-def login_from_token(token: str, purpose: str) -> ClientLogin:
-    """The login a password link is for; LinkExpired or LinkInvalid otherwise."""
-    try:
-        payload = _serializer(purpose).loads(token, max_age=_max_age(purpose))
-    except SignatureExpired as error:
-        data = _serializer(purpose).load_payload(error.payload) if error.payload else {}
-        login = db.session.get(ClientLogin, data.get("l")) if isinstance(data, dict) and data.get("l") else None
-        raise LinkExpired(login.email if login else "") from None
-    except BadSignature:
-        raise LinkInvalid() from None
-    login = db.session.get(ClientLogin, payload.get("l")) if isinstance(payload, dict) else None
-    if login is None or not login.active or payload.get("f") != _fingerprint(login):
-        raise LinkInvalid()
-    return login
-
-
 def request_password_reset(email: str) -> None:
     """Email a reset link to an active login; for an unknown address, tell the team instead."""
     login = login_by_email(email)
     if login is not None and login.active:
-        emails.send_password_email(login, password_token(login, "reset"), "reset")
+        emails.send_password_email(login, token_for(login, "reset"), "reset")
     else:
         emails.send_unknown_reset_email(normalize_email(email)[:254])
-
-
-def set_password(login: ClientLogin, password: str) -> None:
-    """Set a new password; every other session of this login ends."""
-    try:
-        check_password_strength(password)
-    except DomainError as error:
-        raise FieldErrors({"password": error.message}) from None
-    login.password_hash = hash_password(password)
-    login.session_token = new_session_token()
-    login.last_login_at = utcnow()
 
 
 def add_login(client: ClientProfile, email: str, first_name: str, last_name: str) -> ClientLogin:
@@ -212,7 +151,7 @@ def add_login(client: ClientProfile, email: str, first_name: str, last_name: str
         db.session.flush()
     except IntegrityError:
         raise DomainError(_("Another portal login already uses this email."), "email") from None
-    emails.send_password_email(login, password_token(login, "set"), "set")
+    emails.send_password_email(login, token_for(login, "set"), "set")
     return login
 
 
@@ -221,7 +160,15 @@ def send_password_link(login: ClientLogin) -> None:
     if not login.active:
         raise DomainError(_("Enable this login before sending it a password link."))
     purpose = "reset" if login.has_password else "set"
-    emails.send_password_email(login, password_token(login, purpose), purpose)
+    emails.send_password_email(login, token_for(login, purpose), purpose)
+
+
+def welcome(login: ClientLogin) -> bool:
+    """True the first time a login sees its finished onboarding ("You're all set"), which it sees once."""
+    if login.welcomed_at is not None:
+        return False
+    login.welcomed_at = utcnow()
+    return True
 
 
 def load_login(client_id: int, login_id: int, viewer: StaffUser) -> ClientLogin | None:

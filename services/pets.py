@@ -1,23 +1,24 @@
 """Pet profiles: saving with field rules, partial birth dates, and photos."""
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import date
 from decimal import Decimal
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
-from models import ClientLogin, ClientProfile, Pet, Photo, StaffUser, Vaccination
+from models import (
+    ClientLogin, ClientProfile, Document, FormResponse, Pet, Photo, StaffUser, Vaccination, tidy_species, visit_pet,
+)
 from services import signals
 from services.clients import visible_client_ids
 from services.errors import DomainError, FieldErrors
 from services.settings import apply_field_rules
-from services.uploads import intake_image, jpeg_bytes, read_upload
+from services.uploads import drop_file_after_commit, intake_image, jpeg_bytes, keep_file, read_upload, stored_path
 
 PHOTO_MAX_SIDE = 1600
 
@@ -83,6 +84,8 @@ def save_pet(pet: Pet | None, client: ClientProfile, values: dict, vaccinations:
 
     pet = pet or Pet(client=client)
     db.session.add(pet)
+    if values.get("species"):
+        values["species"] = tidy_species(values["species"])
     for name in PET_FIELDS:
         if name in values:
             value = values[name]
@@ -121,7 +124,7 @@ def load_photo(photo_id: int, viewer: StaffUser | ClientLogin) -> Photo | None:
 
 
 def photo_path(photo: Photo) -> str:
-    return os.path.join(current_app.config["UPLOAD_FOLDER"], "photos", photo.stored_name)
+    return stored_path("photos", photo.stored_name)
 
 
 def store_photo(client: ClientProfile, upload) -> Photo:
@@ -131,9 +134,7 @@ def store_photo(client: ClientProfile, upload) -> Photo:
                          _("This file is not an image we can read."))
     photo = Photo(client_id=client.id, stored_name=secrets.token_hex(16) + ".jpg", width=image.width,
                   height=image.height)
-    os.makedirs(os.path.dirname(photo_path(photo)), exist_ok=True)
-    with open(photo_path(photo), "wb") as out:
-        out.write(jpeg_bytes(image, 85))
+    keep_file(photo_path(photo), jpeg_bytes(image, 85))
     db.session.add(photo)
     db.session.flush()
     return photo
@@ -141,6 +142,32 @@ def store_photo(client: ClientProfile, upload) -> Photo:
 
 def client_photos(client: ClientProfile) -> list[Photo]:
     return list(db.session.scalars(select(Photo).where(Photo.client_id == client.id).order_by(Photo.id.desc())))
+
+
+def history_of(pet: Pet) -> int:
+    """How many visits and form answers the pet is part of (kept forever)."""
+    visits = db.session.scalar(select(func.count()).select_from(visit_pet).where(visit_pet.c.pet_id == pet.id))
+    answers = db.session.scalar(select(func.count(FormResponse.id)).where(FormResponse.pet_id == pet.id))
+    return visits + answers
+
+
+def delete_pet(pet: Pet) -> None:
+    """Delete a pet with no history, with its documents and (unless another pet shows it) its photo."""
+    if history_of(pet):
+        raise DomainError(_("%(name)s is part of visits or form answers on record, which are kept: mark the pet "
+                            "inactive instead.", name=pet.name))
+    for document in db.session.scalars(select(Document).where(Document.pet_id == pet.id)):
+        drop_file_after_commit(stored_path("documents", document.stored_name))
+    photo = pet.photo
+    client = pet.client
+    db.session.delete(pet)
+    db.session.flush()
+    if photo is not None and not db.session.scalar(select(func.count(Pet.id)).where(Pet.photo_id == photo.id)):
+        drop_file_after_commit(photo_path(photo))
+        db.session.delete(photo)
+    db.session.expire(client, ["pets"])
+    client.refresh_search_text()
+    signals.client_changed.send(client)
 
 
 def set_pet_active(pet: Pet, active: bool) -> Pet:

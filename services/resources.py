@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import ClientProfile, Policy, Service, Territory, TerritoryZip, Vet
+from models import ClientProfile, CustomPrice, Policy, PolicyAgreement, Service, Territory, TerritoryZip, Vet, Visit
 from services.errors import DomainError
 
 
@@ -62,8 +62,8 @@ def save_territory(territory: Territory | None, name: str, zip_text: str) -> Ter
         listed = ", ".join(_("%(zip)s (%(territory)s)", zip=z, territory=t) for z, t in claimed)
         raise DomainError(_("Already in another territory: %(zips)s.", zips=listed), "zip_codes")
     territory = territory or Territory()
+    current = {z.zip: z for z in territory.zips}  # loaded before the name changes: no flush of it yet
     territory.name = name.strip()
-    current = {z.zip: z for z in territory.zips}
     territory.zips = [current.get(z) or TerritoryZip(zip=z) for z in zips]
     db.session.add(territory)
     _flush_unique(_("A territory with this name already exists."), "name")
@@ -91,10 +91,26 @@ def save_policy(policy: Policy | None, title: str, body: str, required: bool) ->
 
 
 def delete_resource(obj) -> None:
+    """Delete a service, vet, territory or policy that no record needs.
+
+    A service with visits or custom prices, or a policy clients have agreed to, is part of the history:
+    it is refused (make the service inactive; stop asking for the policy) instead of failing at the commit.
+    """
+    if isinstance(obj, Service) and (_count(Visit.id, Visit.service_id == obj.id)
+                                     or _count(CustomPrice.id, CustomPrice.service_id == obj.id)):
+        raise DomainError(_("%(name)s is used by visits or custom prices on record: untick Active instead, so no "
+                            "one can book it.", name=obj.name))
+    if isinstance(obj, Policy) and _count(PolicyAgreement.id, PolicyAgreement.policy_id == obj.id):
+        raise DomainError(_("Clients have agreed to “%(title)s”, and their agreements are kept: untick “Clients must "
+                            "agree to it” instead.", title=obj.title))
     db.session.delete(obj)
     if isinstance(obj, Territory):
         db.session.flush()
         _replace_automatic_territories()
+
+
+def _count(column, condition) -> int:
+    return db.session.scalar(select(func.count(column)).where(condition))
 
 
 def list_of(model) -> list:

@@ -7,14 +7,56 @@ re-encoded as a fresh JPEG, so no metadata (EXIF, GPS) and nothing but pixels is
 from __future__ import annotations
 
 import io
+import os
 
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import event
 
+from extensions import db
 from services.errors import DomainError
 
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+def stored_path(folder: str, stored_name: str) -> str:
+    """Where an upload lives: the private upload folder, never a path the web server serves."""
+    return os.path.join(current_app.config["UPLOAD_FOLDER"], folder, stored_name)
+
+
+def keep_file(path: str, data: bytes) -> None:
+    """Write a new upload's file; should the transaction that records it roll back, the file goes too."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as out:
+        out.write(data)
+    _files()["written"].append(path)
+
+
+def drop_file_after_commit(path: str) -> None:
+    """Remove a file once the transaction that deletes its row has committed (not before: it may roll back)."""
+    _files()["dropped"].append(path)
+
+
+def _files() -> dict:
+    """The files this session's transaction has written or will drop, followed to its commit or rollback."""
+    session = db.session()
+    files = session.info.get("pawtal_files")
+    if files is None:
+        files = session.info["pawtal_files"] = {"written": [], "dropped": []}
+        event.listen(session, "after_commit", lambda s: _settle(s, "dropped"))
+        event.listen(session, "after_rollback", lambda s: _settle(s, "written"))
+    return files
+
+
+def _settle(session, remove: str) -> None:
+    files = session.info["pawtal_files"]
+    for path in files[remove]:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+    files["written"], files["dropped"] = [], []
 
 
 def human_size(size: int) -> str:

@@ -103,9 +103,12 @@ class Preview:
 class ConflictError(DomainError):
     """A request that touches block-out days, booked visits or past times."""
 
-    def __init__(self, conflicts: list[Conflict]):
+    def __init__(self, conflicts: list[Conflict], booking: bool = False):
+        """`booking`: staff booking visits themselves (they book; clients request)."""
         days = ", ".join(formatted(day, "day_short") for day in sorted({c.day for c in conflicts}))
-        super().__init__(_("Some days cannot be requested: %(days)s. See the notes below.", days=days), "dates")
+        message = (_("Some days cannot be booked: %(days)s. See the notes below.", days=days) if booking
+                   else _("Some days cannot be requested: %(days)s. See the notes below.", days=days))
+        super().__init__(message, "dates")
         self.conflicts = conflicts
 
 
@@ -304,7 +307,7 @@ def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staf
     planned = plan_visits(client.id, plan)
     conflicts = find_conflicts(client.id, planned)
     if conflicts:
-        raise ConflictError(conflicts)
+        raise ConflictError(conflicts, booking=True)
     now = utcnow()
     visit_request = VisitRequest(client=client, created_by=staff, status=RequestStatus.APPROVED, notes=plan.notes.strip(),
                                  decided_at=now, decided_by=staff, decline_reason="")
@@ -426,7 +429,7 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
     if changed:
         conflicts = find_conflicts(client.id, changed, tuple(waiting))
         if conflicts:
-            raise ConflictError(conflicts)
+            raise ConflictError(conflicts, booking=True)
     status = (RequestStatus.APPROVED if len(chosen) == len(waiting)
               else RequestStatus.PARTIAL if chosen else RequestStatus.DECLINED)
     won = db.session.execute(
@@ -711,7 +714,7 @@ def calendar_feed(owner: ClientLogin | StaffUser, today: date) -> bytes:
 
 
 def staff_by_id(staff_id: int | None) -> StaffUser | None:
-    if not staff_id:
+    if not staff_id or not 0 < staff_id < 2**31:  # a number no id of ours can be
         return None
     return db.session.get(StaffUser, staff_id)
 
@@ -727,10 +730,12 @@ def parse_month(text: str | None, today: date) -> date:
 
 
 def parse_day(text: str | None) -> date | None:
+    """An ISO date from a URL, or None (also for a year no calendar of ours shows: 9999 would overflow)."""
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return day if day and 1900 < day.year < 3000 else None
 
 
 def shift_month(month: date, by: int) -> date:

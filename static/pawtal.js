@@ -131,4 +131,19 @@
     updateSelection();
     scanCards(document);
   });
+  // The phone menu: one button shows and hides the navigation (and sign out); Esc closes it.
+  document.documentElement.classList.add("js-menu");
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".menu-toggle");
+    if (!toggle) { return; }
+    var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+    if (open) { var first = nav.querySelector("a"); if (first) { first.focus(); } }
+  });
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.querySelector('.menu-toggle[aria-expanded="true"]');
+    if (event.key === "Escape" && toggle) { toggle.click(); toggle.focus(); }
+  });
 })();

@@ -79,19 +79,24 @@ def test_migrations_build_the_schema_from_empty_and_match_the_models(_schema, tm
 
 
 def test_create_owner_command(runner, app):
-    result = runner.invoke(args=["create-owner", "Boss@Example.com", "--password", "s3cret-password!"])
+    result = runner.invoke(args=["create-owner", "Boss@Example.com", "--first-name", "Bo",
+                                 "--last-name", "Boss", "--password", "s3cret-password!"])
     assert result.exit_code == 0, result.output
     owner = db.session.scalar(select(StaffUser).where(StaffUser.email == "boss@example.com"))
     assert owner.role == Role.OWNER
-    again = runner.invoke(args=["create-owner", "boss@example.com", "--password", "s3cret-password!"])
+    again = runner.invoke(args=["create-owner", "boss@example.com", "--first-name", "Bo",
+                                "--last-name", "Boss", "--password", "s3cret-password!"])
     assert again.exit_code != 0 and "already exists" in again.output
-    weak = runner.invoke(args=["create-owner", "weak@example.com", "--password", "short"])
+    weak = runner.invoke(args=["create-owner", "weak@example.com", "--first-name", "Weak", "--last-name", "",
+                                 "--password", "short"])
     assert weak.exit_code != 0
 
 
 def test_create_owner_prompts_for_the_password(runner, app):
-    result = runner.invoke(args=["create-owner", "asked@example.com"], input="prompted-pass-1\nprompted-pass-1\n")
+    result = runner.invoke(args=["create-owner", "asked@example.com"],
+                           input="Ada\nLovelace\nprompted-pass-1\nprompted-pass-1\n")
     assert result.exit_code == 0, result.output
+    assert "First name" in result.output and "Last name" in result.output
     assert db.session.scalar(select(StaffUser).where(StaffUser.email == "asked@example.com")) is not None
 
 

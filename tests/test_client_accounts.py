@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import ClientLogin, ClientProfile, ClientStatus, Invitation, OutboxMessage, Policy, PolicyAgreement
-from services import logins, outbox
+from services import logins, outbox, passwords
 from services.errors import DomainError
 from services.invites import send_invitations
 from services.settings import update_settings
@@ -268,7 +268,7 @@ def test_tampered_and_expired_links_are_told_apart(app, make, password_hash, mon
     login = ClientLogin(client=client, email="lee@example.com", password_hash=password_hash)
     db.session.add(login)
     db.session.commit()
-    token = logins.password_token(login, "reset")
+    token = passwords.token_for(login, "reset")
     tampered = app.test_client().get(f"/password/link/reset/{token[:-2]}xx")
     assert tampered.status_code == 404 and "not valid" in tampered.get_data(as_text=True)
     wrong_purpose = app.test_client().get(f"/password/link/set/{token}")

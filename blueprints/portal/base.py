@@ -14,7 +14,7 @@ from forms.client_forms import answer_form
 from forms.errors import apply_rules
 from models import ClientProfile, Pet, Vet
 from rendering import done, render_page
-from services import cards, forms, onboarding
+from services import cards, forms, logins, onboarding
 from services.resources import list_of
 from services.settings import form_field_rules, get_settings
 
@@ -76,11 +76,23 @@ def saved(message: str, location: str, fragment: str, **extra):
     client = my_client()
     if from_widget():
         if htmx and htmx.target == "onboarding":
-            return done(message, url_for("portal.index"), "portal/_onboarding.html", **portal_context(client))
+            context = portal_context(client)
+            if context["onboarding"].complete:  # the widget says "You're all set" now, so the home page need not
+                logins.welcome(current_user)
+            return done(message, url_for("portal.index"), "portal/_onboarding.html", **context)
         return done(message, url_for("portal.index"))
+    back = onboarding_return()
+    if back:
+        return done(message, back)
     context = portal_context(client)
     context.update(extra)
     return done(message, location, fragment, **context)
+
+
+def onboarding_return() -> str | None:
+    """The portal home, when a page was opened from the onboarding checklist (?next=/portal/) to go back to it."""
+    home = url_for("portal.index")
+    return home if request.values.get("next") == home else None
 
 
 def invalid(page: str, fragment: str, status: int, **forms_shown):

@@ -5,7 +5,7 @@ from flask import abort, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from access import client_required, document_or_404, feature_required, my_client, response_or_404
+from access import client_required, id_arg, document_or_404, feature_required, my_client, response_or_404
 from blueprints.pets import send_document
 from blueprints.portal.base import (
     bp, build_client_pet_form, from_widget, my_pet_or_404, onboarding_widget, portal_context, saved,
@@ -28,7 +28,7 @@ def my_forms():
 
 def _task_or_404(form_id: int) -> forms.FormTask:
     """An active form for this client; for per-pet forms, about one of the client's own active pets."""
-    pet_id = request.args.get("pet", type=int)
+    pet_id = id_arg("pet")
     task = next((t for t in forms.tasks_for(my_client())
                  if t.form.id == form_id and (t.pet.id if t.pet else None) == pet_id), None)
     if task is None:

@@ -97,6 +97,10 @@ def test_new_client_registers_and_finishes_onboarding(browser, live_server, tmp_
         page.goto(live_server + path)
         expect(page.locator("main h1")).to_be_visible()
         assert_accessible(page)
+    menu = page.get_by_role("button", name="Menu")  # on a phone the menu folds behind one button
+    expect(page.get_by_role("link", name="My Pets")).to_be_hidden()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
     page.get_by_role("link", name="My Pets").click()
     page.get_by_role("link", name=re.compile("Edit")).first.click()
     expect(page.get_by_role("heading", name="Biscuit's documents")).to_be_visible()
