@@ -9,7 +9,7 @@ from access import client_required, or_404, public
 from blueprints import password_pages
 from blueprints.staff import sign_in
 from extensions import db, limiter
-from forms.auth import ForgotForm, RegisterForm
+from forms.auth import RegisterForm
 from models import ClientLogin, Policy
 from rendering import submit
 from services import accounts, invites, logins
@@ -108,15 +108,7 @@ def policy(policy_id: int):
 @limiter.limit(_limit("PASSWORD_EMAIL_LIMIT"), methods=["POST"])
 @limiter.limit(_limit("PASSWORD_EMAIL_LIMIT"), methods=["POST"], key_func=_email_key("forgot"))
 def forgot_password():
-    form = ForgotForm()
-    if form.validate_on_submit():
-        logins.request_password_reset(form.email.data)
-        # The same redirect whether or not the address has a login: nothing tells who has an account.
-        return redirect(url_for("auth.forgot_password", sent=1), 303)
-    sent = request.method == "GET" and request.args.get("sent") == "1"
-    if not sent and request.method == "GET" and request.args.get("email"):
-        form.email.data = request.args["email"][:254]
-    return render_template("auth/forgot.html", form=form, sent=sent), 422 if form.errors else 200
+    return password_pages.forgot_page(logins.request_password_reset, "auth.forgot_password")
 
 
 @bp.get("/password/link/<purpose>/<token>")

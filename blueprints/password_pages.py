@@ -5,14 +5,27 @@ token moves into the session at once, so it does not linger in the address bar o
 """
 from __future__ import annotations
 
-from flask import redirect, render_template, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 
-from forms.auth import SetPasswordForm
+from forms.auth import ForgotForm, SetPasswordForm
 from rendering import submit
 from services import passwords
 
 HELD = "password_link"
+
+
+def forgot_page(request_reset, endpoint: str, staff: bool = False):
+    """"Forgot your password?": the same redirect whether or not the address has an account, so nothing
+    tells who has one; `request_reset(email)` emails a link when it does."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        request_reset(form.email.data)
+        return redirect(url_for(endpoint, sent=1), 303)
+    sent = request.method == "GET" and request.args.get("sent") == "1"
+    if not sent and request.method == "GET" and request.args.get("email"):
+        form.email.data = request.args["email"][:254]
+    return render_template("auth/forgot.html", form=form, sent=sent, staff=staff), 422 if form.errors else 200
 
 
 def open_link(model: type, purpose: str, token: str, set_endpoint: str, forgot_endpoint: str):

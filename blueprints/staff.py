@@ -8,7 +8,7 @@ from flask_login import current_user, login_user, logout_user
 from access import owner_required, public, staff_required
 from extensions import db, limiter
 from blueprints import password_pages
-from forms.auth import ForgotForm, SignInForm
+from forms.auth import SignInForm
 from forms.staff import ChangePasswordForm, OwnDetailsForm, StaffForm, StaffUpdateForm
 from models import Role, StaffUser
 from rendering import done, perform, render_page, safe_path, submit
@@ -154,14 +154,7 @@ def _me_page(details: OwnDetailsForm | None = None, password: ChangePasswordForm
 @limiter.limit(lambda: current_app.config["PASSWORD_EMAIL_LIMIT"], methods=["POST"], key_func=_login_email_key)
 def forgot_password():
     """The same answer for any address: nothing tells who has a staff account."""
-    form = ForgotForm()
-    if form.validate_on_submit():
-        staff.request_reset(form.email.data)
-        return redirect(url_for("staff.forgot_password", sent=1), 303)
-    sent = request.method == "GET" and request.args.get("sent") == "1"
-    if not sent and request.method == "GET" and request.args.get("email"):
-        form.email.data = request.args["email"][:254]
-    return render_template("auth/forgot.html", form=form, sent=sent, staff=True), 422 if form.errors else 200
+    return password_pages.forgot_page(staff.request_reset, "staff.forgot_password", staff=True)
 
 
 @bp.get("/password/link/<purpose>/<token>")

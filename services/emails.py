@@ -21,27 +21,21 @@ def send_invitation_email(invitation: Invitation, client: ClientProfile, code: s
     )
 
 
-def send_password_email(login: ClientLogin, token: str, purpose: str) -> None:
-    """A link to set (new login) or reset (forgotten) the password of a client login."""
+def send_password_email(account: ClientLogin | StaffUser, token: str, purpose: str) -> None:
+    """A link to set (a new account: a login staff added, a team member invited) or reset a password."""
     name = current_app.config["BUSINESS_NAME"]
-    subject = (_("Set your %(business)s password", business=name) if purpose == "set"
-               else _("Reset your %(business)s password", business=name))
+    staff = isinstance(account, StaffUser)
+    if purpose == "reset":
+        subject = _("Reset your %(business)s password", business=name)
+    elif staff:
+        subject = _("You're invited to the %(business)s team", business=name)
+    else:
+        subject = _("Set your %(business)s password", business=name)
     queue_email(
-        f"password-{purpose}", [login.email], subject, "password_link",
-        secrets={"link": external_url("auth.open_password_link", purpose=purpose, token=token)},
-        login=login, purpose=purpose,
-    )
-
-
-def send_staff_password_email(user: StaffUser, token: str, purpose: str) -> None:
-    """A link for a staff member to set (invited to the team) or reset (forgotten) their password."""
-    name = current_app.config["BUSINESS_NAME"]
-    subject = (_("You're invited to the %(business)s team", business=name) if purpose == "set"
-               else _("Reset your %(business)s password", business=name))
-    queue_email(
-        f"staff-password-{purpose}", [user.email], subject, "password_link",
-        secrets={"link": external_url("staff.open_password_link", purpose=purpose, token=token)},
-        login=user, purpose=purpose, staff=True,
+        f"{'staff-' if staff else ''}password-{purpose}", [account.email], subject, "password_link",
+        secrets={"link": external_url("staff.open_password_link" if staff else "auth.open_password_link",
+                                      purpose=purpose, token=token)},
+        login=account, purpose=purpose, staff=staff,
     )
 
 

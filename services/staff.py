@@ -21,7 +21,7 @@ def invite_staff(email: str, first_name: str, last_name: str, role: Role) -> Sta
                      password_hash=None)
     db.session.add(user)
     db.session.flush()
-    emails.send_staff_password_email(user, token_for(user, "set"), "set")
+    emails.send_password_email(user, token_for(user, "set"), "set")
     return user
 
 
@@ -30,7 +30,7 @@ def send_link(user: StaffUser) -> str:
     if not user.active:
         raise DomainError(_("Give %(name)s access (Can sign in) before sending a link.", name=user.name))
     purpose = "reset" if user.password_hash else "set"
-    emails.send_staff_password_email(user, token_for(user, purpose), purpose)
+    emails.send_password_email(user, token_for(user, purpose), purpose)
     return purpose
 
 
@@ -38,8 +38,8 @@ def request_reset(email: str) -> None:
     """"Forgot password" on the staff sign-in page: a link for an active account, and the same answer for any."""
     user = staff_by_email(normalize_email(email or ""))
     if user is not None and user.active:
-        emails.send_staff_password_email(user, token_for(user, "reset" if user.password_hash else "set"),
-                                         "reset" if user.password_hash else "set")
+        purpose = "reset" if user.password_hash else "set"  # invited, never chose one: the link sets it
+        emails.send_password_email(user, token_for(user, purpose), purpose)
 
 
 def update_own_details(user: StaffUser, first_name: str, last_name: str, email: str) -> StaffUser:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import (
-    ClientLogin, ClientProfile, ClientStatus, Document, FormResponse, Pet, Photo, Policy, PolicyAgreement, Role, Visit,
+    ClientProfile, Document, Pet, Photo, Policy, PolicyAgreement, Role, Visit,
     VisitStatus,
 )
 from services.forms import FieldSpec, save_form
