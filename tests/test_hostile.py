@@ -18,8 +18,9 @@ from tests.conftest import login_as
 from tests.test_access import world  # noqa: F401 - the fixture: a household with one of everything
 
 ROOT = Path(__file__).resolve().parent.parent
-# Tried one field at a time, the others as the page filled them in.
-EACH_FIELD = ["\x00", "-1", "99999999999999999999", "NaN", "9999-12-31", "x" * 5000]
+# Tried one field at a time, the others as the page filled them in: the values that reach the database as a
+# number, an id or a date (NUL, NaN and long text are tried in every field at once, which finds them already).
+EACH_FIELD = ["-1", "99999999999999999999", "9999-12-31"]
 HOSTILE = ["\x00", "a\x00b", "NaN", "-Infinity", "1e400", "-1", "0", "99999999999999999999", "9999-12-31",
            "0000-00-00", "2026-02-30", "25:61", " ", "<script>alert(1)</script>", "' OR 1=1 --", "ﬀ\u202e",
            "x" * 5000, "/\t/evil.example", "1,2,3", "true"]
@@ -141,7 +142,8 @@ def test_hostile_input_never_breaks_anything(app, world, who):  # noqa: F811 - w
             seen.add(key)
             names = [name for name, kind, _ in form["fields"] if kind not in ("file", "submit") and name != "csrf_token"]
             trials = [{name: value for name in names} for value in HOSTILE]
-            trials += [{**form["sent"], name: value} for name in names for value in EACH_FIELD]
+            if who != "manager":  # the owner sees every form a manager does, and tries each field alone
+                trials += [{**form["sent"], name: value} for name in names for value in EACH_FIELD]
             for trial in trials:
                 value = next(iter(trial.values()), "") if len(set(trial.values())) == 1 else "one field"
                 data = dict(trial)
