@@ -377,6 +377,8 @@ class SiteSettings(db.Model):
     accept_bank_accounts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A client who cancels less than this many hours before a visit starts makes a late cancellation.
     cancellation_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    # The last import's choices, {normalised column name: field}: the next file with those columns starts there.
+    import_mapping: Mapped[dict | None] = mapped_column(JSON, default=dict)
 
 
 client_blocked_sitter = Table(

@@ -209,22 +209,35 @@ def wrk(url: str, cookie: str, headers: dict, duration: str = DURATION) -> dict:
 
 
 def import_timing(app) -> float:
+    """Upload, map, preview and import 5,000 rows in another program's column names: one row per pet, two pets
+    for every other owner (3,334 clients), in one transaction."""
     import io
 
     from werkzeug.datastructures import FileStorage
 
+    from extensions import db
     from services import imports
 
-    body = "first_name,last_name,email,mobile_phone,zip,status\n" + "".join(
-        f"Imp{i},Row{i},import{i}@example.com,555 {i:04d},02139,active\n" for i in range(5000))
+    header = "First Name;Last Name;Email Address;Mobile Phone;Street Address;City;State;Zip;Pet;Type;Referral source\n"
+    lines = []
+    for i in range(5000):
+        owner = i - (i % 3 == 2)  # rows 1 and 2 of every three share an owner
+        lines.append(f"Imp{owner};Row{owner};import{owner}@example.com;555 {owner:04d};{owner} Elm St;Cambridge;MA;"
+                     f"2139;Pet{i};dog;Flyer\n")
+    body = (header + "".join(lines)).encode("cp1252")
     with app.test_request_context():
         start = time.perf_counter()
-        token = imports.save_upload(FileStorage(io.BytesIO(body.encode()), "bench.csv"))
-        preview = imports.preview("clients", imports.upload_path(token))
-        result = imports.run_import("clients", imports.upload_path(token))
+        token = imports.save_upload(FileStorage(io.BytesIO(body), "bench.csv"))
+        table = imports.read_table(imports.upload_path(token))
+        mapping = imports.guess_mapping(table.headers, imports.remembered_mapping())
+        mapping[-1] = imports.NOTE
+        preview = imports.preview(table, mapping)
+        result = imports.run_import(imports.read_table(imports.upload_path(token)), mapping, imports.SKIP_MATCHES)
+        db.session.commit()
         elapsed = time.perf_counter() - start
         imports.discard_upload(token)
-    assert len(result.valid) == 5000 and len(preview.valid) == 5000
+    assert not preview.errors and len(result.new_clients) == 3334 and result.pets_to_write("skip") == 5000, \
+        (preview.errors[:3], len(result.new_clients))
     return elapsed
 
 
@@ -368,7 +381,7 @@ def main() -> None:
         queries, size, _ = in_process[name]
         print(f"{name}: {few_queries} SQL queries with {FEW_VISITS:,} visits, {queries} with {VISITS:,} "
               f"({'the same' if few_queries == queries else 'DIFFERENT'}); {size:,} B with {VISITS:,} visits")
-    print(f"\nimport of 5,000 client rows (upload, preview, confirm): {import_timing(app):.2f} s (target < 30 s)")
+    print(f"\nimport of 5,000 rows, 3,334 clients and 5,000 pets (upload, map, preview, confirm): {import_timing(app):.2f} s (target < 30 s)")
     invite_seconds, rate, sent = invite_and_deliver(app, smtp.handler)
     smtp.stop()
     print(f"bulk invite of {sent:,} ticked clients (one POST, mail queued): {invite_seconds:.2f} s (target < 1 s)")
