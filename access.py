@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Callable, TypeVar
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from models import ClientProfile, Document, FormResponse, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest
@@ -36,7 +37,7 @@ def staff_required(*roles: Role) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
-                return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+                return sign_in_first(STAFF)
             if not current_user.is_staff:
                 abort(403)
             if roles and current_user.role not in roles:
@@ -46,6 +47,22 @@ def staff_required(*roles: Role) -> Callable:
         return _declare(wrapped, STAFF, roles)
 
     return decorator
+
+
+def sign_in_first(kind: str):
+    """To the sign-in page (staff's or clients'), coming back here after it.
+
+    An htmx request (a search, a save) from a page whose session has ended would swap the sign-in page
+    into a table: it gets 401 and HX-Redirect, which sends the whole tab there, back to the page it was on.
+    """
+    endpoint = "staff.login" if kind == STAFF else "auth.login"
+    if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = page.path + (f"?{page.query}" if page.query else "") if page.path.startswith("/") else "/"
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for(endpoint, next=back)
+        return response
+    return redirect(url_for(endpoint, next=request.full_path.rstrip("?")))
 
 
 manager_required = staff_required(Role.OWNER, Role.MANAGER)
@@ -58,7 +75,7 @@ def client_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return sign_in_first(CLIENT)
         if current_user.is_staff:
             abort(403)
         return view(*args, **kwargs)

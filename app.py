@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, abort, current_app, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -22,6 +23,7 @@ from blueprints import (
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import VISIT_STATES, ClientLogin, StaffUser
+from rendering import wants_fragment
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
 
@@ -177,4 +179,14 @@ def _error_page(error):
     code = getattr(error, "code", 500) or 500
     # A failed statement leaves the session unusable until it is rolled back; the page may read from it.
     db.session.rollback()
+    rule = access.rule_of(request.endpoint)
+    if isinstance(error, CSRFError) and not current_user.is_authenticated and rule and rule[0] != access.PUBLIC:
+        return access.sign_in_first(rule[0])  # the form outlived its session: sign in again, then back
+    if wants_fragment():
+        # An htmx request that failed (a file too large, a form from an ended session, a server error):
+        # the message goes where flashes go instead of nothing happening (pawtal.js lets it swap).
+        response = make_response(render_template("errors/_flash.html", error=error, code=code), code)
+        response.headers["HX-Retarget"] = "#flashes"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
     return render_template("errors/error.html", error=error, code=code), code

@@ -125,6 +125,35 @@
     }
   });
 
+  // A failed htmx request must never look like nothing happened. The server words its errors as a flash
+  // (HX-Retarget #flashes), which htmx would not swap for a 4xx/5xx: let it. A request that got no answer
+  // at all, or an answer without words, shows the page's own message (data-fail-message on <body>).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget") === "#flashes") {
+      event.detail.shouldSwap = true;
+    }
+  });
+  function showFailure() {
+    var flashes = document.getElementById("flashes");
+    if (!flashes) { return; }
+    var message = document.createElement("p");
+    message.className = "flash flash-error";
+    message.textContent = document.body.getAttribute("data-fail-message");
+    flashes.setAttribute("role", "alert");
+    flashes.replaceChildren(message);
+  }
+  function resetProgress(event) {
+    var form = event.target.closest ? event.target.closest("form") || event.target : event.target;
+    if (form.querySelectorAll) { form.querySelectorAll(".upload-progress").forEach(function (bar) { bar.hidden = true; bar.value = 0; }); }
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    resetProgress(event);
+    if (event.detail.xhr.getResponseHeader("HX-Retarget") !== "#flashes") { showFailure(); }
+  });
+  document.addEventListener("htmx:sendError", function (event) { resetProgress(event); showFailure(); });
+  document.addEventListener("htmx:timeout", function (event) { resetProgress(event); showFailure(); });
+
   document.addEventListener("htmx:afterSettle", updateSelection);
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
