@@ -124,7 +124,8 @@ def me():
     """Your own account: name, sign-in email, password, and your calendar feed."""
     form = OwnDetailsForm(obj=current_user) if request.method == "GET" else OwnDetailsForm()
     return submit(form, lambda: staff.update_own_details(current_user, form.first_name.data or "",
-                                                         form.last_name.data or "", form.email.data or ""),
+                                                         form.last_name.data or "", form.email.data or "",
+                                                         form.password.data or ""),
                   lambda _user: done(_("Your details are saved."), url_for("staff.me")),
                   lambda status: _me_page(details=form, status=status))
 
@@ -135,7 +136,9 @@ def change_password():
     form = ChangePasswordForm()
 
     def changed(_none):
-        login_user(current_user)  # a new session token: this session goes on, every other one ends
+        # A new session token: this session goes on (remembered still, if it was), every other one ends.
+        login_user(current_user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+                   in request.cookies)
         return done(_("Your password is changed; other devices are signed out."), url_for("staff.me"))
 
     return submit(form, lambda: passwords.change_password(current_user, form.current.data, form.password.data),

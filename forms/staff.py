@@ -33,6 +33,8 @@ class OwnDetailsForm(FlaskForm):
     last_name = StringField(_l("Last name"), validators=[Length(max=80)])
     email = EmailField(_l("Email"), validators=[InputRequired(message=_l("Enter your email.")), Length(max=254)],
                        description=_l("You sign in with it."))
+    password = PasswordField(_l("Current password"), validators=[Length(max=200)],
+                             description=_l("Only to change the email you sign in with."))
 
 
 class ChangePasswordForm(FlaskForm):

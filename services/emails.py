@@ -39,6 +39,15 @@ def send_password_email(account: ClientLogin | StaffUser, token: str, purpose: s
     )
 
 
+def send_sign_in_email_changed(account: StaffUser, old: str, new: str) -> None:
+    """Tell the old address that the account now signs in with another one (in case it was not them)."""
+    queue_email(
+        "sign-in-email-changed", [old], _("Your %(business)s sign-in email was changed",
+                                          business=current_app.config["BUSINESS_NAME"]),
+        "sign_in_email_changed", account=account, old=old, new=new,
+    )
+
+
 def send_unknown_reset_email(address: str) -> None:
     """Tell the team that someone asked to reset a password for an address with no client login."""
     queue_email(

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from extensions import db
 from models import Role, StaffUser
 from services import emails
-from services.accounts import clean_email, end_sessions, normalize_email, staff_by_email
+from services.accounts import clean_email, end_sessions, normalize_email, staff_by_email, verify_password
 from services.errors import DomainError, FieldErrors
 from services.passwords import set_password, token_for
 
@@ -42,8 +42,13 @@ def request_reset(email: str) -> None:
         emails.send_password_email(user, token_for(user, purpose), purpose)
 
 
-def update_own_details(user: StaffUser, first_name: str, last_name: str, email: str) -> StaffUser:
-    """A staff member's own name and sign-in email (the address must stay theirs alone)."""
+def update_own_details(user: StaffUser, first_name: str, last_name: str, email: str, password: str = "") -> StaffUser:
+    """A staff member's own name and sign-in email (the address must stay theirs alone).
+
+    A new sign-in email takes the current password: whoever finds a signed-in device unattended must not
+    be able to move the account to their own address and reset its password from there. The old address
+    is told.
+    """
     errors = {}
     if not first_name.strip():
         errors["first_name"] = _("Enter your first name.")
@@ -55,8 +60,13 @@ def update_own_details(user: StaffUser, first_name: str, last_name: str, email: 
         taken = staff_by_email(email)
         if taken is not None and taken.id != user.id:
             errors["email"] = _("Another staff member signs in with this email.")
+        elif email != user.email and not verify_password(user.password_hash, password or ""):
+            errors["password"] = (_("That is not your current password.") if password
+                                  else _("Enter your current password to change the email you sign in with."))
     if errors:
         raise FieldErrors(errors)
+    if email != user.email:
+        emails.send_sign_in_email_changed(user, user.email, email)
     user.first_name, user.last_name, user.email = first_name.strip(), last_name.strip(), email
     return user
 

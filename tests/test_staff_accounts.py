@@ -69,7 +69,7 @@ def test_staff_forgot_password_answers_the_same_for_anyone(app, make, inbox):
                                                         "password": "a-new-pass-42"}).status_code == 303
 
 
-def test_staff_change_their_name_email_and_password_on_their_own_page(app, make):
+def test_staff_change_their_name_email_and_password_on_their_own_page(app, make, inbox):
     member = make.staff(Role.SITTER, email="riley@example.com", first_name="Riley")
     browser = app.test_client()
     login_as(browser, member)
@@ -79,10 +79,24 @@ def test_staff_change_their_name_email_and_password_on_their_own_page(app, make)
     taken = make.staff(Role.MANAGER, email="taken@example.com")
     refused = browser.post("/staff/me", data={"first_name": "Riley", "last_name": "Chen", "email": taken.email})
     assert refused.status_code == 422 and "Another staff member" in refused.get_data(as_text=True)
-    saved = browser.post("/staff/me", data={"first_name": "Riley", "last_name": "Chen", "email": "RILEY.C@example.com"})
+    renamed = browser.post("/staff/me", data={"first_name": "Riley", "last_name": "Chen", "email": "riley@example.com"})
+    assert renamed.status_code == 303  # a name needs no password
+    # A new sign-in email does: an unattended signed-in device must not be enough to take the account.
+    for password, message in (("", "Enter your current password to change the email"),
+                              ("not-it-at-all", "That is not your current password")):
+        refused = browser.post("/staff/me", data={"first_name": "Riley", "last_name": "Chen",
+                                                  "email": "thief@example.com", "password": password})
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True)
+    db.session.refresh(member)
+    assert member.email == "riley@example.com"
+    saved = browser.post("/staff/me", data={"first_name": "Riley", "last_name": "Chen", "email": "RILEY.C@example.com",
+                                            "password": PASSWORD})
     assert saved.status_code == 303
     db.session.refresh(member)
     assert (member.name, member.email) == ("Riley Chen", "riley.c@example.com")
+    outbox.deliver_due()
+    [notice] = inbox.to("riley@example.com")  # the old address is told
+    assert "changed from riley@example.com to riley.c@example.com" in inbox.text(notice)
     wrong = browser.post("/staff/me/password", data={"current": "not-it-at-all", "password": "fresh-pass-77",
                                                       "confirm": "fresh-pass-77"})
     assert wrong.status_code == 422 and "not your current password" in wrong.get_data(as_text=True)
@@ -91,6 +105,19 @@ def test_staff_change_their_name_email_and_password_on_their_own_page(app, make)
     assert changed.status_code == 303
     assert browser.get("/staff/me").status_code == 200  # this session goes on
     assert other_device.get("/staff/me").status_code == 302  # the other one ended
+
+
+def test_changing_the_password_keeps_this_device_remembered(app, make):
+    member = make.staff(Role.MANAGER, email="kim@example.com")
+    browser = app.test_client()
+    browser.get("/staff/login")
+    signed_in = browser.post("/staff/login", data={"email": "kim@example.com", "password": PASSWORD, "remember": "y"})
+    assert signed_in.status_code in (302, 303)
+    changed = browser.post("/staff/me/password", data={"current": PASSWORD, "password": "fresh-pass-77",
+                                                        "confirm": "fresh-pass-77"})
+    assert changed.status_code == 303
+    browser.delete_cookie("session")  # the browser restarts: only the remember-me cookie is left
+    assert browser.get("/staff/me").status_code == 200
 
 
 def test_the_servers_admin_resets_a_locked_out_owner(app, runner, make, inbox):
