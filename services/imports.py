@@ -148,6 +148,10 @@ class Column:
     target: str
 
     @property
+    def name(self) -> str:
+        return self.header or _("Column %(number)d", number=self.index + 1)
+
+    @property
     def outcome(self) -> str:
         if self.target == NOTE:
             return _("Kept as a note on the client's profile")
@@ -246,6 +250,10 @@ def read_table(path: str, sheet: str | None = None) -> Table:
         with open(path, "rb") as handle:
             table = Table(*_read_csv(handle.read()))
     table.rows = [r for r in table.rows if any(c.strip() for c in r)]
+    # Cells beyond the last named column are a column too (with no name), never dropped unseen.
+    width = max([len(table.headers)] + [max((i + 1 for i, c in enumerate(r) if c.strip()), default=0)
+                                        for r in table.rows])
+    table.headers += [""] * (width - len(table.headers))
     if not table.headers or not any(h.strip() for h in table.headers):
         raise DomainError(_("The file is empty, or its first row has no column names."), "file")
     if len(table.rows) > MAX_ROWS:
@@ -340,7 +348,7 @@ def check_mapping(headers: list[str], mapping: list[str]) -> dict[int, str]:
         if target in BY_KEY:
             if target in first:
                 problems[i] = _("“%(field)s” is already the column “%(header)s”: choose another field, or "
-                                "Don't import.", field=BY_KEY[target].label, header=headers[first[target]])
+                                "Don't import.", field=BY_KEY[target].label, header=headers[first[target]] or _("Column %(number)d", number=first[target] + 1))
             first.setdefault(target, i)
     chosen = set(mapping)
     if not chosen & {*NAME_KEYS, "email"}:
@@ -381,10 +389,10 @@ def preview(table: Table, mapping: list[str]) -> Preview:
         key = _group_key(client, result.pets_only)
         group = groups.get(key)
         if group is None:
-            client["notes"] = [f"{c.header}: {_value(row, c.index)}" for c in notes if _value(row, c.index)]
+            client["notes"] = [f"{c.name}: {_value(row, c.index)}" for c in notes if _value(row, c.index)]
             group = groups[key] = {"row": number, "client": client, "pets": []}
         elif _other_person(group["client"], client):
-            result.errors.append(RowError(number, by_field["email"].header if "email" in by_field else "",
+            result.errors.append(RowError(number, by_field["email"].name if "email" in by_field else "",
                                           _("Row %(row)d has this email for %(name)s: one email is one client.",
                                             row=group["row"], name=_full_name(group["client"]))))
             continue
@@ -427,7 +435,7 @@ def _value(row: list[str], index: int) -> str:
 def _client_values(values: dict, number: int, by_field: dict, errors: list[RowError]) -> dict:
     """A row's client fields, checked; problems go to `errors` under the column's own header."""
     def err(key: str, message: str) -> None:
-        errors.append(RowError(number, by_field[key].header if key in by_field else BY_KEY[key].label, message))
+        errors.append(RowError(number, by_field[key].name if key in by_field else BY_KEY[key].label, message))
 
     client = {k: values.get(k, "") for k in CLIENT_KEYS if k in values}
     full = client.pop("full_name", "")
@@ -476,7 +484,7 @@ def _pet_values(values: dict, number: int, by_field: dict, errors: list[RowError
         return None
 
     def err(key: str, message: str) -> None:
-        errors.append(RowError(number, by_field[key].header if key in by_field else BY_KEY[key].label, message))
+        errors.append(RowError(number, by_field[key].name if key in by_field else BY_KEY[key].label, message))
 
     if not pet.get("pet_name"):
         err("pet_name", _("The pet's name is missing."))

@@ -122,6 +122,15 @@ def test_an_unmapped_column_is_shown_as_not_imported_or_kept_as_a_note(as_manage
     assert count(ClientProfile) == 1
 
 
+def test_cells_beyond_the_named_columns_are_a_column_too(as_manager):
+    body = b"First name,Last name,Email\nAnn,Archer,ann@example.com,Referred by Bo\n"
+    token, html = start(as_manager, body)
+    assert chosen(html) == ["first_name", "last_name", "email", ""]
+    assert "Column 4 (no name)" in html and "Referred by Bo" in html
+    confirm(as_manager, token, mapping_data(html, col_3="note"))
+    assert find("Archer").staff_notes == "Column 4: Referred by Bo"
+
+
 def test_a_cp1252_file_from_excel_on_windows(as_manager):
     body = csv_bytes([["First name", "Last name", "Email"], ["Renée", "Dubois", "renee@example.com"],
                       ["José", "Núñez", "jose@example.com"]], encoding="cp1252")
