@@ -347,8 +347,9 @@ def check_mapping(headers: list[str], mapping: list[str]) -> dict[int, str]:
     for i, target in enumerate(mapping):
         if target in BY_KEY:
             if target in first:
+                earlier = headers[first[target]] or _("Column %(number)d", number=first[target] + 1)
                 problems[i] = _("“%(field)s” is already the column “%(header)s”: choose another field, or "
-                                "Don't import.", field=BY_KEY[target].label, header=headers[first[target]] or _("Column %(number)d", number=first[target] + 1))
+                                "Don't import.", field=BY_KEY[target].label, header=earlier)
             first.setdefault(target, i)
     chosen = set(mapping)
     if not chosen & {*NAME_KEYS, "email"}:
