@@ -33,7 +33,7 @@ class OwnDetailsForm(FlaskForm):
     last_name = StringField(_l("Last name"), validators=[Length(max=80)])
     email = EmailField(_l("Email"), validators=[InputRequired(message=_l("Enter your email.")), Length(max=254)],
                        description=_l("You sign in with it."))
-    password = PasswordField(_l("Current password"), validators=[Length(max=200)],
+    password = PasswordField(_l("Current password"), validators=[Length(max=200)], id="email-password",
                              description=_l("Only to change the email you sign in with."))
 
 
