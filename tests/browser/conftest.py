@@ -139,3 +139,5 @@ def staff_sign_in(page, base: str, user) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Clients")).to_be_visible()
+    # The heading can show before the stylesheet has loaded; a test that measures the page needs both.
+    page.wait_for_load_state()
