@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from access import manager_required, or_404
 from forms.invitations import InviteForm
-from models import Invitation
+from models import Invitation, parse_id
 from rendering import done, perform, render_page, safe_path, submit
 from services import invites
 
@@ -18,7 +18,7 @@ CHANGED = "clientsChanged"  # the table, profile and this list refresh themselve
 
 def _chosen_ids() -> list[int]:
     source = request.form if request.method == "POST" else request.args
-    return sorted({int(v) for v in source.getlist("ids") if v.isdigit()})[:5000]
+    return sorted({i for i in map(parse_id, source.getlist("ids")) if i is not None})[:5000]
 
 
 @bp.get("/")
