@@ -302,6 +302,8 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
 def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staff: StaffUser,
                price_cents: int | None = None) -> VisitRequest:
     """Staff book visits directly: scheduled at once, with a sitter; the client is emailed."""
+    if price_cents is not None and price_cents < 0:
+        raise FieldErrors({"price": _("A price cannot be negative.")})
     pets = _pets_of(client, plan.pets)
     _check_sitter(client, sitter)
     planned = plan_visits(client.id, plan)

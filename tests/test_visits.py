@@ -339,6 +339,20 @@ def test_staff_adding_a_priced_visit_activates_a_prospect(app, client, manager, 
     assert "Pia" in week and "Tom" in week
 
 
+def test_staff_cannot_add_visits_at_a_negative_price(app, client, manager, sitter, make):
+    owner = make.client(first_name="Pia")
+    pet = make.pet(owner, name="Tom")
+    walk = make.service(name="Walk", base_price_cents=2200)
+    login_as(client, manager)
+    response = client.post(f"/schedule/new?client={owner.id}", data={
+        "services": [str(walk.id)], "pets": [str(pet.id)], "mode": "days", "days-0": next_month_day(9).isoformat(),
+        "window": "midday", "sitter_id": str(sitter.id), "price": "-5", "action": "send"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "A price cannot be negative." in body
+    assert body.index("A price cannot be negative.") > body.index('name="price"')  # beside the field
+    assert db.session.scalar(select(db.func.count(Visit.id))) == 0
+
+
 def _scheduled_visit(me, rex, walk, sitter, starts_in: timedelta) -> Visit:
     start = datetime.now(timezone.utc).replace(microsecond=0) + starts_in
     visit = Visit(client=me.client, service=walk, sitter=sitter, day=start.astimezone(NY).date(), starts_at=start,
