@@ -509,9 +509,16 @@ def add_blockout(starts_on: date, ends_on: date | None, note: str, staff: StaffU
     ends_on = ends_on or starts_on
     if ends_on < starts_on:
         raise FieldErrors({"ends_on": _("The last day must be on or after the first day.")})
+    covering = db.session.scalar(select(BlockOut).where(BlockOut.starts_on <= starts_on, BlockOut.ends_on >= ends_on)
+                                 .order_by(BlockOut.starts_on).limit(1))
+    if covering is not None:  # a second block-out would only email the same clients again
+        closed = (_day(covering.starts_on) if covering.starts_on == covering.ends_on
+                  else _("%(first)s–%(last)s", first=_day(covering.starts_on), last=_day(covering.ends_on)))
+        raise FieldErrors({"starts_on": _("These days are already closed (%(closed)s). Remove that block-out "
+                                          "first to change it.", closed=closed)})
     blockout = BlockOut(starts_on=starts_on, ends_on=ends_on, note=note.strip(), created_by=staff)
     db.session.add(blockout)
-    affected = visits_between(starts_on, ends_on, states=OPEN_STATES)
+    affected = open_visits_inside(blockout)
     by_client: dict[int, list[Visit]] = {}
     for visit in affected:
         by_client.setdefault(visit.client_id, []).append(visit)
@@ -519,6 +526,11 @@ def add_blockout(starts_on: date, ends_on: date | None, note: str, staff: StaffU
     for client_visits in by_client.values():
         emails.send_blockout_notice_email(blockout, client_visits)
     return blockout, affected
+
+
+def open_visits_inside(blockout: BlockOut) -> list[Visit]:
+    """The requested and scheduled visits on a block-out's days: staff cancel or move them."""
+    return visits_between(blockout.starts_on, blockout.ends_on, states=OPEN_STATES)
 
 
 def delete_blockout(blockout: BlockOut) -> None:

@@ -157,7 +157,8 @@ def test_money_is_read_one_way_and_the_rest_refused_beside_the_field(as_manager,
 
 def test_a_one_day_block_out_reads_as_one_day(as_manager):
     day = date.today() + timedelta(days=40)
-    page = _body(as_manager.post("/schedule/blockouts", data={"starts_on": day.isoformat(), "note": "Holiday"}))
+    page = _body(as_manager.post("/schedule/blockouts", data={"starts_on": day.isoformat(), "note": "Holiday"},
+                                 follow_redirects=True))
     assert "Closed " in page and "–" not in page.split("Closed ", 1)[1].split(".", 1)[0]
 
 

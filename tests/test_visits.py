@@ -250,6 +250,30 @@ def test_block_out_over_open_visits_lists_them_and_notifies_clients(app, portal,
     assert bad.status_code == 422 and "The last day must be on or after the first day." in bad.get_data(as_text=True)
 
 
+def test_a_block_out_already_covered_is_refused_and_without_htmx_the_form_redirects(app, portal, me, rex, walk,
+                                                                                     client, manager):
+    day = next_month_day(22)
+    ask(portal, walk, [rex], start=day, end=day)
+    login_as(client, manager)
+    added = client.post("/schedule/blockouts", data={"starts_on": (day - timedelta(days=1)).isoformat(),
+                                                     "ends_on": (day + timedelta(days=1)).isoformat(), "note": "Away"})
+    blockout = db.session.scalar(select(BlockOut))
+    assert added.status_code == 303 and added.headers["Location"] == f"/schedule/blockouts?shown={blockout.id}"
+    page = client.get(added.headers["Location"]).get_data(as_text=True)
+    assert "1 open visit falls inside it" in page and "Nia Reyes" in page and "<html" in page
+    for first, last in ((day - timedelta(days=1), day + timedelta(days=1)), (day, day), (day, day + timedelta(days=1))):
+        for headers in ({}, HX):
+            again = client.post("/schedule/blockouts", data={"starts_on": first.isoformat(), "ends_on": last.isoformat()},
+                                headers=headers)
+            body = again.get_data(as_text=True)
+            assert again.status_code == 422 and "These days are already closed" in body
+            assert body.index("These days are already closed") > body.index('name="starts_on"')
+    assert db.session.scalar(select(db.func.count(BlockOut.id))) == 1
+    wider = client.post("/schedule/blockouts", data={"starts_on": day.isoformat(),
+                                                     "ends_on": (day + timedelta(days=3)).isoformat()})
+    assert wider.status_code == 303 and db.session.scalar(select(db.func.count(BlockOut.id))) == 2
+
+
 def test_clash_with_a_booked_visit_and_past_times_are_refused(app, portal, me, rex, walk):
     day = next_month_day(6)
     assert ask(portal, walk, [rex], start=day, end=day).status_code == 303
