@@ -70,7 +70,7 @@ def resend(invitation_id: int):
     return perform(lambda: invites.resend(invitation, current_user),
                    lambda _sent: _notice(_("Sent a new invitation to %(name)s; the older code no longer works.",
                                            name=name), trigger=CHANGED),
-                   lambda error: _notice(error.message, category="error"))
+                   lambda error: _notice(error.message, category="error", status=409))
 
 
 @bp.post("/<int:invitation_id>/revoke")
@@ -80,7 +80,7 @@ def revoke(invitation_id: int):
     name = invitation.client.name
     return perform(lambda: invites.revoke(invitation),
                    lambda _revoked: _notice(_("Revoked the invitation for %(name)s.", name=name), trigger=CHANGED),
-                   lambda error: _notice(error.message, category="error"))
+                   lambda error: _notice(error.message, category="error", status=409))
 
 
 def _back_url(ids: list[int]) -> str:
