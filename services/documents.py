@@ -1,7 +1,6 @@
 """Uploaded documents (PDF or image): checked, stored privately under random names, served by a guarded route."""
 from __future__ import annotations
 
-import os
 import secrets
 
 from flask import current_app
@@ -12,7 +11,9 @@ from extensions import db
 from models import ClientLogin, ClientProfile, Document, Pet, StaffUser
 from services.clients import visible_client_ids
 from services.errors import DomainError
-from services.uploads import drop_file_after_commit, intake_image, jpeg_bytes, keep_file, read_upload, stored_path
+from services.uploads import (
+    clean_filename, drop_file_after_commit, intake_image, jpeg_bytes, keep_file, read_upload, stored_path,
+)
 
 DOCUMENT_SIDE = 3000
 
@@ -35,7 +36,7 @@ def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | No
         body = jpeg_bytes(intake_image(data, field, DOCUMENT_SIDE, refused, refused), 88)
     document = Document(
         client_id=client.id, pet_id=pet.id if pet else None, title=(title or "").strip()[:160],
-        stored_name=secrets.token_hex(16) + extension, original_name=os.path.basename(upload.filename or "")[:200],
+        stored_name=secrets.token_hex(16) + extension, original_name=clean_filename(upload.filename),
         content_type=content, size=len(body), for_form=for_form,
     )
     keep_file(document_path(document), body)

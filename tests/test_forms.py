@@ -7,6 +7,7 @@ from extensions import db
 from models import ClientForm, ClientLogin, ClientProfile, Document, FormResponse, Role
 from services.forms import FieldSpec, save_form
 from services.settings import update_settings
+from services.uploads import clean_filename
 from tests.conftest import HX, login_as
 from tests.test_pets import png_bytes
 
@@ -192,6 +193,20 @@ def test_pet_documents_are_checked_stored_privately_and_served_only_to_who_may_s
     rex.active = False
     db.session.commit()
     assert portal.get(f"/portal/documents/{pdf.id}").status_code == 404  # hidden like the inactive pet
+
+
+def test_an_uploaded_files_name_keeps_no_control_characters_nor_path(portal, me, make):
+    """A NUL in the name once reached the database (PostgreSQL refuses it: a 500)."""
+    rex = make.pet(db.session.get(ClientProfile, me.client_id), name="Rex")
+    for sent in ("rab\x00ies.pdf", "../../rabies.pdf", "\trabies\x7f.pdf"):
+        added = portal.post(f"/portal/pets/{rex.id}/documents", data={"title": "", "document": (io.BytesIO(PDF), sent)},
+                            content_type="multipart/form-data")
+        assert added.status_code == 303, sent
+    names = db.session.scalars(select(Document.original_name).order_by(Document.id)).all()
+    assert names == ["rabies.pdf"] * 3
+    served = portal.get(f"/portal/documents/{db.session.scalar(select(Document.id))}")
+    assert served.status_code == 200 and "rabies.pdf" in served.headers["Content-Disposition"]
+    assert clean_filename("C:\\Users\\nia\\scan.png") == "scan.png"  # old browsers send the whole path
 
 
 def test_staff_see_pet_documents_and_sitters_only_for_their_clients(app, as_manager, me, make):
