@@ -1,6 +1,7 @@
 """Uploaded documents (PDF or image): checked, stored privately under random names, served by a guarded route."""
 from __future__ import annotations
 
+import os
 import secrets
 
 from flask import current_app
@@ -26,6 +27,7 @@ def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | No
                    for_form: bool = False, field: str = "document") -> Document:
     """Check and keep an uploaded PDF or image (images are re-encoded, dropping metadata)."""
     data = read_upload(upload, current_app.config["DOCUMENT_MAX_BYTES"], field)
+    name = clean_filename(upload.filename)
     if data.startswith(b"%PDF-"):
         if b"%%EOF" not in data[-2048:]:
             raise DomainError(_("This PDF looks incomplete or damaged."), field)
@@ -34,9 +36,11 @@ def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | No
         refused = _("Upload a PDF, or a JPEG, PNG or WebP image.")
         content, extension = "image/jpeg", ".jpg"
         body = jpeg_bytes(intake_image(data, field, DOCUMENT_SIDE, refused, refused), 88)
+    # What is kept is a PDF or a JPEG whatever was sent (a PNG, a WebP): its name says so, as its content type does.
+    name = os.path.splitext(name)[0][:196] + extension if name else ""
     document = Document(
         client_id=client.id, pet_id=pet.id if pet else None, title=(title or "").strip()[:160],
-        stored_name=secrets.token_hex(16) + extension, original_name=clean_filename(upload.filename),
+        stored_name=secrets.token_hex(16) + extension, original_name=name,
         content_type=content, size=len(body), for_form=for_form,
     )
     keep_file(document_path(document), body)

@@ -179,6 +179,9 @@ def test_pet_documents_are_checked_stored_privately_and_served_only_to_who_may_s
     assert image.status_code == 303
     pdf, scan = db.session.scalars(select(Document).order_by(Document.id)).all()
     assert scan.content_type == "image/jpeg" and scan.stored_name.endswith(".jpg")  # re-encoded
+    assert scan.original_name == "scan.jpg"  # named for what is kept, not what was sent
+    shown = portal.get(f"/portal/documents/{scan.id}")
+    assert shown.mimetype == "image/jpeg" and 'filename=scan.jpg' in shown.headers["Content-Disposition"]
     served = portal.get(f"/portal/documents/{pdf.id}")
     assert served.status_code == 200 and served.data == PDF
     assert served.headers["Content-Disposition"].startswith("attachment") and "sandbox" in served.headers[
