@@ -1,6 +1,8 @@
 """Client forms: the builder, versions that keep old answers readable, filling in, files, onboarding."""
 import io
 
+import pytest
+
 from sqlalchemy import select
 
 from extensions import db
@@ -86,6 +88,23 @@ def test_every_field_type_is_checked_and_kept(portal, me):
     assert "filled in" in portal.get("/portal/forms").get_data(as_text=True)
     answers = portal.get(f"/portal/forms/answers/{response.id}").get_data(as_text=True)
     assert "Walk at 8" in answers and f"/portal/documents/{document.id}" in answers
+
+
+@pytest.mark.parametrize("typed, kept, message", [
+    ("1.5", "1.5", None), ("1,5", "1.5", None), (" 12 ", "12", None), ("-2", "-2", None), ("0.25", "0.25", None),
+    ("1e400", None, "Enter a number."), ("1E3", None, "Enter a number."), ("inf", None, "Enter a number."),
+    ("NaN", None, "Enter a number."), ("1_000", None, "Enter a number."), ("١٢", None, "Enter a number."),
+    ("1.2.3", None, "Enter a number."), ("1,500", None, "Write the number without a thousands separator: 1500."),
+])
+def test_number_answers_are_read_strictly(portal, me, typed, kept, message):
+    form = save_form(None, "Walks", "", False, False, True, [FieldSpec("Walks per day", "number", True)])
+    db.session.commit()
+    response = portal.post(f"/portal/forms/{form.id}", data={"f1": typed}, headers={**HX, "HX-Target": "form-fill"})
+    if message is None:
+        assert response.status_code == 200 and db.session.scalar(select(FormResponse)).answers["f1"] == kept
+    else:
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
+        assert db.session.scalar(select(FormResponse)) is None
 
 
 def test_per_pet_forms_ask_once_for_each_active_pet_and_only_the_clients_own(portal, me, make):
