@@ -155,6 +155,24 @@ def test_money_is_read_one_way_and_the_rest_refused_beside_the_field(as_manager,
     assert db.session.scalar(select(func.max(db.text("price_cents"))).select_from(db.text("custom_price"))) == stored
 
 
+@pytest.mark.parametrize("typed,stored,message", [
+    ("1_000", None, "is not an amount we can read"), ("€5", None, "Amounts are in $"),
+    ("5£", None, "Amounts are in $"), ("١٢", None, "is not an amount we can read"),
+    ("1e3", None, "is not an amount we can read"), ("Infinity", None, "Enter an amount"),
+    ("-5", None, "A price cannot be negative."), ("25.505", None, "Use at most two decimal places."),
+    ("25 $", 2500, None), ("$ 1,234", 123400, None), ("0.5", 50, None), ("12", 1200, None),
+])
+def test_money_is_parsed_strictly_and_only_in_the_business_currency(as_manager, make, typed, stored, message):
+    client = make.client()
+    walk = make.service(name="Walk")
+    response = as_manager.post(f"/clients/{client.id}/prices", headers=HX,
+                               data={"service_id": walk.id, "price": typed, "effective_on": "2026-01-01"})
+    assert response.status_code == (422 if message else 200)
+    if message:
+        assert re.search(r'id="price-error">[^<]*' + re.escape(message), _body(response))
+    assert db.session.scalar(select(func.max(db.text("price_cents"))).select_from(db.text("custom_price"))) == stored
+
+
 def test_a_one_day_block_out_reads_as_one_day(as_manager):
     day = date.today() + timedelta(days=40)
     page = _body(as_manager.post("/schedule/blockouts", data={"starts_on": day.isoformat(), "note": "Holiday"},
