@@ -104,6 +104,21 @@ def test_a_previous_photo_is_offered_by_what_it_shows(as_manager, make):
     assert "Biscuit&#39;s photo, added" in form and "Photo " + str(pet.photo_id) not in form
 
 
+def test_keep_as_is_is_offered_only_for_a_pet_with_a_photo(as_manager, make):
+    client = make.client()
+    biscuit = make.pet(client, name="Biscuit")
+    biscuit.photo = store_photo(client, _upload())
+    plain = make.pet(client, name="Plain")
+    db.session.commit()
+    new = _body(as_manager.get(f"/pets/new?client_id={client.id}"))
+    assert "Biscuit&#39;s photo, added" in new and "Keep as is" not in new and "No photo" in new
+    assert "Keep as is" not in _body(as_manager.get(f"/pets/{plain.id}/edit"))
+    assert "Keep as is" in _body(as_manager.get(f"/pets/{biscuit.id}/edit"))
+    added = as_manager.post(f"/pets/?client_id={client.id}", data={"name": "Nova", "species": "cat", "sex": "",
+                                                                  "active": "y", "photo_id": ""})
+    assert added.status_code == 303 and db.session.scalar(select(Pet.photo_id).where(Pet.name == "Nova")) is None
+
+
 def _upload():
     from werkzeug.datastructures import FileStorage
 
