@@ -283,6 +283,7 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
     """A client's request (or staff asking on their behalf): one request, its visits requested,
     the business told. Refused whole when any visit conflicts."""
     pets = _pets_of(client, plan.pets)
+    _lock_client(client)
     planned = plan_visits(client.id, plan)
     conflicts = find_conflicts(client.id, planned)
     if conflicts:
@@ -306,6 +307,7 @@ def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staf
         raise FieldErrors({"price": _("A price cannot be negative.")})
     pets = _pets_of(client, plan.pets)
     _check_sitter(client, sitter)
+    _lock_client(client)
     planned = plan_visits(client.id, plan)
     conflicts = find_conflicts(client.id, planned)
     if conflicts:
@@ -324,6 +326,14 @@ def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staf
     db.session.flush()
     emails.send_request_decided_email(visit_request)
     return visit_request
+
+
+def _lock_client(client: ClientProfile) -> None:
+    """Hold the client's row until the request commits, so a double click or a second tab waits and then sees
+    the visits the first one asked for (refused as already requested) instead of asking for them twice.
+
+    PostgreSQL takes the row lock (SELECT ... FOR UPDATE); SQLite writes one transaction at a time anyway."""
+    db.session.execute(select(ClientProfile.id).where(ClientProfile.id == client.id).with_for_update())
 
 
 def _new_visit(client: ClientProfile, p: PlannedVisit, pets: list[Pet], status: VisitStatus, notes: str) -> Visit:

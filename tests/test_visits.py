@@ -274,6 +274,30 @@ def test_a_block_out_already_covered_is_refused_and_without_htmx_the_form_redire
     assert wider.status_code == 303 and db.session.scalar(select(db.func.count(BlockOut.id))) == 2
 
 
+def test_an_identical_second_request_is_refused_and_checked_under_a_lock_on_the_client(app, portal, me, rex, walk):
+    from sqlalchemy import event
+    from sqlalchemy.dialects import postgresql
+
+    locks = []
+
+    def spy(state):
+        sql = str(state.statement.compile(dialect=postgresql.dialect()))
+        if "FOR UPDATE" in sql:
+            locks.append(sql)
+
+    day = next_month_day(7)
+    event.listen(db.session, "do_orm_execute", spy)
+    try:
+        first = ask(portal, walk, [rex], start=day, end=day)
+        second = ask(portal, walk, [rex], start=day, end=day)  # a double click, or the same form in a second tab
+    finally:
+        event.remove(db.session, "do_orm_execute", spy)
+    assert first.status_code == 303 and second.status_code == 422
+    assert "Dog walk is already requested" in second.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count(VisitRequest.id))) == 1
+    assert len(locks) == 2 and all("FROM client_profile" in sql for sql in locks)
+
+
 def test_clash_with_a_booked_visit_and_past_times_are_refused(app, portal, me, rex, walk):
     day = next_month_day(6)
     assert ask(portal, walk, [rex], start=day, end=day).status_code == 303
