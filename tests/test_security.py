@@ -174,9 +174,10 @@ def test_ids_that_are_no_ascii_number_in_range_name_nothing(app, as_manager, mak
         assert as_manager.get(url).status_code in (200, 404), url
     assert as_manager.post("/invitations/", data={"ids": [odd, str(client.id)]}).status_code == 303
     registration = app.test_client().post("/register", data={
-        "email": "new@example.com", "password": PASSWORD, "confirm": PASSWORD, "first_name": "Nia",
+        "email": "odd-id@example.com", "password": PASSWORD, "confirm": PASSWORD, "first_name": "Nia",
         "last_name": "Reyes", "policies": odd})
-    assert registration.status_code == 422 and db.session.scalar(select(ClientLogin)) is None
+    assert registration.status_code == 422
+    assert db.session.scalar(select(ClientLogin).where(ClientLogin.email == "odd-id@example.com")) is None
 
 
 def test_a_url_id_is_ascii_digits_only(as_manager, make):
