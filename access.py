@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from models import ClientProfile, Document, FormResponse, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest
+from models import (  # noqa: F401 - MAX_ID is the app's too (its <int:...> converter)
+    MAX_ID, ClientProfile, Document, FormResponse, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest, parse_id,
+)
 from services import cards, clients, documents, forms, onboarding, pets, visits
 from services.settings import get_settings
 
@@ -122,13 +124,12 @@ def onboarded(not_ready: Callable) -> Callable:
 
 
 T = TypeVar("T")
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; a longer number names nothing
 
 
 def id_arg(name: str, source=None) -> int | None:
     """An id from the query string (or `source`), or None when it is missing or could be no id of ours."""
     value = (source if source is not None else request.args).get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else None
+    return parse_id(value)
 
 
 def or_404(found: T | None) -> T:

@@ -22,7 +22,7 @@ from blueprints import (
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
-from models import VISIT_STATES, ClientLogin, StaffUser
+from models import VISIT_STATES, ClientLogin, StaffUser, parse_id
 from rendering import wants_fragment
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
@@ -32,7 +32,12 @@ BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, c
 
 
 class IdConverter(IntegerConverter):
-    """An <int:...> in a URL is a database id: above 2**31 - 1 it is no id of ours (404), not an overflow."""
+    """An <int:...> in a URL is a database id: ASCII digits up to 2**31 - 1, else no id of ours (404), not an overflow.
+
+    Werkzeug's own pattern is \\d+, which takes any Unicode digit ("²", "١٢"); ours takes 0-9 only.
+    """
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", MAX_ID)
@@ -106,9 +111,10 @@ def load_user(user_id: str):
     kind, _, rest = user_id.partition(":")
     raw_id, _, token = rest.partition(":")
     model = {"staff": StaffUser, "client": ClientLogin}.get(kind)
-    if model is None or not raw_id.isdigit():
+    account_id = parse_id(raw_id)
+    if model is None or account_id is None:
         return None
-    user = db.session.get(model, int(raw_id))
+    user = db.session.get(model, account_id)
     if user is None or user.session_token != token or not user.active:
         return None
     return user

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import secrets
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
@@ -52,6 +53,19 @@ CUSTOM = "custom"
 
 # Passwords of staff and client logins: at least this long, and not only letters or only digits.
 MIN_PASSWORD_LENGTH = 10
+
+
+# Ids are 32-bit integers on PostgreSQL: a longer number, or digits other than ASCII ("²", "١٢"), name no row.
+MAX_ID = 2**31 - 1
+_ID = re.compile(r"[0-9]{1,10}")
+
+
+def parse_id(text: object) -> int | None:
+    """An id as a URL or a form writes it ("42"), or None for anything that could name no row of ours."""
+    if not isinstance(text, str) or not _ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
 
 
 def utcnow() -> datetime:

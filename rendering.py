@@ -56,17 +56,17 @@ def render_page(page_template: str, fragments: str | dict[str, str], status: int
 
 
 def done(message: str, location: str, fragment: str | None = None, trigger: str | dict | None = None,
-         category: str = "success", **context):
+         category: str = "success", status: int = 200, **context):
     """After a change: redirect with a flash (plain POST) or re-render a fragment (htmx).
 
     With `oob=True` in the context the fragment is an out-of-band swap (e.g. the flashes region)
-    and the URL is left alone.
+    and the URL is left alone. `status` is the fragment's (409 for a button the service refused).
     """
     if wants_fragment() and fragment is not None:
         context.setdefault("notice", message)
         context.setdefault("notice_category", category)
-        push_url = None if context.get("oob") else location
-        response = htmx_response(render_template(fragment, **context), push_url=push_url, trigger=trigger)
+        push_url = None if context.get("oob") or status >= 400 else location
+        response = htmx_response(render_template(fragment, **context), status, push_url=push_url, trigger=trigger)
         response.vary.add("HX-Request")
         return response
     flash(message, category)

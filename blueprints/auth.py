@@ -10,7 +10,7 @@ from blueprints import password_pages
 from blueprints.staff import sign_in
 from extensions import db, limiter
 from forms.auth import RegisterForm
-from models import ClientLogin, Policy
+from models import ClientLogin, Policy, parse_id
 from rendering import submit
 from services import accounts, invites, logins
 from services.errors import DomainError
@@ -71,7 +71,7 @@ def register():
             form.email.data = invited.primary_emails[0] if invited.primary_emails else ""
             form.first_name.data, form.last_name.data = invited.first_name, invited.last_name
     policies = logins.required_policies()
-    agreed = {int(v) for v in request.form.getlist("policies") if v.isdigit()}
+    agreed = {i for i in map(parse_id, request.form.getlist("policies")) if i is not None}
 
     def register_login():
         return logins.register(logins.Registration(

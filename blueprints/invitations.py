@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from access import manager_required, or_404
 from forms.invitations import InviteForm
-from models import Invitation
+from models import Invitation, parse_id
 from rendering import done, perform, render_page, safe_path, submit
 from services import invites
 
@@ -18,7 +18,7 @@ CHANGED = "clientsChanged"  # the table, profile and this list refresh themselve
 
 def _chosen_ids() -> list[int]:
     source = request.form if request.method == "POST" else request.args
-    return sorted({int(v) for v in source.getlist("ids") if v.isdigit()})[:5000]
+    return sorted({i for i in map(parse_id, source.getlist("ids")) if i is not None})[:5000]
 
 
 @bp.get("/")
@@ -70,7 +70,7 @@ def resend(invitation_id: int):
     return perform(lambda: invites.resend(invitation, current_user),
                    lambda _sent: _notice(_("Sent a new invitation to %(name)s; the older code no longer works.",
                                            name=name), trigger=CHANGED),
-                   lambda error: _notice(error.message, category="error"))
+                   lambda error: _notice(error.message, category="error", status=409))
 
 
 @bp.post("/<int:invitation_id>/revoke")
@@ -80,7 +80,7 @@ def revoke(invitation_id: int):
     name = invitation.client.name
     return perform(lambda: invites.revoke(invitation),
                    lambda _revoked: _notice(_("Revoked the invitation for %(name)s.", name=name), trigger=CHANGED),
-                   lambda error: _notice(error.message, category="error"))
+                   lambda error: _notice(error.message, category="error", status=409))
 
 
 def _back_url(ids: list[int]) -> str:

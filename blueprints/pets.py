@@ -31,7 +31,7 @@ def build_pet_form(client: ClientProfile, pet: Pet | None = None) -> PetForm:
     form = PetForm(obj=pet) if request.method == "GET" else PetForm()
     if request.method == "GET":
         form.show_pet(pet)
-    form.offer_photos(pet_service.client_photos(client), client.pets)
+    form.offer_photos(pet_service.client_photos(client), client.pets, pet)
     apply_rules(form, form_field_rules("pet"))
     form.drop_unusable()
     return form

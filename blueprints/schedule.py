@@ -176,8 +176,12 @@ def preview():
 
 
 def _blockout_context(form: BlockOutForm, **extra) -> dict:
+    """The block-out form and list; `?shown=<id>` lists the open visits inside a block-out just added."""
     today = business_today()
     upcoming = visits.blockouts_between(today - timedelta(days=30), today + timedelta(days=3 * 366))
+    if "affected" not in extra:
+        shown = db.session.get(BlockOut, id_arg("shown")) if id_arg("shown") else None
+        extra["affected"] = visits.open_visits_inside(shown) if shown else []
     return {"form": form, "items": upcoming, **extra}
 
 
@@ -190,8 +194,8 @@ def _blockout_added(result):
                        "%(num)d open visits fall inside it: listed below; their clients are emailed.", len(affected))
               if affected else _("No visits fall inside it."))
     message = _("%(closed)s %(inside)s", closed=closed, inside=inside)
-    return render_page("schedule/blockouts.html", "schedule/_blockouts.html", **_blockout_context(
-        BlockOutForm(formdata=None), affected=affected, notice=message))
+    return done(message, url_for("schedule.blockouts", shown=blockout.id), "schedule/_blockouts.html",
+                **_blockout_context(BlockOutForm(formdata=None), affected=affected))
 
 
 @bp.route("/blockouts", methods=["GET", "POST"])

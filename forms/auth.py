@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length
+from wtforms.validators import Email, EqualTo, InputRequired, Length
 
 from models import MIN_PASSWORD_LENGTH
 
@@ -40,7 +40,11 @@ class RegisterForm(FlaskForm):
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[InputRequired(message=_l("Enter your email.")), Length(max=254)])
+    # An address's syntax is checked (not whether it has an account): "abc" is told so, and every well-formed
+    # address gets the same answer.
+    email = EmailField(_l("Email"), filters=[lambda value: value.strip() if value else value], validators=[
+        InputRequired(message=_l("Enter your email.")), Length(max=254),
+        Email(message=_l("That is not an email address; write it like name@example.com."))])
 
 
 class SetPasswordForm(FlaskForm):

@@ -51,10 +51,14 @@ class PetForm(FlaskForm):
         self.vaccinations.append_entry()
         self.photo_id.data = pet.photo_id
 
-    def offer_photos(self, photos: list, pets: list) -> None:
-        """The client's photos, each named by the pet it shows (or that it is not used) and when it came."""
-        used_by = {pet.photo_id: pet.name for pet in pets if pet.photo_id}
-        self.photo_id.choices = [(None, _("Keep as is"))] + [
+    def offer_photos(self, photos: list, pets: list, pet: Pet | None = None) -> None:
+        """The client's photos, each named by the pet it shows (or that it is not used) and when it came.
+
+        The first choice leaves the photo alone: "Keep as is" when the pet has one, else "No photo" (a new pet
+        has nothing to keep)."""
+        used_by = {other.photo_id: other.name for other in pets if other.photo_id}
+        unchanged = _("Keep as is") if pet is not None and pet.photo_id else _("No photo")
+        self.photo_id.choices = [(None, unchanged)] + [
             (p.id, _("%(pet)s's photo, added %(day)s", pet=used_by[p.id], day=formatted(p.created_at))
              if p.id in used_by else _("A photo no pet uses now, added %(day)s", day=formatted(p.created_at)))
             for p in photos]

@@ -12,7 +12,9 @@ from extensions import db
 from models import ClientLogin, ClientProfile, Document, Pet, StaffUser
 from services.clients import visible_client_ids
 from services.errors import DomainError
-from services.uploads import drop_file_after_commit, intake_image, jpeg_bytes, keep_file, read_upload, stored_path
+from services.uploads import (
+    clean_filename, drop_file_after_commit, intake_image, jpeg_bytes, keep_file, read_upload, stored_path,
+)
 
 DOCUMENT_SIDE = 3000
 
@@ -25,6 +27,7 @@ def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | No
                    for_form: bool = False, field: str = "document") -> Document:
     """Check and keep an uploaded PDF or image (images are re-encoded, dropping metadata)."""
     data = read_upload(upload, current_app.config["DOCUMENT_MAX_BYTES"], field)
+    name = clean_filename(upload.filename)
     if data.startswith(b"%PDF-"):
         if b"%%EOF" not in data[-2048:]:
             raise DomainError(_("This PDF looks incomplete or damaged."), field)
@@ -33,9 +36,11 @@ def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | No
         refused = _("Upload a PDF, or a JPEG, PNG or WebP image.")
         content, extension = "image/jpeg", ".jpg"
         body = jpeg_bytes(intake_image(data, field, DOCUMENT_SIDE, refused, refused), 88)
+    # What is kept is a PDF or a JPEG whatever was sent (a PNG, a WebP): its name says so, as its content type does.
+    name = os.path.splitext(name)[0][:196] + extension if name else ""
     document = Document(
         client_id=client.id, pet_id=pet.id if pet else None, title=(title or "").strip()[:160],
-        stored_name=secrets.token_hex(16) + extension, original_name=os.path.basename(upload.filename or "")[:200],
+        stored_name=secrets.token_hex(16) + extension, original_name=name,
         content_type=content, size=len(body), for_form=for_form,
     )
     keep_file(document_path(document), body)

@@ -1,10 +1,13 @@
 """Client forms: staff build them (fields in versions), clients fill them in, answers keep their version."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from babel.numbers import get_group_symbol
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
@@ -210,14 +213,23 @@ def _answer(field: dict, raw, upload, client: ClientProfile, pet: Pet | None):
         except ValueError:
             raise DomainError(_("Enter a date.")) from None
     if kind == "number":
-        try:
-            number = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            raise DomainError(_("Enter a number.")) from None
-        if not number.is_finite():
-            raise DomainError(_("Enter a number."))
-        return str(number)
+        return parse_number(text)
     raise DomainError(_("Unknown field type."))
+
+
+# A number as people type one: digits, and a decimal point or comma; no exponent, inf, nan, "_" nor other digits.
+NUMBER = re.compile(r"(-?)([0-9]{1,15})(?:([.,])([0-9]{1,10}))?")
+
+
+def parse_number(text: str) -> str:
+    """ "1.5" and "1,5" -> "1.5"; a thousands separator ("1,500" in English) is refused, as it reads two ways."""
+    match = NUMBER.fullmatch(text)
+    if match is None:
+        raise DomainError(_("Enter a number. Write it like 12 or 1.5."))
+    sign, whole, mark, fraction = match.groups()
+    if mark is not None and mark == get_group_symbol(get_locale()) and len(fraction) == 3:
+        raise DomainError(_("Write the number without a thousands separator: %(number)s.", number=sign + whole + fraction))
+    return str(Decimal(f"{sign}{whole}.{fraction}" if mark else sign + whole))
 
 
 def load_response(response_id: int, viewer: StaffUser | ClientLogin) -> FormResponse | None:

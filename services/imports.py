@@ -38,6 +38,7 @@ from services.clients import digits, territory_for_zip
 from services.errors import DomainError
 from services.pets import check_born
 from services.settings import CLIENT_FIELDS, PET_FIELDS, get_settings, rules_for
+from services.uploads import clean_filename
 
 MAX_ROWS = 20_000
 MAX_BYTES = 15 * 1024 * 1024
@@ -197,7 +198,7 @@ def _folder() -> str:
 
 def save_upload(upload) -> str:
     """Keep an uploaded spreadsheet privately until it is imported; returns its token."""
-    name = (upload.filename or "").lower()
+    name = clean_filename(upload.filename).lower()
     ext = "xlsx" if name.endswith(".xlsx") else "csv" if name.endswith((".csv", ".txt", ".tsv")) else None
     if ext is None:
         raise DomainError(_("Upload a .csv or .xlsx file (Excel can save either)."), "file")

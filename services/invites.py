@@ -160,7 +160,11 @@ def revoke(invitation: Invitation) -> None:
 
 
 def resend(invitation: Invitation, sender: StaffUser) -> Invitation:
-    """A new code and link for the same profile; the older one stops working."""
+    """A new code and link for the same profile, in place of a pending or expired invitation; the older one
+    stops working. A revoked invitation stays withdrawn: inviting the client again is a choice of its own."""
+    if invitation.state() == "revoked":
+        raise DomainError(_("This invitation was revoked, so it is not sent again. To invite %(client)s anyway, "
+                            "use Invite to the portal on the client's profile.", client=invitation.client.name))
     plan = plan_invites([invitation.client_id])
     if not plan.invite:
         name, reason = invitation.client.name, plan.skipped[0][1]

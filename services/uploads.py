@@ -59,6 +59,13 @@ def _settle(session, remove: str) -> None:
     files["written"], files["dropped"] = [], []
 
 
+def clean_filename(name: str | None, limit: int = 200) -> str:
+    """The name a browser sent with an upload, fit to keep and to send back: the last part of any path (Windows'
+    too), without control characters (PostgreSQL cannot store a NUL; a newline would break a header)."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if ch.isprintable()).strip()[:limit]
+
+
 def human_size(size: int) -> str:
     if size >= 1024 * 1024:
         return _("%(amount)s MB", amount=f"{size / (1024 * 1024):.0f}")

@@ -283,6 +283,7 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
     """A client's request (or staff asking on their behalf): one request, its visits requested,
     the business told. Refused whole when any visit conflicts."""
     pets = _pets_of(client, plan.pets)
+    _lock_client(client)
     planned = plan_visits(client.id, plan)
     conflicts = find_conflicts(client.id, planned)
     if conflicts:
@@ -302,8 +303,11 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
 def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staff: StaffUser,
                price_cents: int | None = None) -> VisitRequest:
     """Staff book visits directly: scheduled at once, with a sitter; the client is emailed."""
+    if price_cents is not None and price_cents < 0:
+        raise FieldErrors({"price": _("A price cannot be negative.")})
     pets = _pets_of(client, plan.pets)
     _check_sitter(client, sitter)
+    _lock_client(client)
     planned = plan_visits(client.id, plan)
     conflicts = find_conflicts(client.id, planned)
     if conflicts:
@@ -322,6 +326,14 @@ def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staf
     db.session.flush()
     emails.send_request_decided_email(visit_request)
     return visit_request
+
+
+def _lock_client(client: ClientProfile) -> None:
+    """Hold the client's row until the request commits, so a double click or a second tab waits and then sees
+    the visits the first one asked for (refused as already requested) instead of asking for them twice.
+
+    PostgreSQL takes the row lock (SELECT ... FOR UPDATE); SQLite writes one transaction at a time anyway."""
+    db.session.execute(select(ClientProfile.id).where(ClientProfile.id == client.id).with_for_update())
 
 
 def _new_visit(client: ClientProfile, p: PlannedVisit, pets: list[Pet], status: VisitStatus, notes: str) -> Visit:
@@ -507,9 +519,16 @@ def add_blockout(starts_on: date, ends_on: date | None, note: str, staff: StaffU
     ends_on = ends_on or starts_on
     if ends_on < starts_on:
         raise FieldErrors({"ends_on": _("The last day must be on or after the first day.")})
+    covering = db.session.scalar(select(BlockOut).where(BlockOut.starts_on <= starts_on, BlockOut.ends_on >= ends_on)
+                                 .order_by(BlockOut.starts_on).limit(1))
+    if covering is not None:  # a second block-out would only email the same clients again
+        closed = (_day(covering.starts_on) if covering.starts_on == covering.ends_on
+                  else _("%(first)s–%(last)s", first=_day(covering.starts_on), last=_day(covering.ends_on)))
+        raise FieldErrors({"starts_on": _("These days are already closed (%(closed)s). Remove that block-out "
+                                          "first to change it.", closed=closed)})
     blockout = BlockOut(starts_on=starts_on, ends_on=ends_on, note=note.strip(), created_by=staff)
     db.session.add(blockout)
-    affected = visits_between(starts_on, ends_on, states=OPEN_STATES)
+    affected = open_visits_inside(blockout)
     by_client: dict[int, list[Visit]] = {}
     for visit in affected:
         by_client.setdefault(visit.client_id, []).append(visit)
@@ -517,6 +536,11 @@ def add_blockout(starts_on: date, ends_on: date | None, note: str, staff: StaffU
     for client_visits in by_client.values():
         emails.send_blockout_notice_email(blockout, client_visits)
     return blockout, affected
+
+
+def open_visits_inside(blockout: BlockOut) -> list[Visit]:
+    """The requested and scheduled visits on a block-out's days: staff cancel or move them."""
+    return visits_between(blockout.starts_on, blockout.ends_on, states=OPEN_STATES)
 
 
 def delete_blockout(blockout: BlockOut) -> None:

@@ -1,12 +1,15 @@
 """Client forms: the builder, versions that keep old answers readable, filling in, files, onboarding."""
 import io
 
+import pytest
+
 from sqlalchemy import select
 
 from extensions import db
 from models import ClientForm, ClientLogin, ClientProfile, Document, FormResponse, Role
 from services.forms import FieldSpec, save_form
 from services.settings import update_settings
+from services.uploads import clean_filename
 from tests.conftest import HX, login_as
 from tests.test_pets import png_bytes
 
@@ -85,6 +88,23 @@ def test_every_field_type_is_checked_and_kept(portal, me):
     assert "filled in" in portal.get("/portal/forms").get_data(as_text=True)
     answers = portal.get(f"/portal/forms/answers/{response.id}").get_data(as_text=True)
     assert "Walk at 8" in answers and f"/portal/documents/{document.id}" in answers
+
+
+@pytest.mark.parametrize("typed, kept, message", [
+    ("1.5", "1.5", None), ("1,5", "1.5", None), (" 12 ", "12", None), ("-2", "-2", None), ("0.25", "0.25", None),
+    ("1e400", None, "Enter a number."), ("1E3", None, "Enter a number."), ("inf", None, "Enter a number."),
+    ("NaN", None, "Enter a number."), ("1_000", None, "Enter a number."), ("١٢", None, "Enter a number."),
+    ("1.2.3", None, "Enter a number."), ("1,500", None, "Write the number without a thousands separator: 1500."),
+])
+def test_number_answers_are_read_strictly(portal, me, typed, kept, message):
+    form = save_form(None, "Walks", "", False, False, True, [FieldSpec("Walks per day", "number", True)])
+    db.session.commit()
+    response = portal.post(f"/portal/forms/{form.id}", data={"f1": typed}, headers={**HX, "HX-Target": "form-fill"})
+    if message is None:
+        assert response.status_code == 200 and db.session.scalar(select(FormResponse)).answers["f1"] == kept
+    else:
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
+        assert db.session.scalar(select(FormResponse)) is None
 
 
 def test_per_pet_forms_ask_once_for_each_active_pet_and_only_the_clients_own(portal, me, make):
@@ -178,6 +198,9 @@ def test_pet_documents_are_checked_stored_privately_and_served_only_to_who_may_s
     assert image.status_code == 303
     pdf, scan = db.session.scalars(select(Document).order_by(Document.id)).all()
     assert scan.content_type == "image/jpeg" and scan.stored_name.endswith(".jpg")  # re-encoded
+    assert scan.original_name == "scan.jpg"  # named for what is kept, not what was sent
+    shown = portal.get(f"/portal/documents/{scan.id}")
+    assert shown.mimetype == "image/jpeg" and 'filename=scan.jpg' in shown.headers["Content-Disposition"]
     served = portal.get(f"/portal/documents/{pdf.id}")
     assert served.status_code == 200 and served.data == PDF
     assert served.headers["Content-Disposition"].startswith("attachment") and "sandbox" in served.headers[
@@ -192,6 +215,20 @@ def test_pet_documents_are_checked_stored_privately_and_served_only_to_who_may_s
     rex.active = False
     db.session.commit()
     assert portal.get(f"/portal/documents/{pdf.id}").status_code == 404  # hidden like the inactive pet
+
+
+def test_an_uploaded_files_name_keeps_no_control_characters_nor_path(portal, me, make):
+    """A NUL in the name once reached the database (PostgreSQL refuses it: a 500)."""
+    rex = make.pet(db.session.get(ClientProfile, me.client_id), name="Rex")
+    for sent in ("rab\x00ies.pdf", "../../rabies.pdf", "\trabies\x7f.pdf"):
+        added = portal.post(f"/portal/pets/{rex.id}/documents", data={"title": "", "document": (io.BytesIO(PDF), sent)},
+                            content_type="multipart/form-data")
+        assert added.status_code == 303, sent
+    names = db.session.scalars(select(Document.original_name).order_by(Document.id)).all()
+    assert names == ["rabies.pdf"] * 3
+    served = portal.get(f"/portal/documents/{db.session.scalar(select(Document.id))}")
+    assert served.status_code == 200 and "rabies.pdf" in served.headers["Content-Disposition"]
+    assert clean_filename("C:\\Users\\nia\\scan.png") == "scan.png"  # old browsers send the whole path
 
 
 def test_staff_see_pet_documents_and_sitters_only_for_their_clients(app, as_manager, me, make):

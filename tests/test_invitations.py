@@ -119,6 +119,24 @@ def test_reinviting_revokes_the_older_invitation_and_resend_and_revoke_work(as_m
     assert "Only a pending invitation can be revoked." in again.get_data(as_text=True)
 
 
+def test_a_revoked_invitation_is_not_resent(as_manager, make, inbox):
+    client = make.client(last_name="Withdrawn")
+    _invite(as_manager, [client.id])
+    invitation = db.session.scalar(select(Invitation))
+    assert as_manager.post(f"/invitations/{invitation.id}/revoke").status_code == 303
+    outbox.deliver_all()
+    inbox.clear()
+    mails = db.session.scalar(select(db.func.count(OutboxMessage.id)))
+
+    refused = as_manager.post(f"/invitations/{invitation.id}/resend", headers=HX)
+    assert refused.status_code == 409 and "This invitation was revoked" in refused.get_data(as_text=True)
+    plain = as_manager.post(f"/invitations/{invitation.id}/resend", follow_redirects=True)
+    assert "This invitation was revoked" in plain.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count(Invitation.id))) == 1
+    assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == mails
+    assert outbox.deliver_all() == (0, 0) and inbox.messages == []
+
+
 def test_profile_shows_pending_invitation_and_invite_button(as_manager, make):
     client = make.client()
     profile = as_manager.get(f"/clients/{client.id}").get_data(as_text=True)

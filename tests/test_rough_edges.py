@@ -104,6 +104,21 @@ def test_a_previous_photo_is_offered_by_what_it_shows(as_manager, make):
     assert "Biscuit&#39;s photo, added" in form and "Photo " + str(pet.photo_id) not in form
 
 
+def test_keep_as_is_is_offered_only_for_a_pet_with_a_photo(as_manager, make):
+    client = make.client()
+    biscuit = make.pet(client, name="Biscuit")
+    biscuit.photo = store_photo(client, _upload())
+    plain = make.pet(client, name="Plain")
+    db.session.commit()
+    new = _body(as_manager.get(f"/pets/new?client_id={client.id}"))
+    assert "Biscuit&#39;s photo, added" in new and "Keep as is" not in new and "No photo" in new
+    assert "Keep as is" not in _body(as_manager.get(f"/pets/{plain.id}/edit"))
+    assert "Keep as is" in _body(as_manager.get(f"/pets/{biscuit.id}/edit"))
+    added = as_manager.post(f"/pets/?client_id={client.id}", data={"name": "Nova", "species": "cat", "sex": "",
+                                                                  "active": "y", "photo_id": ""})
+    assert added.status_code == 303 and db.session.scalar(select(Pet.photo_id).where(Pet.name == "Nova")) is None
+
+
 def _upload():
     from werkzeug.datastructures import FileStorage
 
@@ -155,9 +170,28 @@ def test_money_is_read_one_way_and_the_rest_refused_beside_the_field(as_manager,
     assert db.session.scalar(select(func.max(db.text("price_cents"))).select_from(db.text("custom_price"))) == stored
 
 
+@pytest.mark.parametrize("typed,stored,message", [
+    ("1_000", None, "is not an amount we can read"), ("€5", None, "Amounts are in $"),
+    ("5£", None, "Amounts are in $"), ("١٢", None, "is not an amount we can read"),
+    ("1e3", None, "is not an amount we can read"), ("Infinity", None, "Enter an amount"),
+    ("-5", None, "A price cannot be negative."), ("25.505", None, "Use at most two decimal places."),
+    ("25 $", 2500, None), ("$ 1,234", 123400, None), ("0.5", 50, None), ("12", 1200, None),
+])
+def test_money_is_parsed_strictly_and_only_in_the_business_currency(as_manager, make, typed, stored, message):
+    client = make.client()
+    walk = make.service(name="Walk")
+    response = as_manager.post(f"/clients/{client.id}/prices", headers=HX,
+                               data={"service_id": walk.id, "price": typed, "effective_on": "2026-01-01"})
+    assert response.status_code == (422 if message else 200)
+    if message:
+        assert re.search(r'id="price-error">[^<]*' + re.escape(message), _body(response))
+    assert db.session.scalar(select(func.max(db.text("price_cents"))).select_from(db.text("custom_price"))) == stored
+
+
 def test_a_one_day_block_out_reads_as_one_day(as_manager):
     day = date.today() + timedelta(days=40)
-    page = _body(as_manager.post("/schedule/blockouts", data={"starts_on": day.isoformat(), "note": "Holiday"}))
+    page = _body(as_manager.post("/schedule/blockouts", data={"starts_on": day.isoformat(), "note": "Holiday"},
+                                 follow_redirects=True))
     assert "Closed " in page and "–" not in page.split("Closed ", 1)[1].split(".", 1)[0]
 
 

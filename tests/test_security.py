@@ -160,3 +160,29 @@ def test_gunicorn_refuses_several_workers_on_memory_storage(tmp_path):
                            "127.0.0.1:0", "app:create_app()"], env=env, capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode != 0 and "RATELIMIT_STORAGE_URI=redis://" in done.stderr + done.stdout
+
+
+ODD_IDS = ["²", "١٢", "99999999999999999999", "-1", "0", "1e3", " 7"]
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+def test_ids_that_are_no_ascii_number_in_range_name_nothing(app, as_manager, make, odd):
+    client = make.client()
+    db.session.add(Policy(title="Service Agreement", body="We walk dogs.", version=1, required_at_registration=True))
+    db.session.commit()
+    for url in (f"/schedule/?sitter={odd}", f"/invitations/new?ids={odd}", f"/pets/new?client_id={odd}"):
+        assert as_manager.get(url).status_code in (200, 404), url
+    assert as_manager.post("/invitations/", data={"ids": [odd, str(client.id)]}).status_code == 303
+    registration = app.test_client().post("/register", data={
+        "email": "odd-id@example.com", "password": PASSWORD, "confirm": PASSWORD, "first_name": "Nia",
+        "last_name": "Reyes", "policies": odd})
+    assert registration.status_code == 422
+    assert db.session.scalar(select(ClientLogin).where(ClientLogin.email == "odd-id@example.com")) is None
+
+
+def test_a_url_id_is_ascii_digits_only(as_manager, make):
+    client = make.client()
+    assert as_manager.get(f"/clients/{client.id}").status_code == 200
+    arabic_indic = str(client.id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for spelled in (arabic_indic, "²", "99999999999999999999", "9" * 5000):
+        assert as_manager.get(f"/clients/{spelled}").status_code == 404, spelled

@@ -50,6 +50,19 @@ def test_a_client_link_is_no_staff_link(app, as_owner, inbox):
     assert app.test_client().get(path).status_code == 404
 
 
+def test_forgot_password_refuses_what_is_no_email_address_beside_the_field(app, make):
+    from models import OutboxMessage
+
+    for url in ("/staff/password/forgot", "/password/forgot"):
+        for typed in ("abc", "abc@", "@example.com", "a b@example.com"):
+            response = app.test_client().post(url, data={"email": typed})
+            body = response.get_data(as_text=True)
+            assert response.status_code == 422, (url, typed)
+            assert re.search(r'id="email-error">[^<]*That is not an email address', body), (url, typed)
+        assert app.test_client().post(url, data={"email": " nobody@example.com "}).status_code == 303
+    assert db.session.scalar(select(db.func.count(OutboxMessage.id))) == 1  # the team hears of the client's unknown
+
+
 def test_staff_forgot_password_answers_the_same_for_anyone(app, make, inbox):
     member = make.staff(Role.MANAGER, email="marta@example.com")
     page = app.test_client().get("/staff/login").get_data(as_text=True)

@@ -250,6 +250,54 @@ def test_block_out_over_open_visits_lists_them_and_notifies_clients(app, portal,
     assert bad.status_code == 422 and "The last day must be on or after the first day." in bad.get_data(as_text=True)
 
 
+def test_a_block_out_already_covered_is_refused_and_without_htmx_the_form_redirects(app, portal, me, rex, walk,
+                                                                                     client, manager):
+    day = next_month_day(22)
+    ask(portal, walk, [rex], start=day, end=day)
+    login_as(client, manager)
+    added = client.post("/schedule/blockouts", data={"starts_on": (day - timedelta(days=1)).isoformat(),
+                                                     "ends_on": (day + timedelta(days=1)).isoformat(), "note": "Away"})
+    blockout = db.session.scalar(select(BlockOut))
+    assert added.status_code == 303 and added.headers["Location"] == f"/schedule/blockouts?shown={blockout.id}"
+    page = client.get(added.headers["Location"]).get_data(as_text=True)
+    assert "1 open visit falls inside it" in page and "Nia Reyes" in page and "<html" in page
+    for first, last in ((day - timedelta(days=1), day + timedelta(days=1)), (day, day), (day, day + timedelta(days=1))):
+        for headers in ({}, HX):
+            again = client.post("/schedule/blockouts", data={"starts_on": first.isoformat(), "ends_on": last.isoformat()},
+                                headers=headers)
+            body = again.get_data(as_text=True)
+            assert again.status_code == 422 and "These days are already closed" in body
+            assert body.index("These days are already closed") > body.index('name="starts_on"')
+    assert db.session.scalar(select(db.func.count(BlockOut.id))) == 1
+    wider = client.post("/schedule/blockouts", data={"starts_on": day.isoformat(),
+                                                     "ends_on": (day + timedelta(days=3)).isoformat()})
+    assert wider.status_code == 303 and db.session.scalar(select(db.func.count(BlockOut.id))) == 2
+
+
+def test_an_identical_second_request_is_refused_and_checked_under_a_lock_on_the_client(app, portal, me, rex, walk):
+    from sqlalchemy import event
+    from sqlalchemy.dialects import postgresql
+
+    locks = []
+
+    def spy(state):
+        sql = str(state.statement.compile(dialect=postgresql.dialect()))
+        if "FOR UPDATE" in sql:
+            locks.append(sql)
+
+    day = next_month_day(7)
+    event.listen(db.session, "do_orm_execute", spy)
+    try:
+        first = ask(portal, walk, [rex], start=day, end=day)
+        second = ask(portal, walk, [rex], start=day, end=day)  # a double click, or the same form in a second tab
+    finally:
+        event.remove(db.session, "do_orm_execute", spy)
+    assert first.status_code == 303 and second.status_code == 422
+    assert "Dog walk is already requested" in second.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count(VisitRequest.id))) == 1
+    assert len(locks) == 2 and all("FROM client_profile" in sql for sql in locks)
+
+
 def test_clash_with_a_booked_visit_and_past_times_are_refused(app, portal, me, rex, walk):
     day = next_month_day(6)
     assert ask(portal, walk, [rex], start=day, end=day).status_code == 303
@@ -337,6 +385,20 @@ def test_staff_adding_a_priced_visit_activates_a_prospect(app, client, manager, 
     assert [v.status for v in added] == [VisitStatus.SCHEDULED] * 2 and {v.price_cents for v in added} == {2200}
     week = client.get(f"/schedule/?view=week&date={next_month_day(9).isoformat()}").get_data(as_text=True)
     assert "Pia" in week and "Tom" in week
+
+
+def test_staff_cannot_add_visits_at_a_negative_price(app, client, manager, sitter, make):
+    owner = make.client(first_name="Pia")
+    pet = make.pet(owner, name="Tom")
+    walk = make.service(name="Walk", base_price_cents=2200)
+    login_as(client, manager)
+    response = client.post(f"/schedule/new?client={owner.id}", data={
+        "services": [str(walk.id)], "pets": [str(pet.id)], "mode": "days", "days-0": next_month_day(9).isoformat(),
+        "window": "midday", "sitter_id": str(sitter.id), "price": "-5", "action": "send"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "A price cannot be negative." in body
+    assert body.index("A price cannot be negative.") > body.index('name="price"')  # beside the field
+    assert db.session.scalar(select(db.func.count(Visit.id))) == 0
 
 
 def _scheduled_visit(me, rex, walk, sitter, starts_in: timedelta) -> Visit:
