@@ -66,6 +66,9 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     requested = page.locator("#calendar a.visit.state-requested")
     expect(requested).to_have_count(3)
     expect(requested.first).to_contain_text("Midday")
+    for day in days:  # a list of links tells the visits apart: each name starts with its date
+        name = f"{day:%a} {day.day} {day:%b %Y}: Requested Midday"
+        expect(page.get_by_role("link", name=re.compile("^" + re.escape(name)))).to_have_count(1)
     expect(page).to_have_url(re.compile(rf"/portal/calendar\?month={month:%Y-%m}$"))
     screenshot(page, "portal-calendar-requested")
 
