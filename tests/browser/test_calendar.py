@@ -46,7 +46,9 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     expect(page.get_by_role("heading", name=month.strftime("%B %Y"))).to_be_visible()
     expect(page).to_have_url(re.compile(rf"month={month:%Y-%m}$"))
 
-    page.locator(f'td[data-day="{days[0].isoformat()}"] a.day-link').click()
+    day_link = page.locator(f'td[data-day="{days[0].isoformat()}"] a.day-link')
+    expect(day_link).to_have_accessible_name(f"{days[0]:%a} {days[0].day} {days[0]:%b %Y}, request visits")
+    day_link.click()
     form = page.locator("#request-form")
     expect(form.get_by_role("heading", name="Request visits")).to_be_focused()  # keyboard and screen readers follow
     expect(form.get_by_label("Dog walk")).to_be_checked()  # the only service and the only pet are ticked
