@@ -142,3 +142,26 @@ def test_staff_screens_are_accessible_at_desktop_and_phone_widths(browser, live_
             if name:
                 screenshot(page, f"{prefix}-{name}")
         context.close()
+
+
+def test_the_month_grid_lines_up_whether_a_day_is_a_link_or_not(browser, live_server, me, make):
+    """A day one may ask for is a link, a closed day is not: their dates and the visits under them line up."""
+    manager = make.staff(Role.MANAGER, first_name="Marta")
+    make.pet(me.client, name="Rex")
+    make.service(name="Dog walk", base_price_cents=2500)
+    month = visits.shift_month(datetime.now(ZoneInfo("America/New_York")).date().replace(day=1), 1)
+    visits.add_blockout(month.replace(day=20), None, "", manager)
+    db.session.commit()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _client_signs_in(page, live_server)
+    page.goto(f"{live_server}/portal/calendar?month={month:%Y-%m}")
+    expect(page.locator(f'td[data-day="{month.replace(day=19).isoformat()}"] a.day-link')).to_have_count(1)
+    expect(page.locator(f'td[data-day="{month.replace(day=20).isoformat()}"] a.day-link')).to_have_count(0)
+    offsets = page.evaluate("""() => [...document.querySelectorAll('#calendar td.day')].map((td) => {
+        const cell = td.getBoundingClientRect(), num = td.querySelector('.day-num').getBoundingClientRect();
+        return [Math.round(num.left - cell.left), Math.round(td.querySelector('.day-head').getBoundingClientRect().height)];
+    })""")
+    assert len({left for left, _height in offsets}) == 1, f"day numbers sit at different offsets: {offsets}"
+    assert len({height for _left, height in offsets}) == 1, f"day heads differ in height: {offsets}"
+    context.close()
