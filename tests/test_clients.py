@@ -163,6 +163,10 @@ def test_custom_prices_keep_their_history(as_manager, make):
     bad = as_manager.post(f"/clients/{client.id}/prices", data={"service_id": walk.id, "price": "twelve",
                                                                 "effective_on": "2026-07-01"}, headers=HX)
     assert bad.status_code == 422 and "Enter an amount" in bad.get_data(as_text=True)
+    # The form's message sits above the inline row of fields, not squeezed in as one of its items.
+    form = bad.get_data(as_text=True).split('<form method="post" action="/clients/', 1)[1]
+    row = form.index('<div class="inline-form with-fields">')
+    assert form.index('class="form-errors"') < row < form.index('id="price"')
 
 
 def test_sitters_see_assigned_clients_read_only_without_notes_or_prices(app, make):

@@ -78,7 +78,7 @@ def test_a_pet_opened_from_the_checklist_returns_to_it(portal, me, make):
 def test_calendar_and_schedule_links_read_as_sentences(portal, me, rex, walk, as_manager):
     month = next_month_day(1).replace(day=1)
     page = _body(portal.get(f"/portal/calendar?month={month:%Y-%m}"))
-    names = re.findall(r'<span class="day-full">([^<]*)</span><span class="visually-hidden">, request visits', page)
+    names = re.findall(r'aria-label="([^"]*), request visits"', page)
     assert names and f"15 {month:%b %Y}" in " ".join(names) and len(names) == len(set(names))  # one name each
     assert re.search(r'aria-label="Next month, \w+ \d{4}"', page) and "Dec , next month" not in page
     week = _body(as_manager.get("/schedule/?view=week"))

@@ -91,6 +91,16 @@ def test_owner_cannot_demote_the_last_owner(as_owner, owner, make):
     assert owner.role == Role.OWNER
 
 
+def test_the_team_page_names_each_members_controls_and_offers_the_owner_none_of_their_own(as_owner, owner, make):
+    other = make.staff(Role.SITTER, first_name="Sam", last_name="Ortiz")
+    page = as_owner.get("/staff/").get_data(as_text=True)
+    assert f'action="/staff/{other.id}"' in page and f'action="/staff/{owner.id}"' not in page
+    assert f'name="m{owner.id}-role"' not in page and f'name="m{owner.id}-active"' not in page
+    assert "You cannot change your own role or access" in page
+    assert '<span class="visually-hidden"> (Sam Ortiz)</span>' in page  # the checkbox: "Can sign in (Sam Ortiz)"
+    assert re.search(r'Save<span class="visually-hidden"> role and access of Sam Ortiz</span></button>', page)
+
+
 def test_disabling_a_member_ends_their_sessions(app, make, owner):
     sitter = make.staff(Role.SITTER)
     sitter_client = app.test_client()

@@ -46,7 +46,9 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     expect(page.get_by_role("heading", name=month.strftime("%B %Y"))).to_be_visible()
     expect(page).to_have_url(re.compile(rf"month={month:%Y-%m}$"))
 
-    page.locator(f'td[data-day="{days[0].isoformat()}"] a.day-link').click()
+    day_link = page.locator(f'td[data-day="{days[0].isoformat()}"] a.day-link')
+    expect(day_link).to_have_accessible_name(f"{days[0]:%a} {days[0].day} {days[0]:%b %Y}, request visits")
+    day_link.click()
     form = page.locator("#request-form")
     expect(form.get_by_role("heading", name="Request visits")).to_be_focused()  # keyboard and screen readers follow
     expect(form.get_by_label("Dog walk")).to_be_checked()  # the only service and the only pet are ticked
@@ -66,6 +68,9 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     requested = page.locator("#calendar a.visit.state-requested")
     expect(requested).to_have_count(3)
     expect(requested.first).to_contain_text("Midday")
+    for day in days:  # a list of links tells the visits apart: each name starts with its date
+        name = f"{day:%a} {day.day} {day:%b %Y}: Requested Midday"
+        expect(page.get_by_role("link", name=re.compile("^" + re.escape(name)))).to_have_count(1)
     expect(page).to_have_url(re.compile(rf"/portal/calendar\?month={month:%Y-%m}$"))
     screenshot(page, "portal-calendar-requested")
 
@@ -137,3 +142,26 @@ def test_staff_screens_are_accessible_at_desktop_and_phone_widths(browser, live_
             if name:
                 screenshot(page, f"{prefix}-{name}")
         context.close()
+
+
+def test_the_month_grid_lines_up_whether_a_day_is_a_link_or_not(browser, live_server, me, make):
+    """A day one may ask for is a link, a closed day is not: their dates and the visits under them line up."""
+    manager = make.staff(Role.MANAGER, first_name="Marta")
+    make.pet(me.client, name="Rex")
+    make.service(name="Dog walk", base_price_cents=2500)
+    month = visits.shift_month(datetime.now(ZoneInfo("America/New_York")).date().replace(day=1), 1)
+    visits.add_blockout(month.replace(day=20), None, "", manager)
+    db.session.commit()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _client_signs_in(page, live_server)
+    page.goto(f"{live_server}/portal/calendar?month={month:%Y-%m}")
+    expect(page.locator(f'td[data-day="{month.replace(day=19).isoformat()}"] a.day-link')).to_have_count(1)
+    expect(page.locator(f'td[data-day="{month.replace(day=20).isoformat()}"] a.day-link')).to_have_count(0)
+    offsets = page.evaluate("""() => [...document.querySelectorAll('#calendar td.day')].map((td) => {
+        const cell = td.getBoundingClientRect(), num = td.querySelector('.day-num').getBoundingClientRect();
+        return [Math.round(num.left - cell.left), Math.round(td.querySelector('.day-head').getBoundingClientRect().height)];
+    })""")
+    assert len({left for left, _height in offsets}) == 1, f"day numbers sit at different offsets: {offsets}"
+    assert len({height for _left, height in offsets}) == 1, f"day heads differ in height: {offsets}"
+    context.close()

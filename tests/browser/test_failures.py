@@ -33,3 +33,15 @@ def test_a_file_too_large_is_worded_not_silent(app, page, live_server, manager, 
                                                      "at most 1 MB at a time.")
     expect(page.locator(".upload-progress")).to_be_hidden()
     expect(page.get_by_role("button", name="Upload and map the columns")).to_be_enabled()
+
+
+def test_a_save_then_an_error_share_the_pages_one_flashes_region(page, live_server, manager):
+    staff_sign_in(page, live_server, manager)
+    page.goto(f"{live_server}/settings/")
+    page.get_by_role("button", name="Save site options").click()
+    expect(page.locator("#site-options .flash")).to_have_text("Site options saved.")
+    expect(page.locator('[id="flashes"]')).to_have_count(1)  # the saved form's notice is not a second #flashes
+    page.locator('#site-options input[name="csrf_token"]').evaluate("input => { input.value = 'stale'; }")
+    page.get_by_role("button", name="Save site options").click()
+    expect(page.locator("#flashes")).to_contain_text("Reload the page and try again")
+    expect(page.locator('[id="flashes"]')).to_have_count(1)

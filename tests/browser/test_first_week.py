@@ -64,6 +64,10 @@ def test_your_account_page_on_desktop_and_phone(browser, live_server, manager):
         staff_sign_in(page, live_server, manager)
         page.goto(f"{live_server}/staff/me")
         expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+        if width == 1280:  # on a phone the link waits behind the Menu button
+            # One name, no stray space before its colon (a hidden span after the visible text read " : ").
+            who = page.locator(".signout .who")
+            expect(who).to_have_accessible_name(f"{manager.first_name} · Manager: your account")
         change = page.get_by_role("region", name="Change your password")
         change.get_by_label(re.compile(r"^Current password")).fill("not-my-password")
         change.get_by_label(re.compile(r"^New password(?! again)")).fill("a-fresh-pass-9")
