@@ -88,7 +88,10 @@ def test_client_requests_three_days_staff_approves_client_sees_them_scheduled(br
     expect(desk.get_by_text("Approved: the visits are on the schedule")).to_be_visible()
     desk.get_by_role("link", name="Schedule").click()
     desk.get_by_role("link", name=re.compile("^Month")).click()
+    # Each click swaps the schedule in place: wait for the month before asking for the next one.
+    expect(desk.get_by_role("heading", name=today.strftime("%B %Y"))).to_be_visible()
     desk.get_by_role("link", name=re.compile("Next")).click()
+    expect(desk.get_by_role("heading", name=month.strftime("%B %Y"))).to_be_visible()
     expect(desk.locator("#schedule a.visit.state-scheduled")).to_have_count(3)
     screenshot(desk, "staff-schedule-month")
     desk.locator("#schedule a.visit").last.click()
