@@ -1,8 +1,13 @@
 """Dates, times and money as people read them, in the business's time zone, locale and currency.
 
-The one place that formats: Babel (through Flask-Babel) does the work, so names of days and months,
-digit grouping and currency symbols follow the locale. Templates use these as filters; Python code
-(emails, messages) calls the same functions. Machine values (ISO dates in URLs) are not formatted here.
+The one place that formats and translates: Babel does the work in the locale Flask-Babel chose, so
+names of days and months, digit grouping and currency symbols follow the locale. Templates use these
+as filters; Python code (emails, messages) calls the same functions, and translates with this module's
+gettext. Machine values (ISO dates in URLs) are not formatted here.
+
+Flask-Babel's own functions look the locale, the time zone and the catalogue up again on every call,
+which cost more than half of a calendar's rendering (hundreds of words and times per page); here they
+are looked up once per request and Babel is called directly.
 """
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
-from flask_babel import format_currency, format_date, format_datetime, format_time
+import flask_babel
+from babel import Locale, dates, numbers
+from flask import Flask, current_app, g, has_app_context
+from flask_babel.speaklater import LazyString
 
 # Babel patterns (CLDR) for the ways Pawtal shows a date.
 DATE_PATTERNS = {
@@ -27,6 +34,48 @@ DATE_PATTERNS = {
     "weekday": "EEEE",  # Wednesday
     "weekday_abbr": "EEE",  # Wed
 }
+
+
+def _once(key: str, make):
+    """`make()` once per request (per app context), kept on g as Flask-Babel keeps its own state."""
+    if not has_app_context():
+        return make()
+    found = g.get(key)
+    if found is None:
+        found = make()
+        setattr(g, key, found)
+    return found
+
+
+def locale() -> Locale:
+    """The locale Flask-Babel chose for this request."""
+    return _once("_pawtal_locale", flask_babel.get_locale)
+
+
+def translations():
+    """The catalogue for this request's locale."""
+    return _once("_pawtal_translations", flask_babel.get_translations)
+
+
+def gettext(string: str, **variables) -> str:
+    """The translation of `string`, with %(name)s variables filled in (as Flask-Babel's gettext)."""
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """The singular or plural translation for `num`, which fills %(num)d (as Flask-Babel's ngettext)."""
+    variables.setdefault("num", num)
+    return translations().ungettext(singular, plural, num) % variables
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    """gettext when the text is shown, for labels defined at import time (form fields, choices)."""
+    return LazyString(gettext, string, **variables)
+
+
+def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyString:
+    return LazyString(ngettext, singular, plural, num, **variables)
 
 
 def local_zone() -> ZoneInfo:
@@ -47,14 +96,15 @@ def money(cents: int | None) -> str:
     """Cents in the business's currency: $1,234.50."""
     if cents is None:
         return ""
-    return format_currency(Decimal(cents) / 100, current_app.config["BUSINESS_CURRENCY"])
+    return numbers.format_currency(Decimal(cents) / 100, current_app.config["BUSINESS_CURRENCY"], locale=locale())
 
 
 def local_datetime(value: datetime | None) -> str:
     """A moment in the business's time zone: 25 Nov 2026, 4:02 PM."""
     if value is None:
         return ""
-    return format_datetime(_aware(value), "d MMM y, h:mm a")  # Flask-Babel rebases to the business's zone
+    pattern = "d MMM y, h:mm a" if _twelve_hour() else "d MMM y, HH:mm"
+    return dates.format_datetime(_aware(value), pattern, tzinfo=local_zone(), locale=locale())
 
 
 def formatted(value: date | datetime | None, style: str = "date") -> str:
@@ -63,13 +113,26 @@ def formatted(value: date | datetime | None, style: str = "date") -> str:
         return ""
     if isinstance(value, datetime):
         value = _aware(value).astimezone(local_zone()).date()
-    return format_date(value, DATE_PATTERNS[style], rebase=False)
+    done = _once("_pawtal_dates", dict)  # a calendar shows each day many times
+    key = (value, style)
+    if key not in done:
+        done[key] = dates.format_date(value, DATE_PATTERNS[style], locale=locale())
+    return done[key]
+
+
+def _twelve_hour() -> bool:
+    """Whether the locale tells the time on a 12-hour clock (en_US: 2:30 PM; fr_FR: 14:30)."""
+    return "a" in locale().time_formats["short"].pattern
 
 
 def clock(moment: datetime | time) -> str:
-    """A time of day as people say it: 8 AM, 2:30 PM (already local)."""
+    """A time of day as people say it (already local): 8 AM, 2:30 PM; 08:00, 14:30 on a 24-hour clock."""
     at = moment.time() if isinstance(moment, datetime) else moment
-    return format_time(at, "h:mm a" if at.minute else "h a", rebase=False)
+    done = _once("_pawtal_times", dict)  # visits start and end at a few times of day
+    if at not in done:
+        pattern = ("h:mm a" if at.minute else "h a") if _twelve_hour() else "HH:mm"
+        done[at] = dates.format_time(at, pattern, locale=locale())
+    return done[at]
 
 
 def month_param(value: date) -> str:
@@ -84,6 +147,13 @@ def tel(number: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.add_template_filter(money)
     app.add_template_filter(local_datetime, "datetime")
     app.add_template_filter(month_param)

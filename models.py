@@ -7,9 +7,6 @@ import secrets
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -32,7 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from filters import clock, formatted, local_zone
+from filters import clock, formatted, local_zone, ngettext
+from filters import gettext as _
+from filters import lazy_gettext as _l
 
 
 def N_(text: str) -> str:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from access import client_required, or_404, public
 from blueprints import password_pages
 from blueprints.staff import sign_in
 from extensions import db, limiter
+from filters import gettext as _
 from forms.auth import RegisterForm
 from models import ClientLogin, Policy, parse_id
 from rendering import submit

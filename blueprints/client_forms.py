@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
-from flask_babel import gettext as _
 
 from access import client_or_404, manager_required, or_404, response_or_404, staff_required
 from extensions import db
+from filters import gettext as _
 from forms.client_forms import BuilderForm
 from models import FORM_FIELD_TYPES, ClientForm
 from rendering import done, render_page, submit

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import Blueprint, current_app, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from access import client_or_404, manager_required, or_404, staff_required
 from filters import business_today
+from filters import gettext as _
 from forms.clients import ClientForm, LoginForm, PriceForm
 from forms.errors import apply_rules
 from models import ClientProfile, ClientStatus, Service, Territory, Vet

@@ -6,11 +6,11 @@ imported or abandoned; every step reads it again, so nothing of it lives in the 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from wtforms.fields.choices import SelectChoice
 
 from access import manager_required
+from filters import ngettext
+from filters import gettext as _
 from forms.errors import show_errors
 from forms.imports import UploadForm, mapping_form
 from rendering import done, render_page, submit

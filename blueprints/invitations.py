@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from access import manager_required, or_404
+from filters import ngettext
+from filters import gettext as _
 from forms.invitations import InviteForm
 from models import Invitation, parse_id
 from rendering import done, perform, render_page, safe_path, submit

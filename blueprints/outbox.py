@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, url_for
-from flask_babel import gettext as _
 
 from access import manager_required
 from extensions import db
+from filters import gettext as _
 from models import OutboxMessage
 from rendering import done, render_page
 from services import outbox

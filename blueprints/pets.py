@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import Blueprint, request, send_file, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from access import client_or_404, id_arg, document_or_404, manager_required, pet_or_404, photo_or_404, staff_required
 from extensions import db
+from filters import gettext as _
 from forms.errors import apply_rules
 from forms.pets import PetForm
 from models import ClientProfile, Document, Pet

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from access import manager_required, request_or_404
 from filters import local_zone
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from forms.errors import show_errors
 from forms.visits import DecisionForm, sitter_choices
 from models import RequestStatus, VisitRequest, VisitStatus, as_utc

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import Blueprint, abort, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from access import manager_required
 from extensions import db
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from forms.clients import vet_choices
 from forms.resources import PolicyForm, ServiceForm, TerritoryForm, VetForm
 from models import Policy, Service, Territory, Vet

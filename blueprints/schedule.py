@@ -8,14 +8,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, request, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from access import client_or_404, id_arg, manager_required, or_404, staff_required, visit_or_404
 from extensions import db
-from filters import business_today, formatted
+from filters import business_today, formatted, ngettext
+from filters import gettext as _
 from forms.visits import BlockOutForm, CancelForm, StaffVisitForm
 from models import BlockOut, ClientProfile, Role
 from rendering import done, render_page, submit

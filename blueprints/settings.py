@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
-from flask_babel import gettext as _
 
 from access import manager_required
+from filters import gettext as _
 from forms.settings import OptionsForm
 from models import PORTAL_FEATURES
 from rendering import done, render_page

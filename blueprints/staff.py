@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from access import owner_required, public, staff_required
 from extensions import db, limiter
 from blueprints import password_pages
+from filters import gettext as _
 from forms.auth import SignInForm
 from forms.staff import ChangePasswordForm, OwnDetailsForm, StaffForm, StaffUpdateForm
 from models import Role, StaffUser

@@ -1,12 +1,12 @@
 """Signing in, registering, and setting a password (staff and client accounts)."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
+from filters import lazy_ngettext
+from filters import lazy_gettext as _l
 from models import MIN_PASSWORD_LENGTH
 
 PASSWORD_RULE = lazy_ngettext("At least %(num)d character, mixing letters with numbers or symbols.",

@@ -1,13 +1,13 @@
 """Client forms: the builder staff use, and the answers a client gives to one version of a form."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, FieldList, Form, FormField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from models import FORM_FIELD_TYPES, MAX_FORM_FIELDS, ClientForm
 
 

@@ -1,8 +1,6 @@
 """Client profiles: the staff form, the fields a client edits in My Info, logins and custom prices."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -20,6 +18,8 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from forms.fields import MoneyField, coerce_optional_int
 from models import ClientProfile, ClientStatus
 

@@ -8,10 +8,11 @@ from decimal import Decimal
 from babel.numbers import format_decimal, get_currency_symbol, get_decimal_symbol, get_group_symbol
 from flask import current_app
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from filters import gettext as _
+from filters import lazy_gettext as _l
 
 MONEY_HELP = _l("Enter an amount such as 25 or 25.50.")
 SPACES = " \u00a0\u202f"  # where a locale groups thousands with a space, any of these is typed

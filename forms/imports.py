@@ -1,11 +1,12 @@
 """Importing clients and pets from a spreadsheet: upload the file, map its columns, confirm the preview."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, RadioField, SelectField
 from wtforms.validators import InputRequired
+
+from filters import lazy_gettext as _l
 
 ON_MATCH = [("skip", _l("Leave them as they are: their rows are not imported")),
             ("update", _l("Update them: the file's values replace theirs, and new pets are added"))]

@@ -1,10 +1,11 @@
 """Inviting client profiles to the portal."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
+
+from filters import lazy_gettext as _l
 
 
 class InviteForm(FlaskForm):

@@ -1,8 +1,6 @@
 """Pet profiles (staff and clients) and the documents attached to a pet."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, DecimalField, FieldList, Form, FormField, IntegerField, RadioField
@@ -10,6 +8,8 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from filters import formatted
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from forms.fields import coerce_optional_int
 from models import SEXES, Pet
 

@@ -1,11 +1,11 @@
 """The business's resources: services, vets, territories and policies."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from filters import lazy_gettext as _l
 from forms.fields import MoneyField
 
 

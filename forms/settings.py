@@ -1,11 +1,11 @@
 """Site options: registration, card on file, portal switches and the cancellation window."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
+from filters import lazy_gettext as _l
 from models import PORTAL_FEATURES
 
 

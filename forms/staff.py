@@ -1,11 +1,11 @@
 """The team page (adding staff, their role and access) and a staff member's own account page."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from filters import lazy_gettext as _l
 from forms.auth import PASSWORD_RULE
 from models import Role
 

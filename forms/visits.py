@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, HiddenField, RadioField, SelectField
 from wtforms import StringField, TextAreaField, TimeField
 from wtforms.validators import InputRequired, Length, Optional
 
 from filters import clock
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from forms.fields import MoneyField, MultiCheckboxField
 from models import CUSTOM, WINDOWS
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from email_validator import EmailNotValidError, validate_email
 
 from extensions import db
+from filters import ngettext
+from filters import gettext as _
 from models import MIN_PASSWORD_LENGTH, Role, StaffUser, new_session_token
 from services.errors import DomainError
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import stripe
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
+from filters import gettext as _
 from models import ClientLogin, ClientProfile, PaymentMethod, SiteSettings, StripeEvent
 from services import signals
 from services.errors import DomainError

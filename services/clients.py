@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Select, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from models import (
     ClientEmail,
     ClientLogin,

@@ -5,10 +5,10 @@ import os
 import secrets
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from extensions import db
+from filters import gettext as _
 from models import ClientLogin, ClientProfile, Document, Pet, StaffUser
 from services.clients import visible_client_ids
 from services.errors import DomainError

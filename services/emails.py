@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import ngettext
 
-from filters import formatted, month_param
 
+from filters import formatted, month_param, ngettext
+from filters import gettext as _
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, VisitStatus
 from services.outbox import external_url, queue_email
 

@@ -1,7 +1,8 @@
 """Domain errors that views turn into messages beside fields."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
+from filters import gettext as _
+
 
 
 class DomainError(Exception):

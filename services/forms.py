@@ -8,12 +8,12 @@ from decimal import Decimal
 
 from babel.numbers import get_group_symbol
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from extensions import db
+from filters import ngettext
+from filters import gettext as _
 from models import (
     FORM_FIELD_TYPES,
     MAX_FORM_FIELDS,

@@ -23,14 +23,14 @@ from babel.numbers import NumberFormatError, parse_decimal
 from charset_normalizer import from_bytes
 from flask import current_app
 from flask_babel import format_number, get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
+from filters import ngettext
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from models import REQUIRED, ClientEmail, ClientProfile, ClientStatus, Pet, tidy_species
 from services import signals
 from services.accounts import clean_email

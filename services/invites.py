@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from extensions import db
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, utcnow
 from services import emails
 from services.errors import DomainError

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
+from filters import gettext as _
 from models import (
     ClientEmail,
     ClientLogin,

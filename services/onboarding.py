@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from models import REQUIRED, ClientProfile, Pet, SiteSettings
 from services import cards, forms, signals
 from services.cards import cards_available

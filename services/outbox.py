@@ -15,12 +15,12 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, render_template
-from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 from markupsafe import escape
 from sqlalchemy import event, func, or_, select, update
 
 from extensions import db, mail
+from filters import lazy_gettext as _l
 from models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)

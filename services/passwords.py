@@ -7,10 +7,10 @@ the payload carries a keyed fingerprint of the password hash and session token, 
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from extensions import db
+from filters import gettext as _
 from models import ClientLogin, StaffUser, utcnow
 from services.accounts import check_password_strength, end_sessions, hash_password, verify_password
 from services.errors import DomainError, FieldErrors

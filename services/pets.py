@@ -6,11 +6,11 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
+from filters import gettext as _
 from models import (
     ClientLogin, ClientProfile, Document, FormResponse, Pet, Photo, StaffUser, Vaccination, tidy_species, visit_pet,
 )

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
+from filters import gettext as _
 from models import ClientProfile, CustomPrice, Policy, PolicyAgreement, Service, Territory, TerritoryZip, Vet, Visit
 from services.errors import DomainError
 

@@ -1,10 +1,10 @@
 """Site options: registration, card requirement, and which fields are required or hidden."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from extensions import db
+from filters import gettext as _
+from filters import lazy_gettext as _l
 from models import HIDDEN, OPTIONAL, PORTAL_FEATURES, REQUIRED, SiteSettings
 from services import signals
 from services.errors import FieldErrors

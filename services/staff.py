@@ -1,8 +1,8 @@
 """The team: staff invited by email to choose their own password, forgotten passwords, their own details."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from extensions import db
+from filters import gettext as _
 from models import Role, StaffUser
 from services import emails
 from services.accounts import clean_email, end_sessions, normalize_email, staff_by_email, verify_password

@@ -10,11 +10,11 @@ import io
 import os
 
 from flask import current_app
-from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event
 
 from extensions import db
+from filters import gettext as _
 from services.errors import DomainError
 
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}

@@ -12,14 +12,13 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from icalendar import Calendar, Event
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
-from filters import formatted, local_zone
+from filters import formatted, local_zone, ngettext
+from filters import gettext as _
 from models import (
     CUSTOM,
     VISIT_STATES,

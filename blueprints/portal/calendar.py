@@ -4,14 +4,13 @@ from __future__ import annotations
 from datetime import date
 
 from flask import abort, request, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from access import client_required, feature_required, my_client, onboarded, visit_or_404
 from blueprints.portal.base import bp, not_ready, portal_context
-from filters import business_today, month_param
+from filters import business_today, month_param, ngettext
+from filters import gettext as _
 from forms.visits import RequestForm
 from models import ClientProfile
 from rendering import done, perform, render_page, submit

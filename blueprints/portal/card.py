@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import abort, request, url_for
-from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from access import client_required, feature_required, method_or_404, my_client
 from blueprints.portal.base import bp, from_widget, portal_context
+from filters import gettext as _
 from rendering import done, perform, render_page
 from services import cards
 from services.settings import get_settings

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import abort, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from access import client_required, id_arg, document_or_404, feature_required, my_client, response_or_404
@@ -10,6 +9,7 @@ from blueprints.pets import send_document
 from blueprints.portal.base import (
     bp, build_client_pet_form, from_widget, my_pet_or_404, onboarding_widget, portal_context, saved,
 )
+from filters import gettext as _
 from forms.client_forms import answer_form
 from forms.pets import DocumentForm
 from rendering import done, render_page, submit

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import request, url_for
-from flask_babel import gettext as _
 
 from access import client_required, feature_required, my_client, photo_or_404
 from blueprints.pets import PET_ERRORS, save_pet, send_photo
 from blueprints.portal.base import (
     bp, build_client_pet_form, build_info_form, invalid, my_pet_or_404, portal_context, saved,
 )
+from filters import gettext as _
 from forms.pets import DocumentForm
 from rendering import render_page, submit
 from services import clients
