@@ -9,8 +9,9 @@ from models import OutboxMessage, Role, utcnow
 from services import clients as client_service
 from services.invites import send_invitations
 from services.resources import save_policy
-from tests.browser.conftest import accessible_context, assert_accessible, staff_sign_in
+from tests.browser.conftest import accessible_context, assert_accessible, screenshot, staff_sign_in
 
+SHOWN = {"/staff/": "phone-staff-team", "/outbox/": "phone-outbox"}  # for the README's tour
 LONG_EMAIL = "bartholomew.fitzwilliam-montgomery.household@extraordinarily-long-domain.example.com"
 
 
@@ -51,5 +52,7 @@ def test_staff_pages_fit_a_phone_without_scrolling_sideways(browser, live_server
         if sizes[0] > sizes[1]:
             wide[path] = sizes
         assert_accessible(page)
+        if path in SHOWN:
+            screenshot(page, SHOWN[path])
     context.close()
     assert wide == {}, f"wider than a 390px phone (scrollWidth, innerWidth): {wide}"
