@@ -11,9 +11,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from models import (  # noqa: F401 - MAX_ID is the app's too (its <int:...> converter)
-    MAX_ID, ClientProfile, Document, FormResponse, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest, parse_id,
-)
+from models import ClientProfile, Document, FormResponse, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest, parse_id
 from services import cards, clients, documents, forms, onboarding, pets, visits
 from services.settings import get_settings
 

@@ -13,7 +13,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 import access
-from access import MAX_ID
 import cli
 import filters
 from blueprints import (
@@ -22,7 +21,7 @@ from blueprints import (
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
-from models import VISIT_STATES, ClientLogin, StaffUser, parse_id
+from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, parse_id
 from rendering import wants_fragment
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
