@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 import re
 import secrets
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -313,6 +314,26 @@ class Service(db.Model):
     base_price_cents: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
+    checklist: Mapped[list[ChecklistItem]] = relationship(
+        back_populates="service", order_by="(ChecklistItem.position, ChecklistItem.id)",
+        primaryjoin="and_(ChecklistItem.service_id == Service.id, ChecklistItem.active.is_(True))", viewonly=True,
+    )
+
+
+class ChecklistItem(db.Model):
+    """One line of a service's visit report card ("Fed", "Fresh water"), which the sitter ticks."""
+
+    __tablename__ = "checklist_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(120))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # A removed item leaves the card; the reports that had it keep their copy of it.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    service: Mapped[Service] = relationship(back_populates="checklist")
+
 
 class Vet(db.Model):
     __tablename__ = "vet"
@@ -368,6 +389,12 @@ PORTAL_FEATURES = {
 }
 
 
+# Whether check-in and check-out store the phone's location: never, when the sitter allows it, or always.
+LOCATION_MODES = {"off": N_("Off: never ask for the location"),
+                  "asked": N_("Asked: stored when the sitter allows it"),
+                  "required": N_("Required: no check-in or check-out without it")}
+
+
 class SiteSettings(db.Model):
     """The business's site options: a single row, id 1."""
 
@@ -392,6 +419,23 @@ class SiteSettings(db.Model):
     cancellation_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     # The last import's choices, {normalised column name: field}: the next file with those columns starts there.
     import_mapping: Mapped[dict | None] = mapped_column(JSON, default=dict)
+    # Check-in and check-out: whether the sitter's phone is asked for its location (LOCATION_MODES).
+    location_mode: Mapped[str] = mapped_column(String(8), default="asked", server_default="asked")
+    # A finished visit shorter than this share of its service's duration is flagged as short.
+    short_visit_percent: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    # No check-out until the visit report is sent.
+    report_before_checkout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A visit with no check-in this many minutes after its window starts is late on the office's board.
+    late_grace_minutes: Mapped[int] = mapped_column(Integer, default=15, server_default="15")
+    # Minutes a sitter needs between two visits; closer visits are warned about.
+    travel_gap_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Warn when a visit to a client who uses keys goes to a sitter who holds no key.
+    key_notices: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+    @property
+    def location(self) -> str:
+        """The location mode, "asked" for anything unknown."""
+        return self.location_mode if self.location_mode in LOCATION_MODES else "asked"
 
 
 client_blocked_sitter = Table(
@@ -436,6 +480,8 @@ class ClientProfile(TimestampMixin, db.Model):
     territory_manual: Mapped[bool] = mapped_column(Boolean, default=False)
     uses_keys: Mapped[bool] = mapped_column(Boolean, default=False)
     key_notes: Mapped[str] = mapped_column(Text, default="")
+    # Shown to the assigned sitter on the day of her visit only; each showing is logged (VisitEvent).
+    lockbox_code: Mapped[str] = mapped_column(String(40), default="", server_default="")
     vet_id: Mapped[int | None] = mapped_column(ForeignKey("vet.id", ondelete="SET NULL"), index=True)
     emergency_name: Mapped[str] = mapped_column(String(160), default="")
     emergency_phone: Mapped[str] = mapped_column(String(40), default="")
@@ -473,6 +519,9 @@ class ClientProfile(TimestampMixin, db.Model):
     blocked_sitters: Mapped[list[StaffUser]] = relationship(secondary=client_blocked_sitter)
     payment_methods: Mapped[list[PaymentMethod]] = relationship(
         cascade="all, delete-orphan", order_by="PaymentMethod.created_at.desc()"
+    )
+    key_holders: Mapped[list[KeyHolder]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", order_by="KeyHolder.id"
     )
     prices: Mapped[list[CustomPrice]] = relationship(
         back_populates="client",
@@ -518,6 +567,23 @@ class ClientProfile(TimestampMixin, db.Model):
     def address_lines(self) -> list[str]:
         city_line = " ".join(x for x in [f"{self.city}," if self.city else "", self.state, self.zip] if x)
         return [line for line in (self.address_line1, self.address_line2, city_line.strip(" ,")) if line]
+
+
+class KeyHolder(db.Model):
+    """A staff member who holds a client's key or knows the lockbox code."""
+
+    __tablename__ = "key_holder"
+    __table_args__ = (UniqueConstraint("client_id", "staff_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    has_key: Mapped[bool] = mapped_column(Boolean, default=True)
+    knows_code: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    client: Mapped[ClientProfile] = relationship(back_populates="key_holders")
+    staff: Mapped[StaffUser] = relationship()
 
 
 class ClientEmail(db.Model):
@@ -779,13 +845,31 @@ class RequestStatus(str, enum.Enum):
 class VisitStatus(str, enum.Enum):
     REQUESTED = "requested"
     SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    MISSED = "missed"
+    # Before check-in existed a visit counted as done once its time passed: kept apart, not invented.
+    UNRECORDED = "done_unrecorded"
     DECLINED = "declined"
     CANCELLED = "cancelled"
 
 
+# Visits that hold a time in the diary (a sitter's, a client's): asked for, booked, under way or done.
+BOOKED = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.UNRECORDED)
+
 # What the calendars show of a visit's state (Visit.state, CalendarVisit.state): state -> label.
-VISIT_STATES = {"requested": _l("Requested"), "scheduled": _l("Scheduled"), "completed": _l("Completed"),
+# "no_check_in" is a scheduled visit whose window has ended without a check-in.
+VISIT_STATES = {"requested": _l("Requested"), "scheduled": _l("Scheduled"), "in_progress": _l("In progress"),
+                "completed": _l("Completed"), "missed": _l("Missed"),
+                "done_unrecorded": _l("Completed, not checked in"), "no_check_in": _l("No check-in"),
                 "declined": _l("Declined"), "cancelled": _l("Cancelled")}
+
+
+def visit_state(status: VisitStatus, ends_at: datetime, now: datetime) -> str:
+    """What a calendar shows: a scheduled visit whose window has ended without a check-in says so."""
+    if status == VisitStatus.SCHEDULED and as_utc(ends_at) <= now:
+        return "no_check_in"
+    return status.value
 
 
 visit_pet = Table(
@@ -833,6 +917,8 @@ class Visit(db.Model):
         Index("ix_visit_client_day", "client_id", "day"),
         Index("ix_visit_day_starts", "day", "starts_at"),
         Index("ix_visit_sitter_day", "sitter_id", "day"),
+        # Which clients a sitter sees: those with a visit assigned to her (services.clients.sitter_sees).
+        Index("ix_visit_sitter_client", "sitter_id", "client_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("visit_request.id", ondelete="CASCADE"), index=True)
@@ -852,19 +938,47 @@ class Visit(db.Model):
     cancelled_by: Mapped[str] = mapped_column(String(10), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Server times of the sitter's taps (a manager's correction replaces them; the events keep the original),
+    # and the phone's location at each tap when the sitter allowed it.
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    check_in_latitude: Mapped[float | None] = mapped_column(Float)
+    check_in_longitude: Mapped[float | None] = mapped_column(Float)
+    check_in_accuracy: Mapped[float | None] = mapped_column(Float)
+    check_out_latitude: Mapped[float | None] = mapped_column(Float)
+    check_out_longitude: Mapped[float | None] = mapped_column(Float)
+    check_out_accuracy: Mapped[float | None] = mapped_column(Float)
 
     request: Mapped[VisitRequest | None] = relationship(back_populates="visits")
     client: Mapped[ClientProfile] = relationship()
     service: Mapped[Service] = relationship()
     sitter: Mapped[StaffUser | None] = relationship()
     pets: Mapped[list[Pet]] = relationship(secondary=visit_pet, order_by="Pet.name")
+    events: Mapped[list[VisitEvent]] = relationship(order_by="(VisitEvent.at, VisitEvent.id)", viewonly=True)
+    reports: Mapped[list[VisitReport]] = relationship(order_by="VisitReport.version", viewonly=True)
+    photos: Mapped[list[ReportPhoto]] = relationship(order_by="ReportPhoto.id", viewonly=True)
+
+    @property
+    def report(self) -> VisitReport | None:
+        """The report's latest version."""
+        return self.reports[-1] if self.reports else None
 
     @property
     def state(self) -> str:
-        """What the calendars show: a scheduled visit whose time has passed is completed."""
-        if self.status == VisitStatus.SCHEDULED and as_utc(self.ends_at) <= utcnow():
-            return "completed"
-        return self.status.value
+        """What the calendars show (VISIT_STATES)."""
+        return visit_state(self.status, self.ends_at, utcnow())
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long the sitter was there, from check-in to check-out."""
+        if self.checked_in_at is None or self.checked_out_at is None:
+            return None
+        return as_utc(self.checked_out_at) - as_utc(self.checked_in_at)
+
+    def is_short(self, percent: int) -> bool:
+        """Checked out after less than `percent` of the service's duration."""
+        spent = self.duration
+        return spent is not None and spent < timedelta(minutes=self.service.duration_minutes * percent / 100)
 
     @property
     def state_label(self) -> str:
@@ -878,6 +992,80 @@ class Visit(db.Model):
     def when(self) -> str:
         """The time window in words, in the business's time zone."""
         return window_label(self.window, self.starts_at, self.ends_at)
+
+
+class VisitEvent(db.Model):
+    """What happened to a visit, when and by whom: check-in, check-out, undo, correction, reassignment,
+    move, a lockbox code shown. Rows are only ever added."""
+
+    __tablename__ = "visit_event"
+    __table_args__ = (Index("ix_visit_event_visit_at", "visit_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    # What changed, as {"field": [old, new]} (times as ISO strings), and why (corrections need a reason).
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    staff: Mapped[StaffUser | None] = relationship()
+
+
+# A visit report's mood choices: stored value -> what people read.
+MOODS = {"happy": _l("Happy"), "calm": _l("Calm"), "playful": _l("Playful"), "tired": _l("Tired"),
+         "anxious": _l("Anxious"), "unwell": _l("Unwell")}
+
+
+class VisitReport(db.Model):
+    """One version of a visit's report card. Version 1 is what the sitter sent; a correction is a new
+    version with who, when and why, and every version is kept."""
+
+    __tablename__ = "visit_report"
+    __table_args__ = (UniqueConstraint("visit_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The card as it was filled: [{"label": ..., "required": bool, "done": bool}], so later edits of the
+    # service's checklist leave it alone.
+    checklist: Mapped[list] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    mood: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    created_by: Mapped[StaffUser | None] = relationship()
+    photos: Mapped[list[ReportPhoto]] = relationship(back_populates="report", order_by="ReportPhoto.id")
+
+    @property
+    def mood_label(self) -> str:
+        return str(MOODS.get(self.mood, self.mood))
+
+
+class ReportPhoto(db.Model):
+    """A photo taken at a visit: re-encoded without its EXIF, with a thumbnail, under random names.
+
+    `report_id` is empty while the sitter is still filling the report; the sha256 of the stored file and
+    the server's receive time show what was recorded when."""
+
+    __tablename__ = "report_photo"
+    __table_args__ = (Index("ix_report_photo_visit", "visit_id", "report_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("visit_report.id", ondelete="RESTRICT"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    thumb_name: Mapped[str] = mapped_column(String(80), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+
+    report: Mapped[VisitReport | None] = relationship(back_populates="photos")
 
 
 class BlockOut(db.Model):
@@ -899,6 +1087,15 @@ class BlockOut(db.Model):
 
 
 __all__ = [
+    "BOOKED",
+    "ChecklistItem",
+    "KeyHolder",
+    "LOCATION_MODES",
+    "MOODS",
+    "ReportPhoto",
+    "VisitEvent",
+    "VisitReport",
+    "visit_state",
     "BlockOut",
     "RequestStatus",
     "Visit",

@@ -13,6 +13,7 @@ from extensions import db
 from filters import gettext as _
 from filters import lazy_gettext as _l
 from models import (
+    BOOKED,
     ClientEmail,
     ClientLogin,
     ClientProfile,
@@ -135,10 +136,16 @@ def visible_clients(viewer: StaffUser | ClientLogin) -> Select:
     if not viewer.is_staff:
         return stmt.where(ClientProfile.id == viewer.client_id)
     if not viewer.can_manage:
-        stmt = stmt.where(
-            or_(ClientProfile.primary_sitter_id == viewer.id, ClientProfile.secondary_sitter_id == viewer.id)
-        )
+        stmt = stmt.where(sitter_sees(viewer.id))
     return stmt
+
+
+def sitter_sees(viewer):
+    """A sitter's clients: those she is primary or secondary sitter of, and those with a visit assigned to her
+    (a fill-in sitter needs the address, access and care notes of the homes she visits)."""
+    assigned = select(Visit.id).where(Visit.sitter_id == viewer, Visit.client_id == ClientProfile.id,
+                                      Visit.status.in_(BOOKED)).exists()
+    return or_(ClientProfile.primary_sitter_id == viewer, ClientProfile.secondary_sitter_id == viewer, assigned)
 
 
 def visible_client_ids(viewer: StaffUser | ClientLogin) -> Select:
@@ -205,8 +212,7 @@ def search_clients(viewer: StaffUser, query: ClientQuery, per_page: int) -> Clie
 def _filtered(stmt: Select, sitter: bool, status: bool, onboarding: bool, term_kinds: tuple[bool, ...]) -> Select:
     """The table's filters as bound parameters, so one statement object serves every search of a shape."""
     if sitter:
-        stmt = stmt.where(or_(ClientProfile.primary_sitter_id == bindparam("viewer"),
-                              ClientProfile.secondary_sitter_id == bindparam("viewer")))
+        stmt = stmt.where(sitter_sees(bindparam("viewer")))
     if status:
         stmt = stmt.where(ClientProfile.status == bindparam("status", type_=ClientProfile.status.type))
     if onboarding:

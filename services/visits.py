@@ -20,6 +20,7 @@ from extensions import db
 from filters import formatted, local_zone, ngettext
 from filters import gettext as _
 from models import (
+    BOOKED,
     CUSTOM,
     VISIT_STATES,
     WINDOWS,
@@ -39,6 +40,7 @@ from models import (
     new_calendar_token,
     utcnow,
     visit_pet,
+    visit_state,
     window_label,
 )
 from services import emails
@@ -48,7 +50,10 @@ from services.settings import get_settings
 # Calendars start their weeks on Sunday, as clients of a US business expect.
 WEEKS = calendar.Calendar(calendar.SUNDAY)
 MAX_VISITS_PER_REQUEST = 200
+# Visits not yet started that staff or the client may still change or cancel.
 OPEN_STATES = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED)
+# Visits that take the client's time: a new one at the same time clashes.
+TAKEN_STATES = (VisitStatus.REQUESTED, *BOOKED)
 
 
 def local_moment(day: date, at: time) -> datetime:
@@ -238,7 +243,7 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
                 break
     booked = db.session.scalars(
         select(Visit).options(joinedload(Visit.service))
-        .where(Visit.client_id == client_id, Visit.day.in_(days), Visit.status.in_(OPEN_STATES),
+        .where(Visit.client_id == client_id, Visit.day.in_(days), Visit.status.in_(TAKEN_STATES),
                Visit.id.not_in(ignore_visit_ids) if ignore_visit_ids else True)
     ).all()
     for p in planned:
@@ -247,7 +252,7 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
                 words = {"day": _day(p.day), "service": visit.service.name,
                          "when": window_label(visit.window, visit.starts_at, visit.ends_at)}
                 conflicts.append(Conflict(p.day, _("%(day)s: %(service)s is booked %(when)s.", **words)
-                                          if visit.status == VisitStatus.SCHEDULED
+                                          if visit.status != VisitStatus.REQUESTED
                                           else _("%(day)s: %(service)s is already requested %(when)s.", **words)))
                 break
     conflicts.sort(key=lambda c: c.day)
@@ -606,7 +611,7 @@ def calendar_visits(first: date, last: date, client_id: int | None = None, sitte
     )
     query = _on_days(query, first, last, client_id, sitter_id)
     if open_only:
-        query = query.where(Visit.status.in_(OPEN_STATES), Visit.ends_at > utcnow())
+        query = query.where(Visit.status.in_((*OPEN_STATES, VisitStatus.IN_PROGRESS)), Visit.ends_at > utcnow())
     rows = db.session.execute(query.limit(limit)).all()
     pets: dict[int, list[str]] = {}
     if rows:
@@ -619,7 +624,7 @@ def calendar_visits(first: date, last: date, client_id: int | None = None, sitte
     return [
         CalendarVisit(
             id=visit_id, day=day,
-            state="completed" if status == VisitStatus.SCHEDULED and as_utc(ends) <= now else status.value,
+            state=visit_state(status, ends, now),
             when=window_label(window, starts, ends), service=service, pets=", ".join(pets.get(visit_id, ())),
             sitter=sitter or "", client_name=f"{first_name} {last_name}", uses_keys=uses_keys)
         for visit_id, day, status, window, starts, ends, service, sitter, first_name, last_name, uses_keys in rows
@@ -700,8 +705,8 @@ def feed_visits(owner: ClientLogin | StaffUser, today: date) -> list[Visit]:
     """Scheduled visits for a feed: from 60 days back, for the client's profile or the sitter."""
     first, last = today - timedelta(days=60), today + timedelta(days=3 * 366)
     if getattr(owner, "is_staff", False):
-        return visits_between(first, last, sitter_id=owner.id, states=(VisitStatus.SCHEDULED,))
-    return visits_between(first, last, client_id=owner.client_id, states=(VisitStatus.SCHEDULED,))
+        return visits_between(first, last, sitter_id=owner.id, states=BOOKED)
+    return visits_between(first, last, client_id=owner.client_id, states=BOOKED)
 
 
 def calendar_feed(owner: ClientLogin | StaffUser, today: date) -> bytes:
