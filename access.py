@@ -49,6 +49,13 @@ def staff_required(*roles: Role) -> Callable:
     return decorator
 
 
+def landing_page() -> str:
+    """Where a signed-in account starts: a sitter on her day, managers at the client desk, a client in the portal."""
+    if not current_user.is_staff:
+        return "portal.index"
+    return "clients.index" if current_user.can_manage else "today.index"
+
+
 def sign_in_first(kind: str):
     """To the sign-in page (staff's or clients'), coming back here after it.
 
@@ -85,7 +92,7 @@ def client_required(view: Callable) -> Callable:
 
 # Which site option switches which portal function.
 FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms", "cards": "portal_cards",
-            "requests": "portal_requests", "calendar": "portal_calendar"}
+            "requests": "portal_requests", "calendar": "portal_calendar", "reports": "portal_visit_reports"}
 
 
 def feature_required(name: str):

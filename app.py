@@ -17,7 +17,7 @@ import cli
 import filters
 from blueprints import (
     auth, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources, schedule,
-    settings, staff, stripe_hooks,
+    settings, staff, stripe_hooks, today, visits,
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -27,7 +27,7 @@ from services import onboarding  # noqa: F401 - keeps each client's onboarding s
 from services import outbox as outbox_service
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
-              stripe_hooks, requests, schedule, feeds)
+              stripe_hooks, requests, schedule, feeds, today, visits)
 
 
 class IdConverter(IntegerConverter):
@@ -99,9 +99,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 @access.public
 def home():
-    """The start page: the client desk for staff, the portal for clients, sign-in for everyone else."""
+    """The start page: a sitter's day, the client desk for managers, the portal for clients, else sign-in."""
     if current_user.is_authenticated:
-        return redirect(url_for("clients.index" if current_user.is_staff else "portal.index"))
+        return redirect(url_for(access.landing_page()))
     return redirect(url_for("auth.login"))
 
 

@@ -31,6 +31,14 @@ def from_environment(instance_path: str) -> dict:
         "UPLOAD_FOLDER": os.environ.get("PAWTAL_UPLOAD_FOLDER") or os.path.join(instance_path, "uploads"),
         "PHOTO_MAX_BYTES": int(os.environ.get("PAWTAL_PHOTO_MAX_BYTES", 5 * 1024 * 1024)),
         "PHOTO_MAX_PIXELS": int(os.environ.get("PAWTAL_PHOTO_MAX_PIXELS", 40_000_000)),
+        # Photos from a sitter's phone camera at a visit (re-encoded smaller; see services/reports.py).
+        "VISIT_PHOTO_MAX_BYTES": int(os.environ.get("PAWTAL_VISIT_PHOTO_MAX_BYTES", 15 * 1024 * 1024)),
+        "VISIT_PHOTOS_PER_VISIT": int(os.environ.get("PAWTAL_VISIT_PHOTOS_PER_VISIT", 12)),
+        # A sitter may take back her check-in or check-out this many minutes after the tap.
+        "CHECKIN_UNDO_MINUTES": int(os.environ.get("PAWTAL_CHECKIN_UNDO_MINUTES", 5)),
+        # Map search for a client's address on the sitter's phone; {query} is the address.
+        "MAP_SEARCH_URL": os.environ.get("PAWTAL_MAP_SEARCH_URL",
+                                         "https://www.google.com/maps/search/?api=1&query={query}"),
         "DOCUMENT_MAX_BYTES": int(os.environ.get("PAWTAL_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("PAWTAL_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),

@@ -11,7 +11,7 @@ are looked up once per request and Babel is called directly.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -107,6 +107,25 @@ def local_datetime(value: datetime | None) -> str:
     return dates.format_datetime(_aware(value), pattern, tzinfo=local_zone(), locale=locale())
 
 
+def time_of_day(value: datetime | None) -> str:
+    """A moment's time in the business's time zone: 9:05 AM (09:05 on a 24-hour clock)."""
+    if value is None:
+        return ""
+    return clock(_aware(value).astimezone(local_zone()))
+
+
+def duration(value: timedelta | None) -> str:
+    """A length of time in whole minutes: "42 min", "1 h 5 min"."""
+    if value is None:
+        return ""
+    minutes = max(0, int(value.total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return gettext("%(hours)d h %(minutes)d min", hours=hours, minutes=minutes) if minutes \
+            else gettext("%(hours)d h", hours=hours)
+    return gettext("%(minutes)d min", minutes=minutes)
+
+
 def formatted(value: date | datetime | None, style: str = "date") -> str:
     """A date (a moment: its local date) in one of DATE_PATTERNS."""
     if value is None:
@@ -159,6 +178,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(month_param)
     app.add_template_filter(tel)
     app.add_template_filter(clock)
+    app.add_template_filter(time_of_day)
+    app.add_template_filter(duration)
     for style in DATE_PATTERNS:
         app.add_template_filter(lambda value, style=style: formatted(value, style), style)
 

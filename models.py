@@ -1015,6 +1015,9 @@ class VisitEvent(db.Model):
     staff: Mapped[StaffUser | None] = relationship()
 
 
+# The longest notes a visit report keeps.
+REPORT_NOTES_MAX = 4000
+
 # A visit report's mood choices: stored value -> what people read.
 MOODS = {"happy": _l("Happy"), "calm": _l("Calm"), "playful": _l("Playful"), "tired": _l("Tired"),
          "anxious": _l("Anxious"), "unwell": _l("Unwell")}
@@ -1092,6 +1095,7 @@ __all__ = [
     "KeyHolder",
     "LOCATION_MODES",
     "MOODS",
+    "REPORT_NOTES_MAX",
     "ReportPhoto",
     "VisitEvent",
     "VisitReport",

@@ -36,7 +36,7 @@ def _limit(setting: str):
 @limiter.limit(_limit("CLIENT_LOGIN_LIMIT"), methods=["POST"], key_func=_email_key("client-login"))
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("portal.index" if not current_user.is_staff else "clients.index"))
+        return redirect(url_for("home"))
     return sign_in(logins.authenticate, url_for("portal.index"), "auth/login.html",
                    _("That email and password do not match. Check them, or reset your password."))
 

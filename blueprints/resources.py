@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from access import manager_required
 from extensions import db
@@ -12,9 +13,9 @@ from filters import gettext as _
 from filters import lazy_gettext as _l
 from forms.clients import vet_choices
 from forms.resources import PolicyForm, ServiceForm, TerritoryForm, VetForm
-from models import Policy, Service, Territory, Vet
+from models import Policy, Service, Territory, Vet, parse_id
 from rendering import done, perform, render_page, submit
-from services import resources
+from services import reports, resources
 
 bp = Blueprint("resources", __name__, url_prefix="/resources")
 
@@ -143,3 +144,46 @@ def create_vet_inline():
 def vet_field():
     """The vet select of the client form, as it was before "New vet" was pressed."""
     return _vet_field()
+
+
+CHECKLIST_BLANKS = 3
+
+
+def _checklist_page(service: Service, lines: list[tuple[int | None, str, bool]], errors: dict | None = None,
+                    status: int = 200, **extra):
+    """The service's report checklist: its lines, then a few blank ones to add more."""
+    rows = list(lines) + [(None, "", False)] * CHECKLIST_BLANKS
+    return render_page("resources/checklist.html", "resources/_checklist.html", status=status, service=service,
+                       rows=rows, errors=errors or {}, kind="services", spec=KINDS["services"], kinds=KINDS, **extra)
+
+
+@bp.get("/services/<int:item_id>/checklist")
+@manager_required
+def checklist(item_id: int):
+    service = db.get_or_404(Service, item_id)
+    return _checklist_page(service, [(item.id, item.label, item.required) for item in service.checklist])
+
+
+@bp.post("/services/<int:item_id>/checklist")
+@manager_required
+def save_checklist(item_id: int):
+    """Save the checklist sitters fill at this service's visits; removed lines stay in the reports that had them."""
+    service = db.get_or_404(Service, item_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    rows = request.form.get("rows", "")
+    lines = []
+    for i in range(min(int(rows), 200) if rows.isdigit() else 0):
+        lines.append((parse_id(request.form.get(f"id-{i}", "")), request.form.get(f"label-{i}", "")[:500],
+                      request.form.get(f"required-{i}") == "y"))
+    return perform(lambda: reports.save_checklist(service, lines),
+                   lambda _none: done(_("Checklist saved: sitters see it at the next %(service)s visit.",
+                                        service=service.name),
+                                      url_for("resources.checklist", item_id=service.id), "resources/_checklist.html",
+                                      **_checklist_context(service)),
+                   lambda error: _checklist_page(service, lines, getattr(error, "errors", {}), 422))
+
+
+def _checklist_context(service: Service) -> dict:
+    rows = [(item.id, item.label, item.required) for item in service.checklist] + [(None, "", False)] * CHECKLIST_BLANKS
+    return {"service": service, "rows": rows, "errors": {}}

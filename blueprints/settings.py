@@ -39,7 +39,8 @@ def update():
     if form.validate_on_submit() and not bad:
         site.update_settings(form.clients_can_register.data, form.billing_requires_card.data, client_rules, pet_rules,
                              {name: form[name].data for name in PORTAL_FEATURES},
-                             form.accept_bank_accounts.data, form.cancellation_hours.data)
+                             form.accept_bank_accounts.data, form.cancellation_hours.data,
+                             {name: form[name].data for name in site.VISIT_OPTIONS})
         return done(_("Site options saved."), url_for("settings.index"), "settings/_form.html",
                     **_context(form, site.rules_for("client"), site.rules_for("pet")))
     errors = [_("Choose a rule for %(field)s.", field=k) for k in bad]

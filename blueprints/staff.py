@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from access import owner_required, public, staff_required
+from access import landing_page, owner_required, public, staff_required
 from extensions import db, limiter
 from blueprints import password_pages
 from filters import gettext as _
@@ -27,20 +27,21 @@ def _login_email_key() -> str:
 @limiter.limit(lambda: current_app.config["STAFF_LOGIN_LIMIT"], methods=["POST"], key_func=_login_email_key)
 def login():
     if current_user.is_authenticated and current_user.is_staff:
-        return redirect(url_for("clients.index"))
-    return sign_in(accounts.authenticate_staff, url_for("clients.index"), "staff/login.html",
+        return redirect(url_for(landing_page()))
+    return sign_in(accounts.authenticate_staff, None, "staff/login.html",
                    _("That email and password do not match an active staff account."))
 
 
-def sign_in(authenticate, home: str, template: str, failure: str):
-    """The sign-in form for one kind of account: 303 to `next` (or `home`) on success, 401 on failure."""
+def sign_in(authenticate, home: str | None, template: str, failure: str):
+    """The sign-in form for one kind of account: 303 to `next` (or `home`, by default the account's start page)
+    on success, 401 on failure."""
     form = SignInForm()
     status = 200
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
-            return redirect(safe_path(request.args.get("next"), home), 303)
+            return redirect(safe_path(request.args.get("next"), home or url_for(landing_page())), 303)
         form.form_errors.append(failure)
         status = 401
     elif request.method == "POST":

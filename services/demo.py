@@ -15,8 +15,9 @@ from extensions import db
 from filters import business_today
 from models import (
     WINDOWS,
-    BlockOut, ClientEmail, ClientLogin, ClientProfile, ClientStatus, CustomPrice, Pet, RequestStatus, Role, Service,
-    StaffUser, Visit, VisitRequest, VisitStatus,
+    BlockOut, ChecklistItem, ClientEmail, ClientLogin, ClientProfile, ClientStatus, CustomPrice, Pet, RequestStatus,
+    Role, Service,
+    StaffUser, Visit, VisitEvent, VisitReport, VisitRequest, VisitStatus, as_utc, utcnow,
 )
 from services import resources, signals
 from services.accounts import hash_password
@@ -99,6 +100,9 @@ def seed(client_count: int = 40) -> bool:
     sitters = [staff["sam@pawtal.example"], staff["riley@pawtal.example"]]
 
     walk = resources.save_service(None, "Dog walk (30 min)", 30, 2500, True)
+    for position, (label, required) in enumerate([("Walked", True), ("Fresh water", True), ("Pee", False),
+                                                  ("Poo", False), ("Treat given", False)]):
+        db.session.add(ChecklistItem(service=walk, label=label, required=required, position=position))
     resources.save_service(None, "Dog walk (60 min)", 60, 4000, True)
     resources.save_service(None, "Drop-in visit", 30, 2200, True)
     resources.save_service(None, "Overnight stay", 720, 9500, True)
@@ -201,4 +205,30 @@ def _seed_visits(rng: random.Random, sitters: list[StaffUser], owner: StaffUser,
             db.session.add(visit)
         if pending.visits:
             db.session.add(pending)
+    db.session.flush()
+    _seed_done_visits(rng)
+
+
+NOTES = ["Lovely walk by the river; lots of sniffing.", "A bit shy at first, then very playful.",
+         "Ate everything, drank well, and napped in the sun.", "Met a friendly spaniel at the park."]
+
+
+def _seed_done_visits(rng: random.Random) -> None:
+    """The visits whose time has passed were checked in and out, mostly with a report; a few were short."""
+    now = utcnow()
+    past = db.session.scalars(select(Visit).where(Visit.status == VisitStatus.SCHEDULED, Visit.ends_at <= now)
+                              .order_by(Visit.starts_at)).all()
+    for visit in past:
+        arrived = as_utc(visit.starts_at) + timedelta(minutes=rng.randint(0, 25))
+        stayed = visit.service.duration_minutes * (rng.choice([1, 1, 1, 1.1, 0.4]))
+        left = min(arrived + timedelta(minutes=stayed), now)
+        visit.status, visit.checked_in_at, visit.checked_out_at = VisitStatus.COMPLETED, arrived, left
+        db.session.add_all([VisitEvent(visit_id=visit.id, kind="check_in", at=arrived, staff_id=visit.sitter_id),
+                            VisitEvent(visit_id=visit.id, kind="check_out", at=left, staff_id=visit.sitter_id)])
+        if rng.random() < .85:
+            lines = [{"label": item.label, "required": item.required, "done": item.required or rng.random() < .7}
+                     for item in visit.service.checklist]
+            db.session.add(VisitReport(visit_id=visit.id, version=1, checklist=lines, notes=rng.choice(NOTES),
+                                       mood=rng.choice(["happy", "calm", "playful", "tired"]), created_at=left,
+                                       created_by_id=visit.sitter_id, reason=""))
     db.session.flush()

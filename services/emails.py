@@ -141,3 +141,18 @@ def send_blockout_notice_email(blockout, visits) -> None:
         client=client, blockout=blockout, lines=visit_lines(visits),
         link=external_url("portal.calendar", month=month_param(blockout.starts_on)),
     )
+
+
+def send_visit_report_email(visit, report, thumbnails: list[str]) -> None:
+    """The sitter sent (or staff corrected) a visit's report: the client reads it, photos as thumbnails."""
+    business_name = current_app.config["BUSINESS_NAME"]
+    subject = (_("%(business)s: %(pets)s's visit report, %(day)s", business=business_name,
+                 pets=", ".join(p.name for p in visit.pets) or visit.service.name, day=formatted(visit.day, "day_month"))
+               if report.version == 1 else
+               _("%(business)s: corrected visit report, %(day)s", business=business_name,
+                 day=formatted(visit.day, "day_month")))
+    queue_email(
+        "visit-report", _client_recipients(visit.client), subject, "visit_report",
+        client=visit.client, visit=visit, report=report, lines=visit_lines([visit]), thumbnails=thumbnails,
+        link=external_url("portal.show_report", visit_id=visit.id),
+    )

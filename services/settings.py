@@ -5,11 +5,14 @@ from __future__ import annotations
 from extensions import db
 from filters import gettext as _
 from filters import lazy_gettext as _l
-from models import HIDDEN, OPTIONAL, PORTAL_FEATURES, REQUIRED, SiteSettings
+from models import HIDDEN, LOCATION_MODES, OPTIONAL, PORTAL_FEATURES, REQUIRED, SiteSettings
 from services import signals
 from services.errors import FieldErrors
 
 RULE_CHOICES = (REQUIRED, OPTIONAL, HIDDEN)
+# Options of the visit as it happens (check-in, reports, the board), saved as they are given.
+VISIT_OPTIONS = ("location_mode", "report_before_checkout", "short_visit_percent", "late_grace_minutes",
+                 "travel_gap_minutes", "key_notices")
 
 # Configurable client fields: rule key -> (label, the form fields it covers).
 CLIENT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -100,7 +103,7 @@ def _is_blank(value) -> bool:
 def update_settings(clients_can_register: bool, billing_requires_card: bool,
                     client_rules: dict[str, str], pet_rules: dict[str, str],
                     features: dict[str, bool] | None = None, accept_bank_accounts: bool | None = None,
-                    cancellation_hours: int | None = None) -> SiteSettings:
+                    cancellation_hours: int | None = None, visit_options: dict | None = None) -> SiteSettings:
     """Save the site options; every client's onboarding state follows what is now required."""
     settings = get_settings()
     settings.clients_can_register = clients_can_register
@@ -114,6 +117,11 @@ def update_settings(clients_can_register: bool, billing_requires_card: bool,
         settings.accept_bank_accounts = accept_bank_accounts
     if cancellation_hours is not None:
         settings.cancellation_hours = cancellation_hours
+    for name, value in (visit_options or {}).items():
+        if name == "location_mode" and value not in LOCATION_MODES:
+            raise FieldErrors({name: _("Choose whether the location is asked.")})
+        if name in VISIT_OPTIONS:
+            setattr(settings, name, value)
     db.session.flush()
     signals.requirements_changed.send()
     return settings

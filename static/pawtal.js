@@ -154,6 +154,27 @@
   document.addEventListener("htmx:sendError", function (event) { resetProgress(event); showFailure(); });
   document.addEventListener("htmx:timeout", function (event) { resetProgress(event); showFailure(); });
 
+  // Check-in and check-out: with the site's location option on, the phone is asked where it is before
+  // the tap is sent (the sitter may refuse: the server decides whether that is allowed). A second tap
+  // while the phone answers is ignored; the server records a repeated tap once anyway.
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-locate]") || form.dataset.locate === "off") { return; }
+    event.preventDefault();
+    if (form.dataset.locating || !navigator.geolocation) {
+      if (!form.dataset.locating) { event.detail.issueRequest(true); }
+      return;
+    }
+    form.dataset.locating = "1";
+    var send = function () { delete form.dataset.locating; event.detail.issueRequest(true); };
+    navigator.geolocation.getCurrentPosition(function (position) {
+      form.elements.latitude.value = position.coords.latitude;
+      form.elements.longitude.value = position.coords.longitude;
+      form.elements.accuracy.value = position.coords.accuracy;
+      send();
+    }, send, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
+  });
+
   document.addEventListener("htmx:afterSettle", updateSelection);
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");

@@ -16,6 +16,9 @@ from models import ClientEmail, ClientProfile, ClientStatus, Pet, Role, Service,
 from services.accounts import hash_password
 
 HX = {"HX-Request": "true"}
+# The site options a browser posts for visits under way, at their defaults (the form requires them).
+VISIT_OPTIONS = {"location_mode": "asked", "short_visit_percent": "50", "late_grace_minutes": "15",
+                 "travel_gap_minutes": "0", "key_notices": "y"}
 PASSWORD = "correct-horse-42"
 _counter = itertools.count(1)
 BROWSER_PAGES = os.path.join(os.path.dirname(__file__), "browser", "artifacts", "html")

@@ -12,7 +12,8 @@ from extensions import db
 from sqlalchemy import select
 
 from models import BlockOut, ClientLogin, ClientProfile, OutboxMessage, PaymentMethod, Policy, Role, StaffUser
-from services import visits
+from models import VisitStatus, utcnow
+from services import reports, visits
 from services.documents import store_document
 from services.forms import FieldSpec, save_form, submit
 from services.invites import send_invitations, use_invitation
@@ -72,7 +73,8 @@ def world(app, make, password_hash):
               "invitation_id": invitation.id, "message_id": db.session.scalar(select(OutboxMessage.id)),
               "policy_id": policy.id, "purpose": "reset", "token": "not-a-token", "form_id": form.id,
               "response_id": response.id, "document_id": document.id, "method_id": method.id,
-              "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id}
+              "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id,
+              "report_photo_id": 1}
     return accounts, values
 
 
@@ -154,9 +156,15 @@ def _furnish(make, client: ClientProfile, sitter: StaffUser, manager: StaffUser,
     [visit] = visit_request.visits
     visits.decide_request(visit_request, manager, [visits.Approval(visit.id, True)], sitter, "")
     db.session.commit()
+    # The visit happened (set here: it is years ahead), with a report and a photo the client may see.
+    visit.status, visit.checked_in_at = VisitStatus.IN_PROGRESS, utcnow()
+    db.session.commit()
+    report_photo = reports.add_photo(visit, sitter, FileStorage(io.BytesIO(png_bytes()), f"{label}.png"))
+    reports.send_report(visit, sitter, set(), f"Walked {label}", "happy")
+    db.session.commit()
     ids = {"client_id": client.id, "pet_id": pet.id, "photo_id": pet.photo_id, "document_id": document.id,
            "response_id": response.id, "method_id": method.id, "login_id": login.id, "invitation_id": invitation.id,
-           "request_id": visit_request.id, "visit_id": visit.id}
+           "request_id": visit_request.id, "visit_id": visit.id, "report_photo_id": report_photo.id}
     return Household(ids, login, sitter)
 
 

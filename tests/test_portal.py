@@ -9,7 +9,7 @@ from extensions import db
 from models import ClientProfile, ClientStatus, Pet
 from services.pets import store_photo
 from services.settings import PORTAL_FEATURES, get_settings, update_settings
-from tests.conftest import HX
+from tests.conftest import HX, VISIT_OPTIONS
 from tests.test_pets import png_bytes
 
 WIDGET = {**HX, "HX-Target": "onboarding"}
@@ -165,7 +165,7 @@ def test_staff_see_the_checklist_on_the_profile_and_the_switches_in_site_options
     for label in PORTAL_FEATURES.values():
         assert label in options
     assert "Card features are hidden from clients until Stripe is set up" in options
-    form = {"clients_can_register": "y", "cancellation_hours": "24",
+    form = {"clients_can_register": "y", "cancellation_hours": "24", **VISIT_OPTIONS,
             **{name: "y" for name in PORTAL_FEATURES if name != "portal_forms"}}
     assert as_manager.post("/settings/", data=form).status_code == 303
     assert get_settings().portal_forms is False and get_settings().portal_pets is True

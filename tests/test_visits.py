@@ -22,7 +22,7 @@ from models import (
 )
 from services import outbox, visits
 from services.settings import get_settings
-from tests.conftest import HX, login_as, smtp_config
+from tests.conftest import HX, VISIT_OPTIONS, login_as, smtp_config
 
 NY = ZoneInfo("America/New_York")
 
@@ -615,7 +615,8 @@ def test_the_cancellation_window_is_a_site_option(app, as_manager):
     bad = as_manager.post("/settings/", data={"cancellation_hours": "-3"}, headers=HX)
     assert bad.status_code == 422 and "Enter a number of hours from 0 to 720." in bad.get_data(as_text=True)
     assert get_settings().cancellation_hours == 24
-    assert as_manager.post("/settings/", data={"cancellation_hours": "48", "portal_calendar": "y"}).status_code == 303
+    assert as_manager.post("/settings/", data={"cancellation_hours": "48", "portal_calendar": "y",
+                                                **VISIT_OPTIONS}).status_code == 303
     db.session.expire_all()
     assert get_settings().cancellation_hours == 48
 

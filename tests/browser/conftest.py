@@ -129,7 +129,7 @@ def assert_accessible(page, exclude: tuple[str, ...] = ()) -> None:
 
 
 def staff_sign_in(page, base: str, user) -> None:
-    """Sign a staff member in through the form; they land on the client desk."""
+    """Sign a staff member in through the form; they land on their start page (a sitter on her day)."""
     from playwright.sync_api import expect
 
     from tests.conftest import PASSWORD
@@ -138,6 +138,7 @@ def staff_sign_in(page, base: str, user) -> None:
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Clients")).to_be_visible()
+    landing = "Your visits" if not user.can_manage else "Clients"
+    expect(page.get_by_role("heading", name=landing, exact=True)).to_be_visible()
     # The heading can show before the stylesheet has loaded; a test that measures the page needs both.
     page.wait_for_load_state()

@@ -1,0 +1,30 @@
+"""The sitter's day on her phone (`/today`, a sitter's landing page): today's visits in time order, then
+tomorrow's, each a card with what she needs at the door and the check-in, check-out and report buttons.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from access import staff_required
+from blueprints.visits import card_context
+from filters import business_today
+from markupsafe import Markup
+from models import VisitStatus
+from rendering import render_page
+from services import checkins
+
+bp = Blueprint("today", __name__, url_prefix="/today")
+UNDER_WAY = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)
+
+
+@bp.get("/")
+@staff_required()
+def index():
+    """Every staff member's own visits today and tomorrow (managers find everyone's on the board)."""
+    days = checkins.today_for(current_user)
+    today = business_today()
+    cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,
+                                          open_details=day.day == today and v.status in UNDER_WAY, **card_context(v)))
+             for day in days for v in day.visits}
+    return render_page("today/index.html", "today/_days.html", days=days, today=today, cards=cards)

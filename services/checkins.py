@@ -1,0 +1,315 @@
+"""The visit as it happens: check-in and check-out from the sitter's phone, undo, missed visits, and a
+manager's corrections. Every change is one conditional UPDATE (a double tap or a retry records once)
+and leaves a VisitEvent beside it, so what was recorded, when and by whom is never lost.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload, selectinload
+
+from extensions import db
+from filters import business_today, clock, formatted, local_zone
+from filters import gettext as _
+from models import (
+    BlockOut,
+    ClientProfile,
+    Pet,
+    Service,
+    StaffUser,
+    Visit,
+    VisitEvent,
+    VisitReport,
+    VisitStatus,
+    as_utc,
+    utcnow,
+)
+from services.errors import DomainError, FieldErrors
+from services.settings import get_settings
+
+# A sitter may check in this long before the window starts (she arrived early); not on another day.
+EARLY = timedelta(hours=2)
+
+
+class NotNow(DomainError):
+    """The visit is not in a state that allows this (cancelled, already done): answered with 409."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the phone was at a tap, as the browser's geolocation gave it (metres for accuracy)."""
+
+    latitude: float
+    longitude: float
+    accuracy: float | None = None
+
+
+def read_position(latitude: str | None, longitude: str | None, accuracy: str | None) -> Position | None:
+    """A position from a form's hidden fields, or None when absent or not a place on Earth."""
+    try:
+        lat, lng = float(latitude or ""), float(longitude or "")
+    except ValueError:
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lng) and -90 <= lat <= 90 and -180 <= lng <= 180):
+        return None
+    try:
+        acc = float(accuracy) if accuracy else None
+    except ValueError:
+        acc = None
+    if acc is not None and not (math.isfinite(acc) and 0 <= acc < 1_000_000):
+        acc = None
+    return Position(lat, lng, acc)
+
+
+def undo_minutes() -> int:
+    return current_app.config["CHECKIN_UNDO_MINUTES"]
+
+
+def _assigned(visit: Visit, sitter: StaffUser) -> None:
+    if visit.sitter_id != sitter.id:
+        raise NotNow(_("This visit is assigned to someone else."))
+
+
+def _position(position: Position | None, action: str) -> Position | None:
+    """The position to store, by the site option: dropped when off, demanded when required."""
+    mode = get_settings().location
+    if mode == "off":
+        return None
+    if position is None and mode == "required":
+        raise DomainError(_("Allow this page to use your location to %(action)s: the business records where "
+                            "visits happen.", action=action), "location")
+    return position
+
+
+def _event(visit: Visit, kind: str, staff: StaffUser | None, at: datetime, position: Position | None = None,
+           details: dict | None = None, reason: str = "") -> VisitEvent:
+    event = VisitEvent(visit_id=visit.id, kind=kind, at=at, staff_id=staff.id if staff else None,
+                       latitude=position.latitude if position else None,
+                       longitude=position.longitude if position else None,
+                       accuracy=position.accuracy if position else None, details=details or {}, reason=reason)
+    db.session.add(event)
+    return event
+
+
+def _claim(visit: Visit, from_status: VisitStatus, **values) -> bool:
+    """Move the visit on only if it is still in `from_status`: of two taps, exactly one wins."""
+    won = db.session.execute(
+        update(Visit).where(Visit.id == visit.id, Visit.status == from_status).values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(visit)
+    return won == 1
+
+
+def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: datetime | None = None) -> Visit:
+    """The sitter arrived: scheduled -> in progress, at the server's time. A repeat changes nothing."""
+    _assigned(visit, sitter)
+    if visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED) and visit.checked_in_at is not None:
+        return visit
+    if visit.status != VisitStatus.SCHEDULED:
+        raise NotNow(_("This visit is %(state)s: there is nothing to check in to.", state=visit.state_label.lower()))
+    now = now or utcnow()
+    if now < as_utc(visit.starts_at) - EARLY:
+        raise NotNow(_("This visit starts %(day)s at %(time)s: check in when you arrive.",
+                       day=_day_words(visit.day), time=clock(as_utc(visit.starts_at).astimezone(local_zone()))))
+    position = _position(position, _("check in"))
+    if not _claim(visit, VisitStatus.SCHEDULED, status=VisitStatus.IN_PROGRESS, checked_in_at=now,
+                  check_in_latitude=position and position.latitude, check_in_longitude=position and position.longitude,
+                  check_in_accuracy=position and position.accuracy):
+        if visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED):
+            return visit  # the other tap won: recorded once
+        raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))
+    _event(visit, "check_in", sitter, now, position)
+    return visit
+
+
+def check_out(visit: Visit, sitter: StaffUser, position: Position | None, now: datetime | None = None) -> Visit:
+    """The sitter is leaving: in progress -> completed. A repeat changes nothing."""
+    _assigned(visit, sitter)
+    if visit.status == VisitStatus.COMPLETED:
+        return visit
+    if visit.status != VisitStatus.IN_PROGRESS:
+        raise NotNow(_("Check in first: this visit is %(state)s.", state=visit.state_label.lower()))
+    if get_settings().report_before_checkout and not visit.reports:
+        raise NotNow(_("Send the visit report first: sending it checks you out."))
+    return _complete(visit, sitter, _position(position, _("check out")), now or utcnow())
+
+
+def _complete(visit: Visit, sitter: StaffUser, position: Position | None, now: datetime) -> Visit:
+    if not _claim(visit, VisitStatus.IN_PROGRESS, status=VisitStatus.COMPLETED, checked_out_at=now,
+                  check_out_latitude=position and position.latitude,
+                  check_out_longitude=position and position.longitude,
+                  check_out_accuracy=position and position.accuracy):
+        if visit.status == VisitStatus.COMPLETED:
+            return visit
+        raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))
+    _event(visit, "check_out", sitter, now, position)
+    return visit
+
+
+def complete_with_report(visit: Visit, sitter: StaffUser, now: datetime) -> None:
+    """Sending the report checks the sitter out, if she was still checked in."""
+    if visit.status == VisitStatus.IN_PROGRESS:
+        _complete(visit, sitter, None, now)
+
+
+def last_tap(visit: Visit) -> VisitEvent | None:
+    """The check-in or check-out that undo would take back: the latest of the visit's taps still standing."""
+    taps = [e for e in visit.events if e.kind in ("check_in", "check_out", "undo_check_in", "undo_check_out",
+                                                  "corrected")]
+    if not taps or taps[-1].kind not in ("check_in", "check_out"):
+        return None
+    return taps[-1]
+
+
+def can_undo(visit: Visit, sitter: StaffUser, now: datetime | None = None) -> bool:
+    tap = last_tap(visit)
+    return (tap is not None and tap.staff_id == sitter.id and not visit.reports
+            and (now or utcnow()) - as_utc(tap.at) <= timedelta(minutes=undo_minutes())
+            and visit.status == (VisitStatus.IN_PROGRESS if tap.kind == "check_in" else VisitStatus.COMPLETED))
+
+
+def undo(visit: Visit, sitter: StaffUser, now: datetime | None = None) -> Visit:
+    """Take back the sitter's last tap within a few minutes (a check-in on the wrong visit, a check-out too soon).
+
+    The tap's event stays, and the undo is recorded beside it."""
+    _assigned(visit, sitter)
+    now = now or utcnow()
+    if not can_undo(visit, sitter, now):
+        if visit.reports:
+            raise NotNow(_("The report is sent: ask a manager to correct the times."))
+        raise NotNow(_("Too late to undo (after %(num)d minutes): ask a manager to correct the time.",
+                       num=undo_minutes()))
+    tap = last_tap(visit)
+    if tap.kind == "check_in":
+        won = _claim(visit, VisitStatus.IN_PROGRESS, status=VisitStatus.SCHEDULED, checked_in_at=None,
+                     check_in_latitude=None, check_in_longitude=None, check_in_accuracy=None)
+        old = tap.at
+    else:
+        won = _claim(visit, VisitStatus.COMPLETED, status=VisitStatus.IN_PROGRESS, checked_out_at=None,
+                     check_out_latitude=None, check_out_longitude=None, check_out_accuracy=None)
+        old = tap.at
+    if not won:
+        raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))
+    _event(visit, f"undo_{tap.kind}", sitter, now, details={tap.kind: [as_utc(old).isoformat(), None]})
+    db.session.expire(visit, ["events"])
+    return visit
+
+
+def mark_missed(visit: Visit, manager: StaffUser, reason: str, now: datetime | None = None) -> Visit:
+    """A scheduled visit that did not happen: kept as missed, with why."""
+    reason = reason.strip()
+    if not reason:
+        raise FieldErrors({"reason": _("Say what happened.")})
+    now = now or utcnow()
+    if as_utc(visit.starts_at) > now:
+        raise NotNow(_("This visit has not started yet: cancel it instead."))
+    if not _claim(visit, VisitStatus.SCHEDULED, status=VisitStatus.MISSED):
+        raise NotNow(_("Only a scheduled visit nobody checked in to can be marked missed; this one is %(state)s.",
+                       state=visit.state_label.lower()))
+    _event(visit, "missed", manager, now, reason=reason)
+    return visit
+
+
+CORRECTABLE = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.MISSED,
+               VisitStatus.UNRECORDED)
+
+
+def correct_times(visit: Visit, manager: StaffUser, checked_in_at: datetime | None, checked_out_at: datetime | None,
+                  reason: str, now: datetime | None = None) -> Visit:
+    """A manager sets the check-in and check-out times; the event keeps the times they replace, and why.
+
+    Both times make the visit completed; a check-in alone makes it in progress."""
+    now = now or utcnow()
+    reason = reason.strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = _("Say why the times change (kept beside the original).")
+    if checked_in_at is None:
+        errors["checked_in_at"] = _("Enter the check-in time.")
+    elif checked_in_at > now:
+        errors["checked_in_at"] = _("The check-in cannot be in the future.")
+    if checked_out_at is not None:
+        if checked_out_at > now:
+            errors["checked_out_at"] = _("The check-out cannot be in the future.")
+        elif checked_in_at is not None and checked_out_at <= checked_in_at:
+            errors["checked_out_at"] = _("The check-out must be after the check-in.")
+    if visit.status not in CORRECTABLE:
+        raise NotNow(_("This visit is %(state)s: it has no times to correct.", state=visit.state_label.lower()))
+    if errors:
+        raise FieldErrors(errors)
+    old_in, old_out = visit.checked_in_at, visit.checked_out_at
+    status = VisitStatus.COMPLETED if checked_out_at is not None else VisitStatus.IN_PROGRESS
+    if not _claim(visit, visit.status, status=status, checked_in_at=checked_in_at, checked_out_at=checked_out_at):
+        raise NotNow(_("This visit changed a moment ago: look again and correct it then."))
+    details = {"checked_in_at": [_iso(old_in), _iso(checked_in_at)],
+               "checked_out_at": [_iso(old_out), _iso(checked_out_at)]}
+    _event(visit, "corrected", manager, now, details=details, reason=reason)
+    db.session.expire(visit, ["events"])
+    return visit
+
+
+def _iso(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def _day_words(day: date) -> str:
+    return formatted(day, "day")
+
+
+@dataclass
+class Day:
+    """One day of a sitter's visits, and whether the business is closed."""
+
+    day: date
+    visits: list[Visit]
+    closed: BlockOut | None
+
+
+def sitter_days(sitter: StaffUser, first: date, count: int = 2) -> list[Day]:
+    """The sitter's visits on `count` days from `first`, with all her phone shows, in a fixed number of queries."""
+    last = first + timedelta(days=count - 1)
+    shown = list(db.session.scalars(
+        select(Visit)
+        .where(Visit.sitter_id == sitter.id, Visit.day >= first, Visit.day <= last,
+               Visit.status != VisitStatus.DECLINED)
+        .order_by(Visit.starts_at, Visit.id)
+        .options(
+            joinedload(Visit.service).selectinload(Service.checklist),
+            joinedload(Visit.client).joinedload(ClientProfile.vet),
+            joinedload(Visit.client).selectinload(ClientProfile.key_holders),
+            selectinload(Visit.pets).joinedload(Pet.photo),
+            selectinload(Visit.events),
+            selectinload(Visit.reports),
+            selectinload(Visit.photos),
+        )
+    ))
+    blockouts = list(db.session.scalars(select(BlockOut).where(BlockOut.ends_on >= first, BlockOut.starts_on <= last)))
+    days = []
+    for offset in range(count):
+        day = first + timedelta(days=offset)
+        days.append(Day(day, [v for v in shown if v.day == day], next((b for b in blockouts if b.covers(day)), None)))
+    return days
+
+
+def today_for(sitter: StaffUser) -> list[Day]:
+    return sitter_days(sitter, business_today())
+
+
+def load_visit_for_work(visit_id: int, viewer: StaffUser) -> Visit | None:
+    """A visit with what its card shows: the assigned sitter's, or any for a manager."""
+    query = select(Visit).where(Visit.id == visit_id).options(
+        joinedload(Visit.service).selectinload(Service.checklist),
+        joinedload(Visit.client).joinedload(ClientProfile.vet),
+        selectinload(Visit.pets).joinedload(Pet.photo),
+        selectinload(Visit.events).joinedload(VisitEvent.staff),
+        selectinload(Visit.reports).joinedload(VisitReport.created_by),
+        selectinload(Visit.photos),
+    )
+    if not viewer.can_manage:
+        query = query.where(Visit.sitter_id == viewer.id)
+    return db.session.scalar(query)

@@ -1,0 +1,105 @@
+"""A sitter's visit on a phone, for real: Today, check-in with the location, the checklist, a camera photo,
+check-out by sending the report; the client reads it in the portal; the manager sees the record."""
+from datetime import timedelta
+
+from PIL import Image
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from extensions import db
+from models import ChecklistItem, ReportPhoto, Role, Visit, VisitStatus
+from tests.browser.conftest import accessible_context, assert_accessible, screenshot, staff_sign_in
+from tests.browser.test_calendar import _client_signs_in
+from tests.test_checkins import book
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _camera_photo(tmp_path):
+    path = tmp_path / "IMG_0042.jpg"
+    image = Image.new("RGB", (1600, 1200), (120, 170, 90))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (42.0, 21.0, 36.0), 3: "W", 4: (71.0, 3.0, 0.0)}
+    image.save(path, "JPEG", exif=exif)
+    return path
+
+
+def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser, live_server, me, make, tmp_path):
+    sitter = make.staff(Role.SITTER, first_name="Fern")
+    manager = make.staff(Role.MANAGER, first_name="Marta")
+    walk = make.service(name="Dog walk", duration_minutes=30)
+    db.session.add(ChecklistItem(service_id=walk.id, label="Fresh water", required=True, position=0))
+    rex = make.pet(me.client, name="Rex", feeding="Half a cup at 5 PM")
+    me.client.address_line1, me.client.city, me.client.uses_keys = "12 Elm St", "Springfield", True
+    me.client.key_notes = "Key under the blue pot"
+    db.session.commit()
+    visit = book(me.client, walk, sitter, [rex], starts_in=timedelta(minutes=5))
+    book(me.client, walk, sitter, [rex], starts_in=timedelta(days=1))
+
+    context = accessible_context(browser, viewport=PHONE, geolocation={"latitude": 42.3601, "longitude": -71.0589,
+                                                                        "accuracy": 15}, permissions=["geolocation"])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    staff_sign_in(page, live_server, sitter)
+    expect(page).to_have_url(f"{live_server}/today/")
+    card = page.locator(f"#visit-{visit.id}")
+    expect(card.get_by_text("Key under the blue pot")).to_be_visible()
+    expect(page.get_by_role("heading", name="Tomorrow", exact=False)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_accessible(page)
+    screenshot(page, "today-phone")
+
+    card.get_by_role("button", name="Check in").click()
+    expect(card.locator(".tapped")).to_contain_text("Checked in at")
+    db.session.expire_all()
+    checked = db.session.get(Visit, visit.id)
+    assert checked.status == VisitStatus.IN_PROGRESS
+    assert abs(checked.check_in_latitude - 42.3601) < 1e-6 and checked.check_in_accuracy == 15
+
+    card.get_by_label("Fresh water").check()
+    card.get_by_label("Happy").check()
+    card.get_by_label("Notes for the client").fill("Rex pulled hard at the park, then napped.")
+    with page.expect_file_chooser() as chooser:
+        card.get_by_label("Add a photo").click()
+    chooser.value.set_files(str(_camera_photo(tmp_path)))
+    card.get_by_role("button", name="Upload the photo").click()
+    expect(card.get_by_role("img", name="Photo 1, not sent yet")).to_be_visible()
+    # Adding a photo swaps only the photos: what she ticked and typed is still there.
+    expect(card.get_by_label("Notes for the client")).to_have_value("Rex pulled hard at the park, then napped.")
+    expect(card.get_by_label("Fresh water")).to_be_checked()
+    assert_accessible(page)
+    screenshot(page, "visit-report-phone")
+    card.get_by_role("button", name="Send the report and check out").click()
+    expect(card.get_by_text("Report sent to the client")).to_be_visible()
+    expect(card.get_by_role("img", name="Photo 1 from the visit")).to_be_visible()
+    db.session.expire_all()
+    done = db.session.get(Visit, visit.id)
+    assert done.status == VisitStatus.COMPLETED and done.checked_out_at is not None
+    photo = db.session.scalar(select(ReportPhoto))
+    assert photo.report_id == done.report.id
+    context.close()
+
+    portal = accessible_context(browser, viewport=PHONE).new_page()
+    portal.set_default_timeout(10_000)
+    _client_signs_in(portal, live_server)
+    portal.get_by_role("button", name="Menu").click()
+    portal.get_by_role("link", name="Visit reports").click()
+    portal.get_by_role("link", name="Dog walk", exact=False).first.click()
+    expect(portal.get_by_text("Rex pulled hard at the park, then napped.")).to_be_visible()
+    expect(portal.get_by_role("img", name="Photo 1 from the visit")).to_be_visible()
+    shown = portal.evaluate("document.querySelector('.photos img').naturalWidth")
+    assert shown > 0
+    assert_accessible(portal)
+    screenshot(portal, "portal-report-phone")
+    portal.context.close()
+
+    office = accessible_context(browser, viewport={"width": 1280, "height": 900}).new_page()
+    office.set_default_timeout(10_000)
+    staff_sign_in(office, live_server, manager)
+    office.goto(f"{live_server}/visits/{visit.id}")
+    expect(office.get_by_role("heading", name="Check-in and check-out")).to_be_visible()
+    office.get_by_text("recorded changes").click()
+    expect(office.get_by_text("Fern checked in", exact=False)).to_be_visible()
+    assert_accessible(office)
+    screenshot(office, "visit-record-desktop")
+    office.context.close()
