@@ -20,8 +20,9 @@ bp = Blueprint("requests", __name__, url_prefix="/requests")
 STATUS_FILTERS = [("pending", _l("Waiting for approval")), ("approved", _l("Approved")),
                   ("partial", _l("Partly approved")), ("declined", _l("Declined")), ("all", _l("All"))]
 # Flashed, so made plain strings (str) where they are used: the session cannot keep a lazy string.
-DECIDED = {RequestStatus.APPROVED: _l("Approved: the visits are on the schedule and the client is emailed."),
-           RequestStatus.PARTIAL: _l("Partly approved: the client is emailed which visits are booked."),
+DECIDED = {RequestStatus.APPROVED: _l("Approved: the visits are on the schedule; the client and the sitter are "
+                                      "emailed."),
+           RequestStatus.PARTIAL: _l("Partly approved: the client and the sitter are emailed which visits are booked."),
            RequestStatus.DECLINED: _l("Declined: the client is emailed the reason.")}
 
 

@@ -16,7 +16,7 @@ from extensions import db
 from filters import business_today, formatted, ngettext
 from filters import gettext as _
 from forms.visits import BlockOutForm, CancelForm, StaffVisitForm
-from models import BlockOut, ClientProfile, Role
+from models import BlockOut, ClientProfile, Role, Visit
 from rendering import done, render_page, submit
 from services import clients, visits
 from services.errors import DomainError
@@ -90,11 +90,15 @@ def show_visit(visit_id: int):
 def cancel_visit(visit_id: int):
     visit = visit_or_404(visit_id)
     form = CancelForm()
-    return submit(form, lambda: visits.cancel_visit(visit, current_user, form.reason.data),
-                  lambda cancelled: done(_("Cancelled; the client is emailed the reason."),
-                                         url_for("schedule.show_visit", visit_id=visit_id), "schedule/_visit.html",
-                                         visit=cancelled, form=None),
+    return submit(form, lambda: visits.cancel_visit(visit, current_user, form.reason.data), _cancelled,
                   lambda status: _visit_page(visit, form, status))
+
+
+def _cancelled(visit: Visit):
+    message = (_("Cancelled; the client and the sitter are emailed the reason.") if visit.sitter_id
+               else _("Cancelled; the client is emailed the reason."))
+    return done(message, url_for("schedule.show_visit", visit_id=visit.id), "schedule/_visit.html", visit=visit,
+                form=None)
 
 
 def _client_for_new() -> ClientProfile | None:
@@ -127,10 +131,10 @@ def _add_visits(client: ClientProfile, form: StaffVisitForm):
 def _added(visit_request):
     first = visit_request.visits[0]
     count = len(visit_request.visits)
-    return done(ngettext("Added %(num)d visit for %(client)s; the client is emailed.",
-                         "Added %(num)d visits for %(client)s; the client is emailed.", count,
-                         client=visit_request.client.name),
-                url_for("schedule.index", view="week", date=first.day.isoformat()))
+    message = ngettext("Added %(num)d visit for %(client)s; the client and the sitter are emailed.",
+                       "Added %(num)d visits for %(client)s; the client and the sitter are emailed.", count,
+                       client=visit_request.client.name)
+    return done(message, url_for("schedule.index", view="week", date=first.day.isoformat()))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -141,3 +141,42 @@ def send_blockout_notice_email(blockout, visits) -> None:
         client=client, blockout=blockout, lines=visit_lines(visits),
         link=external_url("portal.calendar", month=month_param(blockout.starts_on)),
     )
+
+
+def _sitter_address(sitter: StaffUser | None, actor=None) -> list[str]:
+    """Where a sitter hears about her visits: nowhere when she made the change herself or has left the team."""
+    if sitter is None or not sitter.active or (getattr(actor, "is_staff", False) and actor.id == sitter.id):
+        return []
+    return [sitter.email]
+
+
+def sitter_visit_lines(visits) -> list[dict]:
+    """What a sitter's email lists of each visit: never a price; a link to the visit on the staff schedule."""
+    return [{"day": formatted(v.day, "day"), "when": v.when, "service": v.service.name, "client": v.client.name,
+             "pets": ", ".join(p.name for p in v.pets),
+             "link": external_url("schedule.show_visit", visit_id=v.id)}
+            for v in sorted(visits, key=lambda v: (v.starts_at, v.id))]
+
+
+def send_sitter_assigned_email(sitter: StaffUser | None, visits, actor=None) -> None:
+    """Visits were given to a sitter (approved, added or reassigned to her): one message listing them."""
+    to = _sitter_address(sitter, actor)
+    if not to or not visits:
+        return
+    lines = sitter_visit_lines(visits)
+    subject = ngettext("A visit for you: %(client)s on %(day)s", "%(num)d visits for you: %(client)s from %(day)s",
+                       len(lines), client=visits[0].client.name, day=lines[0]["day"])
+    queue_email("sitter-assigned", to, subject, "sitter_assigned", sitter=sitter, lines=lines,
+                link=external_url("schedule.index", view="week", date=min(v.day for v in visits).isoformat()))
+
+
+def send_sitter_cancelled_email(visit, by) -> None:
+    """One of a sitter's visits was cancelled, by the client or by staff (with their reason)."""
+    to = _sitter_address(visit.sitter, by)
+    if not to:
+        return
+    subject = _("Visit cancelled: %(client)s on %(day)s", client=visit.client.name,
+                day=formatted(visit.day, "day_month"))
+    queue_email("sitter-visit-cancelled", to, subject, "sitter_visit_cancelled", sitter=visit.sitter,
+                by_client=not getattr(by, "is_staff", False), client=visit.client, reason=visit.reason,
+                lines=sitter_visit_lines([visit]))

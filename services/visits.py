@@ -306,7 +306,7 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
 
 def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staff: StaffUser,
                price_cents: int | None = None) -> VisitRequest:
-    """Staff book visits directly: scheduled at once, with a sitter; the client is emailed."""
+    """Staff book visits directly: scheduled at once, with a sitter; the client and the sitter are emailed."""
     if price_cents is not None and price_cents < 0:
         raise FieldErrors({"price": _("A price cannot be negative.")})
     pets = _pets_of(client, plan.pets)
@@ -329,6 +329,7 @@ def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staf
     activate_prospect(client, visit_request.visits, _("visit added by %(name)s", name=staff.first_name))
     db.session.flush()
     emails.send_request_decided_email(visit_request)
+    emails.send_sitter_assigned_email(sitter, visit_request.visits, staff)
     return visit_request
 
 
@@ -463,9 +464,11 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
             visit.status, visit.reason = VisitStatus.DECLINED, reason
     db.session.flush()
     db.session.refresh(visit_request)
-    activate_prospect(client, [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED],
-                      _("approved by %(name)s", name=staff.first_name))
+    scheduled = [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED]
+    activate_prospect(client, scheduled, _("approved by %(name)s", name=staff.first_name))
     emails.send_request_decided_email(visit_request)
+    if scheduled:
+        emails.send_sitter_assigned_email(sitter, scheduled, staff)
     return visit_request
 
 
@@ -496,6 +499,8 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
         emails.send_visit_cancelled_email(visit, by)
     else:
         emails.send_client_cancelled_email(visit, by)
+    if visit.sitter is not None:
+        emails.send_sitter_cancelled_email(visit, by)
     return visit
 
 
