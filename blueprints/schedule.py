@@ -134,7 +134,8 @@ def _added(visit_request):
     message = ngettext("Added %(num)d visit for %(client)s; the client and the sitter are emailed.",
                        "Added %(num)d visits for %(client)s; the client and the sitter are emailed.", count,
                        client=visit_request.client.name)
-    return done(message, url_for("schedule.index", view="week", date=first.day.isoformat()))
+    return done(visits.with_clashes(message, visits.visit_clashes(visit_request.visits)),
+                url_for("schedule.index", view="week", date=first.day.isoformat()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -160,7 +161,8 @@ def new():
 
 def _try_preview(client: ClientProfile, form: StaffVisitForm):
     try:
-        preview = visits.preview(client.id, visits.make_plan(client, **form.plan_values()))
+        preview = visits.staff_preview(client.id, visits.make_plan(client, **form.plan_values()),
+                                       visits.staff_by_id(form.sitter_id.data))
     except DomainError:
         return None
     if form.price.data is not None:
@@ -174,7 +176,7 @@ def _try_preview(client: ClientProfile, form: StaffVisitForm):
 def preview():
     client = or_404(_client_for_new())
     form = build_staff_form(client)
-    return render_page("schedule/new.html", "portal/_request_preview.html", preview=_try_preview(client, form),
+    return render_page("schedule/new.html", "schedule/_preview.html", preview=_try_preview(client, form),
                        **_new_context(client, form))
 
 

@@ -7,13 +7,14 @@ stays at 08:00 across a daylight-saving change.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from icalendar import Calendar, Event
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -95,9 +96,19 @@ class Conflict:
 
 
 @dataclass
+class Clash:
+    """A sitter's other booked visit at an overlapping time, or too close for the travel gap: a warning only."""
+
+    day: date
+    message: str
+
+
+@dataclass
 class Preview:
     visits: list[PlannedVisit] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    # Staff adding visits: where the sitter is booked elsewhere at the time.
+    clashes: list[Clash] = field(default_factory=list)
 
     @property
     def total_cents(self) -> int:
@@ -259,6 +270,76 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
     return conflicts
 
 
+def sitter_clashes(sitter: StaffUser | None, client_id: int, times: Iterable[tuple[datetime, datetime]],
+                   ignore_visit_ids: Iterable[int] = ()) -> list[Clash]:
+    """Where the sitter would be booked at overlapping times, or with less than the travel gap (site options)
+    between two homes: her booked visits for other clients on the same local days. One query, whatever the
+    number of visits. A warning for staff; nothing is refused.
+
+    The client's own visits are left out: they are at the same home, and `find_conflicts` refuses overlaps."""
+    planned = sorted((as_utc(starts), as_utc(ends)) for starts, ends in times)
+    if sitter is None or not planned:
+        return []
+    zone = local_zone()
+    days = sorted({starts.astimezone(zone).date() for starts, _ends in planned})
+    ignore = tuple(ignore_visit_ids)
+    gap = timedelta(minutes=get_settings().travel_gap_minutes or 0)
+    rows = db.session.execute(
+        select(Visit.id, Visit.day, Visit.window, Visit.starts_at, Visit.ends_at, Service.name,
+               ClientProfile.first_name, ClientProfile.last_name)
+        .join(Service, Service.id == Visit.service_id)
+        .join(ClientProfile, ClientProfile.id == Visit.client_id)
+        .where(Visit.sitter_id == sitter.id, Visit.day.in_(days),
+               Visit.status.in_(BOOKED), Visit.client_id != client_id,
+               Visit.id.not_in(ignore) if ignore else true())
+        .order_by(Visit.starts_at, Visit.id)
+    ).all()
+    clashes = []
+    for starts, ends in planned:
+        day = starts.astimezone(zone).date()
+        for row in rows:
+            if row.day != day:
+                continue
+            other_starts, other_ends = as_utc(row.starts_at), as_utc(row.ends_at)
+            words = {"day": _day(day), "when": window_label(CUSTOM, starts, ends), "sitter": sitter.first_name,
+                     "other": window_label(row.window, other_starts, other_ends),
+                     "client": f"{row.first_name} {row.last_name}", "service": row.name}
+            if other_starts < ends and starts < other_ends:
+                clashes.append(Clash(day, _("%(day)s, %(when)s: %(sitter)s is also booked %(other)s for %(client)s "
+                                            "(%(service)s): the times overlap.", **words)))
+                continue
+            between = other_starts - ends if other_starts >= ends else starts - other_ends
+            if between < gap:
+                clashes.append(Clash(day, ngettext(
+                    "%(day)s, %(when)s: %(sitter)s has only %(num)d minute to or from %(client)s (%(service)s, "
+                    "%(other)s); the travel gap is %(gap)d minutes.",
+                    "%(day)s, %(when)s: %(sitter)s has only %(num)d minutes to or from %(client)s (%(service)s, "
+                    "%(other)s); the travel gap is %(gap)d minutes.",
+                    int(between.total_seconds() // 60), gap=int(gap.total_seconds() // 60), **words)))
+    return clashes
+
+
+def with_clashes(message: str, clashes: list[Clash]) -> str:
+    """A success message that repeats the warnings shown before the decision."""
+    if not clashes:
+        return message
+    return _("%(message)s Warning: %(clashes)s", message=message, clashes=" ".join(c.message for c in clashes))
+
+
+def visit_clashes(visits_list: list[Visit]) -> list[Clash]:
+    """The clashes of booked visits with their sitters' other visits (after approving, adding, changing), in
+    one query per sitter: one, when the visits come from one decision."""
+    clashes = []
+    by_sitter: dict[int, list[Visit]] = {}
+    for visit in visits_list:
+        if visit.sitter_id is not None and visit.status in BOOKED:
+            by_sitter.setdefault(visit.sitter_id, []).append(visit)
+    for group in by_sitter.values():
+        clashes += sitter_clashes(group[0].sitter, group[0].client_id, [(v.starts_at, v.ends_at) for v in group],
+                                  [v.id for v in group])
+    return clashes
+
+
 def _day(day: date) -> str:
     return formatted(day, "day")
 
@@ -266,6 +347,14 @@ def _day(day: date) -> str:
 def preview(client_id: int, plan: Plan) -> Preview:
     planned = plan_visits(client_id, plan)
     return Preview(planned, find_conflicts(client_id, planned))
+
+
+def staff_preview(client_id: int, plan: Plan, sitter: StaffUser | None) -> Preview:
+    """What staff adding visits see before they add them: the price, what cannot be booked and where the sitter
+    is booked elsewhere at the time."""
+    planned = plan_visits(client_id, plan)
+    return Preview(planned, find_conflicts(client_id, planned),
+                   clashes=sitter_clashes(sitter, client_id, [(p.starts_at, p.ends_at) for p in planned]))
 
 
 def blockouts_between(first: date, last: date) -> list[BlockOut]:
@@ -470,6 +559,22 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
     if scheduled:
         emails.send_sitter_assigned_email(sitter, scheduled, staff)
     return visit_request
+
+
+def decision_clashes(visit_request: VisitRequest, approvals: list[Approval], sitter: StaffUser | None) -> list[Clash]:
+    """Before a decision: where the chosen sitter is booked elsewhere at the times of the visits to approve
+    (as the form has them; times that do not make sense yet are taken as requested)."""
+    waiting = {v.id: v for v in visit_request.visits if v.status == VisitStatus.REQUESTED}
+    times = []
+    for approval in approvals:
+        visit = waiting.get(approval.visit_id)
+        if visit is None or not approval.approve:
+            continue
+        if approval.start and approval.end and approval.start < approval.end:
+            times.append((local_moment(visit.day, approval.start), local_moment(visit.day, approval.end)))
+        else:
+            times.append((visit.starts_at, visit.ends_at))
+    return sitter_clashes(sitter, visit_request.client_id, times, tuple(waiting))
 
 
 def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") -> Visit:

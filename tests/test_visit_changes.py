@@ -1,5 +1,5 @@
-"""Changing booked visits: sitters told of the visits assigned to them and of cancellations. Email goes to a
-real SMTP server on loopback."""
+"""Changing booked visits: sitters told of their visits, and a sitter's clashes (overlaps and the travel gap)
+warned about. Email goes to a real SMTP server on loopback."""
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -130,3 +130,86 @@ def test_the_sitter_is_emailed_when_the_client_or_staff_cancel(app, portal, desk
     for message in (first, second):
         assert "$" not in inbox.text(message) and "$" not in inbox.html(message)
     assert len(inbox.to("hello@example.com")) == 1  # the business still hears of the client's cancellation
+
+
+def test_overlaps_are_warned_about_at_approval_before_and_after(app, portal, me, rex, walk, client, manager, sami, lee,
+                                                               make):
+    day = next_month_day(14)
+    elsewhere(make, walk, sami, day, time(9), time(10))
+    ask(portal, walk, [rex], start=day, end=day)  # morning, 8-11
+    visit_request = the_request()
+    login_as(client, manager)
+    overlap = (f"{day:%a %-d %b %Y}, 8 AM–11 AM: Sami is also booked 9 AM–10 AM for Ann Lowe (Dog walk): "
+               "the times overlap.")
+    me.client.primary_sitter_id = sami.id
+    db.session.commit()
+    review = body(client.get(f"/requests/{visit_request.id}"))
+    assert overlap in review and "A warning only" in review
+
+    [visit] = visit_request.visits
+    check = {"action": "check", "sitter_id": str(lee.id), "visits-0-visit_id": str(visit.id), "visits-0-approve": "y",
+             "visits-0-start": "08:00", "visits-0-end": "11:00", "visits-0-price": "25"}
+    clashes_only = {**HX, "HX-Target": "sitter-clashes"}
+    free = client.post(f"/requests/{visit_request.id}/decide", data=check, headers=clashes_only)
+    assert free.status_code == 200 and "<html" not in body(free) and 'id="sitter-clashes"' in body(free)
+    assert "No other visit of that sitter is near this time." in body(free)
+    check["sitter_id"] = str(sami.id)
+    busy = client.post(f"/requests/{visit_request.id}/decide", data=check, headers=clashes_only)
+    assert overlap in body(busy) and "<html" not in body(busy)
+    page = client.post(f"/requests/{visit_request.id}/decide", data=check)  # without JavaScript: the whole review
+    assert page.status_code == 200 and "<html" in body(page) and overlap in body(page)
+    check["visits-0-start"], check["visits-0-end"] = "10:30", "11:30"  # the times as changed in the form count
+    later = body(client.post(f"/requests/{visit_request.id}/decide", data=check, headers=clashes_only))
+    assert "Sami has only 30 minutes" not in later and "No other visit" in later
+    db.session.expire_all()
+    assert the_request().status.value == "pending"  # checking decides nothing
+
+    approved = decide(client, visit_request, sitter=sami)
+    assert approved.status_code == 303
+    flashed = body(client.get(approved.headers["Location"]))
+    assert "Approved: the visits are on the schedule" in flashed and f"Warning: {overlap}" in flashed
+
+
+def test_the_travel_gap_is_warned_about_when_adding(app, desk, me, rex, walk, sami, make):
+    get_settings().travel_gap_minutes = 30
+    db.session.commit()
+    day = next_month_day(16)
+    elsewhere(make, walk, sami, day, time(10), time(10, 50))
+    data = {"services": [str(walk.id)], "pets": [str(rex.id)], "mode": "days", "days-0": day.isoformat(),
+            "window": "midday", "sitter_id": str(sami.id), "price": ""}
+    gap = (f"{day:%a %-d %b %Y}, 11 AM–2 PM: Sami has only 10 minutes to or from Ann Lowe (Dog walk, 10 AM–10:50 AM); "
+           "the travel gap is 30 minutes.")
+    fragment = desk.post(f"/schedule/new/preview?client={me.client_id}", data=data,
+                         headers={**HX, "HX-Target": "staff-preview"})
+    assert fragment.status_code == 200 and "<html" not in body(fragment) and gap in body(fragment)
+    assert 'id="staff-preview"' in body(fragment) and "$25.00" in body(fragment)
+    page = desk.post(f"/schedule/new?client={me.client_id}", data={**data, "action": "preview"})
+    assert "<html" in body(page) and gap in body(page)
+    added = desk.post(f"/schedule/new?client={me.client_id}", data={**data, "action": "send"})
+    assert added.status_code == 303
+    assert f"Warning: {gap}" in body(desk.get(added.headers["Location"]))
+
+    get_settings().travel_gap_minutes = 10  # ten minutes is enough
+    db.session.commit()
+    assert "travel gap" not in body(desk.post(f"/schedule/new/preview?client={me.client_id}", data=data,
+                                              headers={**HX, "HX-Target": "staff-preview"}))
+
+
+def test_clashes_take_a_fixed_number_of_queries(app, me, rex, walk, sami, make, count_queries):
+    day = next_month_day(8)
+    get_settings()
+    times = [(visits.local_moment(day, time(9)), visits.local_moment(day, time(10)))]
+    elsewhere(make, walk, sami, day, time(9), time(10))
+    db.session.expire_all()
+    sami_again = db.session.get(StaffUser, sami.id)
+    with count_queries() as few:
+        assert len(visits.sitter_clashes(sami_again, me.client_id, times)) == 1
+    for hour in (11, 13, 15, 17):
+        elsewhere(make, walk, sami, day, time(hour), time(hour + 1))
+    many_times = times + [(visits.local_moment(day, time(h, 30)), visits.local_moment(day, time(h + 1, 30)))
+                          for h in (11, 13, 15, 17)]
+    db.session.expire_all()
+    sami_again = db.session.get(StaffUser, sami.id)
+    with count_queries() as many:
+        assert len(visits.sitter_clashes(sami_again, me.client_id, many_times)) == 5
+    assert many.count == few.count
