@@ -16,7 +16,7 @@ from extensions import db
 from filters import business_today, formatted, ngettext
 from filters import gettext as _
 from forms.visits import BlockOutForm, CancelForm, StaffVisitForm
-from models import BlockOut, ClientProfile, Role, Visit
+from models import BlockOut, ClientProfile, Role, Visit, VisitStatus
 from rendering import done, render_page, submit
 from services import clients, visits
 from services.errors import DomainError
@@ -130,12 +130,20 @@ def _add_visits(client: ClientProfile, form: StaffVisitForm):
 
 def _added(visit_request):
     first = visit_request.visits[0]
-    count = len(visit_request.visits)
-    message = ngettext("Added %(num)d visit for %(client)s; the client and the sitter are emailed.",
-                       "Added %(num)d visits for %(client)s; the client and the sitter are emailed.", count,
-                       client=visit_request.client.name)
-    return done(visits.with_clashes(message, visits.visit_clashes(visit_request.visits)),
-                url_for("schedule.index", view="week", date=first.day.isoformat()))
+    client = visit_request.client.name
+    booked = sum(v.status == VisitStatus.SCHEDULED for v in visit_request.visits)
+    recorded = len(visit_request.visits) - booked
+    said = []
+    if booked:
+        said.append(ngettext("Added %(num)d visit for %(client)s; the client and the sitter are emailed.",
+                             "Added %(num)d visits for %(client)s; the client and the sitter are emailed.", booked,
+                             client=client))
+    if recorded:
+        said.append(ngettext("Recorded %(num)d visit for %(client)s that already happened, as completed.",
+                             "Recorded %(num)d visits for %(client)s that already happened, as completed.", recorded,
+                             client=client))
+    message = visits.with_clashes(" ".join(said), visits.visit_clashes(visit_request.visits))
+    return done(message, url_for("schedule.index", view="week", date=first.day.isoformat()))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -35,6 +35,7 @@ from models import (
     Service,
     StaffUser,
     Visit,
+    VisitEvent,
     VisitRequest,
     VisitStatus,
     as_utc,
@@ -107,7 +108,8 @@ class Clash:
 class Preview:
     visits: list[PlannedVisit] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
-    # Staff adding visits: where the sitter is booked elsewhere at the time.
+    # Staff adding visits: those whose time is over (recorded as completed), and the sitter's clashes.
+    recorded: list[PlannedVisit] = field(default_factory=list)
     clashes: list[Clash] = field(default_factory=list)
 
     @property
@@ -234,17 +236,24 @@ def plan_visits(client_id: int, plan: Plan) -> list[PlannedVisit]:
     ]
 
 
-def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids: tuple[int, ...] = ()) -> list[Conflict]:
-    """Block-out days, the client's own requested or booked visits at the same time, and past times."""
+def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids: tuple[int, ...] = (),
+                   allow_past: bool = False) -> list[Conflict]:
+    """Block-out days, the client's own requested or booked visits at the same time, and past times.
+
+    `allow_past`: staff recording visits that already happened; a window that is over is allowed (it is
+    recorded as completed), one under way is still refused."""
     if not planned:
         return []
     now = utcnow()
     days = sorted({p.day for p in planned})
     conflicts: list[Conflict] = []
     for p in planned:
-        if p.starts_at <= now:
+        if p.starts_at <= now and not allow_past:
             conflicts.append(Conflict(p.day, _("%(day)s, %(when)s: that time has already passed.", day=_day(p.day),
                                                 when=p.label)))
+        elif p.starts_at <= now < p.ends_at:
+            conflicts.append(Conflict(p.day, _("%(day)s, %(when)s: that visit would be under way now; choose a later "
+                                                "start, or add it once it is over.", day=_day(p.day), when=p.label)))
     blockouts = blockouts_between(days[0], days[-1])
     for day in days:
         for blockout in blockouts:
@@ -350,10 +359,12 @@ def preview(client_id: int, plan: Plan) -> Preview:
 
 
 def staff_preview(client_id: int, plan: Plan, sitter: StaffUser | None) -> Preview:
-    """What staff adding visits see before they add them: the price, what cannot be booked and where the sitter
-    is booked elsewhere at the time."""
+    """What staff adding visits see before they add them: the price, what cannot be booked, the visits that
+    already happened (recorded as completed) and where the sitter is booked elsewhere at the time."""
     planned = plan_visits(client_id, plan)
-    return Preview(planned, find_conflicts(client_id, planned),
+    now = utcnow()
+    return Preview(planned, find_conflicts(client_id, planned, allow_past=True),
+                   recorded=[p for p in planned if p.ends_at <= now],
                    clashes=sitter_clashes(sitter, client_id, [(p.starts_at, p.ends_at) for p in planned]))
 
 
@@ -395,30 +406,44 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
 
 def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staff: StaffUser,
                price_cents: int | None = None) -> VisitRequest:
-    """Staff book visits directly: scheduled at once, with a sitter; the client and the sitter are emailed."""
+    """Staff book visits directly: scheduled at once, with a sitter; the client and the sitter are emailed.
+
+    A visit whose time is already over is recorded as it happened: completed, checked in and out at the
+    window staff entered, with a "recorded" event saying who recorded it."""
     if price_cents is not None and price_cents < 0:
         raise FieldErrors({"price": _("A price cannot be negative.")})
     pets = _pets_of(client, plan.pets)
     _check_sitter(client, sitter)
     _lock_client(client)
     planned = plan_visits(client.id, plan)
-    conflicts = find_conflicts(client.id, planned)
+    conflicts = find_conflicts(client.id, planned, allow_past=True)
     if conflicts:
         raise ConflictError(conflicts, booking=True)
     now = utcnow()
     visit_request = VisitRequest(client=client, created_by=staff, status=RequestStatus.APPROVED, notes=plan.notes.strip(),
                                  decided_at=now, decided_by=staff, decline_reason="")
+    recorded = []
     for p in planned:
         if price_cents is not None:
             p.price_cents = price_cents
         visit = _new_visit(client, p, pets, VisitStatus.SCHEDULED, plan.notes)
         visit.sitter = sitter
+        if p.ends_at <= now:
+            visit.status, visit.checked_in_at, visit.checked_out_at = VisitStatus.COMPLETED, p.starts_at, p.ends_at
+            recorded.append(visit)
         visit_request.visits.append(visit)
     db.session.add(visit_request)
     activate_prospect(client, visit_request.visits, _("visit added by %(name)s", name=staff.first_name))
     db.session.flush()
-    emails.send_request_decided_email(visit_request)
-    emails.send_sitter_assigned_email(sitter, visit_request.visits, staff)
+    for visit in recorded:
+        db.session.add(VisitEvent(visit_id=visit.id, kind="recorded", at=now, staff_id=staff.id,
+                                  details={"checked_in_at": [None, as_utc(visit.checked_in_at).isoformat()],
+                                           "checked_out_at": [None, as_utc(visit.checked_out_at).isoformat()]},
+                                  reason=_("Recorded by staff after the visit")))
+    scheduled = [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED]
+    if scheduled:  # a visit recorded after the fact is news to no one
+        emails.send_request_decided_email(visit_request)
+        emails.send_sitter_assigned_email(sitter, scheduled, staff)
     return visit_request
 
 

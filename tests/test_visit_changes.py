@@ -1,5 +1,5 @@
-"""Changing booked visits: sitters told of their visits, and a sitter's clashes (overlaps and the travel gap)
-warned about. Email goes to a real SMTP server on loopback."""
+"""Changing booked visits: sitters told of their visits, a sitter's clashes (overlaps and the travel gap) warned
+about, and visits recorded after they happened. Email goes to a real SMTP server on loopback."""
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -213,3 +213,49 @@ def test_clashes_take_a_fixed_number_of_queries(app, me, rex, walk, sami, make, 
     with count_queries() as many:
         assert len(visits.sitter_clashes(sami_again, me.client_id, many_times)) == 5
     assert many.count == few.count
+
+
+def test_staff_record_a_visit_that_already_happened(app, desk, manager, me, rex, walk, sami, inbox):
+    yesterday = datetime.now(NY).date() - timedelta(days=1)
+    data = {"services": [str(walk.id)], "pets": [str(rex.id)], "mode": "days", "days-0": yesterday.isoformat(),
+            "window": "custom", "start_time": "09:00", "end_time": "09:40", "sitter_id": str(sami.id), "price": ""}
+    preview = desk.post(f"/schedule/new/preview?client={me.client_id}", data=data,
+                        headers={**HX, "HX-Target": "staff-preview"})
+    assert "already happened: recorded as completed" in body(preview) and "cannot be booked" not in body(preview)
+    response = desk.post(f"/schedule/new?client={me.client_id}", data={**data, "action": "send"})
+    assert response.status_code == 303
+    page = body(desk.get(response.headers["Location"]))
+    assert "Recorded 1 visit for Nia Reyes that already happened, as completed." in page
+    [visit] = db.session.scalars(select(Visit)).all()
+    assert visit.status == VisitStatus.COMPLETED and visit.day == yesterday and visit.sitter_id == sami.id
+    assert as_utc(visit.checked_in_at) == as_utc(visit.starts_at) == visits.local_moment(yesterday, time(9))
+    assert as_utc(visit.checked_out_at) == as_utc(visit.ends_at) == visits.local_moment(yesterday, time(9, 40))
+    [event] = events(visit, "recorded")
+    assert event.staff_id == manager.id and event.reason == "Recorded by staff after the visit"
+    outbox.deliver_all()
+    assert inbox.messages == []  # nothing to tell anyone about a visit that is over
+    panel = body(desk.get(f"/schedule/visits/{visit.id}"))
+    assert "Completed" in panel and "reassign-sitter_id" not in panel  # over: nothing to change
+
+
+def test_a_visit_under_way_is_refused_and_clients_still_cannot_ask_for_the_past(app, desk, portal, me, rex, walk, sami):
+    now = datetime.now(NY)
+    if not time(1) <= now.time() <= time(22):
+        pytest.skip("a window around now must fit in the day")
+    data = {"services": [str(walk.id)], "pets": [str(rex.id)], "mode": "days", "days-0": now.date().isoformat(),
+            "window": "custom", "start_time": (now - timedelta(minutes=30)).strftime("%H:%M"),
+            "end_time": (now + timedelta(minutes=30)).strftime("%H:%M"), "sitter_id": str(sami.id), "action": "send"}
+    response = desk.post(f"/schedule/new?client={me.client_id}", data=data)
+    assert response.status_code == 422 and "that visit would be under way now" in body(response)
+    yesterday = now.date() - timedelta(days=1)
+    asked = ask(portal, walk, [rex], start=yesterday, end=yesterday)
+    assert asked.status_code == 422 and "that time has already passed" in body(asked)
+    assert db.session.scalar(select(func.count(Visit.id))) == 0
+
+
+def test_past_days_on_the_schedule_link_to_recording_visits(app, desk, client, sami):
+    today = datetime.now(NY).date()
+    week = body(desk.get(f"/schedule/?view=week&date={(today - timedelta(days=7)).isoformat()}"))
+    assert "visits that happened on" in week and f"/schedule/new?day={(today - timedelta(days=7)).isoformat()}" in week
+    login_as(client, sami)
+    assert "/schedule/new?day=" not in body(client.get("/schedule/?view=week"))
