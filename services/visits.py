@@ -328,6 +328,23 @@ def sitter_clashes(sitter: StaffUser | None, client_id: int, times: Iterable[tup
     return clashes
 
 
+def reassign_clashes(visit: Visit, sitter: StaffUser | None) -> list[Clash]:
+    """Before a reassignment: where the new sitter is booked elsewhere at the visit's time."""
+    return sitter_clashes(sitter, visit.client_id, [(visit.starts_at, visit.ends_at)], (visit.id,))
+
+
+def move_clashes(visit: Visit, day: date | None, window: str, start: time | None, end: time | None) -> list[Clash]:
+    """Before a move: where the visit's sitter is booked elsewhere at the new time (none until it is complete)."""
+    try:
+        starts, ends = times_for(window, start, end)
+    except FieldErrors:
+        return []
+    if day is None:
+        return []
+    return sitter_clashes(visit.sitter, visit.client_id, [(local_moment(day, starts), local_moment(day, ends))],
+                          (visit.id,))
+
+
 def with_clashes(message: str, clashes: list[Clash]) -> str:
     """A success message that repeats the warnings shown before the decision."""
     if not clashes:
@@ -499,9 +516,12 @@ def suggested_sitter(client: ClientProfile) -> StaffUser | None:
 def _check_sitter(client: ClientProfile, sitter: StaffUser | None) -> None:
     if sitter is None:
         raise FieldErrors({"sitter_id": _("Choose a sitter.")})
-    if not sitter.active or sitter.id in {s.id for s in client.blocked_sitters}:
-        raise FieldErrors({"sitter_id": _("%(sitter)s cannot be assigned to %(client)s.", sitter=sitter.first_name,
-                                          client=client.name)})
+    if not sitter.active:
+        raise FieldErrors({"sitter_id": _("%(sitter)s is inactive and cannot be assigned visits.",
+                                          sitter=sitter.first_name)})
+    if sitter.id in {s.id for s in client.blocked_sitters}:
+        raise FieldErrors({"sitter_id": _("%(sitter)s cannot be assigned to %(client)s: the client blocked this "
+                                          "sitter.", sitter=sitter.first_name, client=client.name)})
 
 
 @dataclass
@@ -631,6 +651,97 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
         emails.send_client_cancelled_email(visit, by)
     if visit.sitter is not None:
         emails.send_sitter_cancelled_email(visit, by)
+    return visit
+
+
+class NotChangeable(DomainError):
+    """The visit is no longer scheduled and ahead: it started, was cancelled, or someone changed it meanwhile."""
+
+
+def _check_changeable(visit: Visit) -> None:
+    if visit.status != VisitStatus.SCHEDULED:
+        raise NotChangeable(_("Only a scheduled visit can be changed; this one is %(state)s.",
+                              state=str(visit.state_label).lower()))
+    if as_utc(visit.starts_at) <= utcnow():
+        raise NotChangeable(_("This visit has already started; it can no longer be changed."))
+
+
+def reassign_visit(visit: Visit, sitter: StaffUser | None, staff: StaffUser) -> Visit:
+    """Give a scheduled visit that has not started to another sitter; the client and both sitters are told.
+
+    A conditional UPDATE (still scheduled, not started, still the old sitter's) makes a double submit or two
+    managers at once record one change."""
+    _check_changeable(visit)
+    _check_sitter(visit.client, sitter)
+    old = visit.sitter
+    if old is not None and old.id == sitter.id:
+        raise FieldErrors({"sitter_id": _("%(sitter)s already has this visit.", sitter=sitter.first_name)})
+    now = utcnow()
+    won = db.session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.status == VisitStatus.SCHEDULED, Visit.starts_at > now,
+               Visit.sitter_id == old.id if old is not None else Visit.sitter_id.is_(None))
+        .values(sitter_id=sitter.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise NotChangeable(_("Someone changed this visit a moment ago; here it is as it is now."))
+    db.session.add(VisitEvent(visit_id=visit.id, kind="reassigned", at=now, staff_id=staff.id,
+                              details={"sitter": [old.name if old else None, sitter.name],
+                                       "sitter_id": [old.id if old else None, sitter.id]}))
+    db.session.refresh(visit)
+    emails.send_visit_reassigned_email(visit, old)
+    emails.send_sitter_assigned_email(sitter, [visit], staff)
+    if old is not None:
+        emails.send_sitter_unassigned_email(old, visit, staff)
+    return visit
+
+
+def move_visit(visit: Visit, day: date | None, window: str, start: time | None, end: time | None,
+               staff: StaffUser) -> Visit:
+    """Move a scheduled visit that has not started to another day or time, checked as a new visit would be
+    (block-outs, the client's other visits, past times); the client and the sitter are told."""
+    _check_changeable(visit)
+    errors = {}
+    if day is None:
+        errors["day"] = _("Choose the day.")
+    try:
+        starts, ends = times_for(window, start, end)
+    except FieldErrors as error:
+        errors.update(error.errors)
+    if errors:
+        raise FieldErrors(errors)
+    new_starts, new_ends = local_moment(day, starts), local_moment(day, ends)
+    old_starts, old_ends = as_utc(visit.starts_at), as_utc(visit.ends_at)
+    if (new_starts, new_ends) == (old_starts, old_ends):
+        raise FieldErrors({"day": _("The visit is at that time already.")})
+    client = visit.client
+    _lock_client(client)
+    planned = PlannedVisit(day, visit.service, new_starts, new_ends, window, visit.price_cents)
+    conflicts = find_conflicts(client.id, [planned], ignore_visit_ids=(visit.id,))
+    if conflicts:
+        raise FieldErrors({"day": " ".join(c.message for c in conflicts)})
+    old_day, old_window = visit.day, visit.window
+    now = utcnow()
+    won = db.session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.status == VisitStatus.SCHEDULED, Visit.starts_at > now,
+               Visit.starts_at == visit.starts_at, Visit.ends_at == visit.ends_at)
+        .values(day=day, starts_at=new_starts, ends_at=new_ends, window=window)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise NotChangeable(_("Someone changed this visit a moment ago; here it is as it is now."))
+    db.session.add(VisitEvent(visit_id=visit.id, kind="moved", at=now, staff_id=staff.id,
+                              details={"starts_at": [old_starts.isoformat(), new_starts.isoformat()],
+                                       "ends_at": [old_ends.isoformat(), new_ends.isoformat()],
+                                       "day": [old_day.isoformat(), day.isoformat()],
+                                       "window": [old_window, window]}))
+    was = _("%(day)s, %(when)s", day=_day(old_day), when=window_label(old_window, old_starts, old_ends))
+    db.session.refresh(visit)
+    emails.send_visit_moved_email(visit, was)
+    if visit.sitter is not None:
+        emails.send_sitter_visit_moved_email(visit, was, staff)
     return visit
 
 

@@ -1,5 +1,7 @@
-"""Changing booked visits: sitters told of their visits, a sitter's clashes (overlaps and the travel gap) warned
-about, and visits recorded after they happened. Email goes to a real SMTP server on loopback."""
+"""Changing booked visits: reassigning and moving them, sitters told of their visits, a sitter's clashes
+(overlaps and the travel gap) warned about, and visits recorded after they happened. Email goes to a real
+SMTP server on loopback."""
+import threading
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -259,3 +261,259 @@ def test_past_days_on_the_schedule_link_to_recording_visits(app, desk, client, s
     assert "visits that happened on" in week and f"/schedule/new?day={(today - timedelta(days=7)).isoformat()}" in week
     login_as(client, sami)
     assert "/schedule/new?day=" not in body(client.get("/schedule/?view=week"))
+
+
+def test_the_visit_panel_offers_changes_to_managers_as_a_page_and_a_fragment(app, desk, me, rex, walk, sami, client,
+                                                                             sitter):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    page, fragment = desk.get(f"/schedule/visits/{visit.id}"), desk.get(f"/schedule/visits/{visit.id}",
+                                                                        headers={**HX, "HX-Target": "visit"})
+    assert "<html" in body(page) and "<html" not in body(fragment)
+    for response in (page, fragment):
+        text = body(response)
+        assert "Give this visit to another sitter" in text and "Move to another day or time" in text
+        assert 'name="reassign-sitter_id"' in text and 'name="move-day"' in text
+        assert f'value="{visit.day.isoformat()}"' in text and 'value="10:00"' in text
+    login_as(client, sami)  # her own visit: she reads it, without the forms that change it
+    own = body(client.get(f"/schedule/visits/{visit.id}"))
+    assert "Dog walk" in own and "reassign-sitter_id" not in own and "move-day" not in own
+
+
+def test_a_manager_reassigns_a_visit_and_the_client_and_both_sitters_are_emailed(app, desk, manager, me, rex, walk,
+                                                                               sami, lee, inbox):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    response = reassign(desk, visit, lee, headers={**HX, "HX-Target": "visit"})
+    text = body(response)
+    assert response.status_code == 200 and "<html" not in text
+    assert "Reassigned to Lee; the client and both sitters are emailed." in text
+    db.session.expire_all()
+    assert visit.sitter_id == lee.id and visit.status == VisitStatus.SCHEDULED
+    [event] = events(visit, "reassigned")
+    assert event.staff_id == manager.id
+    assert event.details == {"sitter": ["Sami Member", "Lee Member"], "sitter_id": [sami.id, lee.id]}
+
+    outbox.deliver_all()
+    [to_client] = inbox.to("nia@example.com")
+    assert "a new sitter for your visit" in to_client["Subject"]
+    assert "Lee will come to this visit instead of Sami" in inbox.text(to_client)
+    [to_lee] = inbox.to("lee@example.com")
+    assert "A visit for you: Nia Reyes" in to_lee["Subject"]
+    link = f"http://localhost/schedule/visits/{visit.id}"
+    assert link in inbox.text(to_lee) and f'href="{link}"' in inbox.html(to_lee)
+    [to_sami] = inbox.to("sami@example.com")
+    assert "No longer yours: Nia Reyes" in to_sami["Subject"] and "no longer need to go" in inbox.text(to_sami)
+    assert link not in inbox.text(to_sami)  # not hers any more: the link would answer 404
+    for message in (to_lee, to_sami):  # sitters never see prices
+        assert "$" not in inbox.text(message) and "$" not in inbox.html(message)
+        assert "Rex" in inbox.text(message) and "Dog walk" in inbox.text(message)
+
+
+def test_without_javascript_a_reassignment_redirects_to_the_visit(app, desk, me, rex, walk, sami, lee):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    response = reassign(desk, visit, lee)
+    assert response.status_code == 303 and response.headers["Location"] == f"/schedule/visits/{visit.id}"
+    page = body(desk.get(response.headers["Location"]))
+    assert "<html" in page and "Reassigned to Lee" in page and "Lee Member" in page
+
+
+@pytest.mark.parametrize("headers", [{}, {**HX, "HX-Target": "visit"}], ids=["page", "htmx"])
+def test_blocked_and_inactive_sitters_are_refused_beside_the_field(app, desk, me, rex, walk, sami, make, headers):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    blocked = make.staff(Role.SITTER, first_name="Bo")
+    gone = make.staff(Role.SITTER, first_name="Gil", active=False)
+    me.client.blocked_sitters = [blocked]
+    db.session.commit()
+    panel = body(desk.get(f"/schedule/visits/{visit.id}"))
+    assert "Bo Member" not in panel and "Gil Member" not in panel  # neither is offered
+    before = queued()
+    for who, name in ((blocked, "Bo"), (gone, "Gil"), (None, None)):
+        response = reassign(desk, visit, who, headers=headers)
+        text = body(response)
+        assert response.status_code == 422 and ("<html" in text) == (not headers)
+        message = {"Bo": "Bo cannot be assigned to Nia Reyes: the client blocked this sitter.",
+                   "Gil": "Gil is inactive and cannot be assigned visits.", None: "Choose a sitter."}[name]
+        assert message in text and text.index(message) > text.index('name="reassign-sitter_id"')
+    db.session.expire_all()
+    assert visit.sitter_id == sami.id and events(visit, "reassigned") == [] and queued() == before
+
+
+def test_a_double_submitted_reassignment_records_once(app, desk, me, rex, walk, sami, lee):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    before = queued()
+    first, second = reassign(desk, visit, lee), reassign(desk, visit, lee)
+    assert first.status_code == 303
+    assert second.status_code == 422 and "Lee already has this visit." in body(second)
+    db.session.expire_all()
+    assert len(events(visit, "reassigned")) == 1 and queued() == before + 3  # client, Lee, Sami: once each
+
+
+def test_two_managers_reassigning_at_once_have_one_winner(app, me, rex, walk, sami, make):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    visit_id = visit.id
+    managers = [make.staff(Role.MANAGER) for _ in range(4)]
+    targets = [make.staff(Role.SITTER) for _ in range(4)]
+    pairs = [(m.id, t.id) for m, t in zip(managers, targets)]
+    barrier = threading.Barrier(len(pairs))
+    outcomes = []
+
+    def attempt(manager_id, sitter_id):
+        with app.app_context():
+            try:
+                staff = db.session.get(StaffUser, manager_id)
+                mine = visits.load_visit(visit_id, staff)
+                mine.client.blocked_sitters  # loaded before the race, as the view has it
+                sitter = db.session.get(StaffUser, sitter_id)
+                barrier.wait()
+                visits.reassign_visit(mine, sitter, staff)
+                db.session.commit()
+                outcomes.append("won")
+            except visits.NotChangeable:
+                db.session.rollback()
+                outcomes.append("lost")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in pairs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["lost"] * 3 + ["won"], outcomes
+    db.session.expire_all()
+    [event] = events(visit, "reassigned")
+    assert db.session.get(Visit, visit_id).sitter_id == event.details["sitter_id"][1]
+
+
+@pytest.mark.parametrize("headers", [{}, {**HX, "HX-Target": "visit"}], ids=["page", "htmx"])
+def test_a_visit_that_started_or_was_cancelled_cannot_be_changed(app, desk, me, rex, walk, sami, lee, headers):
+    started = book(me.client, [rex], walk, sami, datetime.now(NY).date())
+    started.starts_at = datetime.now(timezone.utc) - timedelta(minutes=10)
+    started.ends_at = datetime.now(timezone.utc) + timedelta(minutes=50)
+    cancelled = book(me.client, [rex], walk, sami, next_month_day(4), status=VisitStatus.CANCELLED)
+    db.session.commit()
+    for visit, message in ((started, "already started"), (cancelled, "this one is cancelled")):
+        for response in (reassign(desk, visit, lee, headers=headers),
+                         move(desk, visit, next_month_day(6), "morning", headers=headers)):
+            text = body(response)
+            assert response.status_code == 409 and message in text and ("<html" in text) == (not headers)
+            assert "reassign-sitter_id" not in text  # the panel as it is now: nothing left to change
+    db.session.expire_all()
+    assert started.sitter_id == sami.id and cancelled.day == next_month_day(4)
+    assert db.session.scalar(select(func.count(VisitEvent.id))) == 0
+
+
+def test_a_manager_moves_a_visit_and_the_client_and_sitter_are_emailed(app, desk, manager, me, rex, walk, sami,
+                                                                       inbox):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    old_starts, old_ends = as_utc(visit.starts_at), as_utc(visit.ends_at)
+    new_day = next_month_day(9)
+    response = move(desk, visit, new_day, "evening", headers={**HX, "HX-Target": "visit"})
+    text = body(response)
+    assert response.status_code == 200 and "<html" not in text
+    assert f"Moved to {new_day:%a %-d %b %Y}, Evening, 5 PM–8 PM; the client and the sitter are emailed." in text
+    db.session.expire_all()
+    assert visit.day == new_day and visit.window == "evening"
+    assert local(visit.starts_at).strftime("%Y-%m-%d %H:%M") == f"{new_day.isoformat()} 17:00"
+    assert local(visit.ends_at).strftime("%H:%M") == "20:00"
+    [event] = events(visit, "moved")
+    assert event.staff_id == manager.id
+    assert event.details["day"] == [next_month_day(4).isoformat(), new_day.isoformat()]
+    assert event.details["starts_at"] == [old_starts.isoformat(), as_utc(visit.starts_at).isoformat()]
+    assert event.details["ends_at"] == [old_ends.isoformat(), as_utc(visit.ends_at).isoformat()]
+    week = body(desk.get(f"/schedule/?view=day&date={new_day.isoformat()}"))
+    assert f"/schedule/visits/{visit.id}" in week  # the day index moved with the times
+
+    outbox.deliver_all()
+    [to_client] = inbox.to("nia@example.com")
+    assert f"your visit is moved to {new_day.day} {new_day:%b}" in to_client["Subject"]
+    assert f"We moved your visit from {next_month_day(4):%a %-d %b %Y}, 10 AM–11 AM" in inbox.text(to_client)
+    [to_sami] = inbox.to("sami@example.com")
+    assert "Visit moved: Nia Reyes" in to_sami["Subject"] and "Evening, 5 PM–8 PM" in inbox.text(to_sami)
+    assert f"http://localhost/schedule/visits/{visit.id}" in inbox.text(to_sami)
+    assert "$" not in inbox.text(to_sami) and "$" not in inbox.html(to_sami)
+
+
+def test_a_move_to_custom_times_and_without_javascript_redirects(app, desk, me, rex, walk, sami):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    bad = move(desk, visit, next_month_day(4), "custom", "15:00", "14:00")
+    assert bad.status_code == 422 and "The end time must be after the start time." in body(bad)
+    same = move(desk, visit, next_month_day(4), "custom", "10:00", "11:00", headers={**HX, "HX-Target": "visit"})
+    assert same.status_code == 422 and "The visit is at that time already." in body(same)
+    response = move(desk, visit, next_month_day(4), "custom", "14:30", "15:15")
+    assert response.status_code == 303 and response.headers["Location"] == f"/schedule/visits/{visit.id}"
+    assert "Moved to" in body(desk.get(response.headers["Location"]))
+    db.session.expire_all()
+    assert local(visit.starts_at).strftime("%H:%M") == "14:30" and visit.window == "custom"
+    again = move(desk, visit, next_month_day(4), "custom", "14:30", "15:15")  # a double submit
+    assert again.status_code == 422 and len(events(visit, "moved")) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {**HX, "HX-Target": "visit"}], ids=["page", "htmx"])
+def test_a_move_onto_a_block_out_a_clash_or_the_past_is_refused(app, desk, manager, me, rex, walk, sami, headers):
+    from models import BlockOut
+
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    closed, busy = next_month_day(10), next_month_day(12)
+    db.session.add(BlockOut(starts_on=closed, ends_on=closed, note="Holiday", created_by=manager))
+    book(me.client, [rex], walk, sami, busy, time(8), time(9))
+    db.session.commit()
+    before = queued()
+    yesterday = datetime.now(NY).date() - timedelta(days=1)
+    for day, window, message in ((closed, "morning", f"{closed:%a %-d %b %Y}: we are closed: Holiday."),
+                                 (busy, "morning", f"{busy:%a %-d %b %Y}: Dog walk is booked 8 AM–9 AM."),
+                                 (yesterday, "morning", "that time has already passed")):
+        response = move(desk, visit, day, window, headers=headers)
+        text = body(response)
+        assert response.status_code == 422 and message in text and ("<html" in text) == (not headers)
+        assert text.index(message) > text.index('name="move-day"')  # beside the day
+    db.session.expire_all()
+    assert visit.day == next_month_day(4) and events(visit, "moved") == [] and queued() == before
+
+
+def test_a_sitter_cannot_reassign_or_move_even_her_own_visit(app, client, me, rex, walk, sami, lee, portal):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    login_as(client, sami)
+    assert reassign(client, visit, lee).status_code == 403
+    assert move(client, visit, next_month_day(6), "morning").status_code == 403
+    assert reassign(portal, visit, lee).status_code == 403  # nor a client
+    db.session.expire_all()
+    assert visit.sitter_id == sami.id and visit.day == next_month_day(4)
+
+
+def test_a_manager_assigning_herself_is_not_emailed(app, desk, manager, me, rex, walk, sami, inbox):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    assert reassign(desk, visit, manager).status_code == 303
+    outbox.deliver_all()
+    assert inbox.to(manager.email) == [] and len(inbox.to("sami@example.com")) == 1
+
+
+def test_clashes_are_warned_about_when_reassigning(app, desk, me, rex, walk, sami, lee, make):
+    get_settings().travel_gap_minutes = 15
+    db.session.commit()
+    visit = book(me.client, [rex], walk, sami, next_month_day(4), time(10), time(11))
+    elsewhere(make, walk, lee, next_month_day(4), time(11, 5), time(12))
+    book(me.client, [rex], walk, lee, next_month_day(4), time(11), time(12))  # the same home: no travel, no warning
+    gap = "Lee has only 5 minutes to or from Ann Lowe (Dog walk, 11:05 AM–12 PM); the travel gap is 15 minutes."
+    check = reassign(desk, visit, lee, headers={**HX, "HX-Target": "reassign-clashes"}, action="check")
+    text = body(check)
+    assert check.status_code == 200 and "<html" not in text and 'id="reassign-clashes"' in text and gap in text
+    assert text.count("<li>") == 1
+    page = reassign(desk, visit, lee, action="check")  # without JavaScript: the panel, its form open
+    assert "<html" in body(page) and gap in body(page) and "<details class=\"visit-change\" open>" in body(page)
+    db.session.expire_all()
+    assert visit.sitter_id == sami.id and events(visit, "reassigned") == []
+    done = reassign(desk, visit, lee, headers={**HX, "HX-Target": "visit"})
+    assert done.status_code == 200 and "Reassigned to Lee" in body(done)
+    assert f"Warning: {next_month_day(4):%a}" in body(done) and gap in body(done)
+
+
+def test_a_move_is_checked_for_the_sitters_clashes_before_and_after(app, desk, me, rex, walk, sami, make):
+    visit = book(me.client, [rex], walk, sami, next_month_day(4))
+    elsewhere(make, walk, sami, next_month_day(5), time(17), time(18))
+    check = move(desk, visit, next_month_day(5), "evening", headers={**HX, "HX-Target": "move-clashes"},
+                 action="check")
+    assert check.status_code == 200 and "<html" not in body(check) and "the times overlap" in body(check)
+    db.session.expire_all()
+    assert visit.day == next_month_day(4)
+    moved = move(desk, visit, next_month_day(5), "evening", headers={**HX, "HX-Target": "visit"})
+    assert moved.status_code == 200 and "Warning:" in body(moved) and "the times overlap" in body(moved)
