@@ -20,8 +20,9 @@ bp = Blueprint("requests", __name__, url_prefix="/requests")
 STATUS_FILTERS = [("pending", _l("Waiting for approval")), ("approved", _l("Approved")),
                   ("partial", _l("Partly approved")), ("declined", _l("Declined")), ("all", _l("All"))]
 # Flashed, so made plain strings (str) where they are used: the session cannot keep a lazy string.
-DECIDED = {RequestStatus.APPROVED: _l("Approved: the visits are on the schedule and the client is emailed."),
-           RequestStatus.PARTIAL: _l("Partly approved: the client is emailed which visits are booked."),
+DECIDED = {RequestStatus.APPROVED: _l("Approved: the visits are on the schedule; the client and the sitter are "
+                                      "emailed."),
+           RequestStatus.PARTIAL: _l("Partly approved: the client and the sitter are emailed which visits are booked."),
            RequestStatus.DECLINED: _l("Declined: the client is emailed the reason.")}
 
 
@@ -43,10 +44,23 @@ def build_decision_form(visit_request: VisitRequest) -> DecisionForm:
     return form
 
 
+def _approvals(form: DecisionForm, declining: bool = False) -> list[visits.Approval]:
+    return [visits.Approval(int(entry.visit_id.data), entry.approve.data and not declining, entry.start.data,
+                            entry.end.data, entry.price.data) for entry, _visit in form.rows]
+
+
 def _context(visit_request: VisitRequest, form: DecisionForm | None = None, **extra) -> dict:
+    """The review: the decision form while pending, with where the chosen sitter is booked elsewhere then."""
     if form is None and visit_request.status == RequestStatus.PENDING:
         form = build_decision_form(visit_request)
-    return {"item": visit_request, "form": form, **extra}
+    clashes = []
+    if form is not None:
+        clashes = visits.decision_clashes(visit_request, _approvals(form), visits.staff_by_id(form.sitter_id.data))
+    return {"item": visit_request, "form": form, "clashes": clashes, "clash_id": "sitter-clashes", **extra}
+
+
+# The review, or for htmx the sitter's clashes under the form when a choice changes.
+REQUEST_FRAGMENTS = {"request": "requests/_request.html", "sitter-clashes": "schedule/_clashes.html"}
 
 
 @bp.get("/")
@@ -69,10 +83,15 @@ def show(request_id: int):
 
 def _decide(visit_request: VisitRequest, form: DecisionForm) -> VisitRequest:
     declining = request.form.get("action") == "decline"
-    approvals = [visits.Approval(int(entry.visit_id.data), entry.approve.data and not declining, entry.start.data,
-                                 entry.end.data, entry.price.data) for entry, _visit in form.rows]
-    return visits.decide_request(visit_request, current_user, approvals, visits.staff_by_id(form.sitter_id.data),
-                                 form.reason.data or "")
+    return visits.decide_request(visit_request, current_user, _approvals(form, declining),
+                                 visits.staff_by_id(form.sitter_id.data), form.reason.data or "")
+
+
+def _decided(decided: VisitRequest):
+    """Approved: the message repeats where the sitter is booked elsewhere at the time."""
+    message = visits.with_clashes(str(DECIDED[decided.status]), visits.visit_clashes(decided.visits))
+    return done(message, url_for("requests.show", request_id=decided.id), "requests/_request.html",
+                **_context(decided))
 
 
 @bp.post("/<int:request_id>/decide")
@@ -82,6 +101,8 @@ def decide(request_id: int):
     if visit_request.status != RequestStatus.PENDING:
         return _already_decided(visit_request, _("This request was already decided."))
     form = build_decision_form(visit_request)
+    if request.form.get("action") == "check":  # the sitter or the times changed: only show the clashes
+        return render_page("requests/show.html", REQUEST_FRAGMENTS, **_context(visit_request, form, checked=bool(form.sitter_id.data)))
 
     def again(status: int):
         if isinstance(form.refusal, visits.AlreadyDecided):
@@ -90,9 +111,7 @@ def decide(request_id: int):
         return render_page("requests/show.html", "requests/_request.html", status=status,
                            **_context(request_or_404(request_id), form))
 
-    return submit(form, lambda: _decide(visit_request, form),
-                  lambda decided: done(str(DECIDED[decided.status]), url_for("requests.show", request_id=request_id),
-                                       "requests/_request.html", **_context(decided)), again)
+    return submit(form, lambda: _decide(visit_request, form), _decided, again)
 
 
 def _place_row_errors(form: DecisionForm) -> None:

@@ -13,10 +13,10 @@ from flask_wtf import FlaskForm
 
 from access import client_or_404, id_arg, manager_required, or_404, staff_required, visit_or_404
 from extensions import db
-from filters import business_today, formatted, ngettext
+from filters import business_today, formatted, local_zone, ngettext
 from filters import gettext as _
-from forms.visits import BlockOutForm, CancelForm, StaffVisitForm
-from models import BlockOut, ClientProfile, Role
+from forms.visits import BlockOutForm, CancelForm, MoveForm, ReassignForm, StaffVisitForm
+from models import BlockOut, ClientProfile, Role, Visit, VisitStatus, as_utc
 from rendering import done, render_page, submit
 from services import clients, visits
 from services.errors import DomainError
@@ -75,14 +75,37 @@ def index():
                        **_schedule_context(view, day, _sitter_filter(), schedule_args=schedule_args))
 
 
-def _visit_page(visit, form, status: int = 200):
-    return render_page("schedule/visit.html", "schedule/_visit.html", status=status, visit=visit, form=form)
+def _visit_context(visit: Visit, form: CancelForm | None = None, reassign: ReassignForm | None = None,
+                   move: MoveForm | None = None, **extra) -> dict:
+    """The visit panel: its facts and, for managers while it is scheduled and ahead, the forms that change it."""
+    context = {"visit": visit, "form": form, "reassign_form": None, "move_form": None, "reassign_clashes": [],
+               "move_clashes": [], "checked": "", "opened": "", **extra}
+    if current_user.can_manage and visit.status == VisitStatus.SCHEDULED and visit.open:
+        zone = local_zone()
+        context["reassign_form"] = reassign or ReassignForm(formdata=None, prefix="reassign", sitter_id=0)
+        context["reassign_form"].offer_sitters([(user, tag) for user, tag in visits.sitter_choices(visit.client)
+                                                if user.id != visit.sitter_id])
+        context["move_form"] = move or MoveForm(
+            formdata=None, prefix="move", day=visit.day, window=visit.window,
+            start_time=as_utc(visit.starts_at).astimezone(zone).time(),
+            end_time=as_utc(visit.ends_at).astimezone(zone).time())
+        context["move_form"].offer()
+    return context
+
+
+# The panel, or for htmx one of its parts: the warnings under a form when its choice changes.
+VISIT_FRAGMENTS = {"visit": "schedule/_visit.html", "reassign-clashes": "schedule/_clashes.html",
+                   "move-clashes": "schedule/_clashes.html"}
+
+
+def _visit_page(visit: Visit, status: int = 200, **forms):
+    return render_page("schedule/visit.html", VISIT_FRAGMENTS, status=status, **_visit_context(visit, **forms))
 
 
 @bp.get("/visits/<int:visit_id>")
 @staff_required()
 def show_visit(visit_id: int):
-    return _visit_page(visit_or_404(visit_id), CancelForm(formdata=None))
+    return _visit_page(visit_or_404(visit_id), form=CancelForm(formdata=None))
 
 
 @bp.post("/visits/<int:visit_id>/cancel")
@@ -90,11 +113,66 @@ def show_visit(visit_id: int):
 def cancel_visit(visit_id: int):
     visit = visit_or_404(visit_id)
     form = CancelForm()
-    return submit(form, lambda: visits.cancel_visit(visit, current_user, form.reason.data),
-                  lambda cancelled: done(_("Cancelled; the client is emailed the reason."),
-                                         url_for("schedule.show_visit", visit_id=visit_id), "schedule/_visit.html",
-                                         visit=cancelled, form=None),
-                  lambda status: _visit_page(visit, form, status))
+    return submit(form, lambda: visits.cancel_visit(visit, current_user, form.reason.data), _cancelled,
+                  lambda status: _refused(visit, form, status, form=form))
+
+
+def _cancelled(visit: Visit):
+    return _changed(visit, _("Cancelled; the client and the sitter are emailed the reason.") if visit.sitter_id
+                    else _("Cancelled; the client is emailed the reason."), clashes=False)
+
+
+def _changed(visit: Visit, message: str, clashes: bool = True):
+    """After a change to a visit: the panel with the message, and any clash of its sitter repeated."""
+    if clashes:
+        message = visits.with_clashes(message, visits.visit_clashes([visit]))
+    return done(message, url_for("schedule.show_visit", visit_id=visit.id), "schedule/_visit.html",
+                **_visit_context(visit))
+
+
+def _refused(visit: Visit, sent, status: int, **forms):
+    """A change refused: the message beside its field (422), or, when the visit is no longer open, 409 and the
+    panel as it is now."""
+    if isinstance(sent.refusal, visits.NotChangeable):
+        return _visit_page(visit, status=409, form=CancelForm(formdata=None), notice=sent.refusal.message,
+                           notice_category="error")
+    return _visit_page(visit, status=status, **forms)
+
+
+@bp.post("/visits/<int:visit_id>/reassign")
+@manager_required
+def reassign_visit(visit_id: int):
+    """Give the visit to another sitter; `action=check` only shows where that sitter is booked at the time."""
+    visit = visit_or_404(visit_id)
+    form = ReassignForm(prefix="reassign")
+    if request.form.get("action") == "check":
+        sitter = visits.staff_by_id(form.sitter_id.data)
+        clashes = visits.reassign_clashes(visit, sitter)
+        return _visit_page(visit, form=CancelForm(formdata=None), reassign=form, reassign_clashes=clashes,
+                           clash_id="reassign-clashes", clashes=clashes, checked="reassign" if sitter else "",
+                           opened="reassign")
+    return submit(form, lambda: visits.reassign_visit(visit, visits.staff_by_id(form.sitter_id.data), current_user),
+                  lambda changed: _changed(changed, _("Reassigned to %(name)s; the client and both sitters are "
+                                                      "emailed.", name=changed.sitter.first_name)),
+                  lambda status: _refused(visit, form, status, form=CancelForm(formdata=None), reassign=form))
+
+
+@bp.post("/visits/<int:visit_id>/move")
+@manager_required
+def move_visit(visit_id: int):
+    """Move the visit to another day or time; `action=check` only shows where its sitter is booked then."""
+    visit = visit_or_404(visit_id)
+    form = MoveForm(prefix="move")
+    if request.form.get("action") == "check":
+        clashes = visits.move_clashes(visit, **form.move_values())
+        return _visit_page(visit, form=CancelForm(formdata=None), move=form, move_clashes=clashes,
+                           clash_id="move-clashes", clashes=clashes, checked="move" if visit.sitter_id else "",
+                           opened="move")
+    return submit(form, lambda: visits.move_visit(visit, **form.move_values(), staff=current_user),
+                  lambda changed: _changed(changed, _("Moved to %(day)s, %(when)s; the client and the sitter are "
+                                                      "emailed.", day=formatted(changed.day, "day"),
+                                                      when=changed.when)),
+                  lambda status: _refused(visit, form, status, form=CancelForm(formdata=None), move=form))
 
 
 def _client_for_new() -> ClientProfile | None:
@@ -126,11 +204,20 @@ def _add_visits(client: ClientProfile, form: StaffVisitForm):
 
 def _added(visit_request):
     first = visit_request.visits[0]
-    count = len(visit_request.visits)
-    return done(ngettext("Added %(num)d visit for %(client)s; the client is emailed.",
-                         "Added %(num)d visits for %(client)s; the client is emailed.", count,
-                         client=visit_request.client.name),
-                url_for("schedule.index", view="week", date=first.day.isoformat()))
+    client = visit_request.client.name
+    booked = sum(v.status == VisitStatus.SCHEDULED for v in visit_request.visits)
+    recorded = len(visit_request.visits) - booked
+    said = []
+    if booked:
+        said.append(ngettext("Added %(num)d visit for %(client)s; the client and the sitter are emailed.",
+                             "Added %(num)d visits for %(client)s; the client and the sitter are emailed.", booked,
+                             client=client))
+    if recorded:
+        said.append(ngettext("Recorded %(num)d visit for %(client)s that already happened, as completed.",
+                             "Recorded %(num)d visits for %(client)s that already happened, as completed.", recorded,
+                             client=client))
+    message = visits.with_clashes(" ".join(said), visits.visit_clashes(visit_request.visits))
+    return done(message, url_for("schedule.index", view="week", date=first.day.isoformat()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -156,7 +243,8 @@ def new():
 
 def _try_preview(client: ClientProfile, form: StaffVisitForm):
     try:
-        preview = visits.preview(client.id, visits.make_plan(client, **form.plan_values()))
+        preview = visits.staff_preview(client.id, visits.make_plan(client, **form.plan_values()),
+                                       visits.staff_by_id(form.sitter_id.data))
     except DomainError:
         return None
     if form.price.data is not None:
@@ -170,7 +258,7 @@ def _try_preview(client: ClientProfile, form: StaffVisitForm):
 def preview():
     client = or_404(_client_for_new())
     form = build_staff_form(client)
-    return render_page("schedule/new.html", "portal/_request_preview.html", preview=_try_preview(client, form),
+    return render_page("schedule/new.html", "schedule/_preview.html", preview=_try_preview(client, form),
                        **_new_context(client, form))
 
 

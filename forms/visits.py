@@ -107,6 +107,32 @@ class CancelForm(FlaskForm):
         InputRequired(message=_l("Say why (the client reads it).")), Length(max=2000)])
 
 
+class ReassignForm(FlaskForm):
+    """Give a scheduled visit to another sitter (shown with the prefix "reassign" beside the other forms)."""
+
+    # Not validated against the choices: the visits service says why a sitter cannot take the visit.
+    sitter_id = SelectField(_l("New sitter"), coerce=int, validate_choice=False)
+
+    def offer_sitters(self, choices: list) -> None:
+        self.sitter_id.choices = sitter_choices(choices)
+
+
+class MoveForm(FlaskForm):
+    """Move a scheduled visit to another day or time (prefix "move")."""
+
+    day = DateField(_l("Day"), validators=[Optional()])
+    window = RadioField(_l("Time of day"), validate_choice=False)
+    start_time = TimeField(_l("From"), validators=[Optional()])
+    end_time = TimeField(_l("To"), validators=[Optional()])
+
+    def offer(self) -> None:
+        self.window.choices = window_choices()
+
+    def move_values(self) -> dict:
+        return {"day": self.day.data, "window": self.window.data or "", "start": self.start_time.data,
+                "end": self.end_time.data}
+
+
 class BlockOutForm(FlaskForm):
     starts_on = DateField(_l("First day"), validators=[InputRequired(message=_l("Choose the first day."))])
     ends_on = DateField(_l("Last day"), validators=[Optional()], description=_l("Leave blank for one day."))

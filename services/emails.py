@@ -143,6 +143,90 @@ def send_blockout_notice_email(blockout, visits) -> None:
     )
 
 
+def _sitter_address(sitter: StaffUser | None, actor=None) -> list[str]:
+    """Where a sitter hears about her visits: nowhere when she made the change herself or has left the team."""
+    if sitter is None or not sitter.active or (getattr(actor, "is_staff", False) and actor.id == sitter.id):
+        return []
+    return [sitter.email]
+
+
+def sitter_visit_lines(visits, links: bool = True) -> list[dict]:
+    """What a sitter's email lists of each visit: never a price; a link to the visit on the staff schedule."""
+    return [{"day": formatted(v.day, "day"), "when": v.when, "service": v.service.name, "client": v.client.name,
+             "pets": ", ".join(p.name for p in v.pets),
+             "link": external_url("schedule.show_visit", visit_id=v.id) if links else ""}
+            for v in sorted(visits, key=lambda v: (v.starts_at, v.id))]
+
+
+def send_sitter_assigned_email(sitter: StaffUser | None, visits, actor=None) -> None:
+    """Visits were given to a sitter (approved, added or reassigned to her): one message listing them."""
+    to = _sitter_address(sitter, actor)
+    if not to or not visits:
+        return
+    lines = sitter_visit_lines(visits)
+    subject = ngettext("A visit for you: %(client)s on %(day)s", "%(num)d visits for you: %(client)s from %(day)s",
+                       len(lines), client=visits[0].client.name, day=lines[0]["day"])
+    queue_email("sitter-assigned", to, subject, "sitter_assigned", sitter=sitter, lines=lines,
+                link=external_url("schedule.index", view="week", date=min(v.day for v in visits).isoformat()))
+
+
+def send_sitter_unassigned_email(sitter: StaffUser | None, visit, actor=None) -> None:
+    """A visit was given to another sitter: the one who had it no longer goes (no link: it is not hers now)."""
+    to = _sitter_address(sitter, actor)
+    if not to:
+        return
+    subject = _("No longer yours: %(client)s on %(day)s", client=visit.client.name,
+                day=formatted(visit.day, "day_month"))
+    queue_email("sitter-unassigned", to, subject, "sitter_unassigned", sitter=sitter,
+                lines=sitter_visit_lines([visit], links=False))
+
+
+def send_sitter_visit_moved_email(visit, was: str, actor=None) -> None:
+    """Staff moved one of a sitter's visits to another day or time."""
+    to = _sitter_address(visit.sitter, actor)
+    if not to:
+        return
+    subject = _("Visit moved: %(client)s, now on %(day)s", client=visit.client.name,
+                day=formatted(visit.day, "day_month"))
+    queue_email("sitter-visit-moved", to, subject, "sitter_visit_moved", sitter=visit.sitter, was=was,
+                lines=sitter_visit_lines([visit]))
+
+
+def send_sitter_cancelled_email(visit, by) -> None:
+    """One of a sitter's visits was cancelled, by the client or by staff (with their reason)."""
+    to = _sitter_address(visit.sitter, by)
+    if not to:
+        return
+    subject = _("Visit cancelled: %(client)s on %(day)s", client=visit.client.name,
+                day=formatted(visit.day, "day_month"))
+    queue_email("sitter-visit-cancelled", to, subject, "sitter_visit_cancelled", sitter=visit.sitter,
+                by_client=not getattr(by, "is_staff", False), client=visit.client, reason=visit.reason,
+                lines=sitter_visit_lines([visit]))
+
+
+def send_visit_reassigned_email(visit, old_sitter: StaffUser | None) -> None:
+    """Staff gave a client's visit to another sitter: the client hears who comes now."""
+    subject = _("%(business)s: a new sitter for your visit on %(day)s", business=current_app.config["BUSINESS_NAME"],
+                day=formatted(visit.day, "day_month"))
+    queue_email(
+        "visit-reassigned", _client_recipients(visit.client), subject, "visit_reassigned",
+        client=visit.client, lines=visit_lines([visit]), sitter=visit.sitter.first_name,
+        old_sitter=old_sitter.first_name if old_sitter else "",
+        link=external_url("portal.calendar", month=month_param(visit.day)),
+    )
+
+
+def send_visit_moved_email(visit, was: str) -> None:
+    """Staff moved a client's visit to another day or time: the client hears when it is now."""
+    subject = _("%(business)s: your visit is moved to %(day)s", business=current_app.config["BUSINESS_NAME"],
+                day=formatted(visit.day, "day_month"))
+    queue_email(
+        "visit-moved", _client_recipients(visit.client), subject, "visit_moved",
+        client=visit.client, lines=visit_lines([visit]), was=was,
+        link=external_url("portal.calendar", month=month_param(visit.day)),
+    )
+
+
 def send_visit_report_email(visit, report, thumbnails: list[str]) -> None:
     """The sitter sent (or staff corrected) a visit's report: the client reads it, photos as thumbnails."""
     business_name = current_app.config["BUSINESS_NAME"]

@@ -7,13 +7,14 @@ stays at 08:00 across a daylight-saving change.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from icalendar import Calendar, Event
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -34,6 +35,7 @@ from models import (
     Service,
     StaffUser,
     Visit,
+    VisitEvent,
     VisitRequest,
     VisitStatus,
     as_utc,
@@ -95,9 +97,20 @@ class Conflict:
 
 
 @dataclass
+class Clash:
+    """A sitter's other booked visit at an overlapping time, or too close for the travel gap: a warning only."""
+
+    day: date
+    message: str
+
+
+@dataclass
 class Preview:
     visits: list[PlannedVisit] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    # Staff adding visits: those whose time is over (recorded as completed), and the sitter's clashes.
+    recorded: list[PlannedVisit] = field(default_factory=list)
+    clashes: list[Clash] = field(default_factory=list)
 
     @property
     def total_cents(self) -> int:
@@ -223,17 +236,24 @@ def plan_visits(client_id: int, plan: Plan) -> list[PlannedVisit]:
     ]
 
 
-def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids: tuple[int, ...] = ()) -> list[Conflict]:
-    """Block-out days, the client's own requested or booked visits at the same time, and past times."""
+def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids: tuple[int, ...] = (),
+                   allow_past: bool = False) -> list[Conflict]:
+    """Block-out days, the client's own requested or booked visits at the same time, and past times.
+
+    `allow_past`: staff recording visits that already happened; a window that is over is allowed (it is
+    recorded as completed), one under way is still refused."""
     if not planned:
         return []
     now = utcnow()
     days = sorted({p.day for p in planned})
     conflicts: list[Conflict] = []
     for p in planned:
-        if p.starts_at <= now:
+        if p.starts_at <= now and not allow_past:
             conflicts.append(Conflict(p.day, _("%(day)s, %(when)s: that time has already passed.", day=_day(p.day),
                                                 when=p.label)))
+        elif p.starts_at <= now < p.ends_at:
+            conflicts.append(Conflict(p.day, _("%(day)s, %(when)s: that visit would be under way now; choose a later "
+                                                "start, or add it once it is over.", day=_day(p.day), when=p.label)))
     blockouts = blockouts_between(days[0], days[-1])
     for day in days:
         for blockout in blockouts:
@@ -259,6 +279,93 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
     return conflicts
 
 
+def sitter_clashes(sitter: StaffUser | None, client_id: int, times: Iterable[tuple[datetime, datetime]],
+                   ignore_visit_ids: Iterable[int] = ()) -> list[Clash]:
+    """Where the sitter would be booked at overlapping times, or with less than the travel gap (site options)
+    between two homes: her booked visits for other clients on the same local days. One query, whatever the
+    number of visits. A warning for staff; nothing is refused.
+
+    The client's own visits are left out: they are at the same home, and `find_conflicts` refuses overlaps."""
+    planned = sorted((as_utc(starts), as_utc(ends)) for starts, ends in times)
+    if sitter is None or not planned:
+        return []
+    zone = local_zone()
+    days = sorted({starts.astimezone(zone).date() for starts, _ends in planned})
+    ignore = tuple(ignore_visit_ids)
+    gap = timedelta(minutes=get_settings().travel_gap_minutes or 0)
+    rows = db.session.execute(
+        select(Visit.id, Visit.day, Visit.window, Visit.starts_at, Visit.ends_at, Service.name,
+               ClientProfile.first_name, ClientProfile.last_name)
+        .join(Service, Service.id == Visit.service_id)
+        .join(ClientProfile, ClientProfile.id == Visit.client_id)
+        .where(Visit.sitter_id == sitter.id, Visit.day.in_(days),
+               Visit.status.in_(BOOKED), Visit.client_id != client_id,
+               Visit.id.not_in(ignore) if ignore else true())
+        .order_by(Visit.starts_at, Visit.id)
+    ).all()
+    clashes = []
+    for starts, ends in planned:
+        day = starts.astimezone(zone).date()
+        for row in rows:
+            if row.day != day:
+                continue
+            other_starts, other_ends = as_utc(row.starts_at), as_utc(row.ends_at)
+            words = {"day": _day(day), "when": window_label(CUSTOM, starts, ends), "sitter": sitter.first_name,
+                     "other": window_label(row.window, other_starts, other_ends),
+                     "client": f"{row.first_name} {row.last_name}", "service": row.name}
+            if other_starts < ends and starts < other_ends:
+                clashes.append(Clash(day, _("%(day)s, %(when)s: %(sitter)s is also booked %(other)s for %(client)s "
+                                            "(%(service)s): the times overlap.", **words)))
+                continue
+            between = other_starts - ends if other_starts >= ends else starts - other_ends
+            if between < gap:
+                clashes.append(Clash(day, ngettext(
+                    "%(day)s, %(when)s: %(sitter)s has only %(num)d minute to or from %(client)s (%(service)s, "
+                    "%(other)s); the travel gap is %(gap)d minutes.",
+                    "%(day)s, %(when)s: %(sitter)s has only %(num)d minutes to or from %(client)s (%(service)s, "
+                    "%(other)s); the travel gap is %(gap)d minutes.",
+                    int(between.total_seconds() // 60), gap=int(gap.total_seconds() // 60), **words)))
+    return clashes
+
+
+def reassign_clashes(visit: Visit, sitter: StaffUser | None) -> list[Clash]:
+    """Before a reassignment: where the new sitter is booked elsewhere at the visit's time."""
+    return sitter_clashes(sitter, visit.client_id, [(visit.starts_at, visit.ends_at)], (visit.id,))
+
+
+def move_clashes(visit: Visit, day: date | None, window: str, start: time | None, end: time | None) -> list[Clash]:
+    """Before a move: where the visit's sitter is booked elsewhere at the new time (none until it is complete)."""
+    try:
+        starts, ends = times_for(window, start, end)
+    except FieldErrors:
+        return []
+    if day is None:
+        return []
+    return sitter_clashes(visit.sitter, visit.client_id, [(local_moment(day, starts), local_moment(day, ends))],
+                          (visit.id,))
+
+
+def with_clashes(message: str, clashes: list[Clash]) -> str:
+    """A success message that repeats the warnings shown before the decision."""
+    if not clashes:
+        return message
+    return _("%(message)s Warning: %(clashes)s", message=message, clashes=" ".join(c.message for c in clashes))
+
+
+def visit_clashes(visits_list: list[Visit]) -> list[Clash]:
+    """The clashes of booked visits with their sitters' other visits (after approving, adding, changing), in
+    one query per sitter: one, when the visits come from one decision."""
+    clashes = []
+    by_sitter: dict[int, list[Visit]] = {}
+    for visit in visits_list:
+        if visit.sitter_id is not None and visit.status in BOOKED:
+            by_sitter.setdefault(visit.sitter_id, []).append(visit)
+    for group in by_sitter.values():
+        clashes += sitter_clashes(group[0].sitter, group[0].client_id, [(v.starts_at, v.ends_at) for v in group],
+                                  [v.id for v in group])
+    return clashes
+
+
 def _day(day: date) -> str:
     return formatted(day, "day")
 
@@ -266,6 +373,16 @@ def _day(day: date) -> str:
 def preview(client_id: int, plan: Plan) -> Preview:
     planned = plan_visits(client_id, plan)
     return Preview(planned, find_conflicts(client_id, planned))
+
+
+def staff_preview(client_id: int, plan: Plan, sitter: StaffUser | None) -> Preview:
+    """What staff adding visits see before they add them: the price, what cannot be booked, the visits that
+    already happened (recorded as completed) and where the sitter is booked elsewhere at the time."""
+    planned = plan_visits(client_id, plan)
+    now = utcnow()
+    return Preview(planned, find_conflicts(client_id, planned, allow_past=True),
+                   recorded=[p for p in planned if p.ends_at <= now],
+                   clashes=sitter_clashes(sitter, client_id, [(p.starts_at, p.ends_at) for p in planned]))
 
 
 def blockouts_between(first: date, last: date) -> list[BlockOut]:
@@ -306,29 +423,44 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
 
 def add_visits(client: ClientProfile, plan: Plan, sitter: StaffUser | None, staff: StaffUser,
                price_cents: int | None = None) -> VisitRequest:
-    """Staff book visits directly: scheduled at once, with a sitter; the client is emailed."""
+    """Staff book visits directly: scheduled at once, with a sitter; the client and the sitter are emailed.
+
+    A visit whose time is already over is recorded as it happened: completed, checked in and out at the
+    window staff entered, with a "recorded" event saying who recorded it."""
     if price_cents is not None and price_cents < 0:
         raise FieldErrors({"price": _("A price cannot be negative.")})
     pets = _pets_of(client, plan.pets)
     _check_sitter(client, sitter)
     _lock_client(client)
     planned = plan_visits(client.id, plan)
-    conflicts = find_conflicts(client.id, planned)
+    conflicts = find_conflicts(client.id, planned, allow_past=True)
     if conflicts:
         raise ConflictError(conflicts, booking=True)
     now = utcnow()
     visit_request = VisitRequest(client=client, created_by=staff, status=RequestStatus.APPROVED, notes=plan.notes.strip(),
                                  decided_at=now, decided_by=staff, decline_reason="")
+    recorded = []
     for p in planned:
         if price_cents is not None:
             p.price_cents = price_cents
         visit = _new_visit(client, p, pets, VisitStatus.SCHEDULED, plan.notes)
         visit.sitter = sitter
+        if p.ends_at <= now:
+            visit.status, visit.checked_in_at, visit.checked_out_at = VisitStatus.COMPLETED, p.starts_at, p.ends_at
+            recorded.append(visit)
         visit_request.visits.append(visit)
     db.session.add(visit_request)
     activate_prospect(client, visit_request.visits, _("visit added by %(name)s", name=staff.first_name))
     db.session.flush()
-    emails.send_request_decided_email(visit_request)
+    for visit in recorded:
+        db.session.add(VisitEvent(visit_id=visit.id, kind="recorded", at=now, staff_id=staff.id,
+                                  details={"checked_in_at": [None, as_utc(visit.checked_in_at).isoformat()],
+                                           "checked_out_at": [None, as_utc(visit.checked_out_at).isoformat()]},
+                                  reason=_("Recorded by staff after the visit")))
+    scheduled = [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED]
+    if scheduled:  # a visit recorded after the fact is news to no one
+        emails.send_request_decided_email(visit_request)
+        emails.send_sitter_assigned_email(sitter, scheduled, staff)
     return visit_request
 
 
@@ -384,9 +516,12 @@ def suggested_sitter(client: ClientProfile) -> StaffUser | None:
 def _check_sitter(client: ClientProfile, sitter: StaffUser | None) -> None:
     if sitter is None:
         raise FieldErrors({"sitter_id": _("Choose a sitter.")})
-    if not sitter.active or sitter.id in {s.id for s in client.blocked_sitters}:
-        raise FieldErrors({"sitter_id": _("%(sitter)s cannot be assigned to %(client)s.", sitter=sitter.first_name,
-                                          client=client.name)})
+    if not sitter.active:
+        raise FieldErrors({"sitter_id": _("%(sitter)s is inactive and cannot be assigned visits.",
+                                          sitter=sitter.first_name)})
+    if sitter.id in {s.id for s in client.blocked_sitters}:
+        raise FieldErrors({"sitter_id": _("%(sitter)s cannot be assigned to %(client)s: the client blocked this "
+                                          "sitter.", sitter=sitter.first_name, client=client.name)})
 
 
 @dataclass
@@ -463,10 +598,28 @@ def decide_request(visit_request: VisitRequest, staff: StaffUser, approvals: lis
             visit.status, visit.reason = VisitStatus.DECLINED, reason
     db.session.flush()
     db.session.refresh(visit_request)
-    activate_prospect(client, [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED],
-                      _("approved by %(name)s", name=staff.first_name))
+    scheduled = [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED]
+    activate_prospect(client, scheduled, _("approved by %(name)s", name=staff.first_name))
     emails.send_request_decided_email(visit_request)
+    if scheduled:
+        emails.send_sitter_assigned_email(sitter, scheduled, staff)
     return visit_request
+
+
+def decision_clashes(visit_request: VisitRequest, approvals: list[Approval], sitter: StaffUser | None) -> list[Clash]:
+    """Before a decision: where the chosen sitter is booked elsewhere at the times of the visits to approve
+    (as the form has them; times that do not make sense yet are taken as requested)."""
+    waiting = {v.id: v for v in visit_request.visits if v.status == VisitStatus.REQUESTED}
+    times = []
+    for approval in approvals:
+        visit = waiting.get(approval.visit_id)
+        if visit is None or not approval.approve:
+            continue
+        if approval.start and approval.end and approval.start < approval.end:
+            times.append((local_moment(visit.day, approval.start), local_moment(visit.day, approval.end)))
+        else:
+            times.append((visit.starts_at, visit.ends_at))
+    return sitter_clashes(sitter, visit_request.client_id, times, tuple(waiting))
 
 
 def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") -> Visit:
@@ -496,6 +649,99 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
         emails.send_visit_cancelled_email(visit, by)
     else:
         emails.send_client_cancelled_email(visit, by)
+    if visit.sitter is not None:
+        emails.send_sitter_cancelled_email(visit, by)
+    return visit
+
+
+class NotChangeable(DomainError):
+    """The visit is no longer scheduled and ahead: it started, was cancelled, or someone changed it meanwhile."""
+
+
+def _check_changeable(visit: Visit) -> None:
+    if visit.status != VisitStatus.SCHEDULED:
+        raise NotChangeable(_("Only a scheduled visit can be changed; this one is %(state)s.",
+                              state=str(visit.state_label).lower()))
+    if as_utc(visit.starts_at) <= utcnow():
+        raise NotChangeable(_("This visit has already started; it can no longer be changed."))
+
+
+def reassign_visit(visit: Visit, sitter: StaffUser | None, staff: StaffUser) -> Visit:
+    """Give a scheduled visit that has not started to another sitter; the client and both sitters are told.
+
+    A conditional UPDATE (still scheduled, not started, still the old sitter's) makes a double submit or two
+    managers at once record one change."""
+    _check_changeable(visit)
+    _check_sitter(visit.client, sitter)
+    old = visit.sitter
+    if old is not None and old.id == sitter.id:
+        raise FieldErrors({"sitter_id": _("%(sitter)s already has this visit.", sitter=sitter.first_name)})
+    now = utcnow()
+    won = db.session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.status == VisitStatus.SCHEDULED, Visit.starts_at > now,
+               Visit.sitter_id == old.id if old is not None else Visit.sitter_id.is_(None))
+        .values(sitter_id=sitter.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise NotChangeable(_("Someone changed this visit a moment ago; here it is as it is now."))
+    db.session.add(VisitEvent(visit_id=visit.id, kind="reassigned", at=now, staff_id=staff.id,
+                              details={"sitter": [old.name if old else None, sitter.name],
+                                       "sitter_id": [old.id if old else None, sitter.id]}))
+    db.session.refresh(visit)
+    emails.send_visit_reassigned_email(visit, old)
+    emails.send_sitter_assigned_email(sitter, [visit], staff)
+    if old is not None:
+        emails.send_sitter_unassigned_email(old, visit, staff)
+    return visit
+
+
+def move_visit(visit: Visit, day: date | None, window: str, start: time | None, end: time | None,
+               staff: StaffUser) -> Visit:
+    """Move a scheduled visit that has not started to another day or time, checked as a new visit would be
+    (block-outs, the client's other visits, past times); the client and the sitter are told."""
+    _check_changeable(visit)
+    errors = {}
+    if day is None:
+        errors["day"] = _("Choose the day.")
+    try:
+        starts, ends = times_for(window, start, end)
+    except FieldErrors as error:
+        errors.update(error.errors)
+    if errors:
+        raise FieldErrors(errors)
+    new_starts, new_ends = local_moment(day, starts), local_moment(day, ends)
+    old_starts, old_ends = as_utc(visit.starts_at), as_utc(visit.ends_at)
+    if (new_starts, new_ends) == (old_starts, old_ends):
+        raise FieldErrors({"day": _("The visit is at that time already.")})
+    client = visit.client
+    _lock_client(client)
+    planned = PlannedVisit(day, visit.service, new_starts, new_ends, window, visit.price_cents)
+    conflicts = find_conflicts(client.id, [planned], ignore_visit_ids=(visit.id,))
+    if conflicts:
+        raise FieldErrors({"day": " ".join(c.message for c in conflicts)})
+    old_day, old_window = visit.day, visit.window
+    now = utcnow()
+    won = db.session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.status == VisitStatus.SCHEDULED, Visit.starts_at > now,
+               Visit.starts_at == visit.starts_at, Visit.ends_at == visit.ends_at)
+        .values(day=day, starts_at=new_starts, ends_at=new_ends, window=window)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise NotChangeable(_("Someone changed this visit a moment ago; here it is as it is now."))
+    db.session.add(VisitEvent(visit_id=visit.id, kind="moved", at=now, staff_id=staff.id,
+                              details={"starts_at": [old_starts.isoformat(), new_starts.isoformat()],
+                                       "ends_at": [old_ends.isoformat(), new_ends.isoformat()],
+                                       "day": [old_day.isoformat(), day.isoformat()],
+                                       "window": [old_window, window]}))
+    was = _("%(day)s, %(when)s", day=_day(old_day), when=window_label(old_window, old_starts, old_ends))
+    db.session.refresh(visit)
+    emails.send_visit_moved_email(visit, was)
+    if visit.sitter is not None:
+        emails.send_sitter_visit_moved_email(visit, was, staff)
     return visit
 
 
