@@ -26,6 +26,7 @@ from models import (
     visit_pet,
     window_label,
 )
+from services.keys import key_notices
 from services.settings import get_settings
 
 # What the board shows of a visit: state -> label. Late, missed and short are the ones the office acts on.
@@ -42,6 +43,8 @@ BOARD_STATES = {
 ALERTS = ("late", "missed", "short")
 # The counts at the top, in the order they are read; each visit is counted once, under its own state.
 COUNTED = ("late", "missed", "short", "in_progress", "done", "to_come")
+# A key notice matters until the sitter is in: not on visits done or called off.
+NEEDS_KEY = ("to_come", "late", "missed", "in_progress")
 # Requested visits are not booked yet and declined ones never will be: the requests queue has them.
 SHOWN_STATUSES = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.MISSED,
                   VisitStatus.UNRECORDED, VisitStatus.CANCELLED)
@@ -108,6 +111,7 @@ class BoardVisit:
     spent: timedelta | None
     # How long past its start a visit nobody checked in to is (late).
     overdue: timedelta | None
+    # "Mia holds no key for Jane Smith" (services.keys.key_notices), or "".
     key_notice: str = ""
 
     @property
@@ -179,7 +183,8 @@ def _pets_by_visit(visit_ids: list[int]) -> dict[int, list[str]]:
 
 def day_board(day: date, today: date, now: datetime | None = None) -> Board:
     """The board of local day `day` as it stands at `now`: lanes by sitter (by name), then the visits
-    nobody is assigned to, each in time order, and the count of each state. A fixed number of queries."""
+    nobody is assigned to, each in time order, with key notices, and the count of each state. A fixed
+    number of queries."""
     now = now or utcnow()
     settings = get_settings()
     grace, percent = settings.late_grace_minutes, settings.short_visit_percent
@@ -223,6 +228,10 @@ def day_board(day: date, today: date, now: datetime | None = None) -> Board:
             lanes[row.sitter_id] = Lane(row.sitter_id, name)
         lanes[row.sitter_id].visits.append(visit)
     counts["done"] += counts.pop("unrecorded")
+    notices = key_notices([v for lane in lanes.values() for v in lane.visits if v.state in NEEDS_KEY])
+    for lane in lanes.values():
+        for visit in lane.visits:
+            visit.key_notice = notices.get(visit.id, "")
     ordered = sorted((lane for key, lane in lanes.items() if key is not None), key=lambda lane: lane.name.lower())
     if None in lanes:
         ordered.append(lanes[None])

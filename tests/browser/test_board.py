@@ -1,5 +1,6 @@
 """The office's live board in real Chromium, on a desktop and at phone width: a visit nobody checked in to
 past its grace period shows as late, at a glance; Refresh brings the news without a reload; axe-core."""
+import os
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -100,4 +101,41 @@ def test_a_manager_sees_the_late_visit_on_desktop_and_phone(browser, live_server
     expect(page.get_by_role("heading", name="Dog walk for Jo Smith")).to_be_visible()
     assert errors == []
 
+    context.close()
+
+
+def test_a_manager_records_a_key_holder_and_the_board_stops_warning(browser, live_server, make):
+    manager = make.staff(Role.MANAGER, first_name="Marta")
+    mia = make.staff(Role.SITTER, first_name="Mia", last_name="Lopez")
+    walk = make.service(name="Dog walk", duration_minutes=30)
+    smiths = make.client(first_name="Jane", last_name="Smith", uses_keys=True, lockbox_code="4719")
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(hours=1)
+    db.session.add(Visit(client=smiths, service=walk, sitter=mia, day=business_today(), starts_at=start,
+                         ends_at=start + timedelta(hours=1), window="custom", price_cents=2500,
+                         status=VisitStatus.SCHEDULED, pets=[make.pet(smiths, name="Rex")], notes="",
+                         late_cancellation=False, cancelled_by="", reason=""))
+    db.session.commit()
+
+    context = accessible_context(browser, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    staff_sign_in(page, live_server, manager)
+    page.goto(f"{live_server}/board/")
+    expect(page.locator(".key-badge")).to_have_text("Mia holds no key for Jane Smith")
+
+    page.goto(f"{live_server}/clients/{smiths.id}")
+    keys = page.locator("#keys")
+    expect(keys.get_by_label("Lockbox code", exact=True)).to_have_value("4719")
+    keys.get_by_text("Add a key holder").click()
+    keys.get_by_label("Team member").select_option(label="Mia Lopez")
+    keys.get_by_label("Notes").fill("Blue ring")
+    keys.get_by_role("button", name="Save key holder").click()
+    expect(page.locator("#keys")).to_contain_text("Mia Lopez is on the list of key holders.")
+    expect(page.locator("#keys .key-holders")).to_contain_text("Mia Lopez — has a key · Blue ring")
+    assert_accessible(page)
+    page.screenshot(path=os.path.join(os.environ.get("PAWTAL_LOOK", "/tmp"), "keys-profile.png"), full_page=True)
+
+    page.goto(f"{live_server}/board/")
+    expect(page.get_by_role("link", name="Jane Smith")).to_be_visible()
+    expect(page.locator(".key-badge")).to_have_count(0)
     context.close()
