@@ -224,7 +224,7 @@ def day_board(day: date, today: date, now: datetime | None = None) -> Board:
             overdue=now - as_utc(row.starts_at) if state == "late" else None)
         counts[state] += 1
         if row.sitter_id not in lanes:
-            name = f"{row.sitter_first} {row.sitter_last}".strip() if row.sitter_id else str(_("Not assigned"))
+            name = f"{row.sitter_first} {row.sitter_last}".strip() if row.sitter_id else _("Not assigned")
             lanes[row.sitter_id] = Lane(row.sitter_id, name)
         lanes[row.sitter_id].visits.append(visit)
     counts["done"] += counts.pop("unrecorded")
