@@ -16,8 +16,8 @@ import access
 import cli
 import filters
 from blueprints import (
-    auth, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources, schedule,
-    settings, staff, stripe_hooks, today, visits,
+    auth, board, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources,
+    schedule, settings, staff, stripe_hooks, today, visits,
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -27,7 +27,7 @@ from services import onboarding  # noqa: F401 - keeps each client's onboarding s
 from services import outbox as outbox_service
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
-              stripe_hooks, requests, schedule, feeds, today, visits)
+              stripe_hooks, requests, schedule, feeds, board, today, visits)
 
 
 class IdConverter(IntegerConverter):

@@ -1,4 +1,5 @@
-"""`make bench`: the client desk and the calendars under load, measured against a control route of the same app.
+"""`make bench`: the client desk, the calendars and the live board under load, measured against a control route
+of the same app.
 
 Seeds 10,000 clients, 15,000 pets and 200,000 visits in a temporary SQLite database (or the PostgreSQL database in BENCH_DATABASE_URL), serves the app with gunicorn
 (2 workers) on 127.0.0.1, loads each route with wrk at 10 connections, and prints req/s, p50, p95,
@@ -15,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,9 +27,23 @@ DURATION = os.environ.get("BENCH_DURATION", "10s")
 CLIENTS, PETS = 10_000, 15_000
 VISITS, FEW_VISITS = 200_000, 2_000
 CALENDAR_CLIENT = 4321
-CLIENT_COOKIE: list[str] = []
+# Today's visits on the board at the smaller size too (at 200,000 there are about 55 a day anyway).
+BOARD_VISITS_TODAY = 12
+PASSWORD = "bench-password-1"
+# Who signs in for a route: the sign-in form and the account's email.
+ACCOUNTS = {"owner": ("/staff/login", "bench@example.com"), "client": ("/login", "calendar@example.com"),
+            "sitter": ("/staff/login", "sitter0@example.com")}
+COOKIES: dict[str, str] = {}
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
+class Route(NamedTuple):
+    """A page measured under load, as the account `who` (a key of ACCOUNTS) sees it."""
+
+    url: str
+    headers: dict = {}
+    who: str = "owner"
 
 
 def ensure_database(url: str) -> None:
@@ -62,12 +78,12 @@ def seed(app) -> int:
         db.drop_all()
         db.create_all()
         db.session.add(StaffUser(email="bench@example.com", first_name="Bench", role=Role.OWNER,
-                                 password_hash=hash_password("bench-password-1")))
+                                 password_hash=hash_password(PASSWORD)))
         clients = [{"id": i, "first_name": rng.choice(first), "last_name": f"{rng.choice(last)}{i % 97}",
                     "status": rng.choice(["prospect", "active", "active", "inactive"]),
                     "mobile_phone": f"(555) {i % 1000:03d}-{i:04d}", "phone_digits": f"555{i % 1000:03d}{i:04d}",
                     "city": "Cambridge", "zip": "02139", "created_at": now, "updated_at": now,
-                    "search_text": ""}
+                    "search_text": "", "uses_keys": i % 4 == 0}  # a key notice on the board for every fourth
                    for i in range(1, CLIENTS + 1)]
         defaults = {c.name: (c.default.arg if c.default is not None and not callable(c.default.arg) else None)
                     for c in ClientProfile.__table__.columns}
@@ -92,14 +108,18 @@ def seed(app) -> int:
 def seed_visits(app, first_id: int, count: int) -> None:
     """`count` visits from id `first_id`: eight years back and two ahead, about 55 a day over all
     clients. The calendar client (whose month is measured) has two a day this month from the first
-    2,000, and more over the years from the rest."""
+    2,000, and more over the years from the rest; the first 2,000 also put a few on today's board.
+    Today's visits are as far along as the time of day says (done, some short, under way, or missed)."""
     from datetime import date, timedelta
 
     from extensions import db
+    from filters import business_today
     from models import Visit, visit_pet
 
     rng = random.Random(first_id)
     today = date.today()
+    with app.app_context():
+        board_day = business_today()  # the board's today is the business's, which may not be this machine's
     start = today - timedelta(days=8 * 365)
     span = 10 * 365
     now = datetime.now(timezone.utc)
@@ -110,6 +130,8 @@ def seed_visits(app, first_id: int, count: int) -> None:
         visit_id = first_id + n
         if first_id == 1 and n < 56:  # the calendar client's month: the same visits at both sizes
             client_id, day = CALENDAR_CLIENT, this_month + timedelta(days=n // 2)
+        elif first_id == 1 and n < 56 + BOARD_VISITS_TODAY:
+            client_id, day = rng.randint(1, CLIENTS), board_day
         elif n % 40 == 0:  # and a visit every other day or so over the ten years
             client_id, day = CALENDAR_CLIENT, start + timedelta(days=(visit_id // 40) % span)
         else:
@@ -117,11 +139,14 @@ def seed_visits(app, first_id: int, count: int) -> None:
         window, begin, end = windows[visit_id % 3]
         starts = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(hours=begin)
         status = "scheduled" if day < today or n % 7 else rng.choice(["requested", "cancelled", "declined"])
-        rows.append({"id": visit_id, "client_id": client_id, "service_id": 1 + visit_id % 2,
-                     "sitter_id": 2 + visit_id % 3, "day": day, "starts_at": starts,
-                     "ends_at": starts + timedelta(hours=end - begin), "window": window, "price_cents": 2500,
-                     "status": status, "notes": "", "late_cancellation": False, "cancelled_by": "", "reason": "",
-                     "created_at": now})
+        row = {"id": visit_id, "client_id": client_id, "service_id": 1 + visit_id % 2,
+               "sitter_id": 2 + visit_id % 3, "day": day, "starts_at": starts,
+               "ends_at": starts + timedelta(hours=end - begin), "window": window, "price_cents": 2500,
+               "status": status, "notes": "", "late_cancellation": False, "cancelled_by": "", "reason": "",
+               "created_at": now}
+        if day == board_day and status == "scheduled":
+            _as_far_as_now(row, now, n)
+        rows.append(row)
         pets.append({"visit_id": visit_id, "pet_id": 1 + (client_id - 1) % PETS})
     with app.app_context():
         for chunk in range(0, count, 20_000):
@@ -139,8 +164,19 @@ def seed_visits(app, first_id: int, count: int) -> None:
                 conn.execute(text("VACUUM ANALYZE"))
 
 
+def _as_far_as_now(row: dict, now: datetime, n: int) -> None:
+    """A visit of today checked in and out as the time of day says: of those whose window has ended, most
+    done (one in five short), some never checked in; under way when its window is open, mostly."""
+    starts, ends = row["starts_at"], row["ends_at"]
+    if ends <= now and n % 4:
+        row.update(status="completed", checked_in_at=starts + timedelta(minutes=10),
+                   checked_out_at=starts + timedelta(minutes=12 if n % 5 == 0 else 40))
+    elif starts <= now < ends and n % 3:
+        row.update(status="in_progress", checked_in_at=starts + timedelta(minutes=5))
+
+
 def seed_visit_owners(app) -> None:
-    """Two services, three sitters and a client login for the calendar client."""
+    """Two services, three sitters (the first can sign in) and a client login for the calendar client."""
     from extensions import db
     from models import ClientLogin, Role, Service, StaffUser
     from services.accounts import hash_password
@@ -150,25 +186,20 @@ def seed_visit_owners(app) -> None:
         db.session.add_all([Service(name="Dog walk", duration_minutes=30, base_price_cents=2500, active=True),
                             Service(name="Drop-in visit", duration_minutes=30, base_price_cents=2200, active=True)])
         db.session.add_all([StaffUser(email=f"sitter{n}@example.com", first_name=f"Sitter{n}", role=Role.SITTER,
-                                      password_hash="x") for n in range(3)])
+                                      password_hash=hash_password(PASSWORD) if n == 0 else "x") for n in range(3)])
         db.session.add(ClientLogin(client_id=CALENDAR_CLIENT, email="calendar@example.com", first_name="Cal",
-                                   password_hash=hash_password("bench-password-1")))
+                                   password_hash=hash_password(PASSWORD)))
         get_settings()  # the row the migrations create in a real install
         db.session.commit()
 
 
-def client_cookie(app) -> str:
+def signed_in(app, who: str):
+    """A test client signed in as `who` (a key of ACCOUNTS), and its session cookie."""
+    path, email = ACCOUNTS[who]
     client = app.test_client()
-    response = client.post("/login", data={"email": "calendar@example.com", "password": "bench-password-1"})
-    assert response.status_code == 303, response.status_code
-    return re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
-
-
-def session_cookie(app) -> str:
-    client = app.test_client()
-    response = client.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
-    assert response.status_code == 303, response.status_code
-    return re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
+    response = client.post(path, data={"email": email, "password": PASSWORD})
+    assert response.status_code == 303, (who, response.status_code)
+    return client, re.search(r"session=([^;]+)", response.headers["Set-Cookie"]).group(1)
 
 
 def measure_in_process(app, routes) -> dict:
@@ -176,15 +207,12 @@ def measure_in_process(app, routes) -> dict:
     from extensions import db
 
     out = {}
-    staff = app.test_client()
-    staff.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
-    portal = app.test_client()
-    portal.post("/login", data={"email": "calendar@example.com", "password": "bench-password-1"})
+    clients = {who: signed_in(app, who)[0] for who in {route.who for route in routes.values()}}
     with app.app_context():
         engine = db.engine
     # Each request gets its own app context (and so its own signed-in user), as in production.
-    for name, (url, headers) in routes.items():
-        client = portal if url.startswith("/portal") else staff
+    for name, (url, headers, who) in routes.items():
+        client = clients[who]
         count = [0]
 
         def counter(*_):
@@ -198,9 +226,9 @@ def measure_in_process(app, routes) -> dict:
     return out
 
 
-def wrk(url: str, cookie: str, headers: dict, duration: str = DURATION) -> dict:
-    cookie = CLIENT_COOKIE[0] if "/portal" in url and CLIENT_COOKIE else cookie
-    args = ["wrk", "-t2", "-c10", f"-d{duration}", "-s", os.path.join(HERE, "p95.lua"), "-H", f"Cookie: session={cookie}"]
+def wrk(url: str, who: str, headers: dict, duration: str = DURATION) -> dict:
+    args = ["wrk", "-t2", "-c10", f"-d{duration}", "-s", os.path.join(HERE, "p95.lua"), "-H",
+            f"Cookie: session={COOKIES[who]}"]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
     output = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
@@ -261,7 +289,7 @@ def invite_and_deliver(app, smtp_handler, count: int = 1000) -> tuple[float, flo
     from services import outbox
 
     client = app.test_client()
-    client.post("/staff/login", data={"email": "bench@example.com", "password": "bench-password-1"})
+    client.post("/staff/login", data={"email": "bench@example.com", "password": PASSWORD})
     ids = [str(i) for i in range(1, count + 1)]
     start = time.perf_counter()
     response = client.post("/invitations/", data={"ids": ids, "message": "Book online now!"})
@@ -298,25 +326,28 @@ def main() -> None:
     seed(app)
     seed_visit_owners(app)
     seed_visits(app, 1, FEW_VISITS)
-    cookie = session_cookie(app)
-    CLIENT_COOKIE.append(client_cookie(app))
+    COOKIES.update({who: signed_in(app, who)[1] for who in ACCOUNTS})
     from datetime import date
 
     month, today = date.today().strftime("%Y-%m"), date.today().isoformat()
-    calendar_routes = {"client calendar month": (f"/portal/calendar?month={month}", {}),
-                       "staff schedule week": (f"/schedule/?view=week&date={today}", {})}
-    with_few = measure_in_process(app, calendar_routes)
+    # Pages whose work grows with the visits on a day or a month, never with all of them: measured with
+    # 2,000 visits and again with 200,000, and their queries compared. A new such page is one more entry.
+    sized_routes = {"client calendar month": Route(f"/portal/calendar?month={month}", who="client"),
+                    "staff schedule week": Route(f"/schedule/?view=week&date={today}"),
+                    "live board": Route("/board/"),
+                    "live board poll": Route("/board/", {"HX-Request": "true", "HX-Target": "board"})}
+    with_few = measure_in_process(app, sized_routes)
     print(f"Seeding {VISITS - FEW_VISITS:,} more visits ({VISITS:,} in all) …", flush=True)
     seed_visits(app, FEW_VISITS + 1, VISITS - FEW_VISITS)
     hx_rows = {"HX-Request": "true", "HX-Target": "client-rows"}
     hx_desk = {"HX-Request": "true", "HX-Target": "desk"}
     routes = {
-        "control": ("/bench/control", {}),
-        "table page": ("/clients/?sort=name", {}),
-        "search fragment": ("/clients/?q=smi", hx_rows),
-        "profile fragment": ("/clients/4321", hx_desk),
-        "profile page": ("/clients/4321", {}),
-        **calendar_routes,
+        "control": Route("/bench/control"),
+        "table page": Route("/clients/?sort=name"),
+        "search fragment": Route("/clients/?q=smi", hx_rows),
+        "profile fragment": Route("/clients/4321", hx_desk),
+        "profile page": Route("/clients/4321"),
+        **sized_routes,
     }
     in_process = measure_in_process(app, routes)
 
@@ -336,15 +367,15 @@ def main() -> None:
         # The machine is shared and noisy: the control runs again after each route, and each route is
         # compared with the mean of the control runs on either side of it.
         results, controls = {}, []
-        control_url, control_headers = routes["control"]
-        wrk(base + control_url, cookie, control_headers, "3s")  # warm-up run, discarded
-        controls.append(wrk(base + control_url, cookie, control_headers))
-        for name, (url, headers) in routes.items():
+        control = routes["control"]
+        wrk(base + control.url, control.who, control.headers, "3s")  # warm-up run, discarded
+        controls.append(wrk(base + control.url, control.who, control.headers))
+        for name, (url, headers, who) in routes.items():
             if name in ("control", "profile page"):
                 continue
-            wrk(base + url, cookie, headers, "3s")  # warm-up run, discarded
-            results[name] = wrk(base + url, cookie, headers)
-            controls.append(wrk(base + control_url, cookie, control_headers))
+            wrk(base + url, who, headers, "3s")  # warm-up run, discarded
+            results[name] = wrk(base + url, who, headers)
+            controls.append(wrk(base + control.url, control.who, control.headers))
             results[name]["control"] = (controls[-2]["rps"] + controls[-1]["rps"]) / 2
         results = {"control": {**controls[0], "control": controls[0]["rps"]}, **results}
         static_bytes = sum(len(open(os.path.join(ROOT, "static", f), "rb").read())
@@ -376,7 +407,7 @@ def main() -> None:
     print(f"first load of the table (page + css + js + htmx + icons, uncompressed): "
           f"{(table_bytes + static_bytes) / 1024:.1f} KB (target ≤ 100 KB)")
     print("targets: table and search ≥ 0.5× control req/s; p95 ≤ 50 ms; ≤ 8 SQL queries per request")
-    for name in calendar_routes:
+    for name in sized_routes:
         few_queries, few_bytes, _ = with_few[name]
         queries, size, _ = in_process[name]
         print(f"{name}: {few_queries} SQL queries with {FEW_VISITS:,} visits, {queries} with {VISITS:,} "

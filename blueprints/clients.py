@@ -1,4 +1,4 @@
-"""The client desk: the client table and profile views, editing profiles, prices and logins."""
+"""The client desk: the client table and profile views, editing profiles, prices, logins and key holders."""
 from __future__ import annotations
 
 from typing import Callable
@@ -11,9 +11,10 @@ from filters import business_today
 from filters import gettext as _
 from forms.clients import ClientForm, LoginForm, PriceForm
 from forms.errors import apply_rules
+from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Service, Territory, Vet
 from rendering import done, perform, render_page, submit
-from services import accounts, clients, logins, onboarding, visits
+from services import accounts, clients, keys, logins, onboarding, visits
 from services import forms as client_forms
 from services.resources import list_of
 from services.settings import form_field_rules
@@ -57,7 +58,8 @@ def show(client_id: int):
 
 
 def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,
-                     login_form: LoginForm | None = None) -> dict:
+                     login_form: LoginForm | None = None, key_form: KeyHolderForm | None = None,
+                     lockbox_form: LockboxForm | None = None) -> dict:
     query = clients.ClientQuery.from_args(request.args)
     today = business_today()
     form_tasks = client_forms.tasks_for(client)
@@ -69,6 +71,11 @@ def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,
         price_form.offer(services)
         context.update(price_form=price_form, prices_in_force=clients.current_prices(client, today),
                        services=services, login_form=login_form or LoginForm(formdata=None))
+        if client.uses_keys:
+            key_form = key_form or KeyHolderForm(formdata=None)
+            key_form.offer(keys.holder_choices(client))
+            context.update(key_form=key_form,
+                           lockbox_form=lockbox_form or LockboxForm(formdata=None, lockbox_code=client.lockbox_code))
     return context
 
 
@@ -215,3 +222,48 @@ def reset_login_feed(client_id: int, login_id: int):
     visits.reset_feed(login)
     return _logins_done(client_id, _("%(email)s has a new calendar feed address; the old one no longer works.",
                                      email=login.email))
+
+
+def _keys_done(client_id: int, message: str, category: str = "success", status: int = 200):
+    client = client_or_404(client_id)
+    return done(message, url_for("clients.show", client_id=client_id), "clients/_keys.html", category=category,
+                status=status, keys_notice=message, keys_notice_category=category, **_profile_context(client))
+
+
+def _keys_again(client_id: int, status: int, **forms):
+    return render_page("clients/show.html", {"keys": "clients/_keys.html"}, status=status,
+                       **_profile_context(client_or_404(client_id), **forms))
+
+
+@bp.post("/<int:client_id>/keys")
+@manager_required
+def add_key_holder(client_id: int):
+    """Record who holds the client's key or knows the lockbox code (again for the same person: updated)."""
+    client = client_or_404(client_id)
+    form = KeyHolderForm()
+    form.offer(keys.holder_choices(client))
+    return submit(form, lambda: keys.save_holder(client, form.staff_id.data, form.has_key.data, form.knows_code.data,
+                                                 form.notes.data),
+                  lambda holder: _keys_done(client_id, _("%(name)s is on the list of key holders.",
+                                                         name=holder.staff.name)),
+                  lambda status: _keys_again(client_id, status, key_form=form))
+
+
+@bp.post("/<int:client_id>/keys/<int:staff_id>/delete")
+@manager_required
+def remove_key_holder(client_id: int, staff_id: int):
+    client = client_or_404(client_id)
+    return perform(lambda: keys.remove_holder(client, staff_id),
+                   lambda staff: _keys_done(client_id, _("%(name)s no longer holds a key.", name=staff.name)),
+                   lambda error: _keys_done(client_id, error.message, "error", status=409))
+
+
+@bp.post("/<int:client_id>/lockbox")
+@manager_required
+def set_lockbox_code(client_id: int):
+    client = client_or_404(client_id)
+    form = LockboxForm()
+    return submit(form, lambda: keys.set_lockbox_code(client, form.lockbox_code.data),
+                  lambda saved: _keys_done(client_id, _("Lockbox code saved.") if saved.lockbox_code
+                                           else _("Lockbox code removed.")),
+                  lambda status: _keys_again(client_id, status, lockbox_form=form))
