@@ -12,11 +12,11 @@ from flask_login import current_user
 
 from access import manager_required, or_404, public, staff_required
 from filters import gettext as _
-from filters import local_datetime, local_zone, time_of_day
+from filters import business_today, local_datetime, local_zone, time_of_day
 from forms.checkins import MissedForm, PhotoForm, TapForm, TimesForm, report_form
 from models import ReportPhoto, Visit, VisitStatus, as_utc
 from rendering import done, perform, render_page, submit
-from services import checkins, reports
+from services import checkins, keys, reports
 from services.checkins import NotNow
 from services.errors import DomainError
 from services.settings import get_settings
@@ -74,7 +74,8 @@ def card_context(visit: Visit, **extra) -> dict:
         "pending": reports.pending_photos(visit), "mine": visit.sitter_id == current_user.id,
         "map_url": map_url(visit), "times_form": None, "missed_form": None, "times_form_for": times_form_for,
         "missed_form_for": lambda: MissedForm(formdata=None), "iso_time": iso_time,
-        "photos_of": reports.sent_photos, "photo_url": staff_photo_url,
+        "photos_of": reports.sent_photos, "photo_url": staff_photo_url, "today": business_today(),
+        "key_notice": keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else "",
     }
     context.update(extra)
     return context
@@ -220,6 +221,18 @@ def send_report(visit_id: int):
 
     return submit(form, work, lambda report: done(message, _back(visit), CARD, **card_context(visit_or_404(visit_id))),
                   again)
+
+
+@bp.post("/<int:visit_id>/code")
+@staff_required()
+def show_code(visit_id: int):
+    """The lockbox code, for the visit's sitter on its day; every showing is logged."""
+    visit = visit_or_404(visit_id)
+    if not TapForm().validate_on_submit():
+        abort(400)
+    return perform(lambda: keys.reveal_code(visit, current_user),
+                   lambda code: _card(visit_or_404(visit_id), code=code),
+                   lambda error: _card(visit_or_404(visit_id), 409, problem=error.message))
 
 
 @bp.post("/<int:visit_id>/times")

@@ -125,8 +125,9 @@ def test_error_pages_are_friendly(app, client, owner):
 
 
 def test_demo_reads_like_a_real_business(runner, app):
-    """Forty different people with their own addresses, every pet with a photo, a month of visits behind."""
-    from models import Photo, Visit, VisitStatus
+    """Forty different people with their own addresses, every pet with a photo, a month of visits behind
+    (checked in and out, most with a report) and six weeks ahead."""
+    from models import Photo, Visit, VisitReport, VisitStatus, utcnow
 
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     people = db.session.execute(select(ClientProfile.first_name, ClientProfile.last_name)).all()
@@ -135,6 +136,10 @@ def test_demo_reads_like_a_real_business(runner, app):
     assert pets and all(p.photo_id for p in pets)
     assert db.session.scalar(select(db.func.count(db.func.distinct(Pet.name)))) >= 30
     assert db.session.scalar(select(db.func.count(Photo.id))) == len(pets)
-    days = db.session.scalars(select(Visit.day).where(Visit.status == VisitStatus.SCHEDULED)).all()
+    booked = (VisitStatus.SCHEDULED, VisitStatus.COMPLETED)
+    days = db.session.scalars(select(Visit.day).where(Visit.status.in_(booked))).all()
     assert (max(days) - min(days)).days > 60
+    past = db.session.scalars(select(Visit).where(Visit.ends_at <= utcnow(), Visit.status.in_(booked))).all()
+    assert past and all(v.status == VisitStatus.COMPLETED and v.checked_in_at and v.checked_out_at for v in past)
+    assert db.session.scalar(select(db.func.count(VisitReport.id))) > len(past) // 2
     assert db.session.scalar(select(db.func.count(Visit.id)).where(Visit.status == VisitStatus.CANCELLED)) > 0

@@ -403,3 +403,18 @@ def test_site_options_for_visits_under_way(app, client, manager):
     bad = post(client, "/settings/", {**form, "short_visit_percent": "150", "location_mode": "always"})
     assert bad.status_code == 422 and "from 0 to 100" in bad.get_data(as_text=True)
     assert get_settings().short_visit_percent == 60
+
+
+def test_the_lockbox_code_is_shown_to_her_on_the_day_and_each_showing_is_logged(app, as_fill_in, visit, me, rex, walk,
+                                                                               client, manager):
+    me.client.lockbox_code = "4711"
+    db.session.commit()
+    assert "4711" not in as_fill_in.get("/today/").get_data(as_text=True)  # asked for, not shown
+    shown = post(as_fill_in, f"/visits/{visit.id}/code")
+    assert shown.status_code == 200 and "4711" in shown.get_data(as_text=True)
+    assert [e.kind for e in events(visit)] == ["code_shown"] and events(visit)[0].staff_id == visit.sitter_id
+    tomorrow = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(days=1))
+    refused = post(as_fill_in, f"/visits/{tomorrow.id}/code")
+    assert refused.status_code == 409 and "4711" not in refused.get_data(as_text=True) and events(tomorrow) == []
+    login_as(client, manager)
+    assert "Lockbox code shown to Fern" in client.get(f"/visits/{visit.id}").get_data(as_text=True)
