@@ -14,7 +14,7 @@ from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Service, Territory, Vet
 from rendering import done, perform, render_page, submit
-from services import accounts, clients, keys, logins, onboarding, visits
+from services import accounts, clients, keys, logins, onboarding, reports, visits
 from services import forms as client_forms
 from services.resources import list_of
 from services.settings import form_field_rules
@@ -64,7 +64,8 @@ def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,
     today = business_today()
     form_tasks = client_forms.tasks_for(client)
     context = {"client": client, "query": query, "today": today, "form_tasks": form_tasks,
-               "onboarding": onboarding.onboarding_for(client, form_tasks)}
+               "onboarding": onboarding.onboarding_for(client, form_tasks),
+               "recent_reports": reports.recent_for_client(client.id)}
     if current_user.can_manage:
         services = list_of(Service)
         price_form = price_form or PriceForm(formdata=None, effective_on=today)

@@ -12,7 +12,7 @@ from forms.errors import show_errors
 from forms.visits import DecisionForm, sitter_choices
 from models import RequestStatus, VisitRequest, VisitStatus, as_utc
 from rendering import done, render_page, submit
-from services import visits
+from services import keys, visits
 from services.errors import DomainError, FieldErrors
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
@@ -53,10 +53,12 @@ def _context(visit_request: VisitRequest, form: DecisionForm | None = None, **ex
     """The review: the decision form while pending, with where the chosen sitter is booked elsewhere then."""
     if form is None and visit_request.status == RequestStatus.PENDING:
         form = build_decision_form(visit_request)
-    clashes = []
+    clashes, key_notice = [], ""
     if form is not None:
         clashes = visits.decision_clashes(visit_request, _approvals(form), visits.staff_by_id(form.sitter_id.data))
-    return {"item": visit_request, "form": form, "clashes": clashes, "clash_id": "sitter-clashes", **extra}
+        key_notice = keys.key_notice(visit_request.client_id, form.sitter_id.data or None)
+    return {"item": visit_request, "form": form, "clashes": clashes, "clash_id": "sitter-clashes",
+            "key_notice": key_notice, **extra}
 
 
 # The review, or for htmx the sitter's clashes under the form when a choice changes.

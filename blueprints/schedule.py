@@ -18,7 +18,7 @@ from filters import gettext as _
 from forms.visits import BlockOutForm, CancelForm, MoveForm, ReassignForm, StaffVisitForm
 from models import BlockOut, ClientProfile, Role, Visit, VisitStatus, as_utc
 from rendering import done, render_page, submit
-from services import clients, visits
+from services import clients, keys, visits
 from services.errors import DomainError
 from services.outbox import external_url
 
@@ -54,6 +54,7 @@ def _schedule_context(view: str, day: date, sitter_id: int | None, **extra) -> d
             "visits_by_day": visits.by_day(shown), "blocked": visits.blocked_days(blockouts, first, last),
             "sitter_id": sitter_id, "sitters": visits.sitters(), "prev_day": prev_day, "next_day": next_day,
             "today": business_today(), "count": sum(v.state not in ("cancelled", "declined") for v in shown),
+            "key_notices": keys.key_notices(shown) if current_user.can_manage else {},
             "feed_url": external_url("feeds.show", token=current_user.calendar_token),
             "visit_url": url_for("schedule.index") + "visits/", **extra}
 
@@ -79,7 +80,9 @@ def _visit_context(visit: Visit, form: CancelForm | None = None, reassign: Reass
                    move: MoveForm | None = None, **extra) -> dict:
     """The visit panel: its facts and, for managers while it is scheduled and ahead, the forms that change it."""
     context = {"visit": visit, "form": form, "reassign_form": None, "move_form": None, "reassign_clashes": [],
-               "move_clashes": [], "checked": "", "opened": "", **extra}
+               "move_clashes": [], "checked": "", "opened": "", "key_notice": "",
+               "visit_key_notice": keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else "",
+               **extra}
     if current_user.can_manage and visit.status == VisitStatus.SCHEDULED and visit.open:
         zone = local_zone()
         context["reassign_form"] = reassign or ReassignForm(formdata=None, prefix="reassign", sitter_id=0)
@@ -150,7 +153,7 @@ def reassign_visit(visit_id: int):
         clashes = visits.reassign_clashes(visit, sitter)
         return _visit_page(visit, form=CancelForm(formdata=None), reassign=form, reassign_clashes=clashes,
                            clash_id="reassign-clashes", clashes=clashes, checked="reassign" if sitter else "",
-                           opened="reassign")
+                           opened="reassign", key_notice=keys.key_notice(visit.client_id, sitter.id if sitter else None))
     return submit(form, lambda: visits.reassign_visit(visit, visits.staff_by_id(form.sitter_id.data), current_user),
                   lambda changed: _changed(changed, _("Reassigned to %(name)s; the client and both sitters are "
                                                       "emailed.", name=changed.sitter.first_name)),

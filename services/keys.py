@@ -4,7 +4,7 @@ visit only, every showing logged as a visit event.
 """
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Iterable, NamedTuple, Protocol
 
 from sqlalchemy import and_, or_, select
 
@@ -92,6 +92,17 @@ def reveal_code(visit: Visit, sitter: StaffUser) -> str:
     db.session.add(VisitEvent(visit_id=visit.id, kind="code_shown", staff_id=sitter.id, details={}, reason=""))
     db.session.flush()
     return code
+
+
+class _Planned(NamedTuple):
+    id: int
+    client_id: int
+    sitter_id: int | None
+
+
+def key_notice(client_id: int, sitter_id: int | None) -> str:
+    """The key notice for giving a visit of this client to this sitter (a request's review, a reassignment), or ""."""
+    return key_notices([_Planned(0, client_id, sitter_id)]).get(0, "")
 
 
 def key_notices(visits: Iterable[AssignedVisit]) -> dict[int, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -261,6 +261,37 @@ def client_reports(client_id: int, limit: int = 50, visit_id: int | None = None)
     if visit_id is not None:
         query = query.where(Visit.id == visit_id)
     return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One sent report in a staff list, read as plain columns."""
+
+    visit_id: int
+    day: date
+    service: str
+    sitter_id: int | None
+    sitter: str
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    versions: int
+    sent_at: datetime
+
+
+def recent_for_client(client_id: int, limit: int = 5) -> list[ReportLine]:
+    """The client's latest visits with a report, newest first, for the staff profile: one query."""
+    rows = db.session.execute(
+        select(Visit.id, Visit.day, Service.name, Visit.sitter_id, StaffUser.first_name, Visit.checked_in_at,
+               Visit.checked_out_at, func.count(VisitReport.id), func.min(VisitReport.created_at))
+        .join(VisitReport, VisitReport.visit_id == Visit.id)
+        .join(Service, Service.id == Visit.service_id)
+        .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
+        .where(Visit.client_id == client_id)
+        .group_by(Visit.id, Visit.day, Service.name, Visit.sitter_id, StaffUser.first_name, Visit.checked_in_at,
+                  Visit.checked_out_at, Visit.starts_at)
+        .order_by(Visit.day.desc(), Visit.starts_at.desc()).limit(limit)
+    ).all()
+    return [ReportLine(*row[:4], row[4] or "", *row[5:]) for row in rows]
 
 
 def save_checklist(service: Service, lines: list[tuple[int | None, str, bool]]) -> None:

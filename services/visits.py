@@ -839,6 +839,8 @@ class CalendarVisit:
     sitter: str
     client_name: str
     uses_keys: bool
+    client_id: int = 0
+    sitter_id: int | None = None
 
     @property
     def state_label(self) -> str:
@@ -850,7 +852,8 @@ def calendar_visits(first: date, last: date, client_id: int | None = None, sitte
     """The visits on local days first..last for a calendar: two queries, whatever their number."""
     query = (
         select(Visit.id, Visit.day, Visit.status, Visit.window, Visit.starts_at, Visit.ends_at, Service.name,
-               StaffUser.first_name, ClientProfile.first_name, ClientProfile.last_name, ClientProfile.uses_keys)
+               StaffUser.first_name, ClientProfile.first_name, ClientProfile.last_name, ClientProfile.uses_keys,
+               Visit.client_id, Visit.sitter_id)
         .join(Service, Service.id == Visit.service_id)
         .join(ClientProfile, ClientProfile.id == Visit.client_id)
         .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
@@ -872,8 +875,10 @@ def calendar_visits(first: date, last: date, client_id: int | None = None, sitte
             id=visit_id, day=day,
             state=visit_state(status, ends, now),
             when=window_label(window, starts, ends), service=service, pets=", ".join(pets.get(visit_id, ())),
-            sitter=sitter or "", client_name=f"{first_name} {last_name}", uses_keys=uses_keys)
-        for visit_id, day, status, window, starts, ends, service, sitter, first_name, last_name, uses_keys in rows
+            sitter=sitter or "", client_name=f"{first_name} {last_name}", uses_keys=uses_keys, client_id=client_id,
+            sitter_id=sitter_id)
+        for visit_id, day, status, window, starts, ends, service, sitter, first_name, last_name, uses_keys, client_id,
+        sitter_id in rows
     ]
 
 

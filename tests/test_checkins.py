@@ -418,3 +418,34 @@ def test_the_lockbox_code_is_shown_to_her_on_the_day_and_each_showing_is_logged(
     assert refused.status_code == 409 and "4711" not in refused.get_data(as_text=True) and events(tomorrow) == []
     login_as(client, manager)
     assert "Lockbox code shown to Fern" in client.get(f"/visits/{visit.id}").get_data(as_text=True)
+
+
+def test_the_clients_profile_lists_its_visit_reports(app, as_fill_in, visit, client, manager, make, count_queries):
+    login_as(client, manager)
+    assert "No visit reports yet." in client.get(f"/clients/{visit.client_id}").get_data(as_text=True)
+    post(as_fill_in, f"/visits/{visit.id}/check-in")
+    items = {i.label: i.id for i in db.session.scalars(select(ChecklistItem))}
+    post(as_fill_in, f"/visits/{visit.id}/report", {f"v{visit.id}-item_{items['Fresh water']}": "y"})
+    profile = client.get(f"/clients/{visit.client_id}").get_data(as_text=True)
+    assert f'href="/visits/{visit.id}"' in profile and "Fern" in profile
+    # Another sitter of this client reads the list but gets no link to a visit that is not hers.
+    other = make.staff(Role.SITTER, first_name="Gus")
+    visit.client.primary_sitter_id = other.id
+    db.session.commit()
+    gus = app.test_client()
+    login_as(gus, other)
+    seen = gus.get(f"/clients/{visit.client_id}").get_data(as_text=True)
+    assert "Dog walk" in seen and f'href="/visits/{visit.id}"' not in seen
+    db.session.expire_all()  # the request shares the test's session: nothing already loaded
+    with count_queries() as one_report:
+        client.get(f"/clients/{visit.client_id}", headers=HX)
+    for n in range(3):
+        more = book(visit.client, visit.service, visit.sitter, visit.pets, starts_in=timedelta(days=-n - 1))
+        more.status = VisitStatus.COMPLETED
+        db.session.add(VisitReport(visit_id=more.id, version=1, checklist=[], notes="", mood="", created_by_id=None,
+                                   reason=""))
+    db.session.commit()
+    db.session.expire_all()
+    with count_queries() as four_reports:
+        client.get(f"/clients/{visit.client_id}", headers=HX)
+    assert four_reports.count == one_report.count

@@ -201,3 +201,55 @@ def test_the_board_shows_the_key_notice_and_the_option_turns_it_off(app, as_mana
     get_settings().key_notices = False
     db.session.commit()
     assert "key-badge" not in as_manager.get("/board/").get_data(as_text=True)
+
+
+def test_key_notices_on_the_request_review_the_schedule_and_a_reassignment(app, make, password_hash):
+    """Staff are told, wherever they give a visit to a sitter, that she holds no key for a client who uses keys."""
+    from datetime import date, time as clock_time
+
+    from models import ClientLogin, Role
+    from services import visits
+    from tests.conftest import HX, login_as
+
+    manager = make.staff(Role.MANAGER, first_name="Marta")
+    mia = make.staff(Role.SITTER, first_name="Mia")
+    kim = make.staff(Role.SITTER, first_name="Kim")
+    smiths = make.client(first_name="Jane", last_name="Smith", uses_keys=True, primary_sitter_id=mia.id)
+    rex = make.pet(smiths, name="Rex")
+    walk = make.service(name="Dog walk")
+    login = ClientLogin(client=smiths, email="jane@example.com", password_hash=password_hash)
+    db.session.add(login)
+    db.session.add(KeyHolder(client_id=smiths.id, staff_id=kim.id, has_key=True, knows_code=False, notes=""))
+    db.session.commit()
+    day = date(2030, 3, 4)
+    asked = visits.request_visits(smiths, login, visits.Plan([walk], [day], "morning", clock_time(8), clock_time(11),
+                                                             [rex]))
+    db.session.commit()
+    office = app.test_client()
+    login_as(office, manager)
+    review = office.get(f"/requests/{asked.id}").get_data(as_text=True)
+    assert "Mia holds no key for Jane Smith" in review  # Mia, the primary sitter, is suggested
+    with_kim = office.post(f"/requests/{asked.id}/decide", data={"action": "check", "sitter_id": str(kim.id)},
+                           headers={**HX, "HX-Target": "sitter-clashes"}).get_data(as_text=True)
+    assert "holds no key" not in with_kim
+    with_mia = office.post(f"/requests/{asked.id}/decide", data={"action": "check", "sitter_id": str(mia.id)},
+                           headers={**HX, "HX-Target": "sitter-clashes"}).get_data(as_text=True)
+    assert "<html" not in with_mia and "Mia holds no key for Jane Smith" in with_mia
+    [visit] = asked.visits
+    visits.decide_request(asked, manager, [visits.Approval(visit.id, True)], mia, "")
+    db.session.commit()
+    week = office.get(f"/schedule/?view=week&date={day.isoformat()}").get_data(as_text=True)
+    assert "no key" in week and "Mia holds no key for Jane Smith" in week
+    panel = office.get(f"/schedule/visits/{visit.id}").get_data(as_text=True)
+    assert "Mia holds no key for Jane Smith" in panel
+    check = office.post(f"/schedule/visits/{visit.id}/reassign", data={"action": "check", "reassign-sitter_id": str(kim.id)},
+                        headers={**HX, "HX-Target": "reassign-clashes"}).get_data(as_text=True)
+    assert "holds no key" not in check
+    lee = make.staff(Role.SITTER, first_name="Lee")
+    check = office.post(f"/schedule/visits/{visit.id}/reassign", data={"action": "check", "reassign-sitter_id": str(lee.id)},
+                        headers={**HX, "HX-Target": "reassign-clashes"}).get_data(as_text=True)
+    assert "Lee holds no key for Jane Smith" in check
+    get_settings().key_notices = False
+    db.session.commit()
+    assert "holds no key" not in office.get(f"/schedule/?view=week&date={day.isoformat()}").get_data(as_text=True)
+    assert "holds no key" not in office.get(f"/requests/{asked.id}").get_data(as_text=True)
