@@ -35,6 +35,9 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     db.session.commit()
     visit = book(me.client, walk, sitter, [rex], starts_in=timedelta(minutes=5))
     book(me.client, walk, sitter, [rex], starts_in=timedelta(days=1))
+    # Another home today whose window began 20 minutes ago, with no check-in: late on the office's board.
+    book(make.client(first_name="Otto", last_name="Late"), walk, sitter, [], starts_in=timedelta(minutes=-20),
+                     minutes=60)
 
     context = accessible_context(browser, viewport=PHONE, geolocation={"latitude": 42.3601, "longitude": -71.0589,
                                                                         "accuracy": 15}, permissions=["geolocation"])
@@ -87,8 +90,8 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     portal.get_by_role("link", name="Dog walk", exact=False).first.click()
     expect(portal.get_by_text("Rex pulled hard at the park, then napped.")).to_be_visible()
     expect(portal.get_by_role("img", name="Photo 1 from the visit")).to_be_visible()
-    shown = portal.evaluate("document.querySelector('.photos img').naturalWidth")
-    assert shown > 0
+    # The thumbnail really loads (a lazy image: waited for, not read at once).
+    portal.wait_for_function("(img => img.complete && img.naturalWidth > 0)(document.querySelector('.photos img'))")
     assert_accessible(portal)
     screenshot(portal, "portal-report-phone")
     portal.context.close()
@@ -102,4 +105,12 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     expect(office.get_by_text("Fern checked in", exact=False)).to_be_visible()
     assert_accessible(office)
     screenshot(office, "visit-record-desktop")
+    office.goto(f"{live_server}/board/")
+    done_item = office.locator(".board-visit", has=office.get_by_role("link", name="Nia Reyes"))
+    # Checked out seconds after checking in: done, and flagged short against the 30-minute walk.
+    expect(done_item.locator(".board-badge")).to_have_text("Short")
+    expect(done_item).to_contain_text("0 min of 30 min")
+    late_item = office.locator(".board-visit", has=office.get_by_role("link", name="Otto Late"))
+    expect(late_item.locator(".board-badge")).to_have_text("Late")
+    assert_accessible(office)
     office.context.close()
