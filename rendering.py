@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
-from flask import flash, make_response, redirect, render_template
+from flask import flash, make_response, redirect, render_template, send_file
 from flask_htmx import make_response as htmx_response
 
 from extensions import db, htmx
@@ -112,3 +112,11 @@ def _settled(result: T) -> T:
     db.session.flush()
     db.session.expire_all()
     return result
+
+
+def send_private_jpeg(path: str):
+    """A stored photo for a signed-in viewer: private to the browser, never kept by shared caches."""
+    response = send_file(path, mimetype="image/jpeg", max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Content-Disposition"] = "inline"
+    return response

@@ -14,7 +14,7 @@ from filters import gettext as _
 from forms.errors import apply_rules
 from forms.pets import PetForm
 from models import ClientProfile, Document, Pet
-from rendering import done, perform, render_page, submit
+from rendering import done, perform, render_page, send_private_jpeg, submit
 from services import clients, documents
 from services import pets as pet_service
 from services.clients import visible_client_ids
@@ -154,11 +154,8 @@ def photo(photo_id: int):
 
 
 def send_photo(item) -> object:
-    """Send a stored photo: private to the browser, never cached by shared caches."""
-    response = send_file(pet_service.photo_path(item), mimetype="image/jpeg", max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["Content-Disposition"] = "inline"
-    return response
+    """Send a stored pet photo: private to the browser, never cached by shared caches."""
+    return send_private_jpeg(pet_service.photo_path(item))
 
 
 @bp.get("/documents/<int:document_id>")

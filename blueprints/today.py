@@ -12,7 +12,7 @@ from filters import business_today
 from markupsafe import Markup
 from models import VisitStatus
 from rendering import render_page
-from services import checkins
+from services import checkins, keys
 
 bp = Blueprint("today", __name__, url_prefix="/today")
 UNDER_WAY = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)
@@ -24,7 +24,10 @@ def index():
     """Every staff member's own visits today and tomorrow (managers find everyone's on the board)."""
     days = checkins.today_for(current_user)
     today = business_today()
+    shown = [v for day in days for v in day.visits]
+    notices = keys.key_notices(shown) if current_user.can_manage else {}  # once for the page, not per card
     cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,
-                                          open_details=day.day == today and v.status in UNDER_WAY, **card_context(v)))
-             for day in days for v in day.visits}
+                                          open_details=v.day == today and v.status in UNDER_WAY,
+                                          **card_context(v, key_notice=notices.get(v.id, ""))))
+             for v in shown}
     return render_page("today/index.html", "today/_days.html", days=days, today=today, cards=cards)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import quote_plus
 
-from flask import Blueprint, abort, current_app, request, send_file, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
 
 from access import manager_required, or_404, public, staff_required
@@ -15,7 +15,7 @@ from filters import gettext as _
 from filters import business_today, local_datetime, local_zone, time_of_day
 from forms.checkins import MissedForm, PhotoForm, TapForm, TimesForm, report_form
 from models import ReportPhoto, Visit, VisitStatus, as_utc
-from rendering import done, perform, render_page, submit
+from rendering import done, perform, render_page, send_private_jpeg, submit
 from services import checkins, keys, reports
 from services.checkins import NotNow
 from services.errors import DomainError
@@ -63,9 +63,11 @@ def staff_photo_url(photo: ReportPhoto, thumb: int = 0) -> str:
     return url_for("visits.photo", report_photo_id=photo.id, thumb=thumb or None)
 
 
-def card_context(visit: Visit, **extra) -> dict:
-    """What the card shows and offers, computed on the server."""
+def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
+    """What the card shows and offers, computed on the server (`key_notice` when the page knows it already)."""
     settings = get_settings()
+    if key_notice is None:
+        key_notice = keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else ""
     correcting = extra.pop("correcting", False)
     context = {
         "visit": visit, "settings": settings, "photo_form": photo_form(visit),
@@ -75,7 +77,7 @@ def card_context(visit: Visit, **extra) -> dict:
         "map_url": map_url(visit), "times_form": None, "missed_form": None, "times_form_for": times_form_for,
         "missed_form_for": lambda: MissedForm(formdata=None), "iso_time": iso_time,
         "photos_of": reports.sent_photos, "photo_url": staff_photo_url, "today": business_today(),
-        "key_notice": keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else "",
+        "key_notice": key_notice,
     }
     context.update(extra)
     return context
@@ -141,21 +143,13 @@ def check_out(visit_id: int):
 @bp.post("/<int:visit_id>/undo")
 @staff_required()
 def undo(visit_id: int):
-    def work(visit, sitter, _position):
-        before = visit.status
-        checkins.undo(visit, sitter)
-        return visit, before
-
-    def then(result):
-        visit, before = result
-        message = (_("Check-out taken back: the visit is under way again.") if before == VisitStatus.COMPLETED
-                   else _("Check-in taken back."))
-        return done(message, _back(visit), CARD, **card_context(visit))
-
     visit = visit_or_404(visit_id)
     if not TapForm().validate_on_submit():
         abort(400)
-    return perform(lambda: work(visit, current_user, None), then,
+    message = (_("Check-out taken back: the visit is under way again.") if visit.status == VisitStatus.COMPLETED
+               else _("Check-in taken back."))
+    return perform(lambda: checkins.undo(visit, current_user),
+                   lambda undone: done(message, _back(undone), CARD, **card_context(undone)),
                    lambda error: _card(visit_or_404(visit_id), 409, problem=error.message))
 
 
@@ -258,10 +252,7 @@ def mark_missed(visit_id: int):
 
 
 def send_visit_photo(photo: ReportPhoto, thumb: bool):
-    response = send_file(reports.photo_path(photo, thumb), mimetype="image/jpeg", max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["Content-Disposition"] = "inline"
-    return response
+    return send_private_jpeg(reports.photo_path(photo, thumb))
 
 
 @bp.get("/photos/<int:report_photo_id>")

@@ -281,7 +281,6 @@ def sitter_days(sitter: StaffUser, first: date, count: int = 2) -> list[Day]:
         .options(
             joinedload(Visit.service).selectinload(Service.checklist),
             joinedload(Visit.client).joinedload(ClientProfile.vet),
-            joinedload(Visit.client).selectinload(ClientProfile.key_holders),
             selectinload(Visit.pets).joinedload(Pet.photo),
             selectinload(Visit.events),
             selectinload(Visit.reports),

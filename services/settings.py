@@ -51,6 +51,9 @@ def get_settings() -> SiteSettings:
                                 **{name: True for name in PORTAL_FEATURES})
         db.session.add(settings)
         db.session.flush()
+    # The session's identity map holds rows weakly: without a strong reference each call, on a page that
+    # asks for the settings once per visit card, would read the row again.
+    db.session.info["site_settings"] = settings
     return settings
 
 

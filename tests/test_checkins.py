@@ -449,3 +449,28 @@ def test_the_clients_profile_lists_its_visit_reports(app, as_fill_in, visit, cli
     with count_queries() as four_reports:
         client.get(f"/clients/{visit.client_id}", headers=HX)
     assert four_reports.count == one_report.count
+
+
+@pytest.mark.parametrize("role", [Role.SITTER, Role.MANAGER])
+def test_today_reads_a_fixed_number_of_queries_whatever_the_visits(app, me, rex, walk, make, count_queries, role):
+    """Her day costs the same with two visits or eight (each card's pets, photos, events, reports, key notices)."""
+    staff = make.staff(role, first_name="Ida")
+    browser = app.test_client()
+    login_as(browser, staff)
+    me.client.uses_keys = True
+    get_settings()  # the settings row exists, as on any running install
+    db.session.commit()
+
+    def measured() -> int:
+        db.session.expire_all()  # the request shares the test's session: nothing already loaded
+        with count_queries() as counter:
+            assert browser.get("/today/").status_code == 200
+        return counter.count
+
+    for hours in (1, 2):
+        book(me.client, walk, staff, [rex], starts_in=timedelta(hours=hours))
+    few = measured()
+    for hours in range(3, 9):
+        other = make.client()
+        book(other, walk, staff, [make.pet(other)], starts_in=timedelta(hours=hours))
+    assert measured() == few
