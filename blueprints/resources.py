@@ -149,19 +149,20 @@ def vet_field():
 CHECKLIST_BLANKS = 3
 
 
-def _checklist_page(service: Service, lines: list[tuple[int | None, str, bool]], errors: dict | None = None,
-                    status: int = 200, **extra):
-    """The service's report checklist: its lines, then a few blank ones to add more."""
-    rows = list(lines) + [(None, "", False)] * CHECKLIST_BLANKS
-    return render_page("resources/checklist.html", "resources/_checklist.html", status=status, service=service,
-                       rows=rows, errors=errors or {}, kind="services", spec=KINDS["services"], kinds=KINDS, **extra)
+def _checklist_context(service: Service, lines: list[tuple[int | None, str, bool]] | None = None,
+                       errors: dict | None = None) -> dict:
+    """The service's report checklist (or the lines just sent), then a few blank lines to add more."""
+    if lines is None:
+        lines = [(item.id, item.label, item.required) for item in service.checklist]
+    return {"service": service, "rows": list(lines) + [(None, "", False)] * CHECKLIST_BLANKS, "errors": errors or {},
+            "kind": "services", "spec": KINDS["services"], "kinds": KINDS}
 
 
 @bp.get("/services/<int:item_id>/checklist")
 @manager_required
 def checklist(item_id: int):
     service = db.get_or_404(Service, item_id)
-    return _checklist_page(service, [(item.id, item.label, item.required) for item in service.checklist])
+    return render_page("resources/checklist.html", "resources/_checklist.html", **_checklist_context(service))
 
 
 @bp.post("/services/<int:item_id>/checklist")
@@ -172,18 +173,12 @@ def save_checklist(item_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     rows = request.form.get("rows", "")
-    lines = []
-    for i in range(min(int(rows), 200) if rows.isdigit() else 0):
-        lines.append((parse_id(request.form.get(f"id-{i}", "")), request.form.get(f"label-{i}", "")[:500],
-                      request.form.get(f"required-{i}") == "y"))
+    lines = [(parse_id(request.form.get(f"id-{i}", "")), request.form.get(f"label-{i}", "")[:500],
+              request.form.get(f"required-{i}") == "y") for i in range(min(int(rows), 200) if rows.isdigit() else 0)]
     return perform(lambda: reports.save_checklist(service, lines),
                    lambda _none: done(_("Checklist saved: sitters see it at the next %(service)s visit.",
                                         service=service.name),
                                       url_for("resources.checklist", item_id=service.id), "resources/_checklist.html",
                                       **_checklist_context(service)),
-                   lambda error: _checklist_page(service, lines, getattr(error, "errors", {}), 422))
-
-
-def _checklist_context(service: Service) -> dict:
-    rows = [(item.id, item.label, item.required) for item in service.checklist] + [(None, "", False)] * CHECKLIST_BLANKS
-    return {"service": service, "rows": rows, "errors": {}}
+                   lambda error: render_page("resources/checklist.html", "resources/_checklist.html", status=422,
+                                             **_checklist_context(service, lines, getattr(error, "errors", {}))))

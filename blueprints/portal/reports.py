@@ -34,7 +34,7 @@ def reports_index():
 @feature_required("reports")
 def show_report(visit_id: int):
     client = my_client()
-    visit = or_404(next(iter(v for v in reports.client_reports(client.id, visit_id=visit_id)), None))
+    visit = or_404(next(iter(reports.client_reports(client.id, visit_id=visit_id)), None))
     return render_page("portal/report.html", "portal/_report.html", **portal_context(client), visit=visit,
                        **REPORT_HELPERS)
 
