@@ -115,8 +115,12 @@ def test_a_sitter_lands_on_her_day_and_a_fill_in_sees_all_she_needs_without_pric
     assert "$" not in body and "25.00" not in body and "STAFF ONLY" not in body
     fragment = as_fill_in.get("/today/", headers=HX).get_data(as_text=True)
     assert "<html" not in fragment and "Check in" in fragment
-    # Every link on her page answers: the client she fills in for, the pet, the visit card.
-    for href in set(re.findall(r'href="(/(?:clients|pets|visits|schedule)[^"]*)"', body)):
+    # Every link on her pages answers: the client she fills in for, the pet, the visit card, her week.
+    week = as_fill_in.get(f"/schedule/?view=week&date={visit.day.isoformat()}").get_data(as_text=True)
+    panel = as_fill_in.get(f"/schedule/visits/{visit.id}").get_data(as_text=True)
+    links = set(re.findall(r'href="(/(?:clients|pets|visits|schedule|today)[^"]*)"', body + week + panel))
+    assert f"/schedule/visits/{visit.id}" in links and f"/clients/{visit.client_id}" in links
+    for href in links:
         assert as_fill_in.get(href.replace("&amp;", "&")).status_code == 200, href
     client_page = as_fill_in.get(f"/clients/{visit.client_id}").get_data(as_text=True)
     assert "STAFF ONLY" not in client_page and "$" not in client_page
