@@ -35,7 +35,9 @@ def card_form(visit: Visit, formdata=None, correcting: bool = False):
     prefix = f"v{visit.id}"  # several cards on one page: their fields' ids stay apart
     if correcting and sent is not None:
         lines = [(i, line["label"], line["required"], line["done"]) for i, line in enumerate(sent.checklist)]
-        return report_form(lines, formdata=formdata, prefix=prefix, data={"notes": sent.notes, "mood": sent.mood})
+        form = report_form(lines, formdata=formdata, prefix=prefix, data={"notes": sent.notes, "mood": sent.mood})
+        form.reason.flags.required = True  # a correction says why (services.reports.correct_report)
+        return form
     lines = [(item.id, item.label, item.required, False) for item in reports.checklist_of(visit)]
     return report_form(lines, formdata=formdata, prefix=prefix)
 
