@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
-from filters import business_today, clock, formatted, local_zone
+from filters import business_today, clock, formatted, local_datetime, local_zone
 from filters import gettext as _
 from models import (
     BlockOut,
@@ -33,6 +33,9 @@ from services.settings import get_settings
 
 # A sitter may check in this long before the window starts (she arrived early); not on another day.
 EARLY = timedelta(hours=2)
+
+# A manager's correction puts the check-in within this of the visit's window: a typo of a year is refused.
+CORRECTION_SPAN = timedelta(days=1)
 
 
 class NotNow(DomainError):
@@ -229,10 +232,14 @@ def correct_times(visit: Visit, manager: StaffUser, checked_in_at: datetime | No
     errors = {}
     if not reason:
         errors["reason"] = _("Say why the times change (kept beside the original).")
+    earliest, latest = as_utc(visit.starts_at) - CORRECTION_SPAN, as_utc(visit.ends_at) + CORRECTION_SPAN
     if checked_in_at is None:
         errors["checked_in_at"] = _("Enter the check-in time.")
     elif checked_in_at > now:
         errors["checked_in_at"] = _("The check-in cannot be in the future.")
+    elif not earliest <= checked_in_at <= latest:
+        errors["checked_in_at"] = _("Enter a check-in between %(first)s and %(last)s, within a day of the visit.",
+                                    first=local_datetime(earliest), last=local_datetime(latest))
     if checked_out_at is not None:
         if checked_out_at > now:
             errors["checked_out_at"] = _("The check-out cannot be in the future.")
