@@ -235,6 +235,14 @@ def show_code(visit_id: int):
                    lambda error: _card(visit_or_404(visit_id), 409, problem=error.message))
 
 
+def _refused(visit_id: int, form, status: int, **forms):
+    """A manager's form again: beside its fields, or, when the visit's state refused it (NotNow), 409 and the
+    message on the card (the form may not be on it: a cancelled visit has no times to correct)."""
+    if isinstance(form.refusal, NotNow):
+        return _card(visit_or_404(visit_id), 409, problem=form.refusal.message)
+    return _card(visit_or_404(visit_id), status, **forms)
+
+
 @bp.post("/<int:visit_id>/times")
 @manager_required
 def correct_times(visit_id: int):
@@ -244,7 +252,7 @@ def correct_times(visit_id: int):
                                                        form.utc(form.checked_out_at), form.reason.data),
                   lambda changed: done(_("Times corrected; the times they replace are kept beside them."),
                                        _back(changed), CARD, **card_context(changed)),
-                  lambda status: _card(visit_or_404(visit_id), status, times_form=form))
+                  lambda status: _refused(visit_id, form, status, times_form=form))
 
 
 @bp.post("/<int:visit_id>/missed")
@@ -254,7 +262,7 @@ def mark_missed(visit_id: int):
     form = MissedForm()
     return submit(form, lambda: checkins.mark_missed(visit, current_user, form.reason.data),
                   lambda changed: done(_("Marked as missed."), _back(changed), CARD, **card_context(changed)),
-                  lambda status: _card(visit_or_404(visit_id), status, missed_form=form))
+                  lambda status: _refused(visit_id, form, status, missed_form=form))
 
 
 def send_visit_photo(photo: ReportPhoto, thumb: bool):

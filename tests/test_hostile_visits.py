@@ -73,3 +73,19 @@ def test_a_times_correction_far_from_the_visit_is_refused(app, desk, as_fill_in,
     response = post(desk, f"/visits/{visit.id}/times", {"checked_in_at": local_input(last_year), "reason": "Typo"})
     assert response.status_code == 422 and "Enter a check-in between" in text(response)
     assert events(visit, "corrected") == []
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "page"])
+def test_missed_and_times_refused_for_the_visits_state_say_why_with_409(app, desk, visit, me, walk, rex, htmx):
+    cancelled = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(hours=-3))
+    cancelled.status, cancelled.reason = VisitStatus.CANCELLED, "Client away"
+    db.session.commit()
+    missed = post(desk, f"/visits/{cancelled.id}/missed", {"reason": "Nobody came"}, htmx=htmx)
+    assert missed.status_code == 409 and "Only a scheduled visit nobody checked in to" in text(missed)
+    times = post(desk, f"/visits/{cancelled.id}/times",
+                 {"checked_in_at": local_input(utcnow() - timedelta(hours=3)), "reason": "Forgot"}, htmx=htmx)
+    assert times.status_code == 409 and "it has no times to correct" in text(times)
+    ahead = post(desk, f"/visits/{visit.id}/missed", {"reason": "Sitter ill"}, htmx=htmx)  # starts in 10 minutes
+    assert ahead.status_code == 409 and "has not started yet: cancel it instead" in text(ahead)
+    assert fresh(visit).status == VisitStatus.SCHEDULED and fresh(cancelled).status == VisitStatus.CANCELLED
+    assert events(visit) == [] and events(cancelled) == []
