@@ -89,3 +89,47 @@ def test_missed_and_times_refused_for_the_visits_state_say_why_with_409(app, des
     assert ahead.status_code == 409 and "has not started yet: cancel it instead" in text(ahead)
     assert fresh(visit).status == VisitStatus.SCHEDULED and fresh(cancelled).status == VisitStatus.CANCELLED
     assert events(visit) == [] and events(cancelled) == []
+
+
+def move(browser, visit: Visit, day: str, start: str, end: str, action: str = "send"):
+    return post(browser, f"/schedule/visits/{visit.id}/move", {"move-day": day, "move-window": "custom",
+                                                                 "move-start_time": start, "move-end_time": end,
+                                                                 "action": action})
+
+
+def a_later_visit(visit: Visit) -> Visit:
+    """The fixture's visit, two days on: scheduled, not started, so a manager may still move it."""
+    visit.starts_at += timedelta(days=2)
+    visit.ends_at += timedelta(days=2)
+    visit.day += timedelta(days=2)
+    db.session.commit()
+    return visit
+
+
+def test_a_move_to_a_day_no_calendar_holds_is_refused_not_a_500(app, desk, visit):
+    visit = a_later_visit(visit)
+    before = (visit.day, visit.starts_at)
+    assert move(desk, visit, "9999-12-31", "20:00", "21:00", action="check").status_code == 200
+    refused = move(desk, visit, "9999-12-31", "20:00", "21:00")
+    assert refused.status_code == 422 and "between the years 1901 and 2999" in text(refused)
+    assert (fresh(visit).day, fresh(visit).starts_at) == before and events(visit) == []
+
+
+def test_requests_and_new_visits_for_a_day_no_calendar_holds_are_refused(app, desk, portal, me, walk, rex):
+    asked = {"services": str(walk.id), "pets": str(rex.id), "mode": "range", "start": "9999-12-31",
+             "end": "9999-12-31", "window": "evening"}
+    refused = portal.post("/portal/requests/new", data=asked)
+    assert refused.status_code == 422 and "between the years 1901 and 2999" in text(refused)
+    added = desk.post(f"/schedule/new?client={me.client_id}", data={**asked, "client": str(me.client_id),
+                                                                    "sitter_id": "0"})
+    assert added.status_code == 422 and "between the years 1901 and 2999" in text(added)
+    assert db.session.scalar(select(func.count(Visit.id))) == 0
+
+
+def test_a_move_into_the_hour_the_clocks_skip_is_refused(app, desk, visit):
+    """2:30 AM does not exist on the night the clocks go forward: 2:30–3:15 would end before it starts."""
+    visit = a_later_visit(visit)
+    before = (fresh(visit).starts_at, fresh(visit).ends_at)
+    refused = move(desk, visit, "2027-03-14", "02:30", "03:15")
+    assert refused.status_code == 422 and "the clocks change" in text(refused)
+    assert (fresh(visit).starts_at, fresh(visit).ends_at) == before and events(visit) == []
