@@ -49,6 +49,7 @@ EMAIL_PHOTO_DAYS = 60
 EMAIL_PHOTO_SALT = "report-photo-thumbnail"
 NOTES_MAX = REPORT_NOTES_MAX
 CHECKLIST_LABEL_MAX = 120
+CHECKLIST_LINES_MAX = 200
 
 
 def photo_path(photo: ReportPhoto, thumb: bool = False) -> str:
@@ -300,8 +301,13 @@ def save_checklist(service: Service, lines: list[tuple[int | None, str, bool]]) 
     Items left out are retired, not deleted: reports keep their own copy of the card."""
     errors = {}
     seen = set()
+    filled = 0
     for position, (item_id, label, _required) in enumerate(lines):
         label = " ".join((label or "").split())
+        filled += bool(label)
+        if filled > CHECKLIST_LINES_MAX and label:
+            errors[f"label_{position}"] = _("A checklist keeps at most %(num)d lines.", num=CHECKLIST_LINES_MAX)
+            break
         if len(label) > CHECKLIST_LABEL_MAX:
             errors[f"label_{position}"] = _("Keep it under %(num)d characters.", num=CHECKLIST_LABEL_MAX)
         elif label and label.lower() in seen:
@@ -317,7 +323,8 @@ def save_checklist(service: Service, lines: list[tuple[int | None, str, bool]]) 
         label = " ".join((label or "").split())
         if not label:
             continue
-        item = existing.get(item_id) if item_id else None
+        # An item is one line of the card: should its id come twice, the second line is a new item.
+        item = existing.get(item_id) if item_id and item_id not in kept else None
         if item is None:
             item = ChecklistItem(service_id=service.id, active=True)
             db.session.add(item)

@@ -133,3 +133,47 @@ def test_a_move_into_the_hour_the_clocks_skip_is_refused(app, desk, visit):
     refused = move(desk, visit, "2027-03-14", "02:30", "03:15")
     assert refused.status_code == 422 and "the clocks change" in text(refused)
     assert (fresh(visit).starts_at, fresh(visit).ends_at) == before and events(visit) == []
+
+
+def active_lines(service) -> list[tuple[str, bool]]:
+    db.session.expire_all()
+    return [(i.label, i.required) for i in db.session.scalars(
+        select(ChecklistItem).where(ChecklistItem.service_id == service.id, ChecklistItem.active.is_(True))
+        .order_by(ChecklistItem.position))]
+
+
+@pytest.mark.parametrize("rows", [None, "", "abc", "-1", "²", "1e3", "99999999999999999999"])
+def test_a_checklist_post_without_a_readable_row_count_is_refused_and_retires_nothing(app, desk, walk, rows):
+    before = active_lines(walk)
+    data = {"label-0": "Walk"} if rows is None else {"rows": rows, "label-0": "Walk"}
+    response = post(desk, f"/resources/services/{walk.id}/checklist", data)
+    assert response.status_code == 400
+    assert active_lines(walk) == before == [("Fresh water", True), ("Poo", False)]
+
+
+def test_a_checklist_of_thousands_of_lines_is_refused_whole(app, desk, walk):
+    data = {"rows": "250", **{f"label-{i}": f"Line {i}" for i in range(250)}}
+    refused = post(desk, f"/resources/services/{walk.id}/checklist", data)
+    assert refused.status_code == 422 and "at most 200 lines" in text(refused)
+    assert active_lines(walk) == [("Fresh water", True), ("Poo", False)]
+    thousands = post(desk, f"/resources/services/{walk.id}/checklist",
+                     {"rows": "5000", **{f"label-{i}": f"Line {i}" for i in range(5000)}})
+    assert thousands.status_code == 400 and active_lines(walk) == [("Fresh water", True), ("Poo", False)]
+
+
+def test_one_item_id_sent_twice_keeps_both_lines(app, desk, walk):
+    water = db.session.scalar(select(ChecklistItem).where(ChecklistItem.label == "Fresh water"))
+    saved = post(desk, f"/resources/services/{walk.id}/checklist",
+                 {"rows": "2", "id-0": str(water.id), "label-0": "Fresh water", "required-0": "y",
+                  "id-1": str(water.id), "label-1": "Walk"})
+    assert saved.status_code == 200
+    assert active_lines(walk) == [("Fresh water", True), ("Walk", False)]
+
+
+def test_checklist_labels_are_shown_as_text(app, desk, as_fill_in, visit, walk):
+    label = "<script>alert(1)</script>"
+    post(desk, f"/resources/services/{walk.id}/checklist", {"rows": "1", "label-0": label})
+    assert label not in text(desk.get(f"/resources/services/{walk.id}/checklist"))
+    checked_in(as_fill_in, visit)
+    card = text(as_fill_in.get(f"/visits/{visit.id}"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card and label not in card
