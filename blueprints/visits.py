@@ -14,7 +14,7 @@ from access import manager_required, or_404, public, staff_required
 from filters import gettext as _
 from filters import business_today, local_datetime, local_zone, time_of_day
 from forms.checkins import MissedForm, PhotoForm, TapForm, TimesForm, report_form
-from models import ReportPhoto, Visit, VisitStatus, as_utc
+from models import ReportPhoto, Visit, VisitStatus, as_utc, parse_id
 from rendering import done, perform, render_page, submit
 from services import checkins, keys, reports
 from services.checkins import NotNow
@@ -206,7 +206,7 @@ def send_report(visit_id: int):
     form = card_form(visit, formdata=request.form, correcting=correcting)  # the request's fields, prefixed
     if correcting:
         work = lambda: reports.correct_report(visit, current_user, form.ticked(), form.notes.data, form.mood.data,  # noqa: E731
-                                              form.reason.data)
+                                              form.reason.data, corrects=parse_id(request.form.get("version")))
         message = _("Correction sent: the client has the new version; the first one is kept.")
     else:
         work = lambda: reports.send_report(visit, current_user, form.ticked(), form.notes.data, form.mood.data)  # noqa: E731

@@ -177,3 +177,73 @@ def test_checklist_labels_are_shown_as_text(app, desk, as_fill_in, visit, walk):
     checked_in(as_fill_in, visit)
     card = text(as_fill_in.get(f"/visits/{visit.id}"))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card and label not in card
+
+
+def race(app, visit: Visit, work, runners: int = 2) -> list[str]:
+    """`work(visit, staff)` run by several requests at once, each in its own session, as two phones would."""
+    visit_id, sitter_id = visit.id, visit.sitter_id
+    barrier = threading.Barrier(runners)
+    outcomes = []
+
+    def attempt():
+        with app.app_context():
+            try:
+                staff = db.session.get(StaffUser, sitter_id)
+                mine = checkins.load_visit_for_work(visit_id, staff)
+                barrier.wait()
+                work(mine, staff)
+                db.session.commit()
+                outcomes.append("won")
+            except checkins.NotNow:
+                db.session.rollback()
+                outcomes.append("refused")
+            except Exception as error:  # noqa: BLE001 - any other exception is the finding (a 500)
+                db.session.rollback()
+                outcomes.append(type(error).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt) for _ in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return sorted(outcomes)
+
+
+def test_a_report_sent_from_two_tabs_at_once_is_sent_once(app, as_fill_in, visit):
+    checked_in(as_fill_in, visit)
+    water = db.session.scalar(select(ChecklistItem.id).where(ChecklistItem.label == "Fresh water"))
+    outcomes = race(app, visit, lambda mine, staff: reports.send_report(mine, staff, {water}, "Sent twice", ""))
+    assert outcomes == ["refused", "won"]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(VisitReport.id))) == 1
+
+
+def test_two_corrections_at_once_make_one_version(app, as_fill_in, visit):
+    checked_in(as_fill_in, visit)
+    post(as_fill_in, f"/visits/{visit.id}/report", fresh_water(visit))
+    outcomes = race(app, visit, lambda mine, staff: reports.correct_report(mine, staff, {0}, "Again", "", "Typo"))
+    assert outcomes == ["refused", "won"]
+    db.session.expire_all()
+    assert db.session.scalars(select(VisitReport.version).order_by(VisitReport.version)).all() == [1, 2]
+
+
+def test_a_correction_of_a_version_already_corrected_is_refused(app, as_fill_in, visit, desk):
+    checked_in(as_fill_in, visit)
+    prefix = f"v{visit.id}-"
+    post(as_fill_in, f"/visits/{visit.id}/report", {**fresh_water(visit), prefix + "notes": "Rex ate well"})
+    form = text(as_fill_in.get(f"/visits/{visit.id}?correct=1"))
+    assert re.search(r'name="version" value="1"', form)  # the sitter opens the correction of version 1
+    by_manager = post(desk, f"/visits/{visit.id}/report", {"correct": "1", "version": "1", f"{prefix}item_0": "y",
+                                                           prefix + "notes": "Rex ate half",
+                                                           prefix + "reason": "The bowl was half full"})
+    assert by_manager.status_code == 200
+    stale = post(as_fill_in, f"/visits/{visit.id}/report", {"correct": "1", "version": "1", f"{prefix}item_0": "y",
+                                                            prefix + "notes": "Rex ate it all",
+                                                            prefix + "reason": "Typo"})
+    assert stale.status_code == 409 and "corrected a moment ago" in text(stale)
+    assert "Rex ate half" in text(stale)  # the card as it is now
+    db.session.expire_all()
+    assert db.session.scalars(select(VisitReport.notes).order_by(VisitReport.version)).all() == [
+        "Rex ate well", "Rex ate half"]
