@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -31,7 +31,8 @@ from models import (
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
-# A sitter may check in this long before the window starts (she arrived early); not on another day.
+# A sitter may check in this long before the window starts (she arrived early), and until the visit's day is
+# over or this long after its window (a late-evening visit); not on another day.
 EARLY = timedelta(hours=2)
 
 # A manager's correction puts the check-in within this of the visit's window: a typo of a year is refused.
@@ -119,6 +120,9 @@ def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: da
     if now < as_utc(visit.starts_at) - EARLY:
         raise NotNow(_("This visit starts %(day)s at %(time)s: check in when you arrive.",
                        day=_day_words(visit.day), time=clock(as_utc(visit.starts_at).astimezone(local_zone()))))
+    if now > _last_check_in(visit):
+        raise NotNow(_("This visit was %(day)s: it can no longer be checked in to. A manager can correct its times or "
+                       "mark it missed.", day=_day_words(visit.day)))
     position = _position(position, _("check in"))
     if not _claim(visit, VisitStatus.SCHEDULED, status=VisitStatus.IN_PROGRESS, checked_in_at=now,
                   check_in_latitude=position and position.latitude, check_in_longitude=position and position.longitude,
@@ -128,6 +132,12 @@ def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: da
         raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))
     _event(visit, "check_in", sitter, now, position)
     return visit
+
+
+def _last_check_in(visit: Visit) -> datetime:
+    """The latest a tap can check in to the visit: the end of its day, or EARLY after its window (late evening)."""
+    day_over = datetime.combine(visit.day + timedelta(days=1), time(0), tzinfo=local_zone()).astimezone(timezone.utc)
+    return max(day_over, as_utc(visit.ends_at) + EARLY)
 
 
 def check_out(visit: Visit, sitter: StaffUser, position: Position | None, now: datetime | None = None) -> Visit:

@@ -247,3 +247,14 @@ def test_a_correction_of_a_version_already_corrected_is_refused(app, as_fill_in,
     db.session.expire_all()
     assert db.session.scalars(select(VisitReport.notes).order_by(VisitReport.version)).all() == [
         "Rex ate well", "Rex ate half"]
+
+
+def test_a_visit_from_days_ago_cannot_be_checked_in_to_now(app, as_fill_in, visit, me, walk, rex):
+    """Checking in today to last week's visit would make it look done: a manager records or marks it missed."""
+    old = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(days=-3))
+    refused = post(as_fill_in, f"/visits/{old.id}/check-in")
+    assert refused.status_code == 409 and "can no longer be checked in to" in text(refused)
+    assert fresh(old).status == VisitStatus.SCHEDULED and fresh(old).checked_in_at is None and events(old) == []
+    late = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(minutes=-50))  # over 20 minutes ago
+    assert post(as_fill_in, f"/visits/{late.id}/check-in").status_code == 200  # she is late, not a day late
+    assert fresh(late).status == VisitStatus.IN_PROGRESS
