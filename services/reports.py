@@ -244,7 +244,10 @@ def photo_links(report: VisitReport) -> list[str]:
 
 
 def emailed_photo(token: str) -> ReportPhoto | None:
-    """The sent photo a report email's signed link names, while the link is fresh."""
+    """The sent photo a report email's signed link names, while the link is fresh and the business shows clients
+    their visit reports (switched off, the photos answer 404 as the portal's do)."""
+    if not get_settings().portal_visit_reports:
+        return None
     try:
         photo_id = _signer().loads(token, max_age=EMAIL_PHOTO_DAYS * 86400)
     except (SignatureExpired, BadSignature):

@@ -258,3 +258,22 @@ def test_a_visit_from_days_ago_cannot_be_checked_in_to_now(app, as_fill_in, visi
     late = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(minutes=-50))  # over 20 minutes ago
     assert post(as_fill_in, f"/visits/{late.id}/check-in").status_code == 200  # she is late, not a day late
     assert fresh(late).status == VisitStatus.IN_PROGRESS
+
+
+def add_photo(browser, visit: Visit, data: bytes, name: str = "IMG_0001.jpg"):
+    return browser.post(f"/visits/{visit.id}/photos", headers=HX, content_type="multipart/form-data",
+                        data={f"v{visit.id}-photo": (io.BytesIO(data), name)})
+
+
+def test_emailed_photo_links_answer_404_once_clients_no_longer_see_reports(app, as_fill_in, visit, inbox):
+    checked_in(as_fill_in, visit)
+    assert add_photo(as_fill_in, visit, jpeg_with_gps()).status_code == 200
+    post(as_fill_in, f"/visits/{visit.id}/report", fresh_water(visit))
+    outbox.deliver_all()
+    [mail] = inbox.to("nia@example.com")
+    link = re.search(r'<img src="https?://[^/]+(/visits/emailed/[^"]+\.jpg)"', inbox.html(mail)).group(1)
+    anonymous = app.test_client()
+    assert anonymous.get(link).status_code == 200
+    get_settings().portal_visit_reports = False
+    db.session.commit()
+    assert anonymous.get(link).status_code == 404
