@@ -17,7 +17,9 @@ from extensions import db
 from filters import gettext as _
 from services.errors import DomainError
 
-IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
+# MPO is a JPEG with more images inside (a phone's Ultra HDR gain map, a portrait's depth map): its first image
+# is the photo, which is all that is kept.
+IMAGE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 
 
 def stored_path(folder: str, stored_name: str) -> str:

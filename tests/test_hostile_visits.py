@@ -277,3 +277,81 @@ def test_emailed_photo_links_answer_404_once_clients_no_longer_see_reports(app, 
     get_settings().portal_visit_reports = False
     db.session.commit()
     assert anonymous.get(link).status_code == 404
+
+
+def mpo_with_gps() -> bytes:
+    """A phone's JPEG with a second image inside (Ultra HDR gain map, portrait depth): Pillow reads it as MPO."""
+    main, extra = Image.new("RGB", (800, 600), (200, 120, 40)), Image.new("RGB", (400, 300), (0, 0, 0))
+    exif = Image.Exif()
+    exif[0x0110] = "PhoneCam 12"
+    exif[0x8825] = {1: "N", 2: (42.0, 21.0, 36.0), 3: "W", 4: (71.0, 3.0, 0.0)}
+    out = io.BytesIO()
+    main.save(out, "MPO", save_all=True, append_images=[extra], exif=exif)
+    data = out.getvalue()
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    return data
+
+
+def test_a_phone_jpeg_with_a_second_image_inside_is_taken_without_its_exif(app, as_fill_in, visit):
+    checked_in(as_fill_in, visit)
+    added = add_photo(as_fill_in, visit, mpo_with_gps())
+    assert added.status_code == 200, text(added)[:300]
+    photo = db.session.scalar(select(ReportPhoto))
+    kept = open(reports.photo_path(photo), "rb").read()
+    image = Image.open(io.BytesIO(kept))
+    assert image.format == "JPEG" and image.size == (800, 600) and not image.getexif() and b"PhoneCam" not in kept
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims huge dimensions: a decompression bomb, refused from its header before decoding."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("RGB", (10, 10), colour) for colour in ((255, 0, 0), (0, 255, 0))]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("data, name, said", [
+    (b"", "empty.jpg", "The photo is empty"),
+    (b"just some words", "notes.jpg", "could not be read"),
+    (png_header(100_000, 100_000), "bomb.png", "too many pixels"),
+    (animated_gif(), "dance.gif", "Take or choose a JPEG, PNG or WebP photo"),
+])
+def test_uploads_that_are_no_photo_are_refused_beside_the_field_and_leave_no_file(app, as_fill_in, visit, data, name,
+                                                                                  said):
+    checked_in(as_fill_in, visit)
+    refused = add_photo(as_fill_in, visit, data, name)
+    assert refused.status_code == 422 and said in text(refused)
+    assert db.session.scalar(select(func.count(ReportPhoto.id))) == 0
+    folder = app.config["UPLOAD_FOLDER"] + "/visit-photos"
+    import os
+    assert not os.path.isdir(folder) or os.listdir(folder) == []
+
+
+def test_the_photo_limits_answer_with_a_message(app, as_fill_in, visit):
+    app.config.update(VISIT_PHOTOS_PER_VISIT=1, VISIT_PHOTO_MAX_BYTES=20_000)
+    checked_in(as_fill_in, visit)
+    small = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(small, "JPEG")
+    big = io.BytesIO()
+    Image.effect_noise((400, 400), 100).convert("RGB").save(big, "PNG")
+    too_big = add_photo(as_fill_in, visit, big.getvalue(), "big.png")
+    assert too_big.status_code == 422 and "The photo is larger than" in text(too_big)
+    assert add_photo(as_fill_in, visit, small.getvalue()).status_code == 200
+    over = add_photo(as_fill_in, visit, small.getvalue())
+    assert over.status_code == 422 and "A visit keeps at most 1 photos" in text(over)
+    app.config["MAX_CONTENT_LENGTH"] = 10_000  # the whole request, before any view reads it
+    refused = add_photo(as_fill_in, visit, big.getvalue(), "big.png")
+    assert refused.status_code == 413 and "File too large" in text(refused)
+    assert refused.headers["HX-Retarget"] == "#flashes"
+    assert db.session.scalar(select(func.count(ReportPhoto.id))) == 1
