@@ -355,3 +355,28 @@ def test_the_photo_limits_answer_with_a_message(app, as_fill_in, visit):
     assert refused.status_code == 413 and "File too large" in text(refused)
     assert refused.headers["HX-Retarget"] == "#flashes"
     assert db.session.scalar(select(func.count(ReportPhoto.id))) == 1
+
+
+def test_no_link_on_a_fill_in_sitters_pages_fails_for_her_cancelled_or_missed_visits(app, as_fill_in, fill_in, make,
+                                                                                     walk):
+    home = make.client(first_name="Cora", last_name="Lane")
+    kit = make.pet(home, name="Kit")
+    cancelled = book(home, walk, fill_in, [kit], starts_in=timedelta(minutes=30))
+    cancelled.status, cancelled.reason = VisitStatus.CANCELLED, "Away after all"
+    missed = book(home, walk, fill_in, [kit], starts_in=timedelta(minutes=-90))
+    missed.status = VisitStatus.MISSED
+    db.session.commit()
+    pages = ["/today/", f"/schedule/?view=day&date={fresh(missed).day.isoformat()}",
+             f"/schedule/?view=day&date={fresh(cancelled).day.isoformat()}",
+             f"/schedule/visits/{cancelled.id}", f"/schedule/visits/{missed.id}", f"/visits/{cancelled.id}",
+             f"/visits/{missed.id}"]
+    broken = {}
+    for page in pages:
+        body = text(as_fill_in.get(page))
+        assert "Cora Lane" in body or "Kit" in body or page.startswith("/schedule/?"), page
+        for href in set(re.findall(r'href="(/(?:clients|pets|visits|schedule)/[^"]*)"', body)):
+            status = as_fill_in.get(href.replace("&amp;", "&")).status_code
+            if status != 200:
+                broken[f"{page} -> {href}"] = status
+    assert broken == {}
+    assert "Away after all" in text(as_fill_in.get("/today/"))  # a cancelled visit still reads as such
