@@ -380,3 +380,114 @@ def test_no_link_on_a_fill_in_sitters_pages_fails_for_her_cancelled_or_missed_vi
                 broken[f"{page} -> {href}"] = status
     assert broken == {}
     assert "Away after all" in text(as_fill_in.get("/today/"))  # a cancelled visit still reads as such
+
+
+AREAS_OF_ISSUE_15 = ("visits.", "today.", "board.", "schedule.reassign_visit", "schedule.move_visit",
+                     "clients.add_key_holder", "clients.remove_key_holder", "clients.set_lockbox_code",
+                     "resources.save_checklist", "settings.update")
+
+
+def test_every_post_of_visits_under_way_needs_its_csrf_token(app, client, manager, visit, me, walk):
+    app.config["WTF_CSRF_ENABLED"] = True
+    login_as(client, manager)
+    values = {"visit_id": visit.id, "client_id": me.client_id, "staff_id": visit.sitter_id, "report_photo_id": 1,
+              "item_id": walk.id}
+    tried = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or not rule.endpoint.startswith(AREAS_OF_ISSUE_15):
+            continue
+        url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+        for headers in ({}, HX):
+            response = client.post(url, data={"reason": "x", "rows": "0", "lockbox_code": "1"}, headers=headers)
+            assert response.status_code == 400, (url, headers)
+        tried.append(rule.endpoint)
+    assert len(tried) >= 15 and "visits.check_in" in tried and "schedule.move_visit" in tried
+    db.session.expire_all()
+    assert events(visit) == [] and fresh(visit).status == VisitStatus.SCHEDULED and not me.client.lockbox_code
+    sitter = app.test_client()
+    login_as(sitter, visit.sitter)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', text(sitter.get("/today/"))).group(1)
+    assert sitter.post(f"/visits/{visit.id}/check-in", headers={**HX, "X-CSRFToken": token}).status_code == 200
+
+
+def test_another_sitters_visit_and_photos_answer_404_and_staff_routes_refuse_the_others(app, as_fill_in, visit, me,
+                                                                                        walk, rex, make, portal):
+    gus = make.staff(Role.SITTER, first_name="Gus")
+    theirs = book(me.client, walk, gus, [rex])
+    their_phone = app.test_client()
+    login_as(their_phone, gus)
+    checked_in(their_phone, theirs)
+    assert add_photo(their_phone, theirs, jpeg_with_gps()).status_code == 200
+    photo = db.session.scalar(select(ReportPhoto))
+    for url in (f"/visits/{theirs.id}", f"/visits/{theirs.id}?correct=1", f"/visits/photos/{photo.id}",
+                f"/visits/photos/{photo.id}?thumb=1"):
+        assert as_fill_in.get(url).status_code == 404, url
+    for action in ("check-in", "check-out", "undo", "code", "report", "photos", f"photos/{photo.id}/delete"):
+        assert post(as_fill_in, f"/visits/{theirs.id}/{action}").status_code == 404, action
+    assert post(as_fill_in, f"/visits/{visit.id}/photos/{photo.id}/delete").status_code == 404  # her visit, his photo
+    for url in (f"/visits/{visit.id}/times", f"/visits/{visit.id}/missed", f"/clients/{me.client_id}/keys",
+                f"/clients/{me.client_id}/keys/{gus.id}/delete", f"/clients/{me.client_id}/lockbox",
+                f"/schedule/visits/{visit.id}/reassign", f"/schedule/visits/{visit.id}/move",
+                f"/resources/services/{walk.id}/checklist", "/settings/"):
+        assert post(as_fill_in, url, {"reason": "x", "action": "check"}).status_code == 403, url
+    assert as_fill_in.get("/board/").status_code == 403
+    for url in ("/today/", "/board/", f"/visits/{visit.id}", f"/visits/photos/{photo.id}"):
+        assert portal.get(url).status_code == 403, url
+    assert post(portal, f"/visits/{visit.id}/check-in").status_code == 403
+    assert portal.get(f"/portal/reports/photos/{photo.id}").status_code == 404  # not sent yet
+    db.session.expire_all()
+    assert db.session.get(ReportPhoto, photo.id) is not None and fresh(theirs).status == VisitStatus.IN_PROGRESS
+    assert fresh(visit).status == VisitStatus.SCHEDULED and events(visit) == []
+
+
+@pytest.mark.parametrize("status", [VisitStatus.REQUESTED, VisitStatus.DECLINED, VisitStatus.CANCELLED])
+def test_a_visit_that_will_not_happen_takes_no_tap_photo_report_or_code(app, as_fill_in, visit, status):
+    visit.status = status
+    visit.client.lockbox_code = "4711"
+    db.session.commit()
+    for action in ("check-in", "check-out", "undo", "code", "report"):
+        refused = post(as_fill_in, f"/visits/{visit.id}/{action}")
+        assert refused.status_code == 409 and "4711" not in text(refused), action
+    assert add_photo(as_fill_in, visit, jpeg_with_gps()).status_code == 409
+    assert events(visit) == [] and fresh(visit).status == status
+    assert db.session.scalar(select(func.count(ReportPhoto.id))) == 0
+
+
+def test_a_sent_report_takes_no_undo_and_a_scheduled_visit_no_report(app, as_fill_in, visit):
+    assert post(as_fill_in, f"/visits/{visit.id}/report", fresh_water(visit)).status_code == 409  # not checked in
+    assert db.session.scalar(select(func.count(VisitReport.id))) == 0
+    checked_in(as_fill_in, visit)
+    post(as_fill_in, f"/visits/{visit.id}/report", fresh_water(visit))
+    undo = post(as_fill_in, f"/visits/{visit.id}/undo")
+    assert undo.status_code == 409 and "The report is sent" in text(undo)
+    assert fresh(visit).status == VisitStatus.COMPLETED
+    again = post(as_fill_in, f"/visits/{visit.id}/report", fresh_water(visit))
+    assert again.status_code == 409 and db.session.scalar(select(func.count(VisitReport.id))) == 1
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def test_what_people_type_is_shown_as_text_on_the_board_today_the_card_the_portal_and_emails(
+        app, desk, as_fill_in, visit, me, rex, walk, portal, inbox):
+    me.client.first_name, me.client.key_notes, me.client.lockbox_code = SCRIPT, SCRIPT, SCRIPT[:40]
+    rex.name = SCRIPT
+    db.session.add(ChecklistItem(service_id=walk.id, label=SCRIPT, required=False, position=2))
+    db.session.commit()
+    prefix = f"v{visit.id}-"
+    shown = {"today": text(as_fill_in.get("/today/")), "code": text(post(as_fill_in, f"/visits/{visit.id}/code"))}
+    checked_in(as_fill_in, visit)
+    post(as_fill_in, f"/visits/{visit.id}/report", {**fresh_water(visit), prefix + "notes": SCRIPT})
+    post(as_fill_in, f"/visits/{visit.id}/report", {"correct": "1", f"{prefix}item_0": "y", prefix + "notes": SCRIPT,
+                                                    prefix + "reason": SCRIPT})
+    earlier = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(hours=-3))
+    post(desk, f"/visits/{earlier.id}/missed", {"reason": SCRIPT})
+    shown.update(board=text(desk.get("/board/")), record=text(desk.get(f"/visits/{visit.id}")),
+                 missed=text(desk.get(f"/visits/{earlier.id}")), profile=text(desk.get(f"/clients/{me.client_id}")),
+                 panel=text(desk.get(f"/schedule/visits/{visit.id}")),
+                 portal=text(portal.get(f"/portal/reports/{visit.id}")), reports=text(portal.get("/portal/reports")))
+    outbox.deliver_all()
+    shown.update({f"email {i}": inbox.html(mail) for i, mail in enumerate(inbox.to("nia@example.com"))})
+    assert len(shown) == 11
+    for where, body in shown.items():
+        assert SCRIPT not in body and "&lt;script&gt;" in body, where
