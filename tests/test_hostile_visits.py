@@ -9,13 +9,16 @@ from datetime import datetime, timedelta
 
 import pytest
 from PIL import Image
+from werkzeug.datastructures import FileStorage
 from sqlalchemy import func, select
 
 from extensions import db
 from models import ChecklistItem, ReportPhoto, Role, StaffUser, Visit, VisitReport, VisitStatus, utcnow
 from services import checkins, outbox, reports
+from services.pets import store_photo
 from services.settings import get_settings
 from tests.conftest import HX, login_as
+from tests.test_pets import png_bytes
 from tests.test_checkins import (  # noqa: F401 - fixtures used by name
     NY,
     app_config,
@@ -357,13 +360,15 @@ def test_the_photo_limits_answer_with_a_message(app, as_fill_in, visit):
     assert db.session.scalar(select(func.count(ReportPhoto.id))) == 1
 
 
-def test_no_link_on_a_fill_in_sitters_pages_fails_for_her_cancelled_or_missed_visits(app, as_fill_in, fill_in, make,
+def test_no_link_or_image_on_a_fill_in_sitters_pages_fails_for_her_cancelled_or_missed_visits(app, as_fill_in, fill_in, make,
                                                                                      walk):
     home = make.client(first_name="Cora", last_name="Lane")
     kit = make.pet(home, name="Kit")
+    kit.photo = store_photo(home, FileStorage(io.BytesIO(png_bytes()), "kit.png"))
     cancelled = book(home, walk, fill_in, [kit], starts_in=timedelta(minutes=30))
     cancelled.status, cancelled.reason = VisitStatus.CANCELLED, "Away after all"
-    missed = book(home, walk, fill_in, [kit], starts_in=timedelta(minutes=-90))
+    elsewhere = make.client(first_name="Mo", last_name="Reed")
+    missed = book(elsewhere, walk, fill_in, [make.pet(elsewhere, name="Bo")], starts_in=timedelta(minutes=-90))
     missed.status = VisitStatus.MISSED
     db.session.commit()
     pages = ["/today/", f"/schedule/?view=day&date={fresh(missed).day.isoformat()}",
@@ -373,8 +378,8 @@ def test_no_link_on_a_fill_in_sitters_pages_fails_for_her_cancelled_or_missed_vi
     broken = {}
     for page in pages:
         body = text(as_fill_in.get(page))
-        assert "Cora Lane" in body or "Kit" in body or page.startswith("/schedule/?"), page
-        for href in set(re.findall(r'href="(/(?:clients|pets|visits|schedule)/[^"]*)"', body)):
+        assert "Cora Lane" in body or "Mo Reed" in body or page.startswith("/schedule/?"), page
+        for href in set(re.findall(r'(?:href|src)="(/(?:clients|pets|visits|schedule)/[^"]*)"', body)):
             status = as_fill_in.get(href.replace("&amp;", "&")).status_code
             if status != 200:
                 broken[f"{page} -> {href}"] = status
