@@ -99,10 +99,11 @@ def _event(visit: Visit, kind: str, staff: StaffUser | None, at: datetime, posit
     return event
 
 
-def _claim(visit: Visit, from_status: VisitStatus, **values) -> bool:
-    """Move the visit on only if it is still in `from_status`: of two taps, exactly one wins."""
+def _claim(visit: Visit, from_status: VisitStatus, *still, **values) -> bool:
+    """Move the visit on only if it is still in `from_status` (and the conditions `still` hold): of two taps,
+    exactly one wins."""
     won = db.session.execute(
-        update(Visit).where(Visit.id == visit.id, Visit.status == from_status).values(**values)
+        update(Visit).where(Visit.id == visit.id, Visit.status == from_status, *still).values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.refresh(visit)
@@ -124,9 +125,11 @@ def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: da
         raise NotNow(_("This visit was %(day)s: it can no longer be checked in to. A manager can correct its times or "
                        "mark it missed.", day=_day_words(visit.day)))
     position = _position(position, _("check in"))
-    if not _claim(visit, VisitStatus.SCHEDULED, status=VisitStatus.IN_PROGRESS, checked_in_at=now,
-                  check_in_latitude=position and position.latitude, check_in_longitude=position and position.longitude,
-                  check_in_accuracy=position and position.accuracy):
+    # Still hers: a manager may have given the visit to another sitter since her phone loaded it.
+    if not _claim(visit, VisitStatus.SCHEDULED, Visit.sitter_id == sitter.id, status=VisitStatus.IN_PROGRESS,
+                  checked_in_at=now, check_in_latitude=position and position.latitude,
+                  check_in_longitude=position and position.longitude, check_in_accuracy=position and position.accuracy):
+        _assigned(visit, sitter)
         if visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED):
             return visit  # the other tap won: recorded once
         raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))

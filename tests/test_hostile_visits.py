@@ -496,3 +496,22 @@ def test_what_people_type_is_shown_as_text_on_the_board_today_the_card_the_porta
     assert len(shown) == 11
     for where, body in shown.items():
         assert SCRIPT not in body and "&lt;script&gt;" in body, where
+
+
+def test_a_check_in_racing_a_reassignment_does_not_check_in_the_old_sitter(app, visit, make, manager):
+    """The sitter's phone loaded the visit a moment before a manager gave it to Gus: her tap must not land."""
+    from services import visits
+
+    fern = db.session.get(StaffUser, visit.sitter_id)
+    on_her_phone = checkins.load_visit_for_work(visit.id, fern)
+    gus = make.staff(Role.SITTER, first_name="Gus")
+    with app.app_context():  # the manager's request, in its own session
+        other = db.session.get(Visit, visit.id)
+        visits.reassign_visit(other, db.session.get(StaffUser, gus.id), db.session.get(StaffUser, manager.id))
+        db.session.commit()
+        db.session.remove()
+    with pytest.raises(checkins.NotNow):
+        checkins.check_in(on_her_phone, fern, None)
+    db.session.rollback()
+    assert fresh(visit).status == VisitStatus.SCHEDULED and fresh(visit).sitter_id == gus.id
+    assert events(visit, "check_in") == []
