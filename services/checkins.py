@@ -125,13 +125,16 @@ def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: da
         raise NotNow(_("This visit was %(day)s: it can no longer be checked in to. A manager can correct its times or "
                        "mark it missed.", day=_day_words(visit.day)))
     position = _position(position, _("check in"))
-    # Still hers: a manager may have given the visit to another sitter since her phone loaded it.
-    if not _claim(visit, VisitStatus.SCHEDULED, Visit.sitter_id == sitter.id, status=VisitStatus.IN_PROGRESS,
-                  checked_in_at=now, check_in_latitude=position and position.latitude,
+    # Still hers and at the time checked above: a manager may have reassigned or moved it since her phone loaded it.
+    if not _claim(visit, VisitStatus.SCHEDULED, Visit.sitter_id == sitter.id, Visit.starts_at == visit.starts_at,
+                  status=VisitStatus.IN_PROGRESS, checked_in_at=now, check_in_latitude=position and position.latitude,
                   check_in_longitude=position and position.longitude, check_in_accuracy=position and position.accuracy):
         _assigned(visit, sitter)
         if visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED):
             return visit  # the other tap won: recorded once
+        if visit.status == VisitStatus.SCHEDULED:
+            raise NotNow(_("This visit was moved a moment ago: it is now %(day)s, %(when)s.", day=_day_words(visit.day),
+                           when=visit.when))
         raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))
     _event(visit, "check_in", sitter, now, position)
     return visit

@@ -515,3 +515,24 @@ def test_a_check_in_racing_a_reassignment_does_not_check_in_the_old_sitter(app, 
     db.session.rollback()
     assert fresh(visit).status == VisitStatus.SCHEDULED and fresh(visit).sitter_id == gus.id
     assert events(visit, "check_in") == []
+
+
+def test_a_check_in_racing_a_move_does_not_check_in_to_the_new_day(app, visit, manager):
+    """The sitter's phone loaded the visit a moment before a manager moved it to next week."""
+    from datetime import time
+
+    from services import visits
+
+    fern = db.session.get(StaffUser, visit.sitter_id)
+    on_her_phone = checkins.load_visit_for_work(visit.id, fern)
+    next_week = visit.day + timedelta(days=7)
+    with app.app_context():  # the manager's request, in its own session
+        other = db.session.get(Visit, visit.id)
+        visits.move_visit(other, next_week, "custom", time(10), time(11), db.session.get(StaffUser, manager.id))
+        db.session.commit()
+        db.session.remove()
+    with pytest.raises(checkins.NotNow):
+        checkins.check_in(on_her_phone, fern, None)
+    db.session.rollback()
+    assert fresh(visit).status == VisitStatus.SCHEDULED and fresh(visit).day == next_week
+    assert events(visit, "check_in") == []
