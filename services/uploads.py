@@ -112,7 +112,8 @@ def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unread
 
 
 def jpeg_bytes(image: Image.Image, quality: int) -> bytes:
-    """The image as a new JPEG file: pixels only, no metadata (no exif= is passed)."""
+    """The image as a new JPEG file: pixels only, no metadata (no exif= is passed, and comment=b"" because Pillow
+    would otherwise write the decoded file's comment again)."""
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, optimize=True)
+    image.save(out, "JPEG", quality=quality, optimize=True, comment=b"")
     return out.getvalue()

@@ -536,3 +536,15 @@ def test_a_check_in_racing_a_move_does_not_check_in_to_the_new_day(app, visit, m
     db.session.rollback()
     assert fresh(visit).status == VisitStatus.SCHEDULED and fresh(visit).day == next_week
     assert events(visit, "check_in") == []
+
+
+def test_a_jpeg_comment_is_not_kept_either(app, as_fill_in, visit):
+    """Pillow writes a JPEG's comment (COM) again unless told not to; apps put places and names there too."""
+    original = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 120, 60)).save(original, "JPEG", comment=b"Home: 42.3601 N, 71.0589 W")
+    checked_in(as_fill_in, visit)
+    assert add_photo(as_fill_in, visit, original.getvalue()).status_code == 200
+    photo = db.session.scalar(select(ReportPhoto))
+    for thumb in (False, True):
+        kept = open(reports.photo_path(photo, thumb), "rb").read()
+        assert b"42.3601" not in kept and "comment" not in Image.open(io.BytesIO(kept)).info
