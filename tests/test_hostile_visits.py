@@ -548,3 +548,50 @@ def test_a_jpeg_comment_is_not_kept_either(app, as_fill_in, visit):
     for thumb in (False, True):
         kept = open(reports.photo_path(photo, thumb), "rb").read()
         assert b"42.3601" not in kept and "comment" not in Image.open(io.BytesIO(kept)).info
+
+
+@pytest.mark.parametrize("where", [
+    {"latitude": "NaN", "longitude": "-71.06"}, {"latitude": "Infinity", "longitude": "-Infinity"},
+    {"latitude": "1e400", "longitude": "0"}, {"latitude": "-90.0001", "longitude": "10"},
+    {"latitude": "42", "longitude": "180.5"}, {"latitude": "42", "longitude": ""}, {"latitude": "x" * 5000},
+    {"latitude": "42.36", "longitude": "-71.06", "accuracy": "-5"},
+    {"latitude": "42.36", "longitude": "-71.06", "accuracy": "NaN"},
+])
+def test_a_position_that_is_no_place_on_earth_is_not_kept_and_required_refuses_it(app, as_fill_in, visit, where):
+    post(as_fill_in, f"/visits/{visit.id}/check-in", where)
+    tapped = fresh(visit)
+    assert tapped.status == VisitStatus.IN_PROGRESS and tapped.check_in_accuracy is None
+    kept = tapped.check_in_latitude is not None
+    assert not kept or (tapped.check_in_latitude, tapped.check_in_longitude) == (42.36, -71.06)
+    post(as_fill_in, f"/visits/{visit.id}/undo")
+    get_settings().location_mode = "required"
+    db.session.commit()
+    if not kept:
+        refused = post(as_fill_in, f"/visits/{visit.id}/check-in", where)
+        assert refused.status_code == 422 and "Allow this page to use your location" in text(refused)
+        assert fresh(visit).status == VisitStatus.SCHEDULED
+
+
+@pytest.mark.parametrize("field, value, said", [
+    ("mood", "ecstatic", "Not a valid choice"),
+    ("notes", "x" * 20_000, "Field cannot be longer than"),
+])
+def test_a_report_with_an_unknown_mood_or_endless_notes_is_refused_and_nothing_is_sent(app, as_fill_in, visit, inbox,
+                                                                                     field, value, said):
+    checked_in(as_fill_in, visit)
+    refused = post(as_fill_in, f"/visits/{visit.id}/report", {**fresh_water(visit), f"v{visit.id}-{field}": value})
+    assert refused.status_code == 422 and said in text(refused)
+    assert db.session.scalar(select(func.count(VisitReport.id))) == 0 and fresh(visit).status == VisitStatus.IN_PROGRESS
+
+
+def test_long_reasons_codes_and_key_notes_are_refused_beside_their_field(app, desk, visit, me, manager):
+    earlier = book(me.client, visit.service, visit.sitter, visit.pets, starts_in=timedelta(hours=-3))
+    missed = post(desk, f"/visits/{earlier.id}/missed", {"reason": "x" * 2001})
+    assert missed.status_code == 422 and fresh(earlier).status == VisitStatus.SCHEDULED
+    code = post(desk, f"/clients/{me.client_id}/lockbox", {"lockbox_code": "1" * 41})
+    assert code.status_code == 422 and "40 characters" in text(code)
+    holder = post(desk, f"/clients/{me.client_id}/keys", {"key-staff_id": str(manager.id), "key-has_key": "y",
+                                                          "key-notes": "x" * 201})
+    assert holder.status_code == 422
+    db.session.expire_all()
+    assert me.client.lockbox_code == "" and me.client.key_holders == [] and events(earlier) == []
