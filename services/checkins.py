@@ -261,6 +261,9 @@ def correct_times(visit: Visit, manager: StaffUser, checked_in_at: datetime | No
             errors["checked_out_at"] = _("The check-out cannot be in the future.")
         elif checked_in_at is not None and checked_out_at <= checked_in_at:
             errors["checked_out_at"] = _("The check-out must be after the check-in.")
+        elif checked_out_at > latest:
+            errors["checked_out_at"] = _("Enter a check-out by %(last)s, within a day of the visit.",
+                                         last=local_datetime(latest))
     if visit.status not in CORRECTABLE:
         raise NotNow(_("This visit is %(state)s: it has no times to correct.", state=visit.state_label.lower()))
     if errors:

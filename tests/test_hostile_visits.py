@@ -13,7 +13,7 @@ from werkzeug.datastructures import FileStorage
 from sqlalchemy import func, select
 
 from extensions import db
-from models import ChecklistItem, ReportPhoto, Role, StaffUser, Visit, VisitReport, VisitStatus, utcnow
+from models import ChecklistItem, ReportPhoto, Role, StaffUser, Visit, VisitReport, VisitStatus, as_utc, utcnow
 from services import checkins, outbox, reports
 from services.pets import store_photo
 from services.settings import get_settings
@@ -75,7 +75,12 @@ def test_a_times_correction_far_from_the_visit_is_refused(app, desk, as_fill_in,
     last_year = utcnow() - timedelta(days=365)
     response = post(desk, f"/visits/{visit.id}/times", {"checked_in_at": local_input(last_year), "reason": "Typo"})
     assert response.status_code == 422 and "Enter a check-in between" in text(response)
-    assert events(visit, "corrected") == []
+    last_month = book(visit.client, visit.service, visit.sitter, visit.pets, starts_in=timedelta(days=-30))
+    response = post(desk, f"/visits/{last_month.id}/times", {
+        "checked_in_at": local_input(as_utc(last_month.starts_at)), "checked_out_at": local_input(utcnow() - timedelta(hours=1)),
+        "reason": "Forgot to tap"})
+    assert response.status_code == 422 and "Enter a check-out by" in text(response)
+    assert events(visit, "corrected") == [] and events(last_month, "corrected") == []
 
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "page"])
