@@ -147,6 +147,7 @@ def vet_field():
 
 
 CHECKLIST_BLANKS = 3
+CHECKLIST_ROWS_MAX = 1000
 
 
 def _checklist_context(service: Service, lines: list[tuple[int | None, str, bool]] | None = None,
@@ -172,9 +173,13 @@ def save_checklist(item_id: int):
     service = db.get_or_404(Service, item_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
+    # The page says how many rows it sent; without that number (or with more rows than a page could hold)
+    # the request is not one of ours, and reading it as "no lines" would retire the whole checklist.
     rows = request.form.get("rows", "")
+    if not (rows.isascii() and rows.isdigit() and int(rows) <= CHECKLIST_ROWS_MAX):  # "²" is a digit, not ASCII
+        abort(400)
     lines = [(parse_id(request.form.get(f"id-{i}", "")), request.form.get(f"label-{i}", "")[:500],
-              request.form.get(f"required-{i}") == "y") for i in range(min(int(rows), 200) if rows.isdigit() else 0)]
+              request.form.get(f"required-{i}") == "y") for i in range(int(rows))]
     return perform(lambda: reports.save_checklist(service, lines),
                    lambda _none: done(_("Checklist saved: sitters see it at the next %(service)s visit.",
                                         service=service.name),

@@ -14,7 +14,7 @@ from access import manager_required, or_404, public, staff_required
 from filters import gettext as _
 from filters import business_today, local_datetime, local_zone, time_of_day
 from forms.checkins import MissedForm, PhotoForm, TapForm, TimesForm, report_form
-from models import ReportPhoto, Visit, VisitStatus, as_utc
+from models import ReportPhoto, Visit, VisitStatus, as_utc, parse_id
 from rendering import done, perform, render_page, send_private_jpeg, submit
 from services import checkins, keys, reports
 from services.checkins import NotNow
@@ -202,7 +202,7 @@ def send_report(visit_id: int):
     form = card_form(visit, formdata=request.form, correcting=correcting)  # the request's fields, prefixed
     if correcting:
         work = lambda: reports.correct_report(visit, current_user, form.ticked(), form.notes.data, form.mood.data,  # noqa: E731
-                                              form.reason.data)
+                                              form.reason.data, corrects=parse_id(request.form.get("version")))
         message = _("Correction sent: the client has the new version; the first one is kept.")
     else:
         work = lambda: reports.send_report(visit, current_user, form.ticked(), form.notes.data, form.mood.data)  # noqa: E731
@@ -231,6 +231,14 @@ def show_code(visit_id: int):
                    lambda error: _card(visit_or_404(visit_id), 409, problem=error.message))
 
 
+def _refused(visit_id: int, form, status: int, **forms):
+    """A manager's form again: beside its fields, or, when the visit's state refused it (NotNow), 409 and the
+    message on the card (the form may not be on it: a cancelled visit has no times to correct)."""
+    if isinstance(form.refusal, NotNow):
+        return _card(visit_or_404(visit_id), 409, problem=form.refusal.message)
+    return _card(visit_or_404(visit_id), status, **forms)
+
+
 @bp.post("/<int:visit_id>/times")
 @manager_required
 def correct_times(visit_id: int):
@@ -240,7 +248,7 @@ def correct_times(visit_id: int):
                                                        form.utc(form.checked_out_at), form.reason.data),
                   lambda changed: done(_("Times corrected; the times they replace are kept beside them."),
                                        _back(changed), CARD, **card_context(changed)),
-                  lambda status: _card(visit_or_404(visit_id), status, times_form=form))
+                  lambda status: _refused(visit_id, form, status, times_form=form))
 
 
 @bp.post("/<int:visit_id>/missed")
@@ -250,7 +258,7 @@ def mark_missed(visit_id: int):
     form = MissedForm()
     return submit(form, lambda: checkins.mark_missed(visit, current_user, form.reason.data),
                   lambda changed: done(_("Marked as missed."), _back(changed), CARD, **card_context(changed)),
-                  lambda status: _card(visit_or_404(visit_id), status, missed_form=form))
+                  lambda status: _refused(visit_id, form, status, missed_form=form))
 
 
 def send_visit_photo(photo: ReportPhoto, thumb: bool):

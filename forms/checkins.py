@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateTimeLocalField, HiddenField, RadioField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from filters import gettext as _
 from filters import lazy_gettext as _l
 from filters import local_zone
 from models import MOODS, REPORT_NOTES_MAX
@@ -68,11 +69,23 @@ class TimesForm(FlaskForm):
     reason = TextAreaField(_l("Why the times change"), validators=[
         InputRequired(message=_l("Say why the times change (kept beside the original).")), Length(max=2000)])
 
+    def validate_checked_in_at(self, field) -> None:
+        _in_calendar(field)
+
+    def validate_checked_out_at(self, field) -> None:
+        _in_calendar(field)
+
     def utc(self, field) -> datetime | None:
         """A local wall-clock time typed in the form, as an aware UTC moment."""
         if field.data is None:
             return None
         return field.data.replace(tzinfo=local_zone()).astimezone(timezone.utc)
+
+
+def _in_calendar(field) -> None:
+    """A year no calendar of ours shows (9999 would overflow on its way to UTC) is refused beside the field."""
+    if field.data is not None and not 1900 < field.data.year < 3000:
+        raise ValidationError(_("Enter a time between the years 1901 and 2999."))
 
 
 class MissedForm(FlaskForm):

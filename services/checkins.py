@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
-from filters import business_today, clock, formatted, local_zone
+from filters import business_today, clock, formatted, local_datetime, local_zone
 from filters import gettext as _
 from models import (
     BlockOut,
@@ -31,8 +31,12 @@ from models import (
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
-# A sitter may check in this long before the window starts (she arrived early); not on another day.
+# A sitter may check in this long before the window starts (she arrived early), and until the visit's day is
+# over or this long after its window (a late-evening visit); not on another day.
 EARLY = timedelta(hours=2)
+
+# A manager's correction puts the check-in within this of the visit's window: a typo of a year is refused.
+CORRECTION_SPAN = timedelta(days=1)
 
 
 class NotNow(DomainError):
@@ -95,10 +99,11 @@ def _event(visit: Visit, kind: str, staff: StaffUser | None, at: datetime, posit
     return event
 
 
-def _claim(visit: Visit, from_status: VisitStatus, **values) -> bool:
-    """Move the visit on only if it is still in `from_status`: of two taps, exactly one wins."""
+def _claim(visit: Visit, from_status: VisitStatus, *still, **values) -> bool:
+    """Move the visit on only if it is still in `from_status` (and the conditions `still` hold): of two taps,
+    exactly one wins."""
     won = db.session.execute(
-        update(Visit).where(Visit.id == visit.id, Visit.status == from_status).values(**values)
+        update(Visit).where(Visit.id == visit.id, Visit.status == from_status, *still).values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.refresh(visit)
@@ -116,15 +121,29 @@ def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: da
     if now < as_utc(visit.starts_at) - EARLY:
         raise NotNow(_("This visit starts %(day)s at %(time)s: check in when you arrive.",
                        day=_day_words(visit.day), time=clock(as_utc(visit.starts_at).astimezone(local_zone()))))
+    if now > _last_check_in(visit):
+        raise NotNow(_("This visit was %(day)s: it can no longer be checked in to. A manager can correct its times or "
+                       "mark it missed.", day=_day_words(visit.day)))
     position = _position(position, _("check in"))
-    if not _claim(visit, VisitStatus.SCHEDULED, status=VisitStatus.IN_PROGRESS, checked_in_at=now,
-                  check_in_latitude=position and position.latitude, check_in_longitude=position and position.longitude,
-                  check_in_accuracy=position and position.accuracy):
+    # Still hers and at the time checked above: a manager may have reassigned or moved it since her phone loaded it.
+    if not _claim(visit, VisitStatus.SCHEDULED, Visit.sitter_id == sitter.id, Visit.starts_at == visit.starts_at,
+                  status=VisitStatus.IN_PROGRESS, checked_in_at=now, check_in_latitude=position and position.latitude,
+                  check_in_longitude=position and position.longitude, check_in_accuracy=position and position.accuracy):
+        _assigned(visit, sitter)
         if visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED):
             return visit  # the other tap won: recorded once
+        if visit.status == VisitStatus.SCHEDULED:
+            raise NotNow(_("This visit was moved a moment ago: it is now %(day)s, %(when)s.", day=_day_words(visit.day),
+                           when=visit.when))
         raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))
     _event(visit, "check_in", sitter, now, position)
     return visit
+
+
+def _last_check_in(visit: Visit) -> datetime:
+    """The latest a tap can check in to the visit: the end of its day, or EARLY after its window (late evening)."""
+    day_over = datetime.combine(visit.day + timedelta(days=1), time(0), tzinfo=local_zone()).astimezone(timezone.utc)
+    return max(day_over, as_utc(visit.ends_at) + EARLY)
 
 
 def check_out(visit: Visit, sitter: StaffUser, position: Position | None, now: datetime | None = None) -> Visit:
@@ -229,15 +248,22 @@ def correct_times(visit: Visit, manager: StaffUser, checked_in_at: datetime | No
     errors = {}
     if not reason:
         errors["reason"] = _("Say why the times change (kept beside the original).")
+    earliest, latest = as_utc(visit.starts_at) - CORRECTION_SPAN, as_utc(visit.ends_at) + CORRECTION_SPAN
     if checked_in_at is None:
         errors["checked_in_at"] = _("Enter the check-in time.")
     elif checked_in_at > now:
         errors["checked_in_at"] = _("The check-in cannot be in the future.")
+    elif not earliest <= checked_in_at <= latest:
+        errors["checked_in_at"] = _("Enter a check-in between %(first)s and %(last)s, within a day of the visit.",
+                                    first=local_datetime(earliest), last=local_datetime(latest))
     if checked_out_at is not None:
         if checked_out_at > now:
             errors["checked_out_at"] = _("The check-out cannot be in the future.")
         elif checked_in_at is not None and checked_out_at <= checked_in_at:
             errors["checked_out_at"] = _("The check-out must be after the check-in.")
+        elif checked_out_at > latest:
+            errors["checked_out_at"] = _("Enter a check-out by %(last)s, within a day of the visit.",
+                                         last=local_datetime(latest))
     if visit.status not in CORRECTABLE:
         raise NotNow(_("This visit is %(state)s: it has no times to correct.", state=visit.state_label.lower()))
     if errors:

@@ -30,6 +30,7 @@ from models import (
     TerritoryZip,
     Visit,
     VisitRequest,
+    VisitStatus,
     utcnow,
 )
 from services.accounts import clean_email
@@ -142,9 +143,10 @@ def visible_clients(viewer: StaffUser | ClientLogin) -> Select:
 
 def sitter_sees(viewer):
     """A sitter's clients: those she is primary or secondary sitter of, and those with a visit assigned to her
-    (a fill-in sitter needs the address, access and care notes of the homes she visits)."""
+    (a fill-in sitter needs the address, access and care notes of the homes she visits). A missed visit was hers
+    to do as a completed one was; a cancelled one needs nothing of the profile, and its card links none."""
     assigned = select(Visit.id).where(Visit.sitter_id == viewer, Visit.client_id == ClientProfile.id,
-                                      Visit.status.in_(BOOKED)).exists()
+                                      Visit.status.in_((*BOOKED, VisitStatus.MISSED))).exists()
     return or_(ClientProfile.primary_sitter_id == viewer, ClientProfile.secondary_sitter_id == viewer, assigned)
 
 

@@ -16,6 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from PIL import Image
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -49,6 +50,7 @@ EMAIL_PHOTO_DAYS = 60
 EMAIL_PHOTO_SALT = "report-photo-thumbnail"
 NOTES_MAX = REPORT_NOTES_MAX
 CHECKLIST_LABEL_MAX = 120
+CHECKLIST_LINES_MAX = 200
 
 
 def photo_path(photo: ReportPhoto, thumb: bool = False) -> str:
@@ -159,8 +161,7 @@ def send_report(visit: Visit, staff: StaffUser, ticked: set[int], notes: str, mo
     now = now or utcnow()
     report = VisitReport(visit_id=visit.id, version=1, checklist=lines, notes=notes, mood=mood, created_at=now,
                          created_by_id=staff.id, reason="")
-    db.session.add(report)
-    db.session.flush()  # a second tab sending at once fails here, on (visit_id, version)
+    _keep_version(report, _("The report was sent a moment ago (another tab or phone); here it is."))
     _attach_photos(visit, report)
     checkins.complete_with_report(visit, staff, now)
     db.session.expire(visit, ["reports", "photos"])
@@ -170,12 +171,17 @@ def send_report(visit: Visit, staff: StaffUser, ticked: set[int], notes: str, mo
 
 
 def correct_report(visit: Visit, staff: StaffUser, ticked: set[int], notes: str, mood: str, reason: str,
-                   now: datetime | None = None) -> VisitReport:
-    """A new version of a sent report, with who, when and why; the versions before it are kept as they were."""
+                   now: datetime | None = None, corrects: int | None = None) -> VisitReport:
+    """A new version of a sent report, with who, when and why; the versions before it are kept as they were.
+
+    `corrects` is the version the form was filled from: a newer one since (someone else's correction) refuses
+    this one, so nobody's correction is overwritten unseen."""
     _may_report(visit, staff)
     previous = visit.report
     if previous is None:
         raise NotNow(_("There is no report to correct yet."))
+    if corrects is not None and corrects != previous.version:
+        raise NotNow(_corrected_meanwhile())
     reason = (reason or "").strip()
     try:
         lines, notes, mood = _filled(visit, [], ticked, notes, mood, previous)
@@ -187,13 +193,26 @@ def correct_report(visit: Visit, staff: StaffUser, ticked: set[int], notes: str,
         raise FieldErrors({"reason": _("Say what the correction changes and why (the client reads it).")})
     report = VisitReport(visit_id=visit.id, version=previous.version + 1, checklist=lines, notes=notes, mood=mood,
                          created_at=now or utcnow(), created_by_id=staff.id, reason=reason)
-    db.session.add(report)
-    db.session.flush()
+    _keep_version(report, _corrected_meanwhile())
     _attach_photos(visit, report)
     db.session.expire(visit, ["reports", "photos"])
     if get_settings().portal_visit_reports:
         emails.send_visit_report_email(visit, report, photo_links(report))
     return report
+
+
+def _corrected_meanwhile() -> str:
+    return _("The report was corrected a moment ago; here it is as it is now. Correct it again if need be.")
+
+
+def _keep_version(report: VisitReport, taken: str) -> None:
+    """Write a report version; should another tab have written this version a moment ago, refuse with `taken`
+    (its row wins on (visit_id, version), and the refusal rolls this request back)."""
+    db.session.add(report)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise NotNow(taken) from None
 
 
 def _attach_photos(visit: Visit, report: VisitReport) -> None:
@@ -225,7 +244,10 @@ def photo_links(report: VisitReport) -> list[str]:
 
 
 def emailed_photo(token: str) -> ReportPhoto | None:
-    """The sent photo a report email's signed link names, while the link is fresh."""
+    """The sent photo a report email's signed link names, while the link is fresh and the business shows clients
+    their visit reports (switched off, the photos answer 404 as the portal's do)."""
+    if not get_settings().portal_visit_reports:
+        return None
     try:
         photo_id = _signer().loads(token, max_age=EMAIL_PHOTO_DAYS * 86400)
     except (SignatureExpired, BadSignature):
@@ -300,8 +322,13 @@ def save_checklist(service: Service, lines: list[tuple[int | None, str, bool]]) 
     Items left out are retired, not deleted: reports keep their own copy of the card."""
     errors = {}
     seen = set()
+    filled = 0
     for position, (item_id, label, _required) in enumerate(lines):
         label = " ".join((label or "").split())
+        filled += bool(label)
+        if filled > CHECKLIST_LINES_MAX and label:
+            errors[f"label_{position}"] = _("A checklist keeps at most %(num)d lines.", num=CHECKLIST_LINES_MAX)
+            break
         if len(label) > CHECKLIST_LABEL_MAX:
             errors[f"label_{position}"] = _("Keep it under %(num)d characters.", num=CHECKLIST_LABEL_MAX)
         elif label and label.lower() in seen:
@@ -317,7 +344,8 @@ def save_checklist(service: Service, lines: list[tuple[int | None, str, bool]]) 
         label = " ".join((label or "").split())
         if not label:
             continue
-        item = existing.get(item_id) if item_id else None
+        # An item is one line of the card: should its id come twice, the second line is a new item.
+        item = existing.get(item_id) if item_id and item_id not in kept else None
         if item is None:
             item = ChecklistItem(service_id=service.id, active=True)
             db.session.add(item)

@@ -17,7 +17,9 @@ from extensions import db
 from filters import gettext as _
 from services.errors import DomainError
 
-IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
+# MPO is a JPEG with more images inside (a phone's Ultra HDR gain map, a portrait's depth map): its first image
+# is the photo, which is all that is kept.
+IMAGE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 
 
 def stored_path(folder: str, stored_name: str) -> str:
@@ -110,7 +112,8 @@ def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unread
 
 
 def jpeg_bytes(image: Image.Image, quality: int) -> bytes:
-    """The image as a new JPEG file: pixels only, no metadata (no exif= is passed)."""
+    """The image as a new JPEG file: pixels only, no metadata (no exif= is passed, and comment=b"" because Pillow
+    would otherwise write the decoded file's comment again)."""
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, optimize=True)
+    image.save(out, "JPEG", quality=quality, optimize=True, comment=b"")
     return out.getvalue()

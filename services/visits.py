@@ -63,6 +63,17 @@ def local_moment(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=local_zone()).astimezone(timezone.utc)
 
 
+def in_calendar(day: date) -> bool:
+    """A day the calendars show: a year such as 9999 would overflow on its way to UTC."""
+    return 1900 < day.year < 3000
+
+
+def _calendar_errors(days: dict[str, date | None]) -> dict[str, str]:
+    """{field: message} for the days (by field) that no calendar of ours holds."""
+    return {name: _("Choose a day between the years 1901 and 2999.")
+            for name, day in days.items() if day is not None and not in_calendar(day)}
+
+
 @dataclass
 class Plan:
     """What a request asks for, before it is saved."""
@@ -137,6 +148,8 @@ def dates_for(mode: str, start: date | None, end: date | None, days: list[date |
         chosen = sorted({d for d in days if d})
         if not chosen:
             raise FieldErrors({"days": _("Choose at least one day.")})
+        if not all(in_calendar(d) for d in chosen):
+            raise FieldErrors(_calendar_errors({"days": next(d for d in chosen if not in_calendar(d))}))
         return chosen
     if start is None:
         errors["start"] = _("Choose the first day.")
@@ -144,6 +157,7 @@ def dates_for(mode: str, start: date | None, end: date | None, days: list[date |
         errors["end"] = _("Choose the last day.")
     if mode == "weekly" and not weekdays:
         errors["weekdays"] = _("Choose the days of the week.")
+    errors.update(_calendar_errors({"start": start, "end": end}))
     if errors:
         raise FieldErrors(errors)
     if end < start:
@@ -248,7 +262,10 @@ def find_conflicts(client_id: int, planned: list[PlannedVisit], ignore_visit_ids
     days = sorted({p.day for p in planned})
     conflicts: list[Conflict] = []
     for p in planned:
-        if p.starts_at <= now and not allow_past:
+        if p.ends_at <= p.starts_at:  # a wall-clock time the clocks skip: 2:30-3:15 AM ends before it starts
+            conflicts.append(Conflict(p.day, _("%(day)s, %(when)s: the clocks change that night, so that time does "
+                                                "not exist; choose another.", day=_day(p.day), when=p.label)))
+        elif p.starts_at <= now and not allow_past:
             conflicts.append(Conflict(p.day, _("%(day)s, %(when)s: that time has already passed.", day=_day(p.day),
                                                 when=p.label)))
         elif p.starts_at <= now < p.ends_at:
@@ -339,7 +356,7 @@ def move_clashes(visit: Visit, day: date | None, window: str, start: time | None
         starts, ends = times_for(window, start, end)
     except FieldErrors:
         return []
-    if day is None:
+    if day is None or not in_calendar(day):
         return []
     return sitter_clashes(visit.sitter, visit.client_id, [(local_moment(day, starts), local_moment(day, ends))],
                           (visit.id,))
@@ -705,6 +722,7 @@ def move_visit(visit: Visit, day: date | None, window: str, start: time | None, 
     errors = {}
     if day is None:
         errors["day"] = _("Choose the day.")
+    errors.update(_calendar_errors({"day": day}))
     try:
         starts, ends = times_for(window, start, end)
     except FieldErrors as error:
@@ -1014,7 +1032,7 @@ def parse_day(text: str | None) -> date | None:
         day = date.fromisoformat(text) if text else None
     except ValueError:
         return None
-    return day if day and 1900 < day.year < 3000 else None
+    return day if day and in_calendar(day) else None
 
 
 def shift_month(month: date, by: int) -> date:
