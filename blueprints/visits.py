@@ -75,6 +75,7 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
         "visit": visit, "settings": settings, "photo_form": photo_form(visit),
         "report_form": card_form(visit, correcting=correcting), "correcting": correcting,
         "can_undo": checkins.can_undo(visit, current_user), "undo_minutes": checkins.undo_minutes(),
+        "check_in": checkins.check_in_window(visit), "check_in_from": checkins.opens_at(visit),
         "pending": reports.pending_photos(visit), "mine": visit.sitter_id == current_user.id,
         "map_url": map_url(visit), "times_form": None, "missed_form": None, "times_form_for": times_form_for,
         "missed_form_for": lambda: MissedForm(formdata=None), "iso_time": iso_time,

@@ -118,10 +118,11 @@ def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: da
     if visit.status != VisitStatus.SCHEDULED:
         raise NotNow(_("This visit is %(state)s: there is nothing to check in to.", state=visit.state_label.lower()))
     now = now or utcnow()
-    if now < as_utc(visit.starts_at) - EARLY:
+    window = check_in_window(visit, now)
+    if window == "early":
         raise NotNow(_("This visit starts %(day)s at %(time)s: check in when you arrive.",
                        day=_day_words(visit.day), time=clock(as_utc(visit.starts_at).astimezone(local_zone()))))
-    if now > _last_check_in(visit):
+    if window == "over":
         raise NotNow(_("This visit was %(day)s: it can no longer be checked in to. A manager can correct its times or "
                        "mark it missed.", day=_day_words(visit.day)))
     position = _position(position, _("check in"))
@@ -138,6 +139,19 @@ def check_in(visit: Visit, sitter: StaffUser, position: Position | None, now: da
         raise NotNow(_("This visit changed a moment ago: it is %(state)s.", state=visit.state_label.lower()))
     _event(visit, "check_in", sitter, now, position)
     return visit
+
+
+def check_in_window(visit: Visit, now: datetime | None = None) -> str:
+    """Whether a check-in tap would be taken now: "early" (more than EARLY before the window), "open", or "over"."""
+    now = now or utcnow()
+    if now < as_utc(visit.starts_at) - EARLY:
+        return "early"
+    return "over" if now > _last_check_in(visit) else "open"
+
+
+def opens_at(visit: Visit) -> datetime:
+    """The first moment a check-in is taken."""
+    return as_utc(visit.starts_at) - EARLY
 
 
 def _last_check_in(visit: Visit) -> datetime:

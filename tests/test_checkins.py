@@ -478,3 +478,12 @@ def test_today_reads_a_fixed_number_of_queries_whatever_the_visits(app, me, rex,
         other = make.client()
         book(other, walk, staff, [make.pet(other)], starts_in=timedelta(hours=hours))
     assert measured() == few
+
+
+def test_the_card_offers_check_in_only_while_a_tap_would_be_taken(app, as_fill_in, visit, me, rex, walk):
+    later = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(hours=5))
+    gone = book(me.client, walk, visit.sitter, [rex], starts_in=timedelta(days=-2))
+    card = {v.id: as_fill_in.get(f"/visits/{v.id}").get_data(as_text=True) for v in (visit, later, gone)}
+    assert ">Check in</button>" in card[visit.id]
+    assert ">Check in</button>" not in card[later.id] and "Check-in opens" in card[later.id]
+    assert ">Check in</button>" not in card[gone.id] and "Too late to check in" in card[gone.id]
