@@ -1028,9 +1028,11 @@ class VisitReport(db.Model):
     version with who, when and why, and every version is kept."""
 
     __tablename__ = "visit_report"
-    __table_args__ = (UniqueConstraint("visit_id", "version"),)
+    # A client's latest reports are read by (client_id, created_at), not through all of the client's visits.
+    __table_args__ = (UniqueConstraint("visit_id", "version"), Index("ix_visit_report_client_sent", "client_id", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The card as it was filled: [{"label": ..., "required": bool, "done": bool}], so later edits of the
     # service's checklist leave it alone.

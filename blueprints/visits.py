@@ -71,9 +71,11 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
     if key_notice is None:
         key_notice = keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else ""
     correcting = extra.pop("correcting", False)
+    # The report's forms only where the card shows them (a day of cards builds none for visits to come).
+    writing = visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED) and (correcting or not visit.reports)
     context = {
-        "visit": visit, "settings": settings, "photo_form": photo_form(visit),
-        "report_form": card_form(visit, correcting=correcting), "correcting": correcting,
+        "visit": visit, "settings": settings, "photo_form": photo_form(visit) if writing else None,
+        "report_form": card_form(visit, correcting=correcting) if writing else None, "correcting": correcting,
         "can_undo": checkins.can_undo(visit, current_user), "undo_minutes": checkins.undo_minutes(),
         "check_in": checkins.check_in_window(visit), "check_in_from": checkins.opens_at(visit),
         "pending": reports.pending_photos(visit), "mine": visit.sitter_id == current_user.id,
@@ -160,8 +162,10 @@ PHOTOS = "visits/_photos.html"
 
 
 def _photos(visit_id: int, status: int = 200, **extra):
-    """The photo widget (htmx) or the whole card page."""
-    return render_page("visits/show.html", PHOTOS, status=status, **card_context(visit_or_404(visit_id), **extra))
+    """The photo widget (htmx) or the whole card page; the widget is answered even for a visit that takes none."""
+    visit = visit_or_404(visit_id)
+    extra.setdefault("photo_form", photo_form(visit))
+    return render_page("visits/show.html", PHOTOS, status=status, **card_context(visit, **extra))
 
 
 @bp.post("/<int:visit_id>/photos")

@@ -228,7 +228,7 @@ def _seed_done_visits(rng: random.Random) -> None:
         if rng.random() < .85:
             lines = [{"label": item.label, "required": item.required, "done": item.required or rng.random() < .7}
                      for item in visit.service.checklist]
-            db.session.add(VisitReport(visit_id=visit.id, version=1, checklist=lines, notes=rng.choice(NOTES),
+            db.session.add(VisitReport(visit_id=visit.id, client_id=visit.client_id, version=1, checklist=lines, notes=rng.choice(NOTES),
                                        mood=rng.choice(["happy", "calm", "playful", "tired"]), created_at=left,
                                        created_by_id=visit.sitter_id, reason=""))
     db.session.flush()

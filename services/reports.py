@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from extensions import db
 from filters import gettext as _
@@ -159,7 +159,7 @@ def send_report(visit: Visit, staff: StaffUser, ticked: set[int], notes: str, mo
         raise NotNow(_("Check in first: a report is for a visit under way or done."))
     lines, notes, mood = _filled(visit, checklist_of(visit), ticked, notes, mood, None)
     now = now or utcnow()
-    report = VisitReport(visit_id=visit.id, version=1, checklist=lines, notes=notes, mood=mood, created_at=now,
+    report = VisitReport(visit_id=visit.id, client_id=visit.client_id, version=1, checklist=lines, notes=notes, mood=mood, created_at=now,
                          created_by_id=staff.id, reason="")
     _keep_version(report, _("The report was sent a moment ago (another tab or phone); here it is."))
     _attach_photos(visit, report)
@@ -191,7 +191,7 @@ def correct_report(visit: Visit, staff: StaffUser, ticked: set[int], notes: str,
         raise
     if not reason:
         raise FieldErrors({"reason": _("Say what the correction changes and why (the client reads it).")})
-    report = VisitReport(visit_id=visit.id, version=previous.version + 1, checklist=lines, notes=notes, mood=mood,
+    report = VisitReport(visit_id=visit.id, client_id=visit.client_id, version=previous.version + 1, checklist=lines, notes=notes, mood=mood,
                          created_at=now or utcnow(), created_by_id=staff.id, reason=reason)
     _keep_version(report, _corrected_meanwhile())
     _attach_photos(visit, report)
@@ -301,17 +301,19 @@ class ReportLine:
 
 
 def recent_for_client(client_id: int, limit: int = 5) -> list[ReportLine]:
-    """The client's latest visits with a report, newest first, for the staff profile: one query."""
+    """The client's latest sent reports (one line per visit, with its number of versions), newest first, for the
+    staff profile: one query that reads the report index, whatever the number of the client's visits."""
+    every = aliased(VisitReport)
+    versions = select(func.count(every.id)).where(every.visit_id == Visit.id).scalar_subquery()
     rows = db.session.execute(
         select(Visit.id, Visit.day, Service.name, Visit.sitter_id, StaffUser.first_name, Visit.checked_in_at,
-               Visit.checked_out_at, func.count(VisitReport.id), func.min(VisitReport.created_at))
-        .join(VisitReport, VisitReport.visit_id == Visit.id)
+               Visit.checked_out_at, versions, VisitReport.created_at)
+        .select_from(VisitReport)
+        .join(Visit, Visit.id == VisitReport.visit_id)
         .join(Service, Service.id == Visit.service_id)
         .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
-        .where(Visit.client_id == client_id)
-        .group_by(Visit.id, Visit.day, Service.name, Visit.sitter_id, StaffUser.first_name, Visit.checked_in_at,
-                  Visit.checked_out_at, Visit.starts_at)
-        .order_by(Visit.day.desc(), Visit.starts_at.desc()).limit(limit)
+        .where(VisitReport.client_id == client_id, VisitReport.version == 1)
+        .order_by(VisitReport.created_at.desc(), VisitReport.id.desc()).limit(limit)
     ).all()
     return [ReportLine(*row[:4], row[4] or "", *row[5:]) for row in rows]
 

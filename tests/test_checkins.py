@@ -446,7 +446,7 @@ def test_the_clients_profile_lists_its_visit_reports(app, as_fill_in, visit, cli
     for n in range(3):
         more = book(visit.client, visit.service, visit.sitter, visit.pets, starts_in=timedelta(days=-n - 1))
         more.status = VisitStatus.COMPLETED
-        db.session.add(VisitReport(visit_id=more.id, version=1, checklist=[], notes="", mood="", created_by_id=None,
+        db.session.add(VisitReport(visit_id=more.id, client_id=more.client_id, version=1, checklist=[], notes="", mood="", created_by_id=None,
                                    reason=""))
     db.session.commit()
     db.session.expire_all()

@@ -268,3 +268,19 @@ def test_upgrade_from_each_release_with_its_demo_data(commit, migration, release
     assert dangling(database) == []
     assert all(os.path.exists(path) for path in files_of(before, str(uploads)))
     assert_app_serves(database, tmp_path, str(uploads), after)
+
+
+def test_0011_gives_each_visit_report_its_visits_client(database, tmp_path, password_hash):
+    """The reports written before 0011 get the client of their own visit, not a default."""
+    migrate(database, tmp_path, "0010")
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        Filler(conn, db.metadata, str(tmp_path / "uploads"), password_hash).fill()
+    engine.dispose()
+    migrate(database, tmp_path, "0011")
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT r.client_id, v.client_id FROM visit_report r JOIN visit v ON v.id = r.visit_id")).all()
+    engine.dispose()
+    assert rows and all(report == visit for report, visit in rows)
+    assert len({visit for _, visit in rows}) > 1  # the reports belong to several clients: a constant would fail
