@@ -1,6 +1,6 @@
 """A sitter's visit on a phone, for real: Today, check-in with the location, the checklist, a camera photo,
 check-out by sending the report; the client reads it in the portal; the manager sees the record."""
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from PIL import Image
 from playwright.sync_api import expect
@@ -10,7 +10,7 @@ from extensions import db
 from models import ChecklistItem, ReportPhoto, Role, Visit, VisitStatus
 from tests.browser.conftest import accessible_context, assert_accessible, screenshot, staff_sign_in
 from tests.browser.test_calendar import _client_signs_in
-from tests.test_checkins import book
+from tests.test_checkins import NY, book
 
 PHONE = {"width": 390, "height": 844}
 
@@ -113,4 +113,17 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     late_item = office.locator(".board-visit", has=office.get_by_role("link", name="Otto Late"))
     expect(late_item.locator(".board-badge")).to_have_text("Late")
     assert_accessible(office)
+
+    # Fern says she forgot to tap on arrival: the manager sets the times, with the reason, and the board reads done.
+    office.goto(f"{live_server}/visits/{visit.id}")
+    office.get_by_text("Correct the times").click()
+    left = datetime.now(NY).replace(second=0, microsecond=0)
+    office.get_by_label("Checked in", exact=True).fill((left - timedelta(minutes=35)).strftime("%Y-%m-%dT%H:%M"))
+    office.get_by_label("Checked out", exact=True).fill(left.strftime("%Y-%m-%dT%H:%M"))
+    office.get_by_label("Why the times change").fill("Forgot to tap on arrival")
+    office.get_by_role("button", name="Save the corrected times").click()
+    expect(office.get_by_text("Times corrected")).to_be_visible()
+    office.goto(f"{live_server}/board/")
+    expect(done_item.locator(".board-badge")).to_have_text("Done")
+    expect(done_item).to_contain_text("35 min")
     office.context.close()
