@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, make_response, redirect, request, url_for
 from flask_login import current_user
 
-from models import ClientProfile, Document, FormResponse, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest, parse_id
-from services import cards, clients, documents, forms, onboarding, pets, visits
+from models import (
+    ClientProfile, Document, FormResponse, Invoice, LedgerEntry, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest,
+    parse_id,
+)
+from services import billing, cards, clients, documents, forms, onboarding, pets, visits
 from services.settings import get_settings
 
 PUBLIC = "public"
@@ -92,7 +95,8 @@ def client_required(view: Callable) -> Callable:
 
 # Which site option switches which portal function.
 FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms", "cards": "portal_cards",
-            "requests": "portal_requests", "calendar": "portal_calendar", "reports": "portal_visit_reports"}
+            "requests": "portal_requests", "calendar": "portal_calendar", "reports": "portal_visit_reports",
+            "invoices": "portal_invoices", "payments": "portal_payments"}
 
 
 def feature_required(name: str):
@@ -180,6 +184,14 @@ def request_or_404(request_id: int) -> VisitRequest:
 
 def method_or_404(method_id: int) -> PaymentMethod:
     return or_404(cards.load_method(method_id, current_user))
+
+
+def invoice_or_404(invoice_id: int) -> Invoice:
+    return or_404(billing.load_invoice(invoice_id, current_user))
+
+
+def receipt_or_404(entry_id: int) -> LedgerEntry:
+    return or_404(billing.load_receipt(entry_id, current_user))
 
 
 def rule_of(endpoint: str | None) -> tuple[str, tuple[Role, ...]] | None:

@@ -178,6 +178,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(month_param)
     app.add_template_filter(tel)
     app.add_template_filter(clock)
+    app.jinja_env.globals["business_today"] = business_today
     app.add_template_filter(time_of_day)
     app.add_template_filter(duration)
     for style in DATE_PATTERNS:

@@ -298,6 +298,8 @@ class OutboxMessage(db.Model):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # Files sent with the message: [{"filename", "content_type", "data" (base64)}], erased once delivered.
+    attachments: Mapped[list | None] = mapped_column(JSON)
 
     @property
     def state(self) -> str:
@@ -431,6 +433,34 @@ class SiteSettings(db.Model):
     travel_gap_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Warn when a visit to a client who uses keys goes to a sitter who holds no key.
     key_notices: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The business's own details, edited in the browser. None until the owner saves them: until then the
+    # PAWTAL_BUSINESS_* environment variables stand in (services.settings.business()).
+    business_name: Mapped[str | None] = mapped_column(String(160))
+    business_address: Mapped[str | None] = mapped_column(Text)
+    business_phone: Mapped[str | None] = mapped_column(String(40))
+    business_email: Mapped[str | None] = mapped_column(String(254))
+    business_tax_number: Mapped[str | None] = mapped_column(String(60))
+    business_website: Mapped[str | None] = mapped_column(String(200))
+    # The logo's stored file (re-encoded PNG under a random name in the upload folder), or None.
+    business_logo: Mapped[str | None] = mapped_column(String(80))
+    # Billing (BILLING_MODES, BILLING_CYCLES): how visits become invoices.
+    billing_mode: Mapped[str] = mapped_column(String(12), default="cycle", server_default="cycle")
+    billing_cycle: Mapped[str] = mapped_column(String(12), default="monthly", server_default="monthly")
+    # Monthly cycles start on this day of the month (1-28); weekly and two-weekly ones on the anchor's weekday.
+    billing_cycle_day: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    billing_cycle_anchor: Mapped[date | None] = mapped_column(Date)
+    # Days from issue to due date (PAYMENT_TERMS): 0 is "due on receipt".
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+    # Sales tax in hundredths of a percent (825 = 8.25%), on every line; 0: no tax.
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tax_label: Mapped[str] = mapped_column(String(40), default="Tax", server_default="Tax")
+    # Overdue reminders go out this many days after the due date, each once per invoice.
+    reminder_days: Mapped[list] = mapped_column(JSON, default=lambda: [7, 30])
+    # How to pay, in the business's words, on invoices and the client's account page.
+    how_to_pay: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Late cancellation fees: [{"hours": 24, "percent": 50}, {"hours": 2, "percent": 100}]; a client who
+    # cancels less than `hours` before the visit starts pays `percent` of its price (the tightest tier wins).
+    late_fee_tiers: Mapped[list] = mapped_column(JSON, default=list)
 
     @property
     def location(self) -> str:
@@ -948,11 +978,18 @@ class Visit(db.Model):
     check_out_latitude: Mapped[float | None] = mapped_column(Float)
     check_out_longitude: Mapped[float | None] = mapped_column(Float)
     check_out_accuracy: Mapped[float | None] = mapped_column(Float)
+    # A late cancellation's fee, fixed when the client cancelled (site option late_fee_tiers); a manager
+    # may waive it with a reason. An unwaived fee goes on the client's next invoice.
+    late_fee_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fee_waived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fee_waived_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    fee_waive_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     request: Mapped[VisitRequest | None] = relationship(back_populates="visits")
     client: Mapped[ClientProfile] = relationship()
     service: Mapped[Service] = relationship()
-    sitter: Mapped[StaffUser | None] = relationship()
+    sitter: Mapped[StaffUser | None] = relationship(foreign_keys=[sitter_id])
+    fee_waived_by: Mapped[StaffUser | None] = relationship(foreign_keys=[fee_waived_by_id])
     pets: Mapped[list[Pet]] = relationship(secondary=visit_pet, order_by="Pet.name")
     events: Mapped[list[VisitEvent]] = relationship(order_by="(VisitEvent.at, VisitEvent.id)", viewonly=True)
     reports: Mapped[list[VisitReport]] = relationship(order_by="VisitReport.version", viewonly=True)
@@ -1091,7 +1128,266 @@ class BlockOut(db.Model):
         return self.starts_on <= day <= self.ends_on
 
 
+# ---- Billing -------------------------------------------------------------------------------------
+# Money is integer cents in the business's one currency (PAWTAL_CURRENCY).
+
+BILLING_MODES = {"per_visit": N_("One invoice per completed visit"),
+                 "cycle": N_("On a cycle: the visits completed in the period"),
+                 "advance": N_("In advance: the visits scheduled in the period")}
+BILLING_CYCLES = {"weekly": N_("Weekly"), "biweekly": N_("Every two weeks"), "monthly": N_("Monthly")}
+PAYMENT_TERMS = {0: N_("Due on receipt"), 7: N_("Net 7"), 14: N_("Net 14"), 30: N_("Net 30")}
+INVOICE_PREFIX = "INV"
+
+
+class InvoiceStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SENT = "sent"
+    PARTLY_PAID = "partly_paid"
+    PAID = "paid"
+    VOID = "void"
+
+    @property
+    def label(self) -> str:
+        return {"draft": _l("Draft"), "sent": _l("Sent"), "partly_paid": _l("Partly paid"), "paid": _l("Paid"),
+                "void": _l("Void")}[self.value]
+
+
+# Invoices a client owes on (issued, not yet paid in full).
+OPEN_INVOICE = (InvoiceStatus.SENT, InvoiceStatus.PARTLY_PAID)
+# Invoices that count in the client's balance.
+ISSUED_INVOICE = (InvoiceStatus.SENT, InvoiceStatus.PARTLY_PAID, InvoiceStatus.PAID)
+
+
+class InvoiceSequence(db.Model):
+    """The last invoice number given in a year: taken with one UPDATE in the transaction that issues the
+    invoice, so numbers have no gaps (a rolled back issue gives its number back)."""
+
+    __tablename__ = "invoice_sequence"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invoice(db.Model):
+    """A bill to one client. A draft has no number and may be edited; issuing ("sending") gives it the
+    next number and a ledger entry; after that it only changes by payments or a void (with a reason)."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        Index("ix_invoice_client_issued", "client_id", "issued_on"),
+        Index("ix_invoice_status_due", "status", "due_on"),
+        Index("ix_invoice_issued", "issued_on"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"))
+    status: Mapped[InvoiceStatus] = mapped_column(
+        Enum(InvoiceStatus, native_enum=False, length=12, values_callable=lambda e: [m.value for m in e]),
+        default=InvoiceStatus.DRAFT)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    terms_days: Mapped[int] = mapped_column(Integer, default=14)
+    # The tax rate when the draft was made, in hundredths of a percent, and its label.
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
+    tax_label: Mapped[str] = mapped_column(String(40), default="Tax")
+    subtotal_cents: Mapped[int] = mapped_column(Integer, default=0)
+    tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # What payments and credits allocated to it add up to (kept with each Allocation row).
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
+
+    client: Mapped[ClientProfile] = relationship()
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="(InvoiceLine.position, InvoiceLine.id)")
+    created_by: Mapped[StaffUser | None] = relationship(foreign_keys=[created_by_id])
+    voided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[voided_by_id])
+
+    @property
+    def due_cents(self) -> int:
+        return 0 if self.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID) else self.total_cents - self.paid_cents
+
+    @property
+    def title(self) -> str:
+        return self.number or _("Draft invoice %(id)s", id=self.id)
+
+    def overdue(self, today: date) -> bool:
+        return self.status in OPEN_INVOICE and self.due_on is not None and self.due_on < today
+
+    def days_overdue(self, today: date) -> int:
+        return (today - self.due_on).days if self.overdue(today) else 0
+
+
+# What an invoice line is: a visit, a late cancellation fee, a credit for an invoiced visit later cancelled,
+# a discount (an amount or a percent of the visits) or an extra charge.
+LINE_KINDS = {"visit": _l("Visit"), "fee": _l("Late cancellation fee"), "credit": _l("Credit for cancelled visit"),
+              "discount": _l("Discount"), "charge": _l("Extra charge")}
+
+
+class InvoiceLine(db.Model):
+    """One line of an invoice. `billed_visit_id` is what keeps a visit from being billed twice: a unique
+    (visit, kind) pair in the database, released only when the invoice is voided."""
+
+    __tablename__ = "invoice_line"
+    __table_args__ = (
+        UniqueConstraint("billed_visit_id", "kind", name="uq_invoice_line_billed_visit"),
+        Index("ix_invoice_line_visit", "visit_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="RESTRICT"))
+    billed_visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="RESTRICT"))
+    day: Mapped[date | None] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(String(300))
+    pets: Mapped[str] = mapped_column(String(300), default="")
+    # A percent discount's rate in hundredths of a percent; its amount follows the visit lines.
+    percent_bp: Mapped[int | None] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    visit: Mapped[Visit | None] = relationship(foreign_keys=[visit_id])
+
+    @property
+    def kind_label(self) -> str:
+        return str(LINE_KINDS.get(self.kind, self.kind))
+
+
+PAYMENT_METHODS = {"cash": _l("Cash"), "check": _l("Check"), "bank_transfer": _l("Bank transfer"),
+                   "other": _l("Other"), "credit": _l("Account credit")}
+# Why staff add credit.
+CREDIT_REASONS = {"goodwill": _l("Goodwill"), "prepaid": _l("Prepaid")}
+
+
+class Payment(db.Model):
+    """Money received (cash, check, transfer...) or account credit given by staff. What is not allocated
+    to invoices is the client's credit. Refunds raise `refunded_cents` by a conditional UPDATE, so two
+    refunds at once never return more than was paid."""
+
+    __tablename__ = "payment"
+    __table_args__ = (Index("ix_payment_client_received", "client_id", "received_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(80), default="")
+    received_on: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    allocated_cents: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # What is left over goes to the next invoices by itself, oldest first, unless staff keep it back.
+    auto_apply: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+
+    client: Mapped[ClientProfile] = relationship()
+    created_by: Mapped[StaffUser | None] = relationship()
+    allocations: Mapped[list[Allocation]] = relationship(back_populates="payment", order_by="Allocation.id")
+
+    @property
+    def is_credit(self) -> bool:
+        return self.method == "credit"
+
+    @property
+    def method_label(self) -> str:
+        return str(PAYMENT_METHODS.get(self.method, self.method))
+
+    @property
+    def unallocated_cents(self) -> int:
+        return self.amount_cents - self.refunded_cents - self.allocated_cents
+
+    @property
+    def refundable_cents(self) -> int:
+        return 0 if self.is_credit else self.amount_cents - self.refunded_cents
+
+
+class Allocation(db.Model):
+    """Part of a payment put towards an invoice. Rows are only added: taking money back off an invoice
+    (a refund, a void) is a negative row."""
+
+    __tablename__ = "allocation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+    invoice: Mapped[Invoice] = relationship()
+
+
+LEDGER_KINDS = {"invoice": _l("Invoice"), "void": _l("Invoice voided"), "payment": _l("Payment"),
+                "credit": _l("Credit"), "refund": _l("Refund")}
+
+
+class LedgerEntry(db.Model):
+    """One line of a client's account, never updated or deleted. A positive amount is owed by the client
+    (an invoice issued, a refund paid out), a negative one is in their favour (a payment, a credit, a
+    void). The balance is the sum; above zero the client owes, below zero they are in credit."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (Index("ix_ledger_entry_client_at", "client_id", "at", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), index=True)
+    # A void names the entry it reverses; an entry is reversed at most once.
+    # (NO ACTION, not RESTRICT: SQLite applies RESTRICT row by row, so a whole-table copy could not delete it.)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+
+    invoice: Mapped[Invoice | None] = relationship()
+    payment: Mapped[Payment | None] = relationship()
+    created_by: Mapped[StaffUser | None] = relationship()
+
+    @property
+    def kind_label(self) -> str:
+        return str(LEDGER_KINDS.get(self.kind, self.kind))
+
+
+class InvoiceReminder(db.Model):
+    """An overdue reminder sent for an invoice at one of the site's thresholds: one row, one email."""
+
+    __tablename__ = "invoice_reminder"
+    __table_args__ = (UniqueConstraint("invoice_id", "days"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"))
+    days: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 __all__ = [
+    "Allocation",
+    "BILLING_CYCLES",
+    "BILLING_MODES",
+    "CREDIT_REASONS",
+    "INVOICE_PREFIX",
+    "ISSUED_INVOICE",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceReminder",
+    "InvoiceSequence",
+    "InvoiceStatus",
+    "LEDGER_KINDS",
+    "LINE_KINDS",
+    "LedgerEntry",
+    "OPEN_INVOICE",
+    "PAYMENT_METHODS",
+    "PAYMENT_TERMS",
+    "Payment",
     "BOOKED",
     "ChecklistItem",
     "KeyHolder",

@@ -8,6 +8,7 @@ from filters import formatted, month_param, ngettext
 from filters import gettext as _
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, VisitStatus
 from services.outbox import external_url, queue_email
+from services.settings import get_settings
 
 
 def send_invitation_email(invitation: Invitation, client: ClientProfile, code: str, token: str) -> None:
@@ -240,3 +241,43 @@ def send_visit_report_email(visit, report, thumbnails: list[str]) -> None:
         client=visit.client, visit=visit, report=report, lines=visit_lines([visit]), thumbnails=thumbnails,
         link=external_url("portal.show_report", visit_id=visit.id),
     )
+
+
+def _account_recipients(client: ClientProfile) -> list[str]:
+    """Who receives a client's invoices and receipts: every active login, else the primary emails."""
+    return _client_recipients(client)
+
+
+def send_invoice_email(invoice) -> None:
+    """An issued invoice: its lines and totals in the body, how to pay, and a link to it in the portal."""
+    business = current_app.config["BUSINESS_NAME"]
+    queue_email("invoice", _account_recipients(invoice.client),
+                _("Invoice %(number)s from %(business)s", number=invoice.number, business=business), "invoice",
+                invoice=invoice, client=invoice.client, how_to_pay=get_settings().how_to_pay,
+                link=external_url("portal.invoice", invoice_id=invoice.id))
+
+
+def send_invoice_reminder_email(invoice, days_overdue: int) -> None:
+    """An invoice still open some days after its due date."""
+    business = current_app.config["BUSINESS_NAME"]
+    queue_email("invoice-reminder", _account_recipients(invoice.client),
+                _("Reminder: invoice %(number)s from %(business)s is overdue", number=invoice.number,
+                  business=business), "invoice_reminder",
+                invoice=invoice, client=invoice.client, days=days_overdue, how_to_pay=get_settings().how_to_pay,
+                link=external_url("portal.invoice", invoice_id=invoice.id))
+
+
+def send_receipt_email(entry) -> None:
+    """A receipt for a payment recorded by staff, or for a refund of one."""
+    business = current_app.config["BUSINESS_NAME"]
+    subject = (_("Refund receipt from %(business)s", business=business) if entry.kind == "refund"
+               else _("Payment receipt from %(business)s", business=business))
+    client = entry.payment.client
+    allocations: dict[str, int] = {}
+    if entry.kind == "payment":
+        for allocation in entry.payment.allocations:
+            allocations[allocation.invoice.title] = allocations.get(allocation.invoice.title, 0) + allocation.amount_cents
+    queue_email(f"receipt-{entry.kind}", _account_recipients(client), subject, "receipt", entry=entry,
+                payment=entry.payment, client=client,
+                allocations=[{"number": number, "amount": amount} for number, amount in allocations.items() if amount],
+                link=external_url("portal.receipt", entry_id=entry.id))

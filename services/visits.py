@@ -45,7 +45,7 @@ from models import (
     visit_state,
     window_label,
 )
-from services import emails
+from services import emails, signals
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
@@ -662,6 +662,7 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
     if visit.request_id is not None:
         _close_emptied_request(visit.request_id)
     db.session.refresh(visit)
+    signals.visit_cancelled.send(visit)
     if by_staff:
         emails.send_visit_cancelled_email(visit, by)
     else:

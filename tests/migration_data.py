@@ -124,6 +124,8 @@ class Filler:
         if column.foreign_keys:
             parent = next(iter(column.foreign_keys)).column.table.name
             choices = self.ids[parent]
+            if parent == table.name:  # a row pointing at another of its table (a reversal): the one before it
+                return choices[-1] if choices else None
             return choices[i % len(choices)]
         if (table.name, name) in self.enums:
             choices = self.enums[(table.name, name)]

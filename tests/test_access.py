@@ -12,8 +12,9 @@ from extensions import db
 from sqlalchemy import select
 
 from models import BlockOut, ClientLogin, ClientProfile, OutboxMessage, PaymentMethod, Policy, Role, StaffUser
-from models import VisitStatus, utcnow
-from services import reports, visits
+from models import Invoice, InvoiceStatus, LedgerEntry, VisitStatus, utcnow
+from filters import business_today
+from services import billing, reports, visits
 from services.documents import store_document
 from services.forms import FieldSpec, save_form, submit
 from services.invites import send_invitations, use_invitation
@@ -74,7 +75,7 @@ def world(app, make, password_hash):
               "policy_id": policy.id, "purpose": "reset", "token": "not-a-token", "form_id": form.id,
               "response_id": response.id, "document_id": document.id, "method_id": method.id,
               "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id,
-              "report_photo_id": 1}
+              "report_photo_id": 1, "invoice_id": 1, "entry_id": 1, "payment_id": 1, "line_id": 1}
     return accounts, values
 
 
@@ -162,9 +163,18 @@ def _furnish(make, client: ClientProfile, sitter: StaffUser, manager: StaffUser,
     report_photo = reports.add_photo(visit, sitter, FileStorage(io.BytesIO(png_bytes()), f"{label}.png"))
     reports.send_report(visit, sitter, set(), f"Walked {label}", "happy")
     db.session.commit()
+    # An invoice sent and a payment recorded against it: the account page, the invoice, its PDF, the receipt.
+    invoice = Invoice(client=client, status=InvoiceStatus.DRAFT, notes="", void_reason="", paid_cents=0)
+    db.session.add(invoice)
+    billing.add_line(invoice, "charge", f"Key cut {label}", 1500, None, None)
+    billing.issue_invoice(invoice, manager)
+    payment = billing.record_payment(client, "cash", 500, business_today(), "", "", manager)
+    db.session.commit()
+    entry = db.session.scalars(select(LedgerEntry).where(LedgerEntry.payment_id == payment.id)).one()
     ids = {"client_id": client.id, "pet_id": pet.id, "photo_id": pet.photo_id, "document_id": document.id,
            "response_id": response.id, "method_id": method.id, "login_id": login.id, "invitation_id": invitation.id,
-           "request_id": visit_request.id, "visit_id": visit.id, "report_photo_id": report_photo.id}
+           "request_id": visit_request.id, "visit_id": visit.id, "report_photo_id": report_photo.id,
+           "invoice_id": invoice.id, "entry_id": entry.id}
     return Household(ids, login, sitter)
 
 
