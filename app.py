@@ -16,18 +16,19 @@ import access
 import cli
 import filters
 from blueprints import (
-    auth, board, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources,
+    auth, billing, board, client_forms, clients, feeds, imports, invitations, outbox, pets, portal, requests, resources,
     schedule, settings, staff, stripe_hooks, today, visits,
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, parse_id
 from rendering import wants_fragment
+from services import billing as billing_service  # noqa: F401 - listens for cancelled visits (drafts drop them)
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
-              stripe_hooks, requests, schedule, feeds, board, today, visits)
+              stripe_hooks, requests, schedule, feeds, board, today, visits, billing)
 
 
 class IdConverter(IntegerConverter):

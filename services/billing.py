@@ -867,3 +867,41 @@ def client_receipts(client_id: int) -> list[LedgerEntry]:
     return db.session.scalars(
         select(LedgerEntry).where(LedgerEntry.client_id == client_id, LedgerEntry.kind.in_(("payment", "refund")))
         .options(selectinload(LedgerEntry.payment)).order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc())).all()
+
+
+def issue_many(invoice_ids: list[int], staff: StaffUser) -> tuple[int, list[str]]:
+    """Send several drafts (the desk's batch send). Each is issued in a savepoint of its own: a draft that
+    is refused (sent meanwhile, emptied) is named and the others go."""
+    sent, refused = 0, []
+    for invoice_id in dict.fromkeys(invoice_ids):
+        invoice = db.session.get(Invoice, invoice_id)
+        if invoice is None:
+            continue
+        try:
+            with db.session.begin_nested():
+                issue_invoice(invoice, staff)
+        except BillingError as error:
+            refused.append(f"{invoice.title}: {error.message}")
+        else:
+            sent += 1
+    return sent, refused
+
+
+def client_payments(client_id: int) -> list[Payment]:
+    """The client's payments and credits, newest first, with what was put on which invoice."""
+    return db.session.scalars(
+        select(Payment).where(Payment.client_id == client_id)
+        .options(selectinload(Payment.allocations).selectinload(Allocation.invoice), selectinload(Payment.created_by))
+        .order_by(Payment.received_on.desc(), Payment.id.desc())).all()
+
+
+def client_drafts(client_id: int) -> list[Invoice]:
+    return db.session.scalars(select(Invoice).where(Invoice.client_id == client_id,
+                                                    Invoice.status == InvoiceStatus.DRAFT)
+                              .order_by(Invoice.id)).all()
+
+
+def balance(client_id: int) -> int:
+    """The client's balance (one query): above zero they owe, below zero they are in credit."""
+    return db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+                             .where(LedgerEntry.client_id == client_id))
