@@ -1357,6 +1357,16 @@ class LedgerEntry(db.Model):
     def kind_label(self) -> str:
         return str(LEDGER_KINDS.get(self.kind, self.kind))
 
+    @property
+    def day(self) -> date:
+        """The business day it belongs to: an invoice's issue date, a payment's date received, else when it
+        was written (in the business's time zone)."""
+        if self.kind == "invoice" and self.invoice is not None and self.invoice.issued_on:
+            return self.invoice.issued_on
+        if self.kind in ("payment", "credit") and self.payment is not None:
+            return self.payment.received_on
+        return as_utc(self.at).astimezone(local_zone()).date()
+
 
 class InvoiceReminder(db.Model):
     """An overdue reminder sent for an invoice at one of the site's thresholds: one row, one email."""

@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date, timedelta
 
 from PIL import Image, ImageDraw
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.datastructures import FileStorage
 
 from extensions import db
@@ -16,10 +16,11 @@ from filters import business_today
 from models import (
     WINDOWS,
     BlockOut, ChecklistItem, ClientEmail, ClientLogin, ClientProfile, ClientStatus, CustomPrice, Pet, RequestStatus,
-    Role, Service,
+    OutboxMessage, Role, Service,
     StaffUser, Visit, VisitEvent, VisitReport, VisitRequest, VisitStatus, as_utc, utcnow,
 )
-from services import resources, signals
+from services import billing, resources, signals
+from services.settings import get_settings
 from services.accounts import hash_password
 from services.clients import digits, territory_for_zip
 from services.pets import store_photo
@@ -161,6 +162,7 @@ def seed(client_count: int = 40) -> bool:
                                last_name=jane.last_name, password_hash=hash_password(CLIENT_LOGINS[0][1])))
     db.session.flush()
     _seed_visits(rng, sitters, staff["owner@pawtal.example"], jane)
+    _seed_billing(rng, staff["owner@pawtal.example"])
     # Written directly, like an import: onboarding learns who has finished getting started.
     signals.clients_imported.send(list(db.session.scalars(select(ClientProfile.id))))
     return True
@@ -232,3 +234,26 @@ def _seed_done_visits(rng: random.Random) -> None:
                                        mood=rng.choice(["happy", "calm", "playful", "tired"]), created_at=left,
                                        created_by_id=visit.sitter_id, reason=""))
     db.session.flush()
+
+
+def _seed_billing(rng: random.Random, owner: StaffUser) -> None:
+    """Last month's visits invoiced on the 1st, most of them paid by check or transfer since; this month's
+    done visits are left for the owner to bill ("Create invoices")."""
+    settings = get_settings()
+    settings.billing_mode, settings.billing_cycle, settings.billing_cycle_day = "cycle", "monthly", 1
+    settings.payment_terms_days = 14
+    settings.how_to_pay = ("Pay by check to Pawtal Pet Care, or by bank transfer to account 000123456 "
+                           "(routing 011000015), with your invoice number as the reference.")
+    settings.late_fee_tiers = [{"hours": 24, "percent": 50}, {"hours": 2, "percent": 100}]
+    today = business_today()
+    start, end = billing.period_containing(today.replace(day=1) - timedelta(days=1))
+    issued = end + timedelta(days=1)
+    for invoice in billing.create_drafts(start, end, owner):
+        billing.issue_invoice(invoice, owner, today=issued)
+        paid_on = min(today, issued + timedelta(days=rng.randint(3, 12)))
+        if rng.random() < .7:
+            method, reference = rng.choice([("check", str(rng.randint(1000, 9999))), ("bank_transfer", "")])
+            billing.record_payment(invoice.client, method, invoice.total_cents, paid_on, reference, "", owner)
+    db.session.flush()
+    # The demo's invoices and receipts were "sent" long ago: nothing is queued to example.com addresses.
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))

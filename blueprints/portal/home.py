@@ -9,7 +9,7 @@ from access import client_required, my_client
 from blueprints.portal.base import bp, portal_context
 from filters import business_today
 from rendering import render_page
-from services import logins, visits
+from services import billing, logins, visits
 
 
 @bp.get("/")
@@ -24,4 +24,8 @@ def index():
         today = business_today()
         context["upcoming"] = visits.calendar_visits(today, today + timedelta(days=366), client_id=client.id,
                                                      open_only=True, limit=3)
+    features = context["features"]
+    if context["onboarding"].complete and (features.portal_invoices or features.portal_payments):
+        context["summary"] = billing.account(client.id)
+        context["how_to_pay"] = features.how_to_pay
     return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, **context)
