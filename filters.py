@@ -11,6 +11,8 @@ are looked up once per request and Babel is called directly.
 """
 from __future__ import annotations
 
+import functools
+
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -96,7 +98,13 @@ def money(cents: int | None) -> str:
     """Cents in the business's currency: $1,234.50."""
     if cents is None:
         return ""
-    return numbers.format_currency(Decimal(cents) / 100, current_app.config["BUSINESS_CURRENCY"], locale=locale())
+    return _money(cents, current_app.config["BUSINESS_CURRENCY"], locale())
+
+
+@functools.lru_cache(maxsize=8192)
+def _money(cents: int, currency: str, where: Locale) -> str:
+    """Babel parses the locale's pattern on every call; a report of thousands of amounts repeats few of them."""
+    return numbers.format_currency(Decimal(cents) / 100, currency, locale=where)
 
 
 def local_datetime(value: datetime | None) -> str:

@@ -225,12 +225,15 @@ def export(kind: str):
 
 def _account_page(client, status: int = 200, **forms):
     open_invoices = billing.open_invoices(client.id)
-    payments = billing.client_payments(client.id)
+    all_payments = request.args.get("payments") == "all"
+    payments, payment_count = billing.client_payments(client.id, None if all_payments else 20)
+    page = _page_number()
+    ledger, older = billing.ledger(client.id, page)
     allocate_form = forms.get("allocate_form") or AllocateForm(formdata=None)
     allocate_form.invoice.choices = [(i.id, f"{i.title} · {money(i.due_cents)}") for i in open_invoices]
     context = {
-        "client": client, "summary": billing.account(client.id), "ledger": billing.ledger(client.id),
-        "open_invoices": open_invoices, "payments": payments,
+        "client": client, "summary": billing.account(client.id), "ledger": ledger, "older": older, "page": page,
+        "open_invoices": open_invoices, "payments": payments, "payment_count": payment_count,
         "drafts": billing.client_drafts(client.id),
         "payment_form": forms.get("payment_form") or PaymentForm(formdata=None, received_on=business_today()),
         "credit_form": forms.get("credit_form") or CreditForm(formdata=None),

@@ -662,18 +662,30 @@ class LedgerRow:
     balance_cents: int
 
 
-def ledger(client_id: int) -> list[LedgerRow]:
-    """The client's ledger, newest first, each row with the balance after it."""
+LEDGER_PAGE = 50
+
+
+def ledger(client_id: int, page: int = 1, per_page: int = LEDGER_PAGE) -> tuple[list[LedgerRow], bool]:
+    """One page of the client's ledger, newest first, each row with the balance after it; and whether older
+    entries follow. The balance after the page's newest entry is the total less what came after it."""
     entries = db.session.scalars(
         select(LedgerEntry).where(LedgerEntry.client_id == client_id)
         .options(selectinload(LedgerEntry.invoice), selectinload(LedgerEntry.payment),
                  selectinload(LedgerEntry.created_by))
-        .order_by(LedgerEntry.at, LedgerEntry.id)).all()
-    rows, running = [], 0
+        .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc()).limit(per_page + 1).offset((page - 1) * per_page)
+    ).all()
+    more = len(entries) > per_page
+    entries = entries[:per_page]
+    running = balance(client_id)
+    if page > 1:
+        newer = (select(LedgerEntry.amount_cents).where(LedgerEntry.client_id == client_id)
+                 .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc()).limit((page - 1) * per_page).subquery())
+        running -= db.session.scalar(select(func.coalesce(func.sum(newer.c.amount_cents), 0)))
+    rows = []
     for entry in entries:
-        running += entry.amount_cents
         rows.append(LedgerRow(entry, running))
-    return rows[::-1]
+        running -= entry.amount_cents
+    return rows, more
 
 
 def check_ledger(client_id: int) -> list[str]:
@@ -853,6 +865,11 @@ def load_payment(payment_id: int, client_id: int) -> Payment | None:
     return payment if payment is not None and payment.client_id == client_id else None
 
 
+def has_invoices_before(client_id: int, day: date) -> bool:
+    return db.session.scalar(select(exists().where(Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT,
+                                                   Invoice.issued_on < day)))
+
+
 def client_invoices(client_id: int, since: date | None) -> list[Invoice]:
     """A client's issued and voided invoices (not drafts), newest first; from `since` on when given."""
     query = (select(Invoice).where(Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT)
@@ -887,12 +904,14 @@ def issue_many(invoice_ids: list[int], staff: StaffUser) -> tuple[int, list[str]
     return sent, refused
 
 
-def client_payments(client_id: int) -> list[Payment]:
-    """The client's payments and credits, newest first, with what was put on which invoice."""
-    return db.session.scalars(
-        select(Payment).where(Payment.client_id == client_id)
-        .options(selectinload(Payment.allocations).selectinload(Allocation.invoice), selectinload(Payment.created_by))
-        .order_by(Payment.received_on.desc(), Payment.id.desc())).all()
+def client_payments(client_id: int, limit: int | None = 20) -> tuple[list[Payment], int]:
+    """The client's payments and credits, newest first, with what was put on which invoice (the newest
+    `limit`, or all), and how many there are."""
+    query = (select(Payment).where(Payment.client_id == client_id)
+             .options(selectinload(Payment.allocations).selectinload(Allocation.invoice), selectinload(Payment.created_by))
+             .order_by(Payment.received_on.desc(), Payment.id.desc()))
+    count = db.session.scalar(select(func.count(Payment.id)).where(Payment.client_id == client_id))
+    return db.session.scalars(query.limit(limit) if limit else query).all(), count
 
 
 def client_drafts(client_id: int) -> list[Invoice]:

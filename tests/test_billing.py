@@ -27,6 +27,16 @@ def books_agree(*clients) -> None:
         assert billing.check_ledger(client.id) == []
 
 
+@pytest.fixture(autouse=True)
+def books_checked_after(app):
+    """After every money test, whatever it did: every client's books agree (the ledger invariant)."""
+    yield
+    db.session.rollback()
+    from models import ClientProfile
+    for client_id in db.session.scalars(select(ClientProfile.id)).all():
+        assert billing.check_ledger(client_id) == [], client_id
+
+
 def done_visit(client, service, day: date, price=2500, status=VisitStatus.COMPLETED, pets=()) -> Visit:
     start = datetime.combine(day, time(9), NY)
     visit = Visit(client=client, service=service, day=day, starts_at=start, ends_at=start + timedelta(minutes=30),
@@ -340,3 +350,16 @@ def test_a_late_job_sends_one_reminder_for_the_highest_threshold(app, manager, w
     assert billing.send_reminders(invoice.due_on + timedelta(days=46)) == 0
     billing.record_payment(nia, "cash", 2500, date(2026, 11, 3), "", "", manager)
     assert invoice.status == InvoiceStatus.PAID
+
+
+def test_ledger_pages_carry_the_running_balance(app, manager, nia):
+    for n in range(1, 56):
+        billing.add_credit(nia, n * 100, "goodwill", f"Credit {n}", manager)
+    db.session.commit()
+    first, more = billing.ledger(nia.id, 1, per_page=50)
+    second, more_after = billing.ledger(nia.id, 2, per_page=50)
+    assert more and not more_after and (len(first), len(second)) == (50, 5)
+    assert first[0].balance_cents == billing.account(nia.id).balance_cents == -sum(n * 100 for n in range(1, 56))
+    assert second[0].balance_cents == first[-1].balance_cents - first[-1].entry.amount_cents
+    assert second[-1].balance_cents == second[-1].entry.amount_cents == -100  # the first entry ever
+    books_agree(nia)

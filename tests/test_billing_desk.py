@@ -14,7 +14,7 @@ from filters import business_today
 from models import ClientLogin, Invoice, InvoiceStatus, LedgerEntry, Payment, Role, StaffUser
 from services import billing, outbox
 from tests.conftest import HX, login_as, smtp_config
-from tests.test_billing import OCTOBER, books_agree, done_visit, run_and_issue
+from tests.test_billing import OCTOBER, books_agree, books_checked_after, done_visit, run_and_issue  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("monthly")
 

@@ -27,8 +27,7 @@ def account():
     show_all = request.args.get("all") == "1"
     since = None if show_all else business_today() - timedelta(days=365)
     invoices = billing.client_invoices(client.id, since) if settings.portal_invoices else []
-    older = (not show_all and settings.portal_invoices
-             and len(billing.client_invoices(client.id, None)) > len(invoices))
+    older = not show_all and settings.portal_invoices and billing.has_invoices_before(client.id, since)
     return render_page("portal/account.html", "portal/_account.html", **portal_context(client),
                        summary=billing.account(client.id), invoices=invoices, show_all=show_all, older=older,
                        receipts=billing.client_receipts(client.id) if settings.portal_payments else [],
