@@ -21,6 +21,9 @@ from models import (
     CustomPrice,
     Document,
     FormResponse,
+    Invoice,
+    LedgerEntry,
+    Payment,
     Invitation,
     Pet,
     Photo,
@@ -427,9 +430,10 @@ def _check_sitters(values: dict, errors: dict) -> None:
 
 
 def history_of(client: ClientProfile) -> int:
-    """How many visits, visit requests and form answers the client has on record (kept forever)."""
+    """How many visits, visit requests, form answers, invoices, payments and account entries the client has on
+    record (kept forever)."""
     return sum(db.session.scalar(select(func.count()).select_from(model).where(model.client_id == client.id))
-               for model in (Visit, VisitRequest, FormResponse))
+               for model in (Visit, VisitRequest, FormResponse, Invoice, Payment, LedgerEntry))
 
 
 def delete_client(client: ClientProfile) -> None:
@@ -438,8 +442,8 @@ def delete_client(client: ClientProfile) -> None:
     The database refuses too (visits, requests and answers point at the client with ON DELETE RESTRICT).
     """
     if history_of(client):
-        raise DomainError(_("%(name)s has visits, requests or form answers on record, which are kept: set the "
-                            "client's status to Inactive instead.", name=client.name))
+        raise DomainError(_("%(name)s has visits, requests, form answers or billing on record, which are kept: set "
+                            "the client's status to Inactive instead.", name=client.name))
     for photo in db.session.scalars(select(Photo).where(Photo.client_id == client.id)):
         drop_file_after_commit(stored_path("photos", photo.stored_name))
     for document in db.session.scalars(select(Document).where(Document.client_id == client.id)):

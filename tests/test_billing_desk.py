@@ -394,3 +394,14 @@ def test_desk_account_and_portal_pages_read_a_flat_number_of_queries(app, as_man
 def test_a_client_login_cannot_use_a_staff_money_route(app, portal, me):
     assert isinstance(me, ClientLogin)
     assert portal.post(f"/billing/clients/{me.client_id}/credits", data={"amount": "5"}).status_code == 403
+
+
+def test_a_client_with_only_billing_history_is_kept_not_deleted(app, as_manager, manager, make):
+    client = make.client(first_name="Cred", last_name="Only")
+    billing.add_credit(client, 500, "prepaid", "Paid ahead", manager)
+    db.session.commit()
+    answer = as_manager.post(f"/clients/{client.id}/delete", follow_redirects=True)
+    assert answer.status_code == 409 and b"billing on record" in answer.data
+    db.session.expire_all()
+    assert db.session.get(type(client), client.id) is not None
+    assert billing.account(client.id).credit_cents == 500
