@@ -24,6 +24,8 @@ from services.settings import get_settings
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 
 SORTS = tuple(billing.INVOICE_SORTS)
+# An account page lists this many open invoices, oldest first (payments still go to all of them).
+OPEN_SHOWN = 25
 
 
 def _page_number() -> int:
@@ -196,9 +198,10 @@ def _refused(form, shown, status: int):
 @bp.get("/aging")
 @manager_required
 def aging():
-    rows, totals = billing.aging()
-    return render_page("billing/aging.html", "billing/_aging.html", rows=rows, totals=totals,
-                       buckets=billing.AGING_BUCKETS)
+    page = _page_number()
+    rows, totals = billing.aging(page=page)
+    return render_page("billing/aging.html", "billing/_aging.html", rows=rows, totals=totals, page=page,
+                       per_page=billing.AGING_PAGE, buckets=billing.AGING_BUCKETS)
 
 
 @bp.get("/exports")
@@ -224,7 +227,9 @@ def export(kind: str):
 # ---- A client's account -----------------------------------------------------------------------------------
 
 def _account_page(client, status: int = 200, **forms):
-    open_invoices = billing.open_invoices(client.id)
+    open_invoices = billing.open_invoices(client.id, limit=OPEN_SHOWN + 1)
+    more_open = len(open_invoices) > OPEN_SHOWN
+    open_invoices = open_invoices[:OPEN_SHOWN]
     all_payments = request.args.get("payments") == "all"
     payments, payment_count = billing.client_payments(client.id, None if all_payments else 20)
     page = _page_number()
@@ -233,7 +238,7 @@ def _account_page(client, status: int = 200, **forms):
     allocate_form.invoice.choices = [(i.id, f"{i.title} · {money(i.due_cents)}") for i in open_invoices]
     context = {
         "client": client, "summary": billing.account(client.id), "ledger": ledger, "older": older, "page": page,
-        "open_invoices": open_invoices, "payments": payments, "payment_count": payment_count,
+        "open_invoices": open_invoices, "more_open": more_open, "payments": payments, "payment_count": payment_count,
         "drafts": billing.client_drafts(client.id),
         "payment_form": forms.get("payment_form") or PaymentForm(formdata=None, received_on=business_today()),
         "credit_form": forms.get("credit_form") or CreditForm(formdata=None),
@@ -327,7 +332,7 @@ def allocate(client_id: int, payment_id: int):
     client = client_or_404(client_id)
     payment = or_404(billing.load_payment(payment_id, client.id))
     form = AllocateForm()
-    form.invoice.choices = [(i.id, i.title) for i in billing.open_invoices(client.id)]
+    form.invoice.choices = [(i.id, i.title) for i in billing.open_invoices(client.id, limit=OPEN_SHOWN)]
     chosen = billing.load_invoice(form.invoice.data, current_user) if form.invoice.data else None
 
     def work():

@@ -427,11 +427,11 @@ def _allocate(payment: Payment, invoice: Invoice, amount: int) -> None:
     _settle_state(invoice)
 
 
-def open_invoices(client_id: int) -> list[Invoice]:
-    """The client's invoices with something due, oldest first."""
-    return db.session.scalars(
-        select(Invoice).where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE))
-        .order_by(Invoice.due_on, Invoice.issued_on, Invoice.id)).all()
+def open_invoices(client_id: int, limit: int | None = None) -> list[Invoice]:
+    """The client's invoices with something due, oldest first (the oldest `limit` when given)."""
+    query = (select(Invoice).where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE))
+             .order_by(Invoice.due_on, Invoice.issued_on, Invoice.id))
+    return db.session.scalars(query.limit(limit) if limit else query).all()
 
 
 def apply_credit(client_id: int) -> int:
@@ -793,8 +793,12 @@ def search_invoices(state: str, q: str, sort: str, descending: bool, page: int, 
 AGING_BUCKETS = (("current", 0, 0), ("1_30", 1, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("over_90", 91, None))
 
 
-def aging(today: date | None = None) -> tuple[list[dict], dict]:
-    """What clients owe by how late it is: one grouped query over the open invoices."""
+AGING_PAGE = 100
+
+
+def aging(today: date | None = None, page: int = 1, per_page: int = AGING_PAGE) -> tuple[list[dict], dict]:
+    """What clients owe by how late it is: one page of clients (largest balance first) from one grouped
+    query over the open invoices, and the totals over all of them from one more."""
     today = today or business_today()
     late = func.julianday(today) - func.julianday(Invoice.due_on) if db.session.get_bind().dialect.name == "sqlite" \
         else (today - Invoice.due_on)
@@ -814,11 +818,15 @@ def aging(today: date | None = None) -> tuple[list[dict], dict]:
         .join(Invoice, Invoice.client_id == ClientProfile.id)
         .where(Invoice.status.in_(OPEN_INVOICE))
         .group_by(ClientProfile.id, ClientProfile.first_name, ClientProfile.last_name)
-        .order_by(func.sum(due).desc(), ClientProfile.id)).all()
+        .order_by(func.sum(due).desc(), ClientProfile.id).limit(per_page).offset((page - 1) * per_page)).all()
     out = [{"client_id": r.id, "name": f"{r.first_name} {r.last_name}".strip(), "total": r.total,
             **{name: getattr(r, name) for name, *_ in AGING_BUCKETS}} for r in rows]
-    totals = {name: sum(row[name] for row in out) for name, *_ in AGING_BUCKETS}
-    totals["total"] = sum(row["total"] for row in out)
+    every = db.session.execute(
+        select(*columns, func.coalesce(func.sum(due), 0).label("total"),
+               func.count(func.distinct(Invoice.client_id)).label("clients"))
+        .where(Invoice.status.in_(OPEN_INVOICE))).one()
+    totals = {name: getattr(every, name) for name, *_ in AGING_BUCKETS}
+    totals.update(total=every.total, clients=every.clients)
     return out, totals
 
 

@@ -405,3 +405,12 @@ def test_a_client_with_only_billing_history_is_kept_not_deleted(app, as_manager,
     db.session.expire_all()
     assert db.session.get(type(client), client.id) is not None
     assert billing.account(client.id).credit_cents == 500
+
+
+def test_aging_pages_its_clients_and_totals_all_of_them(app, as_manager, manager, make, walk):
+    for n in range(3):
+        issued(manager, make.client(first_name=f"P{n}", last_name="Aged"), walk, price=1000 * (n + 1))
+    rows, totals = billing.aging(page=1, per_page=2)
+    assert [row["total"] for row in rows] == [3000, 2000] and totals["total"] == 6000 and totals["clients"] == 3
+    rows, _totals = billing.aging(page=2, per_page=2)
+    assert [row["total"] for row in rows] == [1000]
