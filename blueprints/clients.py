@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
 
 from access import client_or_404, manager_required, or_404, staff_required
-from filters import business_today
+from filters import business_today, formatted, money, ngettext
 from filters import gettext as _
 from forms.clients import ClientForm, LoginForm, PriceForm
 from forms.errors import apply_rules
@@ -154,15 +154,37 @@ def add_price(client_id: int):
     form = PriceForm()
     form.offer(list_of(Service))
 
-    def added(_price):
+    def added(result: clients.PriceAdded):
         fresh = client_or_404(client_id)
-        return done(_("Custom price added."), url_for("clients.show", client_id=client_id), "clients/_prices.html",
-                    **_profile_context(fresh))
+        message = _price_message(result)
+        return done(message, url_for("clients.show", client_id=client_id), "clients/_prices.html",
+                    price_notice=message, **_profile_context(fresh))
 
     return submit(form, lambda: clients.add_custom_price(client, form.service_id.data, form.price.data,
                                                          form.effective_on.data, current_user), added,
                   lambda status: render_page("clients/show.html", {"prices": "clients/_prices.html"}, status=status,
                                              **_profile_context(client, form)))
+
+
+def _price_message(result: clients.PriceAdded) -> str:
+    """ "Custom price added. 3 scheduled visits repriced to $30.00 from 1 Dec 2026; 1 already invoiced kept its price." """
+    price = result.price
+    words = {"price": money(price.price_cents), "day": formatted(price.effective_on)}
+    if result.repriced and result.invoiced:
+        return ngettext("Custom price added. %(num)d scheduled visit repriced to %(price)s from %(day)s; %(kept)s",
+                        "Custom price added. %(num)d scheduled visits repriced to %(price)s from %(day)s; %(kept)s",
+                        result.repriced, kept=_kept(result.invoiced), **words)
+    if result.repriced:
+        return ngettext("Custom price added. %(num)d scheduled visit repriced to %(price)s from %(day)s.",
+                        "Custom price added. %(num)d scheduled visits repriced to %(price)s from %(day)s.",
+                        result.repriced, **words)
+    if result.invoiced:
+        return _("Custom price added. No scheduled visit repriced: %(kept)s", kept=_kept(result.invoiced))
+    return _("Custom price added.")
+
+
+def _kept(invoiced: int) -> str:
+    return ngettext("%(num)d already invoiced kept its price.", "%(num)d already invoiced kept their price.", invoiced)
 
 
 @bp.get("/<int:client_id>/logins", endpoint="logins")

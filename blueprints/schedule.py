@@ -13,13 +13,13 @@ from flask_wtf import FlaskForm
 
 from access import client_or_404, id_arg, manager_required, or_404, staff_required, visit_or_404
 from extensions import db
-from filters import business_today, formatted, local_zone, ngettext
+from filters import business_today, formatted, local_zone, money, ngettext
 from filters import gettext as _
-from forms.visits import BlockOutForm, CancelForm, MoveForm, ReassignForm, StaffVisitForm
-from models import BlockOut, ClientProfile, Role, Visit, VisitStatus, as_utc
+from forms.visits import BlockOutForm, CancelForm, MoveForm, ReassignForm, StaffVisitForm, WaiveFeeForm
+from models import BlockOut, ClientProfile, InvoiceStatus, Role, Visit, VisitStatus, as_utc
 from rendering import done, render_page, submit
-from services import clients, keys, visits
-from services.errors import DomainError
+from services import clients, fees, keys, visits
+from services.errors import DomainError, FieldErrors
 from services.outbox import external_url
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
@@ -77,12 +77,18 @@ def index():
 
 
 def _visit_context(visit: Visit, form: CancelForm | None = None, reassign: ReassignForm | None = None,
-                   move: MoveForm | None = None, **extra) -> dict:
-    """The visit panel: its facts and, for managers while it is scheduled and ahead, the forms that change it."""
+                   move: MoveForm | None = None, waive: WaiveFeeForm | None = None, **extra) -> dict:
+    """The visit panel: its facts and, for managers while it is scheduled and ahead, the forms that change it;
+    for a fee, where it is billed and the form that waives it."""
     context = {"visit": visit, "form": form, "reassign_form": None, "move_form": None, "reassign_clashes": [],
-               "move_clashes": [], "checked": "", "opened": "", "key_notice": "",
+               "move_clashes": [], "checked": "", "opened": "", "key_notice": "", "fee_invoice": None,
+               "waive_form": None,
                "visit_key_notice": keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else "",
                **extra}
+    if current_user.can_manage and visit.late_fee_cents > 0:
+        context["fee_invoice"] = invoice = fees.fee_invoice(visit)
+        if visit.fee_waived_at is None and (invoice is None or invoice.status == InvoiceStatus.DRAFT):
+            context["waive_form"] = waive or WaiveFeeForm(formdata=None, prefix="waive")
     if current_user.can_manage and visit.status == VisitStatus.SCHEDULED and visit.open:
         zone = local_zone()
         context["reassign_form"] = reassign or ReassignForm(formdata=None, prefix="reassign", sitter_id=0)
@@ -176,6 +182,25 @@ def move_visit(visit_id: int):
                                                       "emailed.", day=formatted(changed.day, "day"),
                                                       when=changed.when)),
                   lambda status: _refused(visit, form, status, form=CancelForm(formdata=None), move=form))
+
+
+@bp.post("/visits/<int:visit_id>/fee/waive")
+@manager_required
+def waive_fee(visit_id: int):
+    """Waive the visit's late cancellation or no-show fee, with a reason; one on an issued invoice is refused."""
+    visit = visit_or_404(visit_id)
+    form = WaiveFeeForm(prefix="waive")
+
+    def again(status: int):
+        refusal = form.refusal
+        if refusal is not None and not isinstance(refusal, FieldErrors):  # on an issued invoice, waived already
+            return _visit_page(visit_or_404(visit_id), status=409, notice=refusal.message, notice_category="error")
+        return _visit_page(visit_or_404(visit_id), status=status, waive=form)
+
+    return submit(form, lambda: fees.waive_fee(visit, current_user, form.reason.data),
+                  lambda changed: _changed(changed, _("Fee of %(fee)s waived; the reason is kept with it.",
+                                                      fee=money(changed.late_fee_cents)), clashes=False),
+                  again)
 
 
 def _client_for_new() -> ClientProfile | None:

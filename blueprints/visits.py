@@ -12,11 +12,11 @@ from flask_login import current_user
 
 from access import manager_required, or_404, public, staff_required
 from filters import gettext as _
-from filters import business_today, local_datetime, local_zone, time_of_day
+from filters import business_today, local_datetime, local_zone, money, time_of_day
 from forms.checkins import MissedForm, PhotoForm, TapForm, TimesForm, report_form
 from models import ReportPhoto, Visit, VisitStatus, as_utc, parse_id
 from rendering import done, perform, render_page, send_private_jpeg, submit
-from services import checkins, keys, reports
+from services import checkins, fees, keys, reports
 from services.checkins import NotNow
 from services.errors import DomainError
 from services.settings import get_settings
@@ -82,7 +82,7 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
         "map_url": map_url(visit), "times_form": None, "missed_form": None, "times_form_for": times_form_for,
         "missed_form_for": lambda: MissedForm(formdata=None), "iso_time": iso_time,
         "photos_of": reports.sent_photos, "photo_url": staff_photo_url, "today": business_today(),
-        "key_notice": key_notice,
+        "key_notice": key_notice, "no_show_fee_for": fees.no_show_fee,
     }
     context.update(extra)
     return context
@@ -261,9 +261,17 @@ def correct_times(visit_id: int):
 def mark_missed(visit_id: int):
     visit = visit_or_404(visit_id)
     form = MissedForm()
-    return submit(form, lambda: checkins.mark_missed(visit, current_user, form.reason.data),
-                  lambda changed: done(_("Marked as missed."), _back(changed), CARD, **card_context(changed)),
+    return submit(form, lambda: checkins.mark_missed(visit, current_user, form.reason.data,
+                                                     no_show=form.no_show.data),
+                  lambda changed: done(_missed_message(changed), _back(changed), CARD, **card_context(changed)),
                   lambda status: _refused(visit_id, form, status, missed_form=form))
+
+
+def _missed_message(visit: Visit) -> str:
+    if visit.late_fee_cents:
+        return _("Marked as missed, a no-show: the fee of %(fee)s goes on the client's next invoice.",
+                 fee=money(visit.late_fee_cents))
+    return _("Marked as missed.")
 
 
 def send_visit_photo(photo: ReportPhoto, thumb: bool):

@@ -91,3 +91,4 @@ def _in_calendar(field) -> None:
 class MissedForm(FlaskForm):
     reason = TextAreaField(_l("What happened?"), validators=[
         InputRequired(message=_l("Say what happened.")), Length(max=2000)])
+    no_show = BooleanField(_l("The client was not there / turned us away (no-show fee)"))

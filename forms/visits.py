@@ -107,6 +107,13 @@ class CancelForm(FlaskForm):
         InputRequired(message=_l("Say why (the client reads it).")), Length(max=2000)])
 
 
+class WaiveFeeForm(FlaskForm):
+    """Waive a visit's late cancellation or no-show fee (prefix "waive"): the reason stays on record."""
+
+    reason = TextAreaField(_l("Why is the fee waived?"), validators=[
+        InputRequired(message=_l("Say why the fee is waived; it stays on record.")), Length(max=500)])
+
+
 class ReassignForm(FlaskForm):
     """Give a scheduled visit to another sitter (shown with the prefix "reassign" beside the other forms)."""
 

@@ -327,6 +327,22 @@ def _take_off_drafts(visit: Visit, **_extra) -> None:
         recompute(invoice)
 
 
+@signals.fee_waived.connect
+def _drop_fee_from_drafts(visit: Visit, **_extra) -> None:
+    """A fee waived while it sits on a draft leaves the draft (one on an issued invoice is never waived)."""
+    lines = db.session.scalars(
+        select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.billed_visit_id == visit.id, InvoiceLine.kind == "fee",
+               Invoice.status == InvoiceStatus.DRAFT)).all()
+    for line in lines:
+        invoice = line.invoice
+        invoice.lines.remove(line)
+        recompute(invoice)
+        if invoice.total_cents < 0:
+            raise BillingError(_("Without the fee %(number)s would be below zero; take its credits off first.",
+                                 number=invoice.title))
+
+
 # ---- Issuing ---------------------------------------------------------------------------------------------
 
 def next_number(year: int) -> str:

@@ -28,6 +28,7 @@ from models import (
     as_utc,
     utcnow,
 )
+from services import fees
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
@@ -233,18 +234,22 @@ def undo(visit: Visit, sitter: StaffUser, now: datetime | None = None) -> Visit:
     return visit
 
 
-def mark_missed(visit: Visit, manager: StaffUser, reason: str, now: datetime | None = None) -> Visit:
-    """A scheduled visit that did not happen: kept as missed, with why."""
+def mark_missed(visit: Visit, manager: StaffUser, reason: str, now: datetime | None = None,
+                no_show: bool = False) -> Visit:
+    """A scheduled visit that did not happen: kept as missed, with why. Missed, it costs the client nothing;
+    a no-show (the client was not there, or turned the sitter away) costs the no-show fee, billed on the
+    client's next invoice."""
     reason = reason.strip()
     if not reason:
         raise FieldErrors({"reason": _("Say what happened.")})
     now = now or utcnow()
     if as_utc(visit.starts_at) > now:
         raise NotNow(_("This visit has not started yet: cancel it instead."))
-    if not _claim(visit, VisitStatus.SCHEDULED, status=VisitStatus.MISSED):
+    fee = fees.no_show_fee(visit).cents if no_show else 0
+    if not _claim(visit, VisitStatus.SCHEDULED, status=VisitStatus.MISSED, late_fee_cents=fee):
         raise NotNow(_("Only a scheduled visit nobody checked in to can be marked missed; this one is %(state)s.",
                        state=visit.state_label.lower()))
-    _event(visit, "missed", manager, now, reason=reason)
+    _event(visit, "missed", manager, now, reason=reason, details={"no_show_fee_cents": fee} if no_show else None)
     return visit
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Select, bindparam, func, or_, select
+from sqlalchemy import Boolean, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -25,6 +25,7 @@ from models import (
     LedgerEntry,
     Payment,
     Invitation,
+    InvoiceLine,
     Pet,
     Photo,
     Service,
@@ -32,6 +33,7 @@ from models import (
     Territory,
     TerritoryZip,
     Visit,
+    VisitEvent,
     VisitRequest,
     VisitStatus,
     utcnow,
@@ -463,8 +465,22 @@ def price_on(client_id: int, service: Service, day: date) -> int:
     return service.base_price_cents if custom is None else custom
 
 
+# Visits a new custom price reprices: on the schedule and not started (nor in progress, done or cancelled).
+REPRICED_STATES = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED)
+
+
+@dataclass
+class PriceAdded:
+    """A custom price added, and what it did to the client's visits already on the schedule."""
+
+    price: CustomPrice
+    repriced: int  # visits of the service from its date on, now at the new price
+    invoiced: int  # visits in the same span already on an invoice (a draft too): they keep their price
+
+
 def add_custom_price(client: ClientProfile, service_id: int, price_cents: int, effective_on: date,
-                     acting: StaffUser) -> CustomPrice:
+                     acting: StaffUser) -> PriceAdded:
+    """A client's own price for a service from a date on; the visits already booked from then on follow it."""
     service = db.session.get(Service, service_id)
     if service is None:
         raise DomainError(_("Choose a service."), "service_id")
@@ -473,7 +489,36 @@ def add_custom_price(client: ClientProfile, service_id: int, price_cents: int, e
     price = CustomPrice(client=client, service=service, price_cents=price_cents, effective_on=effective_on,
                         created_by=acting)
     db.session.add(price)
-    return price
+    db.session.flush()
+    return PriceAdded(price, *_reprice_booked(price, acting))
+
+
+def _reprice_booked(price: CustomPrice, acting: StaffUser) -> tuple[int, int]:
+    """Reprice the client's requested and scheduled visits of the service from the price's date up to the next
+    custom price already set after it, each with a "repriced" event. A visit on an invoice, a draft too, keeps
+    its price: the invoice says what it costs (take it off the draft, or void the invoice, to bill it anew).
+    Returns (repriced, kept because invoiced)."""
+    later = db.session.scalar(select(func.min(CustomPrice.effective_on)).where(
+        CustomPrice.client_id == price.client_id, CustomPrice.service_id == price.service_id,
+        CustomPrice.effective_on > price.effective_on))
+    span = [Visit.client_id == price.client_id, Visit.service_id == price.service_id,
+            Visit.day >= price.effective_on, Visit.status.in_(REPRICED_STATES), Visit.price_cents != price.price_cents]
+    if later is not None:
+        span.append(Visit.day < later)
+    invoiced = exists().where(InvoiceLine.billed_visit_id == Visit.id, InvoiceLine.kind == "visit")
+    kept = db.session.scalar(select(func.count(Visit.id)).where(*span, invoiced))
+    old = dict(db.session.execute(select(Visit.id, Visit.price_cents).where(*span, ~invoiced)).all())
+    if not old:
+        return 0, kept
+    # Checked again in the UPDATE itself: an invoice run billing one of them meanwhile leaves it alone.
+    changed = db.session.execute(
+        update(Visit).where(Visit.id.in_(old), *span, ~invoiced).values(price_cents=price.price_cents)
+        .returning(Visit.id).execution_options(synchronize_session=False)).scalars().all()
+    now = utcnow()
+    db.session.add_all([VisitEvent(visit_id=visit_id, kind="repriced", at=now, staff_id=acting.id,
+                                   details={"price_cents": [old[visit_id], price.price_cents]})
+                        for visit_id in changed])
+    return len(changed), kept + len(old) - len(changed)
 
 
 def current_prices(client: ClientProfile, today: date) -> dict[int, CustomPrice]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app
 
 
-from filters import formatted, month_param, ngettext
+from filters import formatted, money, month_param, ngettext
 from filters import gettext as _
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, VisitStatus
 from services.outbox import external_url, queue_email
@@ -121,15 +121,22 @@ def send_visit_cancelled_email(visit, staff) -> None:
     )
 
 
-def send_client_cancelled_email(visit, login) -> None:
-    """A client cancelled a visit: the business hears, marked when it is a late cancellation."""
+def send_client_cancelled_email(visit, login, fee=None) -> None:
+    """A client cancelled a visit: the business hears, marked when it is a late cancellation, with the fee
+    (`fee`, a services.fees.Quote) that goes on the client's next invoice."""
     who, day = visit.client.name, formatted(visit.day, "day_month")
-    subject = (_("%(client)s cancelled a visit on %(day)s (LATE cancellation)", client=who, day=day)
-               if visit.late_cancellation else _("%(client)s cancelled a visit on %(day)s", client=who, day=day))
+    charged = fee is not None and not fee.free
+    if charged:
+        subject = _("%(client)s cancelled a visit on %(day)s (LATE cancellation, fee %(fee)s)", client=who, day=day,
+                    fee=money(fee.cents))
+    elif visit.late_cancellation:
+        subject = _("%(client)s cancelled a visit on %(day)s (LATE cancellation)", client=who, day=day)
+    else:
+        subject = _("%(client)s cancelled a visit on %(day)s", client=who, day=day)
     queue_email(
         "client-cancelled", [current_app.config["BUSINESS_EMAIL"]], subject, "client_cancelled",
         client=visit.client, login=login, lines=visit_lines([visit]), late=visit.late_cancellation,
-        link=external_url("schedule.index", view="day", date=visit.day.isoformat()),
+        fee=fee if charged else None, link=external_url("schedule.index", view="day", date=visit.day.isoformat()),
     )
 
 

@@ -45,7 +45,7 @@ from models import (
     visit_state,
     window_label,
 )
-from services import emails, signals
+from services import emails, fees, signals
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 
@@ -639,25 +639,32 @@ def decision_clashes(visit_request: VisitRequest, approvals: list[Approval], sit
     return sitter_clashes(sitter, visit_request.client_id, times, tuple(waiting))
 
 
-def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") -> Visit:
-    """Cancel a requested or scheduled visit. A client cancelling inside the cancellation window
-    makes a late cancellation, and staff are told; staff give a reason, and the client is told."""
+def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "", now: datetime | None = None) -> Visit:
+    """Cancel a requested or scheduled visit. A client cancelling inside the cancellation window, or inside
+    a fee tier, makes a late cancellation: the fee at this moment is kept on the visit for the next invoice,
+    and staff are told. Staff give a reason, the client is told, and never pays a fee for it."""
     reason = reason.strip()
-    now = utcnow()
+    now = now or utcnow()
     by_staff = getattr(by, "is_staff", False)
     if by_staff and not reason:
         raise FieldErrors({"reason": _("Say why the visit is cancelled (the client reads it).")})
     if not by_staff and as_utc(visit.starts_at) <= now:
         raise DomainError(_("This visit has already started; call us to change it."))
-    late = not by_staff and is_late_cancellation(visit, now)
+    fee = fees.FREE if by_staff else fees.quote(visit, now)
+    late = not by_staff and (is_late_cancellation(visit, now) or not fee.free)
+    # Still as the fee was worked out for it: one approved or moved meanwhile would be cancelled at the wrong fee.
     won = db.session.execute(
         update(Visit)
-        .where(Visit.id == visit.id, Visit.status.in_(OPEN_STATES))
+        .where(Visit.id == visit.id, Visit.status == visit.status, Visit.status.in_(OPEN_STATES),
+               Visit.starts_at == visit.starts_at)
         .values(status=VisitStatus.CANCELLED, cancelled_at=now, cancelled_by="staff" if by_staff else "client",
-                late_cancellation=late, reason=reason)
+                late_cancellation=late, reason=reason, late_fee_cents=fee.cents)
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
+        db.session.refresh(visit)
+        if visit.status in OPEN_STATES:
+            raise DomainError(_("This visit changed a moment ago; look at it again before cancelling."))
         raise DomainError(_("This visit is no longer open: it was cancelled or declined already."))
     if visit.request_id is not None:
         _close_emptied_request(visit.request_id)
@@ -666,7 +673,7 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "") ->
     if by_staff:
         emails.send_visit_cancelled_email(visit, by)
     else:
-        emails.send_client_cancelled_email(visit, by)
+        emails.send_client_cancelled_email(visit, by, fee)
     if visit.sitter is not None:
         emails.send_sitter_cancelled_email(visit, by)
     return visit

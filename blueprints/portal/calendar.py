@@ -9,12 +9,12 @@ from flask_wtf import FlaskForm
 
 from access import client_required, feature_required, my_client, onboarded, visit_or_404
 from blueprints.portal.base import bp, not_ready, portal_context
-from filters import business_today, month_param, ngettext
+from filters import business_today, money, month_param, ngettext
 from filters import gettext as _
 from forms.visits import RequestForm
 from models import ClientProfile
 from rendering import done, perform, render_page, submit
-from services import visits
+from services import fees, visits
 from services.errors import DomainError
 from services.outbox import external_url
 from services.settings import get_settings
@@ -137,7 +137,8 @@ def _requested(visit_request):
 def show_visit(visit_id: int):
     visit = visit_or_404(visit_id)
     return render_page("portal/calendar.html", PANEL, **calendar_context(
-        my_client(), visit.day.replace(day=1), panel="visit", visit=visit, late=visits.is_late_cancellation(visit)))
+        my_client(), visit.day.replace(day=1), panel="visit", visit=visit, late=visits.is_late_cancellation(visit),
+        fee=fees.quote(visit), fee_tiers=bool(fees.tiers())))
 
 
 @bp.post("/visits/<int:visit_id>/cancel")
@@ -149,15 +150,38 @@ def cancel_visit(visit_id: int):
         abort(400)
     month = visit.day.replace(day=1)
     location = url_for("portal.calendar", month=month_param(month))
+    shown = request.form.get("shown_fee", type=int)  # what the panel showed: only for the words, never charged
 
     def cancelled(visit):
-        message = (_("Cancelled. It was inside the cancellation window, so it counts as a late cancellation.")
-                   if visit.late_cancellation else _("Cancelled. We have let the team know."))
-        return done(message, location, "portal/_calendar_view.html", **calendar_context(my_client(), month))
+        return done(_cancelled_message(visit, shown), location, "portal/_calendar_view.html",
+                    **calendar_context(my_client(), month))
 
     return perform(lambda: visits.cancel_visit(visit, current_user), cancelled,
                    lambda error: done(error.message, location, "portal/_calendar_view.html", category="error",
                                       **calendar_context(my_client(), month)))
+
+
+def _cancelled_message(visit, shown: int | None) -> str:
+    """What the client reads after cancelling: the fee charged, and if it is not the one the panel showed
+    (a tier began while they decided), that it changed and why."""
+    if shown is not None and not 0 <= shown <= visit.price_cents:
+        shown = None
+    if visit.late_fee_cents <= 0:
+        if shown:
+            return _("Cancelled, at no charge: the fee of %(shown)s shown before no longer applied when you confirmed.",
+                     shown=money(shown))
+        return (_("Cancelled. It was inside the cancellation window, so it counts as a late cancellation.")
+                if visit.late_cancellation else _("Cancelled. We have let the team know."))
+    fee = fees.charged(visit)
+    if shown == 0:
+        return _("Cancelled. The fee changed while you were deciding: when you confirmed it was %(when)s, so it "
+                 "costs %(fee)s, though it was free when you opened the visit. It goes on your next invoice.",
+                 when=fee.when_words, fee=fees.fee_words(fee))
+    if shown is not None and shown != visit.late_fee_cents:
+        return _("Cancelled. The fee changed while you were deciding: when you confirmed it was %(when)s, so it "
+                 "costs %(fee)s instead of the %(shown)s shown. It goes on your next invoice.",
+                 when=fee.when_words, fee=fees.fee_words(fee), shown=money(shown))
+    return _("Cancelled. The late cancellation fee of %(fee)s goes on your next invoice.", fee=fees.fee_words(fee))
 
 
 @bp.post("/calendar/feed")
