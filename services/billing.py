@@ -201,7 +201,9 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
     created (RunCollision): the unique key on the billed visit refuses the second."""
     settings = get_settings()
     invoices = []
-    for plan in plan_run(start, end):
+    plans = plan_run(start, end)
+    plans = _still_billable(plans, settings.billing_mode)
+    for plan in plans:
         invoice = Invoice(client=plan.client, status=InvoiceStatus.DRAFT, period_start=start, period_end=end,
                           terms_days=settings.payment_terms_days, tax_rate_bp=settings.tax_rate_bp,
                           tax_label=settings.tax_label or _("Tax"), created_by=staff, notes="", void_reason="",
@@ -212,10 +214,12 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
             invoice.lines.append(_visit_line(visit, position))
         for visit in plan.fees:
             position += 1
+            what = (_("No-show: %(service)s, %(when)s", service=visit.service.name, when=visit.when)
+                    if visit.status == VisitStatus.MISSED else
+                    _("Late cancellation: %(service)s, %(when)s", service=visit.service.name, when=visit.when))
             invoice.lines.append(InvoiceLine(
                 kind="fee", position=position, visit_id=visit.id, billed_visit_id=visit.id, day=visit.day,
-                description=_("Late cancellation: %(service)s, %(when)s", service=visit.service.name, when=visit.when),
-                pets="", amount_cents=visit.late_fee_cents))
+                description=what, pets="", amount_cents=visit.late_fee_cents))
         for visit, amount in plan.credits:
             position += 1
             invoice.lines.append(InvoiceLine(
@@ -232,6 +236,30 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
         raise RunCollision(_("Another invoice run billed some of these visits at the same moment. "
                              "Nothing was created; look at the drafts and run again for what is left.")) from None
     return invoices
+
+
+def _still_billable(plans: list[PlannedInvoice], mode: str) -> list[PlannedInvoice]:
+    """Lock the clients of the run (in id order, one statement), then read again what may have changed
+    between planning and now: a visit cancelled or a fee waived meanwhile leaves its plan. A waiver or a
+    cancellation that comes later waits for the run's commit (both lock the client) and then finds the
+    line on a draft, which it takes off. (On SQLite writes take turns anyway; the window left there is
+    between this read and the run's first write.)"""
+    client_ids = sorted({plan.client.id for plan in plans})
+    if not client_ids:
+        return plans
+    db.session.execute(select(ClientProfile.id).where(ClientProfile.id.in_(client_ids))
+                       .order_by(ClientProfile.id).with_for_update())
+    visit_ids = [v.id for plan in plans for v in plan.visits + plan.fees] + [v.id for plan in plans
+                                                                             for v, _amount in plan.credits]
+    now = {row.id: row for row in db.session.execute(
+        select(Visit.id, Visit.status, Visit.late_fee_cents, Visit.fee_waived_at).where(Visit.id.in_(visit_ids)))}
+    billable = AHEAD if mode == "advance" else DONE
+    for plan in plans:
+        plan.visits = [v for v in plan.visits if now[v.id].status in billable]
+        plan.fees = [v for v in plan.fees if now[v.id].fee_waived_at is None and now[v.id].late_fee_cents > 0
+                     and now[v.id].status in FEE_STATES]
+        plan.credits = [(v, amount) for v, amount in plan.credits if now[v.id].status == VisitStatus.CANCELLED]
+    return [plan for plan in plans if plan.count and plan.lines_cents >= 0]
 
 
 def _visit_line(visit: Visit, position: int) -> InvoiceLine:

@@ -363,3 +363,30 @@ def test_ledger_pages_carry_the_running_balance(app, manager, nia):
     assert second[0].balance_cents == first[-1].balance_cents - first[-1].entry.amount_cents
     assert second[-1].balance_cents == second[-1].entry.amount_cents == -100  # the first entry ever
     books_agree(nia)
+
+
+def test_a_run_reads_again_after_locking_what_changed_since_it_planned(app, manager, walk, nia, monthly):
+    from sqlalchemy import update
+
+    from models import utcnow
+    kept = done_visit(nia, walk, date(2026, 10, 3))
+    gone = done_visit(nia, walk, date(2026, 10, 4))
+    fee = done_visit(nia, walk, date(2026, 10, 5), status=VisitStatus.CANCELLED)
+    fee.late_fee_cents = 1250
+    db.session.commit()
+    plans = billing.plan_run(*OCTOBER)
+    assert [(len(p.visits), len(p.fees)) for p in plans] == [(2, 1)]
+    # Meanwhile (another request): one visit cancelled, the fee waived.
+    db.session.execute(update(Visit).where(Visit.id == gone.id).values(status=VisitStatus.CANCELLED))
+    db.session.execute(update(Visit).where(Visit.id == fee.id).values(fee_waived_at=utcnow()))
+    [plan] = billing._still_billable(plans, "cycle")
+    assert [v.id for v in plan.visits] == [kept.id] and plan.fees == []
+    db.session.rollback()
+
+
+def test_a_no_show_fee_says_so_on_the_invoice(app, manager, walk, nia, monthly):
+    missed = done_visit(nia, walk, date(2026, 10, 5), status=VisitStatus.MISSED)
+    missed.late_fee_cents = 2500
+    db.session.commit()
+    [invoice] = billing.create_drafts(*OCTOBER, manager)
+    assert invoice.lines[0].description.startswith("No-show: Dog walk")
