@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -26,6 +27,7 @@ from rendering import wants_fragment
 from services import billing as billing_service  # noqa: F401 - listens for cancelled visits (drafts drop them)
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
+from services import settings as site_settings
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
               stripe_hooks, requests, schedule, feeds, board, today, visits, billing)
@@ -92,6 +94,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     filters.init_app(app)
     app.jinja_env.globals["visit_states"] = VISIT_STATES  # the calendar's legend
     app.context_processor(lambda: {"lang": str(get_locale()).replace("_", "-")})  # <html lang>, from the locale
+    app.context_processor(_business)
     cli.init_app(app)
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
@@ -118,6 +121,16 @@ def load_user(user_id: str):
     if user is None or user.session_token != token or not user.active:
         return None
     return user
+
+
+def _business() -> dict:
+    """Every template names the business as its owner saved it (services.settings.business)."""
+    try:
+        return {"business": site_settings.business()}
+    except SQLAlchemyError:
+        # An error page while the database is away still names the business, from the environment's defaults.
+        db.session.rollback()
+        return {"business": site_settings.default_business()}
 
 
 def _refuse_unsafe_production(app: Flask) -> None:

@@ -21,6 +21,8 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or "sqlite:///" + os.path.join(instance_path, "pawtal.sqlite"),
         "BASE_URL": base_url,
+        # First-run defaults of the business's details: once the owner saves them under Site options, the
+        # stored values are used (services.settings.business()).
         "BUSINESS_NAME": os.environ.get("PAWTAL_BUSINESS_NAME", "Pawtal Pet Care"),
         "BUSINESS_EMAIL": os.environ.get("PAWTAL_BUSINESS_EMAIL", "hello@example.com"),
         "BUSINESS_PHONE": os.environ.get("PAWTAL_BUSINESS_PHONE", "(555) 010-0100"),
@@ -31,6 +33,8 @@ def from_environment(instance_path: str) -> dict:
         "UPLOAD_FOLDER": os.environ.get("PAWTAL_UPLOAD_FOLDER") or os.path.join(instance_path, "uploads"),
         "PHOTO_MAX_BYTES": int(os.environ.get("PAWTAL_PHOTO_MAX_BYTES", 5 * 1024 * 1024)),
         "PHOTO_MAX_PIXELS": int(os.environ.get("PAWTAL_PHOTO_MAX_PIXELS", 40_000_000)),
+        # The business's logo (Site options), re-encoded as a PNG of at most 1000 pixels a side.
+        "LOGO_MAX_BYTES": int(os.environ.get("PAWTAL_LOGO_MAX_BYTES", 2 * 1024 * 1024)),
         # Photos from a sitter's phone camera at a visit (re-encoded smaller; see services/reports.py).
         "VISIT_PHOTO_MAX_BYTES": int(os.environ.get("PAWTAL_VISIT_PHOTO_MAX_BYTES", 15 * 1024 * 1024)),
         "VISIT_PHOTOS_PER_VISIT": int(os.environ.get("PAWTAL_VISIT_PHOTOS_PER_VISIT", 12)),

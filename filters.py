@@ -191,13 +191,3 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(duration)
     for style in DATE_PATTERNS:
         app.add_template_filter(lambda value, style=style: formatted(value, style), style)
-
-    @app.context_processor
-    def business():
-        return {
-            "business": {
-                "name": app.config["BUSINESS_NAME"],
-                "email": app.config["BUSINESS_EMAIL"],
-                "phone": app.config["BUSINESS_PHONE"],
-            }
-        }

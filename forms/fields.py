@@ -1,4 +1,5 @@
-"""Fields shared by the forms of several areas: money in cents, lists of checkboxes, optional ids."""
+"""Fields shared by the forms of several areas: money in cents, percentages, whole numbers and lists of them,
+lists of checkboxes, optional ids."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,8 @@ from decimal import Decimal
 from babel.numbers import format_decimal, get_currency_symbol, get_decimal_symbol, get_group_symbol
 from flask import current_app
 from flask_babel import get_locale
-from wtforms import SelectMultipleField, StringField
+from wtforms import IntegerField, SelectMultipleField, StringField
+from wtforms.validators import StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from filters import gettext as _
@@ -95,3 +97,102 @@ def coerce_optional_int(value) -> int | None:
     if value in (None, "", "None"):
         return None
     return int(value)
+
+
+class _Parsed:
+    """A field whose text is parsed by `parse` (ValueError with the message for the field when it is refused);
+    a refused text stops the field's other validators, so only its own message shows."""
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        try:
+            self.data = self.parse(self.raw)
+        except ValueError as error:
+            self.data = None
+            raise ValueError(str(error)) from None
+
+    def process_data(self, value):
+        self.raw = None
+        self.data = value
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
+
+def parse_percent(text: str | None) -> int | None:
+    """ "8.25" (or "8,25 %" where the locale writes a decimal comma) -> 825 hundredths of a percent; None for blank;
+    ValueError with the field's message when it is not a rate from 0 to 100 with at most two decimals."""
+    text = (text or "").strip().removesuffix("%").strip()
+    if not text:
+        return None
+    if text.startswith("-"):
+        raise ValueError(_("A rate cannot be negative."))
+    decimal = get_decimal_symbol(get_locale())
+    match = re.fullmatch(rf"(?P<whole>[0-9]{{1,3}})(?:{re.escape(decimal)}(?P<fraction>[0-9]*))?", text)
+    if match is None:
+        raise ValueError(_("Enter a percentage such as %(example)s.", example=f"8{decimal}25"))
+    fraction = match["fraction"] or ""
+    if len(fraction) > 2:
+        raise ValueError(_("Use at most two decimal places."))
+    bp = int(match["whole"]) * 100 + int(fraction.ljust(2, "0"))
+    if bp > 10000:
+        raise ValueError(_("Enter a rate from 0 to 100%."))
+    return bp
+
+
+def percent_text(bp: int | None) -> str:
+    """825 -> "8.25", 850 -> "8.5", 800 -> "8": a rate as the field shows it, in the locale's decimal mark."""
+    if bp is None:
+        return ""
+    fraction = f"{bp % 100:02d}".rstrip("0")
+    return f"{bp // 100}{get_decimal_symbol(get_locale()) + fraction if fraction else ''}"
+
+
+class PercentField(_Parsed, StringField):
+    """A percentage typed by a person ("8.25"), kept as hundredths of a percent (825)."""
+
+    parse = staticmethod(parse_percent)
+
+    def _value(self) -> str:
+        return self.raw if self.raw is not None else percent_text(self.data)
+
+
+def parse_whole_numbers(text: str | None) -> list[int]:
+    """ "30, 7, 7" -> [7, 30]: whole numbers apart by commas or spaces, each once, in order; [] for blank."""
+    pieces = [piece for piece in re.split(r"[\s,;]+", (text or "").strip()) if piece]
+    if any(not re.fullmatch(r"[0-9]{1,6}", piece) for piece in pieces):
+        if any(piece.startswith("-") for piece in pieces):
+            raise ValueError(_("Use whole numbers above 0."))
+        raise ValueError(_("Write whole numbers apart by commas, like 7, 30."))
+    return sorted({int(piece) for piece in pieces})
+
+
+class NumberListField(_Parsed, StringField):
+    """A few whole numbers typed on one line ("7, 30"), kept as a sorted list without repeats."""
+
+    parse = staticmethod(parse_whole_numbers)
+
+    def _value(self) -> str:
+        return self.raw if self.raw is not None else ", ".join(str(n) for n in self.data or [])
+
+
+class WholeNumberField(_Parsed, IntegerField):
+    """A whole number, typed with ASCII digits only (no sign, no "1_000", no other script's digits); None for blank.
+
+    `invalid` is the message for text that is not one."""
+
+    def __init__(self, label=None, validators=None, invalid=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.invalid = invalid or _l("Enter a whole number.")
+
+    def parse(self, text: str | None) -> int | None:
+        text = (text or "").strip()
+        if not text:
+            return None
+        if not re.fullmatch(r"[0-9]{1,9}", text):
+            raise ValueError(str(self.invalid))
+        return int(text)
+
+    def _value(self) -> str:
+        return self.raw if self.raw is not None else ("" if self.data is None else str(self.data))

@@ -1,19 +1,16 @@
 """Every email Pawtal sends: one function per message, each queued in the outbox (services.outbox)."""
 from __future__ import annotations
 
-from flask import current_app
-
-
 from filters import formatted, money, month_param, ngettext
 from filters import gettext as _
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, VisitStatus
 from services.outbox import external_url, queue_email
-from services.settings import get_settings
+from services.settings import business, get_settings
 
 
 def send_invitation_email(invitation: Invitation, client: ClientProfile, code: str, token: str) -> None:
     """The "Account Invitation" to every primary email of the profile."""
-    name = current_app.config["BUSINESS_NAME"]
+    name = business().name
     queue_email(
         "invitation", client.primary_emails, _("Your %(business)s account invitation", business=name), "invitation",
         secrets={"link": external_url("auth.register", invite=token), "code": format_code(code)},
@@ -23,7 +20,7 @@ def send_invitation_email(invitation: Invitation, client: ClientProfile, code: s
 
 def send_password_email(account: ClientLogin | StaffUser, token: str, purpose: str) -> None:
     """A link to set (a new account: a login staff added, a team member invited) or reset a password."""
-    name = current_app.config["BUSINESS_NAME"]
+    name = business().name
     staff = isinstance(account, StaffUser)
     if purpose == "reset":
         subject = _("Reset your %(business)s password", business=name)
@@ -43,7 +40,7 @@ def send_sign_in_email_changed(account: StaffUser, old: str, new: str) -> None:
     """Tell the old address that the account now signs in with another one (in case it was not them)."""
     queue_email(
         "sign-in-email-changed", [old], _("Your %(business)s sign-in email was changed",
-                                          business=current_app.config["BUSINESS_NAME"]),
+                                          business=business().name),
         "sign_in_email_changed", account=account, old=old, new=new,
     )
 
@@ -51,7 +48,7 @@ def send_sign_in_email_changed(account: StaffUser, old: str, new: str) -> None:
 def send_unknown_reset_email(address: str) -> None:
     """Tell the team that someone asked to reset a password for an address with no client login."""
     queue_email(
-        "password-unknown", [current_app.config["BUSINESS_EMAIL"]], _("Password help asked for an unknown address"),
+        "password-unknown", [business().email], _("Password help asked for an unknown address"),
         "password_unknown", address=address, desk_url=external_url("clients.index", q=address),
     )
 
@@ -85,7 +82,7 @@ def send_request_received_email(visit_request) -> None:
     subject = ngettext("Visit request from %(client)s (%(num)d visit)",
                        "Visit request from %(client)s (%(num)d visits)", len(visit_request.visits), client=client.name)
     queue_email(
-        "request-received", [current_app.config["BUSINESS_EMAIL"]], subject, "request_received",
+        "request-received", [business().email], subject, "request_received",
         client=client, visit_request=visit_request, lines=visit_lines(visit_request.visits),
         total_cents=visit_request.total_cents, link=external_url("requests.show", request_id=visit_request.id),
     )
@@ -96,7 +93,7 @@ def send_request_decided_email(visit_request) -> None:
     client = visit_request.client
     approved = [v for v in visit_request.visits if v.status == VisitStatus.SCHEDULED]
     declined = [v for v in visit_request.visits if v.status == VisitStatus.DECLINED]
-    name = current_app.config["BUSINESS_NAME"]
+    name = business().name
     if approved and declined:
         subject = _("%(business)s: some of your visits are booked", business=name)
     elif approved:
@@ -112,7 +109,7 @@ def send_request_decided_email(visit_request) -> None:
 
 def send_visit_cancelled_email(visit, staff) -> None:
     """Staff cancelled a visit: the client hears why."""
-    subject = _("%(business)s: your visit on %(day)s is cancelled", business=current_app.config["BUSINESS_NAME"],
+    subject = _("%(business)s: your visit on %(day)s is cancelled", business=business().name,
                 day=formatted(visit.day, "day_month"))
     queue_email(
         "visit-cancelled", _client_recipients(visit.client), subject, "visit_cancelled",
@@ -134,7 +131,7 @@ def send_client_cancelled_email(visit, login, fee=None) -> None:
     else:
         subject = _("%(client)s cancelled a visit on %(day)s", client=who, day=day)
     queue_email(
-        "client-cancelled", [current_app.config["BUSINESS_EMAIL"]], subject, "client_cancelled",
+        "client-cancelled", [business().email], subject, "client_cancelled",
         client=visit.client, login=login, lines=visit_lines([visit]), late=visit.late_cancellation,
         fee=fee if charged else None, link=external_url("schedule.index", view="day", date=visit.day.isoformat()),
     )
@@ -143,7 +140,7 @@ def send_client_cancelled_email(visit, login, fee=None) -> None:
 def send_blockout_notice_email(blockout, visits) -> None:
     """A new block-out covers some of a client's open visits: they hear which, and that we will call."""
     client = visits[0].client
-    subject = _("%(business)s is closed on some of your visit days", business=current_app.config["BUSINESS_NAME"])
+    subject = _("%(business)s is closed on some of your visit days", business=business().name)
     queue_email(
         "blockout-notice", _client_recipients(client), subject, "blockout_notice",
         client=client, blockout=blockout, lines=visit_lines(visits),
@@ -214,7 +211,7 @@ def send_sitter_cancelled_email(visit, by) -> None:
 
 def send_visit_reassigned_email(visit, old_sitter: StaffUser | None) -> None:
     """Staff gave a client's visit to another sitter: the client hears who comes now."""
-    subject = _("%(business)s: a new sitter for your visit on %(day)s", business=current_app.config["BUSINESS_NAME"],
+    subject = _("%(business)s: a new sitter for your visit on %(day)s", business=business().name,
                 day=formatted(visit.day, "day_month"))
     queue_email(
         "visit-reassigned", _client_recipients(visit.client), subject, "visit_reassigned",
@@ -226,7 +223,7 @@ def send_visit_reassigned_email(visit, old_sitter: StaffUser | None) -> None:
 
 def send_visit_moved_email(visit, was: str) -> None:
     """Staff moved a client's visit to another day or time: the client hears when it is now."""
-    subject = _("%(business)s: your visit is moved to %(day)s", business=current_app.config["BUSINESS_NAME"],
+    subject = _("%(business)s: your visit is moved to %(day)s", business=business().name,
                 day=formatted(visit.day, "day_month"))
     queue_email(
         "visit-moved", _client_recipients(visit.client), subject, "visit_moved",
@@ -237,7 +234,7 @@ def send_visit_moved_email(visit, was: str) -> None:
 
 def send_visit_report_email(visit, report, thumbnails: list[str]) -> None:
     """The sitter sent (or staff corrected) a visit's report: the client reads it, photos as thumbnails."""
-    business_name = current_app.config["BUSINESS_NAME"]
+    business_name = business().name
     subject = (_("%(business)s: %(pets)s's visit report, %(day)s", business=business_name,
                  pets=", ".join(p.name for p in visit.pets) or visit.service.name, day=formatted(visit.day, "day_month"))
                if report.version == 1 else
@@ -257,28 +254,28 @@ def _account_recipients(client: ClientProfile) -> list[str]:
 
 def send_invoice_email(invoice) -> None:
     """An issued invoice: its lines and totals in the body, how to pay, and a link to it in the portal."""
-    business = current_app.config["BUSINESS_NAME"]
+    name = business().name
     queue_email("invoice", _account_recipients(invoice.client),
-                _("Invoice %(number)s from %(business)s", number=invoice.number, business=business), "invoice",
+                _("Invoice %(number)s from %(business)s", number=invoice.number, business=name), "invoice",
                 invoice=invoice, client=invoice.client, how_to_pay=get_settings().how_to_pay,
                 link=external_url("portal.invoice", invoice_id=invoice.id))
 
 
 def send_invoice_reminder_email(invoice, days_overdue: int) -> None:
     """An invoice still open some days after its due date."""
-    business = current_app.config["BUSINESS_NAME"]
+    name = business().name
     queue_email("invoice-reminder", _account_recipients(invoice.client),
                 _("Reminder: invoice %(number)s from %(business)s is overdue", number=invoice.number,
-                  business=business), "invoice_reminder",
+                  business=name), "invoice_reminder",
                 invoice=invoice, client=invoice.client, days=days_overdue, how_to_pay=get_settings().how_to_pay,
                 link=external_url("portal.invoice", invoice_id=invoice.id))
 
 
 def send_receipt_email(entry) -> None:
     """A receipt for a payment recorded by staff, or for a refund of one."""
-    business = current_app.config["BUSINESS_NAME"]
-    subject = (_("Refund receipt from %(business)s", business=business) if entry.kind == "refund"
-               else _("Payment receipt from %(business)s", business=business))
+    name = business().name
+    subject = (_("Refund receipt from %(business)s", business=name) if entry.kind == "refund"
+               else _("Payment receipt from %(business)s", business=name))
     client = entry.payment.client
     allocations: dict[str, int] = {}
     if entry.kind == "payment":

@@ -18,6 +18,7 @@ from filters import lazy_gettext as _l
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, utcnow
 from services import emails
 from services.errors import DomainError
+from services.settings import business
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to confuse
 CODE_LENGTH = 8
@@ -185,6 +186,5 @@ def list_pending(now: datetime | None = None) -> list[Invitation]:
 
 
 def _contact() -> str:
-    config = current_app.config
-    return _("%(business)s (%(phone)s, %(email)s)", business=config["BUSINESS_NAME"], phone=config["BUSINESS_PHONE"],
-             email=config["BUSINESS_EMAIL"])
+    details = business()
+    return _("%(business)s (%(phone)s, %(email)s)", business=details.name, phone=details.phone, email=details.email)

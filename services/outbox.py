@@ -22,6 +22,7 @@ from sqlalchemy import event, func, or_, select, update
 from extensions import db, mail
 from filters import lazy_gettext as _l
 from models import OutboxMessage, utcnow
+from services.settings import business
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,6 @@ _ANY_PLACEHOLDER = re.compile(r"\[\[secret:\w+\]\]")
 REMOVED = _l("(removed after delivery)")
 CLAIM_SECONDS = 300
 MAX_BACKOFF = timedelta(hours=1)
-
-
-def business() -> dict:
-    config = current_app.config
-    return {"name": config["BUSINESS_NAME"], "email": config["BUSINESS_EMAIL"], "phone": config["BUSINESS_PHONE"]}
 
 
 def external_url(endpoint: str, **values) -> str:

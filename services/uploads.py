@@ -1,8 +1,8 @@
 """The one way an uploaded file comes in: read within its size limit; an image checked and re-encoded.
 
-Pet photos and documents both come through here. Images are opened by Pillow only after their header
-says JPEG, PNG or WebP within the pixel limit (decompression bombs are refused), turned upright, and
-re-encoded as a fresh JPEG, so no metadata (EXIF, GPS) and nothing but pixels is ever kept.
+Pet photos, documents and the business's logo all come through here. Images are opened by Pillow only after
+their header says JPEG, PNG or WebP within the pixel limit (decompression bombs are refused), turned upright, and
+re-encoded as a fresh JPEG (a logo as a fresh PNG), so no metadata (EXIF, GPS) and nothing but pixels is ever kept.
 """
 from __future__ import annotations
 
@@ -90,8 +90,10 @@ def read_upload(upload, limit: int, field: str, noun: str = "file") -> bytes:
     return data
 
 
-def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unreadable: str) -> Image.Image:
-    """An uploaded image checked and decoded: upright, RGB, at most `max_side` pixels a side."""
+def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unreadable: str,
+                 mode: str = "RGB") -> Image.Image:
+    """An uploaded image checked and decoded: upright, in `mode` (RGB; RGBA keeps a logo's transparency), at most
+    `max_side` pixels a side."""
     max_pixels = current_app.config["PHOTO_MAX_PIXELS"]
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only
@@ -102,13 +104,22 @@ def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unread
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            image = ImageOps.exif_transpose(image).convert("RGB")
+            image = ImageOps.exif_transpose(image).convert(mode)
             image.thumbnail((max_side, max_side))
     except Image.DecompressionBombError:
         raise DomainError(_("The image has too many pixels."), field) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise DomainError(unreadable, field) from None
     return image
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The image as a new PNG file: its pixels copied into a fresh image first, because Pillow's PNG writer would
+    otherwise write the decoded file's ICC profile and other chunks again from `image.info`."""
+    pixels = Image.frombytes(image.mode, image.size, image.tobytes())
+    out = io.BytesIO()
+    pixels.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def jpeg_bytes(image: Image.Image, quality: int) -> bytes:

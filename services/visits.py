@@ -47,7 +47,7 @@ from models import (
 )
 from services import emails, fees, signals
 from services.errors import DomainError, FieldErrors
-from services.settings import get_settings
+from services.settings import business, get_settings
 
 # Calendars start their weeks on Sunday, as clients of a US business expect.
 WEEKS = calendar.Calendar(calendar.SUNDAY)
@@ -989,7 +989,7 @@ def feed_visits(owner: ClientLogin | StaffUser, today: date) -> list[Visit]:
 def calendar_feed(owner: ClientLogin | StaffUser, today: date) -> bytes:
     """An iCalendar document of the owner's scheduled visits, in the business's time zone."""
     zone = local_zone()
-    name = current_app.config["BUSINESS_NAME"]
+    name = business().name
     host = current_app.config["BASE_URL"].split("//", 1)[-1].split("/", 1)[0] or "pawtal"
     calendar = Calendar()
     calendar.add("prodid", "-//Pawtal//Visits//EN")

@@ -75,7 +75,8 @@ def world(app, make, password_hash):
               "policy_id": policy.id, "purpose": "reset", "token": "not-a-token", "form_id": form.id,
               "response_id": response.id, "document_id": document.id, "method_id": method.id,
               "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id,
-              "report_photo_id": 1, "invoice_id": 1, "entry_id": 1, "payment_id": 1, "line_id": 1}
+              "report_photo_id": 1, "invoice_id": 1, "entry_id": 1, "payment_id": 1, "line_id": 1,
+              "logo_name": "no-such-logo.png"}
     return accounts, values
 
 
