@@ -3,11 +3,13 @@
 A message is rendered and stored in the same transaction as the change that causes it, then
 delivered after the commit by a background thread of the app (or `flask outbox run`), and retried
 with backoff until the SMTP server takes it. Links and codes are kept apart from the stored bodies
-(which hold placeholders) and erased once delivered. Each message is claimed with a conditional
+(which hold placeholders) and erased once delivered, as are the files attached (only their names are
+kept, so the outbox page can still say what went out). Each message is claimed with a conditional
 update before sending, so two senders never send it twice.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import secrets as random_tokens
@@ -44,10 +46,11 @@ def external_url(endpoint: str, **values) -> str:
 
 
 def queue_email(kind: str, recipients: list[str], subject: str, template: str, secrets: dict | None = None,
-                **context) -> OutboxMessage:
+                attachments: list[tuple[str, str, bytes]] | None = None, **context) -> OutboxMessage:
     """Render email/<template>.txt and .html and add the message to the session; the caller commits.
 
     `secrets` (links, codes) reach the templates as placeholders and are substituted only when sending.
+    `attachments` are (filename, content type, bytes), kept with the message until it is delivered.
     """
     secrets = secrets or {}
     context.update(business=business(), secret={name: PLACEHOLDER.format(name) for name in secrets})
@@ -55,6 +58,9 @@ def queue_email(kind: str, recipients: list[str], subject: str, template: str, s
         kind=kind, recipients=list(recipients), subject=subject, secrets=secrets or None, last_error="",
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
+        attachments=[{"filename": filename, "content_type": content_type, "size": len(data),
+                      "data": base64.b64encode(data).decode("ascii")}
+                     for filename, content_type, data in attachments or ()] or None,
     )
     db.session.add(message)
     _wake_after_commit()
@@ -119,6 +125,7 @@ def deliver_due(limit: int = 200) -> tuple[int, int]:
                     failed += 1
                 else:
                     message.sent_at, message.secrets, message.claimed_until, message.last_error = utcnow(), None, None, ""
+                    message.attachments = delivered_attachments(message.attachments)
                     message.attempts += 1
                     sent += 1
                 db.session.commit()  # one message at a time: a crash cannot resend what was delivered
@@ -140,13 +147,23 @@ def _failed(message: OutboxMessage, error: Exception) -> None:
     message.last_error = f"{type(error).__name__}: {error}"[:500]
 
 
+def delivered_attachments(attachments: list | None) -> list | None:
+    """What a delivered message keeps of its files: their names, types and sizes, not their contents."""
+    if not attachments:
+        return None
+    return [{key: value for key, value in each.items() if key != "data"} for each in attachments]
+
+
 def _mail_message(message: OutboxMessage) -> Message:
-    return Message(
+    mail_message = Message(
         subject=message.subject, recipients=list(message.recipients),
         body=fill(message.body_text, message.secrets, html=False),
         html=fill(message.body_html, message.secrets, html=True),
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
+    for each in message.attachments or ():
+        mail_message.attach(each["filename"], each["content_type"], base64.b64decode(each["data"]))
+    return mail_message
 
 
 def deliver_all(max_rounds: int = 1000) -> tuple[int, int]:

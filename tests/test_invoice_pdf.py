@@ -167,3 +167,42 @@ def test_the_logo_comes_from_its_file_and_nothing_else_is_fetched(app, make, man
     with pytest.raises(ValueError):
         invoice_pdf.logo_fetcher(None).fetch(remote)
     assert connections(listener) == 0
+
+
+class TestTheInvoiceEmail:
+    @pytest.fixture
+    def app_config(self, smtp):
+        return smtp_config(smtp)
+
+    def test_issuing_emails_the_pdf_and_the_outbox_forgets_the_file_once_delivered(self, app, nias_invoice, inbox,
+                                                                                    as_manager):
+        message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "invoice"))
+        [attachment] = message.attachments
+        assert attachment["filename"] == "INV-2026-00001.pdf" and attachment["content_type"] == "application/pdf"
+        assert attachment["data"] and attachment["size"] > 1000
+        assert "Attached: INV-2026-00001.pdf" in as_manager.get("/outbox/").get_data(as_text=True)
+
+        assert outbox.deliver_all() == (1, 0)
+        [mail] = inbox.to("nia@example.com")
+        assert "Here is invoice INV-2026-00001" in inbox.text(mail)
+        [attached] = list(mail.iter_attachments())
+        assert attached.get_content_type() == "application/pdf"
+        assert attached.get_filename() == "INV-2026-00001.pdf"
+        assert attached.get_content_disposition() == "attachment"
+        [page] = pdf_text(attached.get_content())
+        assert "Invoice INV-2026-00001" in page and "Total $69.83" in page
+
+        db.session.expire_all()
+        assert message.sent_at is not None
+        assert message.attachments == [{"filename": "INV-2026-00001.pdf", "content_type": "application/pdf",
+                                         "size": attachment["size"]}]
+        page = as_manager.get("/outbox/").get_data(as_text=True)
+        assert "Attached: INV-2026-00001.pdf (the files are removed after delivery)" in page
+
+
+def test_a_message_without_attachments_stores_none(app, make):
+    from services.invites import send_invitations
+
+    send_invitations([make.client()], None)
+    db.session.commit()
+    assert db.session.scalar(select(OutboxMessage.attachments)) is None
