@@ -206,3 +206,38 @@ def test_a_message_without_attachments_stores_none(app, make):
     send_invitations([make.client()], None)
     db.session.commit()
     assert db.session.scalar(select(OutboxMessage.attachments)) is None
+
+
+
+@pytest.fixture
+def my_invoice(me, make, manager, walk, taxed):
+    return october_invoice(me.client, walk, manager)
+
+
+def test_the_client_downloads_her_own_issued_invoice_as_a_pdf(app, portal, my_invoice, manager):
+    url = f"/portal/invoices/{my_invoice.id}.pdf"
+    assert portal.get(url).status_code == 404  # a draft is not hers to see yet
+    billing.issue_invoice(my_invoice, manager, today=date(2026, 11, 2))
+    db.session.commit()
+
+    response = portal.get(url)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == "attachment; filename=INV-2026-00001.pdf"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    [page] = pdf_text(response.data)
+    assert "Invoice INV-2026-00001" in page and "Nia Reyes" in page
+    assert f'href="{url}"' in portal.get("/portal/account").get_data(as_text=True)
+    assert f'href="{url}"' in portal.get(f"/portal/invoices/{my_invoice.id}").get_data(as_text=True)
+
+    get_settings().portal_invoices = False
+    db.session.commit()
+    assert portal.get(url).status_code == 404
+
+
+def test_another_clients_invoice_pdf_answers_404(app, portal, make, manager, walk, taxed):
+    other = make.client(first_name="Ada", last_name="Byron")
+    invoice = october_invoice(other, walk, manager)
+    billing.issue_invoice(invoice, manager, today=date(2026, 11, 2))
+    db.session.commit()
+    assert portal.get(f"/portal/invoices/{invoice.id}.pdf").status_code == 404
+    assert portal.get(f"/portal/invoices/{invoice.id + 1000}.pdf").status_code == 404
