@@ -216,6 +216,11 @@ class OutboxWorker:
                 self._thread.start()
 
     def wake(self) -> None:
+        """Deliver now, in a process whose sender runs (it starts with the first request). A command's
+        process has none and starts none: the command would end it mid-delivery, perhaps between sending a
+        message and recording it (sent twice later); the running app's sender takes the mail instead."""
+        if self._thread is None:
+            return
         self.start()
         self._event.set()
 

@@ -208,7 +208,6 @@ def test_a_message_without_attachments_stores_none(app, make):
     assert db.session.scalar(select(OutboxMessage.attachments)) is None
 
 
-
 @pytest.fixture
 def my_invoice(me, make, manager, walk, taxed):
     return october_invoice(me.client, walk, manager)
@@ -241,3 +240,30 @@ def test_another_clients_invoice_pdf_answers_404(app, portal, make, manager, wal
     db.session.commit()
     assert portal.get(f"/portal/invoices/{invoice.id}.pdf").status_code == 404
     assert portal.get(f"/portal/invoices/{invoice.id + 1000}.pdf").status_code == 404
+
+
+class TestRemindCommand:
+    @pytest.fixture
+    def app_config(self):
+        # The app's own sender is on, as in production: the command must not start one of its own.
+        return {"OUTBOX_WORKER": True, "OUTBOX_POLL_SECONDS": 3600}
+
+    def test_flask_billing_remind_queues_each_reminder_once(self, app, runner, make, manager, walk, taxed):
+        taxed.reminder_days = [7, 30]
+        db.session.commit()
+        client = make.client(email="late@example.com")
+        invoice = october_invoice(client, walk, manager)
+        billing.issue_invoice(invoice, manager, today=business_today() - timedelta(days=30))  # due 16 days ago
+        db.session.commit()
+
+        first = runner.invoke(args=["billing", "remind"])
+        assert first.exit_code == 0, first.output
+        assert "Queued 1 overdue reminder; the outbox delivers them" in first.output
+        second = runner.invoke(args=["billing", "remind"])
+        assert second.exit_code == 0 and "Queued 0 overdue reminders;" in second.output
+
+        db.session.expire_all()
+        [reminder] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invoice-reminder")).all()
+        assert reminder.recipients == ["late@example.com"] and reminder.sent_at is None
+        assert app.extensions["pawtal_outbox"]._thread is None  # left for the running app's sender
+        assert db.session.get(Invoice, invoice.id).status == InvoiceStatus.SENT
