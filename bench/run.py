@@ -490,7 +490,7 @@ def pdf_timing(app) -> tuple[float, float, int]:
 def print_pdf_timing(app) -> None:
     p50, p95, size = pdf_timing(app)
     print(f"invoice PDF of {PDF_LINES} lines (WeasyPrint), {PDF_RUNS} renders: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
-          f"{size / 1024:.0f} KB (each invoice sent renders one)")
+          f"{size / 1024:.0f} KB (the outbox's sender renders one per invoice email)")
 
 
 def pdf_only() -> None:

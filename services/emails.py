@@ -262,7 +262,7 @@ def send_invoice_email(invoice) -> None:
     business = current_app.config["BUSINESS_NAME"]
     queue_email("invoice", _account_recipients(invoice.client),
                 _("Invoice %(number)s from %(business)s", number=invoice.number, business=business), "invoice",
-                attachments=[(invoice_pdf.pdf_filename(invoice), "application/pdf", invoice_pdf.render_pdf(invoice))],
+                attachments=[invoice_pdf.email_attachment(invoice)],
                 invoice=invoice, client=invoice.client, how_to_pay=get_settings().how_to_pay,
                 link=external_url("portal.invoice", invoice_id=invoice.id))
 

@@ -177,9 +177,9 @@ class TestTheInvoiceEmail:
     def test_issuing_emails_the_pdf_and_the_outbox_forgets_the_file_once_delivered(self, app, nias_invoice, inbox,
                                                                                     as_manager):
         message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "invoice"))
-        [attachment] = message.attachments
-        assert attachment["filename"] == "INV-2026-00001.pdf" and attachment["content_type"] == "application/pdf"
-        assert attachment["data"] and attachment["size"] > 1000
+        # Sending the invoice did not render it: the PDF is made when the outbox sends the email.
+        assert message.attachments == [{"filename": "INV-2026-00001.pdf", "content_type": "application/pdf",
+                                        "make": "invoice-pdf", "args": {"invoice_id": nias_invoice.id}}]
         assert "Attached: INV-2026-00001.pdf" in as_manager.get("/outbox/").get_data(as_text=True)
 
         assert outbox.deliver_all() == (1, 0)
@@ -189,15 +189,48 @@ class TestTheInvoiceEmail:
         assert attached.get_content_type() == "application/pdf"
         assert attached.get_filename() == "INV-2026-00001.pdf"
         assert attached.get_content_disposition() == "attachment"
-        [page] = pdf_text(attached.get_content())
+        pdf = attached.get_content()
+        [page] = pdf_text(pdf)
         assert "Invoice INV-2026-00001" in page and "Total $69.83" in page
 
         db.session.expire_all()
         assert message.sent_at is not None
         assert message.attachments == [{"filename": "INV-2026-00001.pdf", "content_type": "application/pdf",
-                                         "size": attachment["size"]}]
+                                        "size": len(pdf)}]
         page = as_manager.get("/outbox/").get_data(as_text=True)
         assert "Attached: INV-2026-00001.pdf (the files are removed after delivery)" in page
+
+    def test_a_file_given_as_bytes_is_kept_until_delivered_then_erased(self, app, inbox):
+        outbox.queue_email("test", ["files@example.com"], "Your file", "password_unknown",
+                           attachments=[("notes.txt", "text/plain", b"Walk Rex at nine.")],
+                           address="files@example.com", desk_url="http://localhost/clients/")
+        db.session.commit()
+        message = db.session.scalar(select(OutboxMessage))
+        assert message.attachments == [{"filename": "notes.txt", "content_type": "text/plain", "size": 17,
+                                        "data": "V2FsayBSZXggYXQgbmluZS4="}]
+        assert outbox.deliver_all() == (1, 0)
+        [attached] = list(inbox.to("files@example.com")[0].iter_attachments())
+        assert attached.get_filename() == "notes.txt" and attached.get_content() == "Walk Rex at nine."
+        db.session.expire_all()
+        assert message.attachments == [{"filename": "notes.txt", "content_type": "text/plain", "size": 17}]
+
+    def test_a_file_that_cannot_be_made_leaves_its_message_waiting(self, app, inbox):
+        outbox.attachment_maker("test-broken")(lambda: 1 / 0)
+        try:
+            outbox.queue_email("test", ["wait@example.com"], "Your file", "password_unknown",
+                               attachments=[outbox.MadeWhenSent("x.pdf", "application/pdf", "test-broken")],
+                               address="wait@example.com", desk_url="http://localhost/clients/")
+            db.session.commit()
+            assert outbox.deliver_due() == (0, 1)
+        finally:
+            outbox._makers.pop("test-broken")
+        message = db.session.scalar(select(OutboxMessage))
+        assert message.sent_at is None and "ZeroDivisionError" in message.last_error
+        assert message.attachments[0]["make"] == "test-broken" and inbox.to("wait@example.com") == []
+        with pytest.raises(ValueError, match="no attachment maker 'misspelt'"):  # refused when queued, not later
+            outbox.queue_email("test", ["wait@example.com"], "Your file", "password_unknown",
+                               attachments=[outbox.MadeWhenSent("x.pdf", "application/pdf", "misspelt")],
+                               address="wait@example.com", desk_url="http://localhost/clients/")
 
 
 def test_a_message_without_attachments_stores_none(app, make):
