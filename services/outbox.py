@@ -3,16 +3,21 @@
 A message is rendered and stored in the same transaction as the change that causes it, then
 delivered after the commit by a background thread of the app (or `flask outbox run`), and retried
 with backoff until the SMTP server takes it. Links and codes are kept apart from the stored bodies
-(which hold placeholders) and erased once delivered. Each message is claimed with a conditional
-update before sending, so two senders never send it twice.
+(which hold placeholders) and erased once delivered, as are the files attached (only their names are
+kept, so the outbox page can still say what went out). A file can also be made when the message is
+sent (`MadeWhenSent`, e.g. an invoice's PDF), so the request that queues it stays fast. Each message is
+claimed with a conditional update before sending, so two senders never send it twice.
 """
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import secrets as random_tokens
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from flask import Flask, current_app, render_template
 from flask_mail import Message
@@ -39,11 +44,39 @@ def external_url(endpoint: str, **values) -> str:
     return current_app.config["BASE_URL"] + path
 
 
+# What makes a file when its message is sent: name -> function(**args) -> bytes (see MadeWhenSent).
+_makers: dict[str, Callable[..., bytes]] = {}
+
+
+def attachment_maker(name: str):
+    """Register a function that makes an attachment's bytes when its message is sent."""
+
+    def register(make: Callable[..., bytes]) -> Callable[..., bytes]:
+        _makers[name] = make
+        return make
+
+    return register
+
+
+@dataclass(frozen=True)
+class MadeWhenSent:
+    """An attachment made by the registered maker `make` from `args` (plain JSON values) when the message is
+    sent, not when it is queued: a PDF takes a tenth of a second or more to render, too long for a request
+    that queues hundreds of messages. Should the maker fail, the message waits and is retried like any."""
+
+    filename: str
+    content_type: str
+    make: str
+    args: dict = field(default_factory=dict)
+
+
 def queue_email(kind: str, recipients: list[str], subject: str, template: str, secrets: dict | None = None,
-                **context) -> OutboxMessage:
+                attachments: list[tuple[str, str, bytes] | MadeWhenSent] | None = None, **context) -> OutboxMessage:
     """Render email/<template>.txt and .html and add the message to the session; the caller commits.
 
     `secrets` (links, codes) reach the templates as placeholders and are substituted only when sending.
+    `attachments` are (filename, content type, bytes), kept with the message until it is delivered, or
+    files made when it is sent (MadeWhenSent).
     """
     secrets = secrets or {}
     context.update(business=business(), secret={name: PLACEHOLDER.format(name) for name in secrets})
@@ -51,10 +84,22 @@ def queue_email(kind: str, recipients: list[str], subject: str, template: str, s
         kind=kind, recipients=list(recipients), subject=subject, secrets=secrets or None, last_error="",
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
+        attachments=[_stored(each) for each in attachments or ()] or None,
     )
     db.session.add(message)
     _wake_after_commit()
     return message
+
+
+def _stored(attachment: tuple[str, str, bytes] | MadeWhenSent) -> dict:
+    if isinstance(attachment, MadeWhenSent):
+        if attachment.make not in _makers:
+            raise ValueError(f"no attachment maker {attachment.make!r}")
+        return {"filename": attachment.filename, "content_type": attachment.content_type, "make": attachment.make,
+                "args": attachment.args}
+    filename, content_type, data = attachment
+    return {"filename": filename, "content_type": content_type, "size": len(data),
+            "data": base64.b64encode(data).decode("ascii")}
 
 
 def _wake_after_commit() -> None:
@@ -109,12 +154,14 @@ def deliver_due(limit: int = 200) -> tuple[int, int]:
         with mail.connect() as connection:
             for message in batch:
                 try:
-                    connection.send(_mail_message(message))
+                    mail_message = _mail_message(message)
+                    connection.send(mail_message)
                 except Exception as error:  # noqa: BLE001 - a refused recipient must not stop the batch
                     _failed(message, error)
                     failed += 1
                 else:
                     message.sent_at, message.secrets, message.claimed_until, message.last_error = utcnow(), None, None, ""
+                    message.attachments = delivered_attachments(mail_message)
                     message.attempts += 1
                     sent += 1
                 db.session.commit()  # one message at a time: a crash cannot resend what was delivered
@@ -136,13 +183,23 @@ def _failed(message: OutboxMessage, error: Exception) -> None:
     message.last_error = f"{type(error).__name__}: {error}"[:500]
 
 
+def delivered_attachments(mail_message: Message) -> list | None:
+    """What a delivered message keeps of the files it carried: their names, types and sizes, not their contents."""
+    return [{"filename": each.filename, "content_type": each.content_type, "size": len(each.data)}
+            for each in mail_message.attachments] or None
+
+
 def _mail_message(message: OutboxMessage) -> Message:
-    return Message(
+    mail_message = Message(
         subject=message.subject, recipients=list(message.recipients),
         body=fill(message.body_text, message.secrets, html=False),
         html=fill(message.body_html, message.secrets, html=True),
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
+    for each in message.attachments or ():
+        data = base64.b64decode(each["data"]) if "data" in each else _makers[each["make"]](**each["args"])
+        mail_message.attach(each["filename"], each["content_type"], data)
+    return mail_message
 
 
 def deliver_all(max_rounds: int = 1000) -> tuple[int, int]:
@@ -195,6 +252,11 @@ class OutboxWorker:
                 self._thread.start()
 
     def wake(self) -> None:
+        """Deliver now, in a process whose sender runs (it starts with the first request). A command's
+        process has none and starts none: the command would end it mid-delivery, perhaps between sending a
+        message and recording it (sent twice later); the running app's sender takes the mail instead."""
+        if self._thread is None:
+            return
         self.start()
         self._event.set()
 

@@ -254,7 +254,7 @@ def test_two_refunds_at_once_never_return_more_than_was_paid(app, manager, walk,
 # ---- Who sees what -----------------------------------------------------------------------------------------
 
 BILLING_PAGES = ["/billing/", "/billing/run", "/billing/aging", "/billing/exports", "/billing/exports/invoices.csv",
-                 "/billing/invoices/{invoice}", "/billing/clients/{client}", "/billing/receipts/{entry}"]
+                 "/billing/invoices/{invoice}", "/billing/invoices/{invoice}.pdf", "/billing/clients/{client}", "/billing/receipts/{entry}"]
 BILLING_POSTS = ["/billing/send", "/billing/run", "/billing/invoices/{invoice}/lines",
                  "/billing/invoices/{invoice}/lines/1/remove", "/billing/invoices/{invoice}/notes",
                  "/billing/invoices/{invoice}/send", "/billing/invoices/{invoice}/void",

@@ -10,8 +10,9 @@ from flask import abort, request
 from access import client_required, feature_required, invoice_or_404, my_client, receipt_or_404
 from blueprints.portal.base import bp, portal_context
 from filters import business_today
-from rendering import render_page
+from rendering import render_page, send_pdf
 from services import billing
+from services.invoice_pdf import pdf_filename, render_pdf
 from services.settings import get_settings
 
 
@@ -42,6 +43,15 @@ def invoice(invoice_id: int):
     shown = invoice_or_404(invoice_id)
     return render_page("portal/invoice.html", "billing/_invoice_document.html", **portal_context(client),
                        invoice=shown, how_to_pay=get_settings().how_to_pay)
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+@client_required
+@feature_required("invoices")
+def invoice_pdf(invoice_id: int):
+    """The invoice as a PDF download: the client's own issued invoices only (drafts and others' answer 404)."""
+    shown = invoice_or_404(invoice_id)
+    return send_pdf(render_pdf(shown), pdf_filename(shown))
 
 
 @bp.get("/receipts/<int:entry_id>")

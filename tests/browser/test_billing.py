@@ -1,10 +1,11 @@
 """Billing in real Chromium: the office creates and sends last month's invoices, the client sees the balance
-on a phone and opens the invoice, the office records a check, and the client sees it paid; axe-core on
-every screen."""
+on a phone, opens the invoice and downloads its PDF, the office records a check, and the client sees it
+paid; axe-core on every screen."""
 import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from extensions import db
 from filters import business_today
@@ -78,10 +79,15 @@ def test_month_invoiced_sent_seen_by_the_client_paid_by_check(browser, live_serv
     assert_accessible(client_page)
     assert client_page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(client_page, "portal-account")
-    client_page.get_by_role("link", name=invoice.number).click()
+    client_page.get_by_role("link", name=invoice.number, exact=True).click()  # not "PDF of INV-..."
     expect(client_page.get_by_role("table", name="Invoice lines")).to_contain_text("Rex")
     assert client_page.evaluate("document.documentElement.scrollWidth") <= 390
     assert_accessible(client_page)
+    with client_page.expect_download() as download:
+        client_page.get_by_role("link", name="Download PDF").click()
+    assert download.value.suggested_filename == f"{invoice.number}.pdf"
+    with open(download.value.path(), "rb") as pdf:
+        assert f"Invoice {invoice.number}" in PdfReader(pdf).pages[0].extract_text()
 
     page.goto(f"{live_server}/billing/clients/{me.client.id}")
     form = page.locator("#record-payment")
