@@ -243,16 +243,19 @@ def _account_page(client, status: int = 200, **forms):
     payments, payment_count = billing.client_payments(client.id, None if all_payments else 20)
     page = _page_number()
     ledger, older = billing.ledger(client.id, page)
-    allocate_form = forms.get("allocate_form") or AllocateForm(formdata=None)
-    allocate_form.invoice.choices = [(i.id, f"{i.title} · {money(i.due_cents)}") for i in open_invoices]
+    choices = [(None, _("Choose an invoice"))] + [(i.id, f"{i.title} · {money(i.due_cents)}") for i in open_invoices]
+    allocate_forms = {p.id: AllocateForm(formdata=None, prefix=f"alloc{p.id}") for p in payments if p.unallocated_cents}
+    allocate_forms.update(forms.get("allocate_forms") or {})
+    for form in allocate_forms.values():
+        form.invoice.choices = choices
     context = {
         "client": client, "summary": billing.account(client.id), "ledger": ledger, "older": older, "page": page,
         "open_invoices": open_invoices, "more_open": more_open, "payments": payments, "payment_count": payment_count,
         "drafts": billing.client_drafts(client.id),
         "payment_form": forms.get("payment_form") or PaymentForm(formdata=None, received_on=business_today()),
-        "credit_form": forms.get("credit_form") or CreditForm(formdata=None),
+        "credit_form": forms.get("credit_form") or CreditForm(formdata=None, prefix="credit"),
         "refund_forms": forms.get("refund_forms") or {},
-        "allocate_form": allocate_form, "chosen": forms.get("chosen") or {},
+        "allocate_forms": allocate_forms, "chosen": forms.get("chosen") or {},
         "chosen_errors": forms.get("chosen_errors") or {},
     }
     return render_page("billing/account.html", "billing/_account.html", status=status, **context)
@@ -315,7 +318,7 @@ def record_payment(client_id: int):
 @manager_required
 def add_credit(client_id: int):
     client = client_or_404(client_id)
-    form = CreditForm()
+    form = CreditForm(prefix="credit")
     return submit(form, lambda: billing.add_credit(client, form.amount.data, form.reason.data, form.note.data,
                                                    current_user, auto_apply=form.auto_apply.data),
                   lambda credit: done(_("%(amount)s credit added.", amount=money(credit.amount_cents)),
@@ -340,8 +343,9 @@ def refund(client_id: int, payment_id: int):
 def allocate(client_id: int, payment_id: int):
     client = client_or_404(client_id)
     payment = or_404(billing.load_payment(payment_id, client.id))
-    form = AllocateForm()
-    form.invoice.choices = [(i.id, i.title) for i in billing.open_invoices(client.id, limit=OPEN_SHOWN)]
+    form = AllocateForm(prefix=f"alloc{payment.id}")
+    form.invoice.choices = [(None, _("Choose an invoice"))] + [
+        (i.id, i.title) for i in billing.open_invoices(client.id, limit=OPEN_SHOWN)]
     chosen = billing.load_invoice(form.invoice.data, current_user) if form.invoice.data else None
 
     def work():
@@ -351,7 +355,7 @@ def allocate(client_id: int, payment_id: int):
 
     return submit(form, work, lambda _none: done(_("Put towards %(number)s.", number=chosen.title),
                                                  url_for("billing.account", client_id=client.id)),
-                  lambda status: _account_page(client, status, allocate_form=form))
+                  lambda status: _account_page(client, status, allocate_forms={payment.id: form}))
 
 
 @bp.get("/receipts/<int:entry_id>")

@@ -88,8 +88,7 @@ class PaymentForm(FlaskForm):
     """A payment recorded by staff. `allocate` is "oldest" (open invoices, oldest first) or "chosen", with
     an amount per open invoice in fields invoice_<id> read by the view."""
 
-    method = SelectField(_l("Method"), choices=[(k, v) for k, v in PAYMENT_METHODS.items() if k != "credit"],
-                         validators=[InputRequired()])
+    method = SelectField(_l("Method"), choices=[(k, v) for k, v in PAYMENT_METHODS.items() if k != "credit"])
     amount = MoneyField(_l("Amount"), validators=[InputRequired(_l("Enter the amount."))])
     received_on = DateField(_l("Received on"), validators=[InputRequired(_l("Enter the date it was received."))])
     reference = StringField(_l("Check number or reference"), validators=[Length(max=80)],
@@ -102,7 +101,7 @@ class PaymentForm(FlaskForm):
 
 class CreditForm(FlaskForm):
     amount = MoneyField(_l("Amount"), validators=[InputRequired(_l("Enter the amount."))])
-    reason = SelectField(_l("Kind"), choices=list(CREDIT_REASONS.items()), validators=[InputRequired()])
+    reason = SelectField(_l("Kind"), choices=list(CREDIT_REASONS.items()))
     note = StringField(_l("Note"), validators=[InputRequired(_l("Add a note: what the credit is for.")),
                                                Length(max=200)],
                        description=_l("Shown on the client's account."))
@@ -115,5 +114,5 @@ class RefundForm(FlaskForm):
 
 
 class AllocateForm(FlaskForm):
-    invoice = SelectField(_l("Invoice"), coerce=coerce_optional_int, validators=[InputRequired()])
+    invoice = SelectField(_l("Invoice"), coerce=coerce_optional_int)
     amount = MoneyField(_l("Amount"), validators=[InputRequired(_l("Enter the amount."))])

@@ -155,11 +155,11 @@ def test_payment_form_says_what_is_wrong_beside_each_field(app, as_manager, mana
 
 def test_credit_and_refund_through_the_forms_with_a_receipt_by_email(app, as_manager, manager, walk, nia, inbox):
     invoice = issued(manager, nia, walk)
-    assert as_manager.post(f"/billing/clients/{nia.id}/credits", data={"amount": "5", "reason": "goodwill",
-                                                                       "note": ""}).status_code == 422
-    assert as_manager.post(f"/billing/clients/{nia.id}/credits", data={"amount": "5", "reason": "goodwill",
-                                                                       "note": "Late walk", "auto_apply": "y"}
-                           ).status_code == 303
+    assert as_manager.post(f"/billing/clients/{nia.id}/credits", data={
+        "credit-amount": "5", "credit-reason": "goodwill", "credit-note": ""}).status_code == 422
+    assert as_manager.post(f"/billing/clients/{nia.id}/credits", data={
+        "credit-amount": "5", "credit-reason": "goodwill", "credit-note": "Late walk", "credit-auto_apply": "y"}
+    ).status_code == 303
     billing.record_payment(nia, "cash", 2000, date(2026, 11, 3), "", "", manager)
     db.session.commit()
     payment = db.session.scalars(select(Payment).where(Payment.method == "cash")).one()
@@ -414,3 +414,22 @@ def test_aging_pages_its_clients_and_totals_all_of_them(app, as_manager, manager
     assert [row["total"] for row in rows] == [3000, 2000] and totals["total"] == 6000 and totals["clients"] == 3
     rows, _totals = billing.aging(page=2, per_page=2)
     assert [row["total"] for row in rows] == [1000]
+
+
+def test_credit_kept_back_is_put_on_an_invoice_of_the_managers_choice(app, as_manager, manager, walk, nia):
+    invoice = issued(manager, nia, walk)
+    credit = billing.add_credit(nia, 1000, "prepaid", "Paid ahead", manager, auto_apply=False)
+    db.session.commit()
+    page = as_manager.get(f"/billing/clients/{nia.id}").get_data(as_text=True)
+    assert f'id="alloc{credit.id}-amount"' in page and f'for="alloc{credit.id}-amount"' in page
+    url = f"/billing/clients/{nia.id}/payments/{credit.id}/allocate"
+    nothing = as_manager.post(url, data={f"alloc{credit.id}-invoice": "", f"alloc{credit.id}-amount": "5"}, headers=HX)
+    assert nothing.status_code == 422 and b"Choose an open invoice" in nothing.data
+    too_much = as_manager.post(url, data={f"alloc{credit.id}-invoice": str(invoice.id),
+                                          f"alloc{credit.id}-amount": "10.01"}, headers=HX)
+    assert too_much.status_code == 422 and b"Only $10.00 of it is left." in too_much.data
+    assert as_manager.post(url, data={f"alloc{credit.id}-invoice": str(invoice.id),
+                                      f"alloc{credit.id}-amount": "10"}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).due_cents == 1500
+    books_agree(nia)
