@@ -402,6 +402,9 @@ def issue_invoice(invoice: Invoice, staff: StaffUser | None, today: date | None 
     if not invoice.lines:
         raise BillingError(_("This draft has no lines; void it instead."))
     recompute(invoice)
+    if invoice.total_cents < 0:  # a visit cancelled off the draft can leave its discounts or credits alone
+        raise BillingError(_("This draft comes to %(total)s, below zero; remove discounts or credits first.",
+                             total=money(invoice.total_cents)))
     invoice.number = next_number(today.year)
     invoice.issued_on = today
     invoice.due_on = today + timedelta(days=invoice.terms_days)

@@ -1,0 +1,43 @@
+"""A hostile review of billing: each test is a way found to break it (money created or lost, a 500 from odd
+input, a client seeing what is not theirs), kept so it stays fixed."""
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from extensions import db
+from models import Invoice, InvoiceStatus, LedgerEntry, VisitStatus
+from services import billing, visits
+from services.errors import DomainError
+from tests.test_billing import (  # noqa: F401
+    NY, OCTOBER, books_agree, books_checked_after, done_visit, monthly, nia, run_and_issue, walk,
+)
+
+NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def _cancel_ahead(visit, manager):
+    """Cancel a visit (moved ahead first, so that it can be)."""
+    visit.starts_at = datetime.now(NY) + timedelta(days=3)
+    db.session.commit()
+    visits.cancel_visit(visit, manager, reason="Client away")
+    db.session.commit()
+
+
+def test_a_draft_left_below_zero_by_a_cancellation_is_not_sent(app, manager, walk, nia, monthly):
+    # Billing in advance: a booked visit sits on a draft with a $10 discount; the visit is cancelled, leaves the
+    # draft, and the discount alone is left. Sending it posted a negative invoice "paid 0 of -1000".
+    monthly.billing_mode = "advance"
+    visit = done_visit(nia, walk, date(2026, 10, 3), status=VisitStatus.SCHEDULED, price=3000)
+    draft = billing.create_drafts(*OCTOBER, manager)[0]
+    billing.add_line(draft, "discount", "Friends and family", 1000, None, None)
+    db.session.commit()
+    _cancel_ahead(visit, manager)
+    db.session.refresh(draft)
+    assert draft.total_cents < 0
+    with pytest.raises(DomainError, match="below zero"):
+        billing.issue_invoice(draft, manager)
+    db.session.rollback()
+    assert db.session.get(Invoice, draft.id).status == InvoiceStatus.DRAFT
+    assert db.session.scalar(select(func.count(LedgerEntry.id))) == 0
+    books_agree(nia)
