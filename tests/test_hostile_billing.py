@@ -41,3 +41,31 @@ def test_a_draft_left_below_zero_by_a_cancellation_is_not_sent(app, manager, wal
     assert db.session.get(Invoice, draft.id).status == InvoiceStatus.DRAFT
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == 0
     books_agree(nia)
+
+
+@pytest.mark.parametrize("kind", ["invoices", "lines", "payments"])
+@pytest.mark.parametrize("query", ["start=0001-01-01&end=9999-12-31", "start=9999-12-31&end=9999-12-31",
+                                   "start=0001-01-01&end=0001-01-01", "start=9999-12-31&end=0001-01-01"])
+def test_exports_take_the_calendar_s_first_and_last_days(app, as_manager, manager, walk, nia, monthly, kind, query):
+    # The payments export looked for refunds before the day after `end`: 9999-12-31 overflowed into a 500.
+    run_and_issue(manager, *OCTOBER)
+    answer = as_manager.get(f"/billing/exports/{kind}.csv?{query}")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+
+
+def test_a_refund_late_in_the_evening_is_exported_on_its_own_day(app, as_manager, manager, walk, nia, monthly):
+    # The refunds' bounds were local midnights compared as they were against the stored UTC moments on SQLite, so
+    # a refund at 21:30 in New York on 30 November (02:30 UTC on 1 December) was in December's file and not November's.
+    payment = billing.record_payment(nia, "cash", 2000, date(2026, 11, 3), "", "", manager)
+    entry = billing.refund_payment(payment, 500, "", manager)
+    db.session.commit()
+    evening = datetime(2026, 11, 30, 21, 30, tzinfo=NY)
+    db.session.execute(LedgerEntry.__table__.update().where(LedgerEntry.id == entry.id).values(at=evening))
+    db.session.commit()
+
+    def refunds(start, end):
+        body = as_manager.get(f"/billing/exports/payments.csv?start={start}&end={end}").get_data(as_text=True)
+        return [line for line in body.splitlines() if ",refund," in line]
+
+    assert [line.split(",")[0] for line in refunds("2026-11-01", "2026-11-30")] == ["2026-11-30"]
+    assert refunds("2026-12-01", "2026-12-31") == []
