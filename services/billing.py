@@ -428,6 +428,7 @@ def void_invoice(invoice: Invoice, staff: StaffUser, reason: str) -> Invoice:
         raise FieldErrors({"reason": _("Keep the reason under %(n)s characters.", n=REASON_MAX)})
     lock_client(invoice.client_id)
     was = db.session.execute(select(Invoice.status).where(Invoice.id == invoice.id)).scalar_one()
+    _take_back_credits_for(invoice)
     won = db.session.execute(
         update(Invoice).where(Invoice.id == invoice.id, Invoice.status != InvoiceStatus.VOID)
         .values(status=InvoiceStatus.VOID, voided_at=utcnow(), voided_by_id=staff.id, void_reason=reason)
@@ -451,6 +452,25 @@ def void_invoice(invoice: Invoice, staff: StaffUser, reason: str) -> Invoice:
     db.session.expire(invoice, ["lines"])
     apply_credit(invoice.client_id)
     return invoice
+
+
+def _take_back_credits_for(invoice: Invoice) -> None:
+    """A visit of `invoice` cancelled and credited on a later invoice: with `invoice` void the client was never
+    charged for it, so the credit goes too. Off a draft it is taken; a sent invoice's is refused (void that first)."""
+    visit_ids = select(InvoiceLine.billed_visit_id).where(InvoiceLine.invoice_id == invoice.id,
+                                                          InvoiceLine.kind == "visit")
+    credits = db.session.scalars(
+        select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.kind == "credit", InvoiceLine.billed_visit_id.in_(visit_ids), Invoice.id != invoice.id,
+               Invoice.status != InvoiceStatus.VOID)).all()
+    sent = sorted({line.invoice.title for line in credits if line.invoice.status != InvoiceStatus.DRAFT})
+    if sent:
+        raise BillingError(_("A visit on this invoice was cancelled and credited on %(numbers)s; void that first.",
+                             numbers=", ".join(sent)))
+    for line in credits:
+        draft = line.invoice
+        draft.lines.remove(line)
+        recompute(draft)
 
 
 # ---- Payments, credits, allocation ---------------------------------------------------------------------------

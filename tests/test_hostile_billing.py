@@ -69,3 +69,47 @@ def test_a_refund_late_in_the_evening_is_exported_on_its_own_day(app, as_manager
 
     assert [line.split(",")[0] for line in refunds("2026-11-01", "2026-11-30")] == ["2026-11-30"]
     assert refunds("2026-12-01", "2026-12-31") == []
+
+
+def _credited_on_the_next(manager, nia, walk, monthly):
+    """October's invoice bills a visit (3000) that is then cancelled; November's draft has a 5000 visit and the
+    credit for the cancelled one."""
+    monthly.billing_mode = "advance"
+    visit = done_visit(nia, walk, date(2026, 10, 3), status=VisitStatus.SCHEDULED, price=3000)
+    [october] = run_and_issue(manager, *OCTOBER)
+    _cancel_ahead(visit, manager)
+    done_visit(nia, walk, date(2026, 11, 3), status=VisitStatus.SCHEDULED, price=5000)
+    [november] = billing.create_drafts(*NOVEMBER, manager)
+    db.session.commit()
+    assert [(line.kind, line.amount_cents) for line in november.lines] == [("visit", 5000), ("credit", -3000)]
+    return october, november
+
+
+def test_voiding_an_invoice_takes_the_credit_for_its_visits_off_drafts(app, manager, walk, nia, monthly):
+    # The credit was for a visit charged on October's invoice; with that invoice voided the client was never charged
+    # for it, yet the credit stayed on the draft and was sent: the client paid 2000 for a 5000 visit.
+    october, november = _credited_on_the_next(manager, nia, walk, monthly)
+    billing.void_invoice(october, manager, "Billed the wrong month")
+    db.session.commit()
+    db.session.refresh(november)
+    assert [(line.kind, line.amount_cents) for line in november.lines] == [("visit", 5000)]
+    billing.issue_invoice(november, manager)
+    db.session.commit()
+    assert billing.balance(nia.id) == 5000
+    books_agree(nia)
+
+
+def test_an_invoice_whose_visit_was_credited_on_a_sent_one_is_not_voided_alone(app, manager, walk, nia, monthly):
+    # The same, with November's invoice sent: voiding October's left the client 3000 of credit for nothing.
+    october, november = _credited_on_the_next(manager, nia, walk, monthly)
+    billing.issue_invoice(november, manager)
+    db.session.commit()
+    with pytest.raises(DomainError, match=november.number):
+        billing.void_invoice(october, manager, "Billed the wrong month")
+    db.session.rollback()
+    assert db.session.get(Invoice, october.id).status == InvoiceStatus.SENT
+    billing.void_invoice(november, manager, "Redo both")  # the later one first, then the first goes
+    billing.void_invoice(october, manager, "Redo both")
+    db.session.commit()
+    assert billing.balance(nia.id) == 0
+    books_agree(nia)
