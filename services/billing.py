@@ -320,6 +320,8 @@ def add_line(invoice: Invoice, kind: str, description: str, amount_cents: int | 
     if invoice.total_cents < 0:
         raise FieldErrors({"amount": _("The discount would take the invoice below zero (%(total)s).",
                                        total=money(invoice.total_cents - line.amount_cents - line.tax_cents))})
+    if invoice.total_cents > MAX_CENTS:  # each line is capped; their sum must fit the books' columns too
+        raise FieldErrors({"amount": _("An invoice comes to at most %(most)s.", most=money(MAX_CENTS))})
     return line
 
 

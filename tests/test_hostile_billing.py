@@ -113,3 +113,20 @@ def test_an_invoice_whose_visit_was_credited_on_a_sent_one_is_not_voided_alone(a
     db.session.commit()
     assert billing.balance(nia.id) == 0
     books_agree(nia)
+
+
+def test_extra_charges_cannot_take_an_invoice_past_the_largest_amount(app, as_manager, manager, walk, nia, monthly):
+    # Each charge was capped at $9,999,999.99 but their sum was not: three of them made a total past a 32-bit
+    # column, a 500 on PostgreSQL (and a total no column of the books can hold on SQLite).
+    done_visit(nia, walk, date(2026, 10, 3))
+    [draft] = billing.create_drafts(*OCTOBER, manager)
+    db.session.commit()
+    url = f"/billing/invoices/{draft.id}/lines"
+    assert as_manager.post(url, data={"kind": "charge", "description": "Big", "amount": "9,999,974.99"}
+                           ).status_code == 303
+    for amount in ("0.02", "9,999,999.99"):
+        refused = as_manager.post(url, data={"kind": "charge", "description": "Big", "amount": amount})
+        assert refused.status_code == 422 and b"at most $10,000,000.00" in refused.data
+    db.session.expire_all()
+    assert db.session.get(Invoice, draft.id).total_cents == billing.MAX_CENTS - 1
+    assert len(db.session.get(Invoice, draft.id).lines) == 2
