@@ -283,6 +283,10 @@ def recompute(invoice: Invoice) -> None:
 
 
 def _editable(invoice: Invoice) -> None:
+    """Refuse a change unless the invoice is a draft now: read again under the client's lock, so a draft sent by
+    another request since this one loaded it is not changed after its total went to the ledger."""
+    lock_client(invoice.client_id)
+    db.session.refresh(invoice)
     if invoice.status != InvoiceStatus.DRAFT:
         raise BillingError(_("Only a draft can be changed; %(number)s is %(state)s.", number=invoice.title,
                              state=str(invoice.status.label).lower()))

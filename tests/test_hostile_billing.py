@@ -1,12 +1,13 @@
 """A hostile review of billing: each test is a way found to break it (money created or lost, a 500 from odd
 input, a client seeing what is not theirs), kept so it stays fixed."""
+import threading
 from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Invoice, InvoiceStatus, LedgerEntry, VisitStatus
+from models import Invoice, InvoiceStatus, LedgerEntry, StaffUser, VisitStatus
 from services import billing, visits
 from services.errors import DomainError
 from tests.test_billing import (  # noqa: F401
@@ -130,3 +131,49 @@ def test_extra_charges_cannot_take_an_invoice_past_the_largest_amount(app, as_ma
     db.session.expire_all()
     assert db.session.get(Invoice, draft.id).total_cents == billing.MAX_CENTS - 1
     assert len(db.session.get(Invoice, draft.id).lines) == 2
+
+
+def _elsewhere(app, work) -> None:
+    """Run `work()` as another request would: its own session, committed before this one goes on."""
+    failed = []
+
+    def run():
+        with app.app_context():
+            try:
+                work()
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - reported to the test below
+                failed.append(error)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert not failed, failed
+
+
+@pytest.mark.parametrize("change", ["add", "remove"])
+def test_a_draft_sent_meanwhile_is_not_changed_by_a_page_loaded_before(app, manager, walk, nia, monthly, change):
+    # One manager has the draft open and adds a discount (or removes a line) while another sends it. The edit
+    # checked the status it had loaded, not the one committed meanwhile: the sent invoice's lines and total
+    # changed after its amount was posted to the ledger.
+    done_visit(nia, walk, date(2026, 10, 3))
+    done_visit(nia, walk, date(2026, 10, 4))
+    [draft] = billing.create_drafts(*OCTOBER, manager)
+    db.session.commit()
+    line_id = draft.lines[0].id
+    manager_id = manager.id
+    assert draft.status == InvoiceStatus.DRAFT  # as the first manager's request loaded it
+
+    _elsewhere(app, lambda: billing.issue_invoice(db.session.get(Invoice, draft.id),
+                                                  db.session.get(StaffUser, manager_id)))
+    with pytest.raises(DomainError, match="Only a draft"):
+        if change == "add":
+            billing.add_line(draft, "discount", "Late", 1000, None, None)
+        else:
+            billing.remove_line(draft, line_id)
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Invoice, draft.id).total_cents == 5000
+    books_agree(nia)
