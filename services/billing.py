@@ -350,7 +350,8 @@ def set_notes(invoice: Invoice, notes: str) -> None:
 @signals.visit_cancelled.connect
 def _take_off_drafts(visit: Visit, **_extra) -> None:
     """A visit cancelled while it sits on a draft leaves the draft; on an issued invoice it is credited on
-    the client's next one (plan_run)."""
+    the client's next one (plan_run). The client's lock first: a draft being sent meanwhile is read as sent."""
+    lock_client(visit.client_id)
     lines = db.session.scalars(
         select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(InvoiceLine.billed_visit_id == visit.id, InvoiceLine.kind == "visit",
