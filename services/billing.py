@@ -39,6 +39,8 @@ DONE = (VisitStatus.COMPLETED, VisitStatus.UNRECORDED)
 AHEAD = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.UNRECORDED)
 # Visits that may carry a fee instead of their price: cancelled late, or missed because of the client (no-show).
 FEE_STATES = (VisitStatus.CANCELLED, VisitStatus.MISSED)
+# Visits that did not happen: one already invoiced (billed in advance) is credited on the next invoice.
+NOT_HAPPENED = (VisitStatus.CANCELLED, VisitStatus.MISSED)
 # The most a single amount may be: $10,000,000.00 keeps sums far inside a 32-bit column.
 MAX_CENTS = 1_000_000_000
 REASON_MAX = 500
@@ -144,7 +146,7 @@ def plan_run(start: date | None, end: date) -> list[PlannedInvoice]:
 
     Visits not yet billed: done in the period (a cycle, or per visit), or booked in it (in advance).
     With them go the client's unbilled late cancellation fees and credits for invoiced visits that were
-    cancelled since; credits only as far as they leave the invoice above zero (the rest waits)."""
+    cancelled or missed since; credits only as far as they leave the invoice above zero (the rest waits)."""
     settings = get_settings()
     statuses = AHEAD if settings.billing_mode == "advance" else DONE
     query = (select(Visit).where(Visit.status.in_(statuses), Visit.day <= end, _not_billed("visit"))
@@ -163,7 +165,7 @@ def plan_run(start: date | None, end: date) -> list[PlannedInvoice]:
               .where(InvoiceLine.kind == "visit", Invoice.status.in_(ISSUED_INVOICE)).subquery())
     credits = db.session.execute(
         select(Visit, billed.c.amount_cents).join(billed, billed.c.billed_visit_id == Visit.id)
-        .where(Visit.status == VisitStatus.CANCELLED, _not_billed("credit"))
+        .where(Visit.status.in_(NOT_HAPPENED), _not_billed("credit"))
         .options(selectinload(Visit.service), selectinload(Visit.client)).order_by(Visit.client_id, Visit.starts_at)
     ).all()
 
@@ -224,7 +226,9 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
             position += 1
             invoice.lines.append(InvoiceLine(
                 kind="credit", position=position, visit_id=visit.id, billed_visit_id=visit.id, day=visit.day,
-                description=_("Credit: %(service)s, %(when)s, cancelled", service=visit.service.name, when=visit.when),
+                description=(_("Credit: %(service)s, %(when)s, missed", service=visit.service.name, when=visit.when)
+                             if visit.status == VisitStatus.MISSED else
+                             _("Credit: %(service)s, %(when)s, cancelled", service=visit.service.name, when=visit.when)),
                 pets="", amount_cents=-amount))
         recompute(invoice)
         db.session.add(invoice)
@@ -258,7 +262,7 @@ def _still_billable(plans: list[PlannedInvoice], mode: str) -> list[PlannedInvoi
         plan.visits = [v for v in plan.visits if now[v.id].status in billable]
         plan.fees = [v for v in plan.fees if now[v.id].fee_waived_at is None and now[v.id].late_fee_cents > 0
                      and now[v.id].status in FEE_STATES]
-        plan.credits = [(v, amount) for v, amount in plan.credits if now[v.id].status == VisitStatus.CANCELLED]
+        plan.credits = [(v, amount) for v, amount in plan.credits if now[v.id].status in NOT_HAPPENED]
     return [plan for plan in plans if plan.count and plan.lines_cents >= 0]
 
 

@@ -217,3 +217,27 @@ def test_a_visit_cancelled_while_its_draft_is_being_sent_is_credited_not_taken_o
     sent = db.session.get(Invoice, draft.id)
     assert sent.status == InvoiceStatus.SENT and sent.total_cents == 5000 and len(sent.lines) == 2
     books_agree(nia)
+
+
+@pytest.mark.parametrize("no_show", [False, True])
+def test_a_visit_billed_in_advance_then_missed_is_credited(app, manager, walk, nia, monthly, no_show):
+    # Billing in advance, a booked visit is invoiced, then did not happen. Missed "costs the client nothing" and a
+    # no-show costs the no-show fee (as in a cycle, where neither is billed as a visit); but only cancelled visits
+    # were credited, so the client paid the full price for a missed visit, and price plus fee for a no-show.
+    from services import checkins
+    from services.settings import get_settings
+
+    get_settings().late_fee_tiers = [{"hours": 2, "percent": 100}]
+    monthly.billing_mode = "advance"
+    visit = done_visit(nia, walk, date(2026, 10, 3), status=VisitStatus.SCHEDULED, price=3000)
+    run_and_issue(manager, *OCTOBER)
+    checkins.mark_missed(visit, manager, "Nobody home" if no_show else "Sitter ill", no_show=no_show)
+    done_visit(nia, walk, date(2026, 11, 3), status=VisitStatus.SCHEDULED, price=5000)
+    [november] = run_and_issue(manager, *NOVEMBER)
+    kinds = [(line.kind, line.amount_cents) for line in november.lines]
+    expected = [("visit", 5000), ("fee", 3000), ("credit", -3000)] if no_show else [("visit", 5000), ("credit", -3000)]
+    assert kinds == expected
+    assert "missed" in november.lines[-1].description
+    assert billing.balance(nia.id) == 3000 + 5000 + (3000 if no_show else 0) - 3000
+    assert billing.plan_run(*NOVEMBER) == []  # credited once
+    books_agree(nia)
