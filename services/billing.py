@@ -244,9 +244,9 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
 
 def _still_billable(plans: list[PlannedInvoice], mode: str) -> list[PlannedInvoice]:
     """Lock the clients of the run (in id order, one statement), then read again what may have changed
-    between planning and now: a visit cancelled or a fee waived meanwhile leaves its plan. A waiver or a
-    cancellation that comes later waits for the run's commit (both lock the client) and then finds the
-    line on a draft, which it takes off. (On SQLite writes take turns anyway; the window left there is
+    between planning and now: a visit cancelled, a fee waived or an invoice voided (the credits for its visits)
+    meanwhile leaves its plan. A waiver, a cancellation or a void that comes later waits for the run's commit
+    (all lock the client) and then finds the line on a draft, which it takes off. (On SQLite writes take turns anyway; the window left there is
     between this read and the run's first write.)"""
     client_ids = sorted({plan.client.id for plan in plans})
     if not client_ids:
@@ -257,12 +257,18 @@ def _still_billable(plans: list[PlannedInvoice], mode: str) -> list[PlannedInvoi
                                                                              for v, _amount in plan.credits]
     now = {row.id: row for row in db.session.execute(
         select(Visit.id, Visit.status, Visit.late_fee_cents, Visit.fee_waived_at).where(Visit.id.in_(visit_ids)))}
+    credited = {v.id for plan in plans for v, _amount in plan.credits}
+    still_charged = set(db.session.scalars(
+        select(InvoiceLine.billed_visit_id).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.kind == "visit", InvoiceLine.billed_visit_id.in_(credited),
+               Invoice.status.in_(ISSUED_INVOICE)))) if credited else set()
     billable = AHEAD if mode == "advance" else DONE
     for plan in plans:
         plan.visits = [v for v in plan.visits if now[v.id].status in billable]
         plan.fees = [v for v in plan.fees if now[v.id].fee_waived_at is None and now[v.id].late_fee_cents > 0
                      and now[v.id].status in FEE_STATES]
-        plan.credits = [(v, amount) for v, amount in plan.credits if now[v.id].status in NOT_HAPPENED]
+        plan.credits = [(v, amount) for v, amount in plan.credits
+                        if now[v.id].status in NOT_HAPPENED and v.id in still_charged]
     return [plan for plan in plans if plan.count and plan.lines_cents >= 0]
 
 

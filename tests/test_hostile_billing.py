@@ -241,3 +241,22 @@ def test_a_visit_billed_in_advance_then_missed_is_credited(app, manager, walk, n
     assert billing.balance(nia.id) == 3000 + 5000 + (3000 if no_show else 0) - 3000
     assert billing.plan_run(*NOVEMBER) == []  # credited once
     books_agree(nia)
+
+
+def test_a_run_drops_a_credit_whose_invoice_was_voided_after_it_planned(app, manager, walk, nia, monthly):
+    # The run plans (October's invoice issued: its cancelled visit is credited), then another request voids
+    # October's invoice before the run locks the client. The run read again only the visits' states, so it still
+    # put the credit on November's draft for a visit that is now charged nowhere.
+    monthly.billing_mode = "advance"
+    visit = done_visit(nia, walk, date(2026, 10, 3), status=VisitStatus.SCHEDULED, price=3000)
+    [october] = run_and_issue(manager, *OCTOBER)
+    _cancel_ahead(visit, manager)
+    done_visit(nia, walk, date(2026, 11, 3), status=VisitStatus.SCHEDULED, price=5000)
+    plans = billing.plan_run(*NOVEMBER)
+    assert [len(plan.credits) for plan in plans] == [1]
+    manager_id = manager.id
+    _elsewhere(app, lambda: billing.void_invoice(db.session.get(Invoice, october.id),
+                                                 db.session.get(StaffUser, manager_id), "Wrong month"))
+    [plan] = billing._still_billable(plans, "advance")
+    assert plan.credits == [] and [v.price_cents for v in plan.visits] == [5000]
+    db.session.rollback()
