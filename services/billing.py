@@ -7,7 +7,8 @@ their sum. A visit is billed at most once by a unique key in the database (`Invo
 with its kind), not by a check here, so two runs at once cannot both bill it.
 
 Rounding: each line's tax is its amount times the rate, rounded to the nearest cent with halves away
-from zero; the invoice's tax is the sum of its lines' tax. A percent discount is the percent of the
+from zero (a credit for a cancelled visit gives back the tax charged with it); the invoice's tax is the sum of
+its lines' tax. A percent discount is the percent of the
 invoice's visit lines, rounded the same way.
 """
 from __future__ import annotations
@@ -122,6 +123,7 @@ class PlannedInvoice:
     visits: list[Visit] = field(default_factory=list)
     fees: list[Visit] = field(default_factory=list)
     credits: list[tuple[Visit, int]] = field(default_factory=list)  # (cancelled visit, its billed amount)
+    credit_tax: dict[int, int] = field(default_factory=dict)  # visit id -> the tax charged with it, given back
 
     @property
     def lines_cents(self) -> int:
@@ -132,9 +134,9 @@ class PlannedInvoice:
     def total_cents(self) -> int:
         """The total with tax, as the draft will have it."""
         rate = get_settings().tax_rate_bp
-        amounts = ([v.price_cents for v in self.visits] + [v.late_fee_cents for v in self.fees]
-                   + [-amount for _visit, amount in self.credits])
-        return sum(amounts) + sum(percent_of(a, rate) for a in amounts)
+        amounts = [v.price_cents for v in self.visits] + [v.late_fee_cents for v in self.fees]
+        return (sum(amounts) + sum(percent_of(a, rate) for a in amounts)
+                - sum(amount + self.credit_tax.get(visit.id, 0) for visit, amount in self.credits))
 
     @property
     def count(self) -> int:
@@ -160,11 +162,11 @@ def plan_run(start: date | None, end: date) -> list[PlannedInvoice]:
                             Visit.day <= end, _not_billed("fee"))
         .options(selectinload(Visit.service), selectinload(Visit.client)).order_by(Visit.client_id, Visit.starts_at)
     ).all()
-    billed = (select(InvoiceLine.billed_visit_id, InvoiceLine.amount_cents)
+    billed = (select(InvoiceLine.billed_visit_id, InvoiceLine.amount_cents, InvoiceLine.tax_cents)
               .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
               .where(InvoiceLine.kind == "visit", Invoice.status.in_(ISSUED_INVOICE)).subquery())
     credits = db.session.execute(
-        select(Visit, billed.c.amount_cents).join(billed, billed.c.billed_visit_id == Visit.id)
+        select(Visit, billed.c.amount_cents, billed.c.tax_cents).join(billed, billed.c.billed_visit_id == Visit.id)
         .where(Visit.status.in_(NOT_HAPPENED), _not_billed("credit"))
         .options(selectinload(Visit.service), selectinload(Visit.client)).order_by(Visit.client_id, Visit.starts_at)
     ).all()
@@ -189,10 +191,11 @@ def plan_run(start: date | None, end: date) -> list[PlannedInvoice]:
             plan_for(visit.client).visits.append(visit)
     for visit in fees:
         plan_for(visit.client).fees.append(visit)
-    for visit, amount in credits:
+    for visit, amount, tax in credits:
         plan = by_client.get(visit.client_id)
-        if plan is not None and plan.lines_cents - amount >= 0:
+        if plan is not None and plan.total_cents - amount - tax >= 0:
             plan.credits.append((visit, amount))
+            plan.credit_tax[visit.id] = tax
     plans = [p for p in plans if p.count]
     plans.sort(key=lambda p: (p.client.last_name.lower(), p.client.first_name.lower(), p.client.id))
     return plans
@@ -229,7 +232,7 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
                 description=(_("Credit: %(service)s, %(when)s, missed", service=visit.service.name, when=visit.when)
                              if visit.status == VisitStatus.MISSED else
                              _("Credit: %(service)s, %(when)s, cancelled", service=visit.service.name, when=visit.when)),
-                pets="", amount_cents=-amount))
+                pets="", amount_cents=-amount, tax_cents=-plan.credit_tax.get(visit.id, 0)))
         recompute(invoice)
         db.session.add(invoice)
         invoices.append(invoice)
@@ -269,7 +272,7 @@ def _still_billable(plans: list[PlannedInvoice], mode: str) -> list[PlannedInvoi
                      and now[v.id].status in FEE_STATES]
         plan.credits = [(v, amount) for v, amount in plan.credits
                         if now[v.id].status in NOT_HAPPENED and v.id in still_charged]
-    return [plan for plan in plans if plan.count and plan.lines_cents >= 0]
+    return [plan for plan in plans if plan.count and plan.total_cents >= 0]
 
 
 def _visit_line(visit: Visit, position: int) -> InvoiceLine:
@@ -286,7 +289,8 @@ def recompute(invoice: Invoice) -> None:
     for line in invoice.lines:
         if line.kind == "discount" and line.percent_bp:
             line.amount_cents = -percent_of(visits, line.percent_bp)
-        line.tax_cents = percent_of(line.amount_cents, invoice.tax_rate_bp or 0)
+        if line.kind != "credit":  # a credit gives back the tax charged with the visit, at the rate of then
+            line.tax_cents = percent_of(line.amount_cents, invoice.tax_rate_bp or 0)
     invoice.subtotal_cents = sum(line.amount_cents for line in invoice.lines)
     invoice.tax_cents = sum(line.tax_cents for line in invoice.lines)
     invoice.total_cents = invoice.subtotal_cents + invoice.tax_cents

@@ -260,3 +260,39 @@ def test_a_run_drops_a_credit_whose_invoice_was_voided_after_it_planned(app, man
     [plan] = billing._still_billable(plans, "advance")
     assert plan.credits == [] and [v.price_cents for v in plan.visits] == [5000]
     db.session.rollback()
+
+
+def test_a_credit_gives_back_the_tax_that_was_charged_not_today_s(app, manager, walk, nia, monthly):
+    # A visit charged with 8.25% tax (30.00 + 2.48), cancelled after the tax rate changed to 10%: the credit took
+    # today's rate (30.00 + 3.00), giving back 0.52 more than the client paid (and less when the rate went down).
+    monthly.billing_mode = "advance"
+    monthly.tax_rate_bp = 825
+    visit = done_visit(nia, walk, date(2026, 10, 3), status=VisitStatus.SCHEDULED, price=3000)
+    [october] = run_and_issue(manager, *OCTOBER)
+    assert october.total_cents == 3248
+    monthly.tax_rate_bp = 1000
+    _cancel_ahead(visit, manager)
+    done_visit(nia, walk, date(2026, 11, 3), status=VisitStatus.SCHEDULED, price=5000)
+    [november] = run_and_issue(manager, *NOVEMBER)
+    credit = next(line for line in november.lines if line.kind == "credit")
+    assert (credit.amount_cents, credit.tax_cents) == (-3000, -248)
+    assert november.total_cents == 5500 - 3248
+    assert billing.balance(nia.id) == 5500
+    books_agree(nia)
+
+
+def test_a_credit_with_more_tax_than_the_next_invoice_s_waits(app, manager, walk, nia, monthly):
+    # The same credit (30.00 + 2.48 tax) against a next visit of 30.00 once the tax is gone: it would leave the draft
+    # at -2.48, a draft that could not be sent; it waits for an invoice it fits on.
+    monthly.billing_mode = "advance"
+    monthly.tax_rate_bp = 825
+    visit = done_visit(nia, walk, date(2026, 10, 3), status=VisitStatus.SCHEDULED, price=3000)
+    run_and_issue(manager, *OCTOBER)
+    monthly.tax_rate_bp = 0
+    _cancel_ahead(visit, manager)
+    done_visit(nia, walk, date(2026, 11, 3), status=VisitStatus.SCHEDULED, price=3000)
+    [plan] = billing.plan_run(*NOVEMBER)
+    assert plan.credits == [] and plan.total_cents == 3000
+    [november] = run_and_issue(manager, *NOVEMBER)
+    assert [line.kind for line in november.lines] == ["visit"]
+    books_agree(nia)
