@@ -8,8 +8,7 @@ with its kind), not by a check here, so two runs at once cannot both bill it.
 
 Rounding: each line's tax is its amount times the rate, rounded to the nearest cent with halves away
 from zero (a credit for a cancelled visit gives back the tax charged with it); the invoice's tax is the sum of
-its lines' tax. A percent discount is the percent of the
-invoice's visit lines, rounded the same way.
+its lines' tax. A percent discount is the percent of the invoice's visit lines, rounded the same way.
 """
 from __future__ import annotations
 
