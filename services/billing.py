@@ -417,6 +417,8 @@ def issue_invoice(invoice: Invoice, staff: StaffUser | None, today: date | None 
         .values(status=InvoiceStatus.SENT).execution_options(synchronize_session=False)).rowcount
     if won != 1:
         db.session.refresh(invoice)
+        if invoice.status == InvoiceStatus.VOID:
+            raise BillingError(_("%(number)s is void; it cannot be sent.", number=invoice.title))
         raise BillingError(_("%(number)s was sent already.", number=invoice.title))
     db.session.refresh(invoice)
     if not invoice.lines:

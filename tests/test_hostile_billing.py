@@ -296,3 +296,14 @@ def test_a_credit_with_more_tax_than_the_next_invoice_s_waits(app, manager, walk
     [november] = run_and_issue(manager, *NOVEMBER)
     assert [line.kind for line in november.lines] == ["visit"]
     books_agree(nia)
+
+
+def test_a_voided_draft_is_not_said_to_be_sent(app, as_manager, manager, walk, nia, monthly):
+    # A draft voided by one manager and then ticked for sending by another was refused as "sent already".
+    done_visit(nia, walk, date(2026, 10, 3))
+    [draft] = billing.create_drafts(*OCTOBER, manager)
+    billing.void_invoice(draft, manager, "Duplicate")
+    db.session.commit()
+    answer = as_manager.post("/billing/send", data={"invoice": [str(draft.id)]}, follow_redirects=True)
+    assert b"is void" in answer.data and b"sent already" not in answer.data
+    assert db.session.scalar(select(func.count(LedgerEntry.id))) == 0
