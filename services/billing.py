@@ -936,13 +936,13 @@ def _ledger_is_append_only(session, _context, _instances) -> None:
 
 def load_invoice(invoice_id: int, viewer) -> Invoice | None:
     """An invoice for `viewer`: owners and managers see every one; a client login only its own issued ones
-    (not drafts); sitters none."""
+    (not drafts, nor a draft voided before it was sent: it has no number); sitters none."""
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         return None
     if getattr(viewer, "is_staff", False):
         return invoice if viewer.can_manage else None
-    if invoice.client_id != viewer.client_id or invoice.status == InvoiceStatus.DRAFT:
+    if invoice.client_id != viewer.client_id or invoice.status == InvoiceStatus.DRAFT or invoice.number is None:
         return None
     return invoice
 
@@ -968,8 +968,10 @@ def has_invoices_before(client_id: int, day: date) -> bool:
 
 
 def client_invoices(client_id: int, since: date | None) -> list[Invoice]:
-    """A client's issued and voided invoices (not drafts), newest first; from `since` on when given."""
-    query = (select(Invoice).where(Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT)
+    """A client's issued and voided invoices (not drafts, nor drafts voided unsent), newest first; from `since` on
+    when given."""
+    query = (select(Invoice).where(Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT,
+                                   Invoice.number.is_not(None))
              .order_by(Invoice.issued_on.desc(), Invoice.id.desc()))
     if since is not None:
         query = query.where(Invoice.issued_on >= since)

@@ -307,3 +307,22 @@ def test_a_voided_draft_is_not_said_to_be_sent(app, as_manager, manager, walk, n
     answer = as_manager.post("/billing/send", data={"invoice": [str(draft.id)]}, follow_redirects=True)
     assert b"is void" in answer.data and b"sent already" not in answer.data
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == 0
+
+
+@pytest.fixture
+def mine(me):
+    return me.client
+
+
+def test_a_draft_voided_before_it_was_sent_stays_out_of_the_portal(app, portal, manager, walk, mine, monthly):
+    # A draft the office voided was never sent, yet as "void" it was no longer a draft: the client found it in
+    # the account's list and could open it and its PDF (with whatever note the office had been writing).
+    done_visit(mine, walk, date(2026, 10, 3))
+    [draft] = billing.create_drafts(*OCTOBER, manager)
+    billing.set_notes(draft, "Office only: check the dog's name")
+    billing.void_invoice(draft, manager, "Wrong client")
+    db.session.commit()
+    assert portal.get(f"/portal/invoices/{draft.id}").status_code == 404
+    assert portal.get(f"/portal/invoices/{draft.id}.pdf").status_code == 404
+    assert draft.title.encode() not in portal.get("/portal/account?all=1").data
+    assert billing.client_invoices(mine.id, None) == []
