@@ -7,8 +7,8 @@ their sum. A visit is billed at most once by a unique key in the database (`Invo
 with its kind), not by a check here, so two runs at once cannot both bill it.
 
 Rounding: each line's tax is its amount times the rate, rounded to the nearest cent with halves away
-from zero; the invoice's tax is the sum of its lines' tax. A percent discount is the percent of the
-invoice's visit lines, rounded the same way.
+from zero (a credit for a cancelled visit gives back the tax charged with it); the invoice's tax is the sum of
+its lines' tax. A percent discount is the percent of the invoice's visit lines, rounded the same way.
 """
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ DONE = (VisitStatus.COMPLETED, VisitStatus.UNRECORDED)
 AHEAD = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.UNRECORDED)
 # Visits that may carry a fee instead of their price: cancelled late, or missed because of the client (no-show).
 FEE_STATES = (VisitStatus.CANCELLED, VisitStatus.MISSED)
+# Visits that did not happen: one already invoiced (billed in advance) is credited on the next invoice.
+NOT_HAPPENED = (VisitStatus.CANCELLED, VisitStatus.MISSED)
 # The most a single amount may be: $10,000,000.00 keeps sums far inside a 32-bit column.
 MAX_CENTS = 1_000_000_000
 REASON_MAX = 500
@@ -120,6 +122,7 @@ class PlannedInvoice:
     visits: list[Visit] = field(default_factory=list)
     fees: list[Visit] = field(default_factory=list)
     credits: list[tuple[Visit, int]] = field(default_factory=list)  # (cancelled visit, its billed amount)
+    credit_tax: dict[int, int] = field(default_factory=dict)  # visit id -> the tax charged with it, given back
 
     @property
     def lines_cents(self) -> int:
@@ -130,9 +133,9 @@ class PlannedInvoice:
     def total_cents(self) -> int:
         """The total with tax, as the draft will have it."""
         rate = get_settings().tax_rate_bp
-        amounts = ([v.price_cents for v in self.visits] + [v.late_fee_cents for v in self.fees]
-                   + [-amount for _visit, amount in self.credits])
-        return sum(amounts) + sum(percent_of(a, rate) for a in amounts)
+        amounts = [v.price_cents for v in self.visits] + [v.late_fee_cents for v in self.fees]
+        return (sum(amounts) + sum(percent_of(a, rate) for a in amounts)
+                - sum(amount + self.credit_tax.get(visit.id, 0) for visit, amount in self.credits))
 
     @property
     def count(self) -> int:
@@ -144,7 +147,7 @@ def plan_run(start: date | None, end: date) -> list[PlannedInvoice]:
 
     Visits not yet billed: done in the period (a cycle, or per visit), or booked in it (in advance).
     With them go the client's unbilled late cancellation fees and credits for invoiced visits that were
-    cancelled since; credits only as far as they leave the invoice above zero (the rest waits)."""
+    cancelled or missed since; credits only as far as they leave the invoice above zero (the rest waits)."""
     settings = get_settings()
     statuses = AHEAD if settings.billing_mode == "advance" else DONE
     query = (select(Visit).where(Visit.status.in_(statuses), Visit.day <= end, _not_billed("visit"))
@@ -158,12 +161,12 @@ def plan_run(start: date | None, end: date) -> list[PlannedInvoice]:
                             Visit.day <= end, _not_billed("fee"))
         .options(selectinload(Visit.service), selectinload(Visit.client)).order_by(Visit.client_id, Visit.starts_at)
     ).all()
-    billed = (select(InvoiceLine.billed_visit_id, InvoiceLine.amount_cents)
+    billed = (select(InvoiceLine.billed_visit_id, InvoiceLine.amount_cents, InvoiceLine.tax_cents)
               .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
               .where(InvoiceLine.kind == "visit", Invoice.status.in_(ISSUED_INVOICE)).subquery())
     credits = db.session.execute(
-        select(Visit, billed.c.amount_cents).join(billed, billed.c.billed_visit_id == Visit.id)
-        .where(Visit.status == VisitStatus.CANCELLED, _not_billed("credit"))
+        select(Visit, billed.c.amount_cents, billed.c.tax_cents).join(billed, billed.c.billed_visit_id == Visit.id)
+        .where(Visit.status.in_(NOT_HAPPENED), _not_billed("credit"))
         .options(selectinload(Visit.service), selectinload(Visit.client)).order_by(Visit.client_id, Visit.starts_at)
     ).all()
 
@@ -187,10 +190,11 @@ def plan_run(start: date | None, end: date) -> list[PlannedInvoice]:
             plan_for(visit.client).visits.append(visit)
     for visit in fees:
         plan_for(visit.client).fees.append(visit)
-    for visit, amount in credits:
+    for visit, amount, tax in credits:
         plan = by_client.get(visit.client_id)
-        if plan is not None and plan.lines_cents - amount >= 0:
+        if plan is not None and plan.total_cents - amount - tax >= 0:
             plan.credits.append((visit, amount))
+            plan.credit_tax[visit.id] = tax
     plans = [p for p in plans if p.count]
     plans.sort(key=lambda p: (p.client.last_name.lower(), p.client.first_name.lower(), p.client.id))
     return plans
@@ -224,8 +228,10 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
             position += 1
             invoice.lines.append(InvoiceLine(
                 kind="credit", position=position, visit_id=visit.id, billed_visit_id=visit.id, day=visit.day,
-                description=_("Credit: %(service)s, %(when)s, cancelled", service=visit.service.name, when=visit.when),
-                pets="", amount_cents=-amount))
+                description=(_("Credit: %(service)s, %(when)s, missed", service=visit.service.name, when=visit.when)
+                             if visit.status == VisitStatus.MISSED else
+                             _("Credit: %(service)s, %(when)s, cancelled", service=visit.service.name, when=visit.when)),
+                pets="", amount_cents=-amount, tax_cents=-plan.credit_tax.get(visit.id, 0)))
         recompute(invoice)
         db.session.add(invoice)
         invoices.append(invoice)
@@ -240,9 +246,9 @@ def create_drafts(start: date | None, end: date, staff: StaffUser) -> list[Invoi
 
 def _still_billable(plans: list[PlannedInvoice], mode: str) -> list[PlannedInvoice]:
     """Lock the clients of the run (in id order, one statement), then read again what may have changed
-    between planning and now: a visit cancelled or a fee waived meanwhile leaves its plan. A waiver or a
-    cancellation that comes later waits for the run's commit (both lock the client) and then finds the
-    line on a draft, which it takes off. (On SQLite writes take turns anyway; the window left there is
+    between planning and now: a visit cancelled, a fee waived or an invoice voided (the credits for its visits)
+    meanwhile leaves its plan. A waiver, a cancellation or a void that comes later waits for the run's commit
+    (all lock the client) and then finds the line on a draft, which it takes off. (On SQLite writes take turns anyway; the window left there is
     between this read and the run's first write.)"""
     client_ids = sorted({plan.client.id for plan in plans})
     if not client_ids:
@@ -253,13 +259,19 @@ def _still_billable(plans: list[PlannedInvoice], mode: str) -> list[PlannedInvoi
                                                                              for v, _amount in plan.credits]
     now = {row.id: row for row in db.session.execute(
         select(Visit.id, Visit.status, Visit.late_fee_cents, Visit.fee_waived_at).where(Visit.id.in_(visit_ids)))}
+    credited = {v.id for plan in plans for v, _amount in plan.credits}
+    still_charged = set(db.session.scalars(
+        select(InvoiceLine.billed_visit_id).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.kind == "visit", InvoiceLine.billed_visit_id.in_(credited),
+               Invoice.status.in_(ISSUED_INVOICE)))) if credited else set()
     billable = AHEAD if mode == "advance" else DONE
     for plan in plans:
         plan.visits = [v for v in plan.visits if now[v.id].status in billable]
         plan.fees = [v for v in plan.fees if now[v.id].fee_waived_at is None and now[v.id].late_fee_cents > 0
                      and now[v.id].status in FEE_STATES]
-        plan.credits = [(v, amount) for v, amount in plan.credits if now[v.id].status == VisitStatus.CANCELLED]
-    return [plan for plan in plans if plan.count and plan.lines_cents >= 0]
+        plan.credits = [(v, amount) for v, amount in plan.credits
+                        if now[v.id].status in NOT_HAPPENED and v.id in still_charged]
+    return [plan for plan in plans if plan.count and plan.total_cents >= 0]
 
 
 def _visit_line(visit: Visit, position: int) -> InvoiceLine:
@@ -276,13 +288,18 @@ def recompute(invoice: Invoice) -> None:
     for line in invoice.lines:
         if line.kind == "discount" and line.percent_bp:
             line.amount_cents = -percent_of(visits, line.percent_bp)
-        line.tax_cents = percent_of(line.amount_cents, invoice.tax_rate_bp or 0)
+        if line.kind != "credit":  # a credit gives back the tax charged with the visit, at the rate of then
+            line.tax_cents = percent_of(line.amount_cents, invoice.tax_rate_bp or 0)
     invoice.subtotal_cents = sum(line.amount_cents for line in invoice.lines)
     invoice.tax_cents = sum(line.tax_cents for line in invoice.lines)
     invoice.total_cents = invoice.subtotal_cents + invoice.tax_cents
 
 
 def _editable(invoice: Invoice) -> None:
+    """Refuse a change unless the invoice is a draft now: read again under the client's lock, so a draft sent by
+    another request since this one loaded it is not changed after its total went to the ledger."""
+    lock_client(invoice.client_id)
+    db.session.refresh(invoice)
     if invoice.status != InvoiceStatus.DRAFT:
         raise BillingError(_("Only a draft can be changed; %(number)s is %(state)s.", number=invoice.title,
                              state=str(invoice.status.label).lower()))
@@ -320,6 +337,8 @@ def add_line(invoice: Invoice, kind: str, description: str, amount_cents: int | 
     if invoice.total_cents < 0:
         raise FieldErrors({"amount": _("The discount would take the invoice below zero (%(total)s).",
                                        total=money(invoice.total_cents - line.amount_cents - line.tax_cents))})
+    if invoice.total_cents > MAX_CENTS:  # each line is capped; their sum must fit the books' columns too
+        raise FieldErrors({"amount": _("An invoice comes to at most %(most)s.", most=money(MAX_CENTS))})
     return line
 
 
@@ -344,7 +363,8 @@ def set_notes(invoice: Invoice, notes: str) -> None:
 @signals.visit_cancelled.connect
 def _take_off_drafts(visit: Visit, **_extra) -> None:
     """A visit cancelled while it sits on a draft leaves the draft; on an issued invoice it is credited on
-    the client's next one (plan_run)."""
+    the client's next one (plan_run). The client's lock first: a draft being sent meanwhile is read as sent."""
+    lock_client(visit.client_id)
     lines = db.session.scalars(
         select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(InvoiceLine.billed_visit_id == visit.id, InvoiceLine.kind == "visit",
@@ -397,11 +417,16 @@ def issue_invoice(invoice: Invoice, staff: StaffUser | None, today: date | None 
         .values(status=InvoiceStatus.SENT).execution_options(synchronize_session=False)).rowcount
     if won != 1:
         db.session.refresh(invoice)
+        if invoice.status == InvoiceStatus.VOID:
+            raise BillingError(_("%(number)s is void; it cannot be sent.", number=invoice.title))
         raise BillingError(_("%(number)s was sent already.", number=invoice.title))
     db.session.refresh(invoice)
     if not invoice.lines:
         raise BillingError(_("This draft has no lines; void it instead."))
     recompute(invoice)
+    if invoice.total_cents < 0:  # a visit cancelled off the draft can leave its discounts or credits alone
+        raise BillingError(_("This draft comes to %(total)s, below zero; remove discounts or credits first.",
+                             total=money(invoice.total_cents)))
     invoice.number = next_number(today.year)
     invoice.issued_on = today
     invoice.due_on = today + timedelta(days=invoice.terms_days)
@@ -425,6 +450,7 @@ def void_invoice(invoice: Invoice, staff: StaffUser, reason: str) -> Invoice:
         raise FieldErrors({"reason": _("Keep the reason under %(n)s characters.", n=REASON_MAX)})
     lock_client(invoice.client_id)
     was = db.session.execute(select(Invoice.status).where(Invoice.id == invoice.id)).scalar_one()
+    _take_back_credits_for(invoice)
     won = db.session.execute(
         update(Invoice).where(Invoice.id == invoice.id, Invoice.status != InvoiceStatus.VOID)
         .values(status=InvoiceStatus.VOID, voided_at=utcnow(), voided_by_id=staff.id, void_reason=reason)
@@ -448,6 +474,25 @@ def void_invoice(invoice: Invoice, staff: StaffUser, reason: str) -> Invoice:
     db.session.expire(invoice, ["lines"])
     apply_credit(invoice.client_id)
     return invoice
+
+
+def _take_back_credits_for(invoice: Invoice) -> None:
+    """A visit of `invoice` cancelled and credited on a later invoice: with `invoice` void the client was never
+    charged for it, so the credit goes too. Off a draft it is taken; a sent invoice's is refused (void that first)."""
+    visit_ids = select(InvoiceLine.billed_visit_id).where(InvoiceLine.invoice_id == invoice.id,
+                                                          InvoiceLine.kind == "visit")
+    credits = db.session.scalars(
+        select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.kind == "credit", InvoiceLine.billed_visit_id.in_(visit_ids), Invoice.id != invoice.id,
+               Invoice.status != InvoiceStatus.VOID)).all()
+    sent = sorted({line.invoice.title for line in credits if line.invoice.status != InvoiceStatus.DRAFT})
+    if sent:
+        raise BillingError(_("A visit on this invoice was cancelled and credited on %(numbers)s; void that first.",
+                             numbers=", ".join(sent)))
+    for line in credits:
+        draft = line.invoice
+        draft.lines.remove(line)
+        recompute(draft)
 
 
 # ---- Payments, credits, allocation ---------------------------------------------------------------------------
@@ -891,13 +936,13 @@ def _ledger_is_append_only(session, _context, _instances) -> None:
 
 def load_invoice(invoice_id: int, viewer) -> Invoice | None:
     """An invoice for `viewer`: owners and managers see every one; a client login only its own issued ones
-    (not drafts); sitters none."""
+    (not drafts, nor a draft voided before it was sent: it has no number); sitters none."""
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         return None
     if getattr(viewer, "is_staff", False):
         return invoice if viewer.can_manage else None
-    if invoice.client_id != viewer.client_id or invoice.status == InvoiceStatus.DRAFT:
+    if invoice.client_id != viewer.client_id or invoice.status == InvoiceStatus.DRAFT or invoice.number is None:
         return None
     return invoice
 
@@ -923,8 +968,10 @@ def has_invoices_before(client_id: int, day: date) -> bool:
 
 
 def client_invoices(client_id: int, since: date | None) -> list[Invoice]:
-    """A client's issued and voided invoices (not drafts), newest first; from `since` on when given."""
-    query = (select(Invoice).where(Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT)
+    """A client's issued and voided invoices (not drafts, nor drafts voided unsent), newest first; from `since` on
+    when given."""
+    query = (select(Invoice).where(Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT,
+                                   Invoice.number.is_not(None))
              .order_by(Invoice.issued_on.desc(), Invoice.id.desc()))
     if since is not None:
         query = query.where(Invoice.issued_on >= since)

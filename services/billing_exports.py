@@ -81,9 +81,12 @@ def export_csv(kind: str, start: date, end: date) -> str:
         received = (select(LedgerEntry).join(Payment, Payment.id == LedgerEntry.payment_id)
                     .where(LedgerEntry.kind.in_(("payment", "credit")), Payment.received_on >= start,
                            Payment.received_on <= end))
-        refunded = select(LedgerEntry).where(
-            LedgerEntry.kind == "refund", LedgerEntry.at >= datetime.combine(start, time(), zone),
-            LedgerEntry.at < datetime.combine(end + timedelta(days=1), time(), zone))
+        refunded = select(LedgerEntry).where(LedgerEntry.kind == "refund")
+        since, until = _midnight(start, zone), _midnight(end, zone, days_after=1)
+        if since is not None:
+            refunded = refunded.where(LedgerEntry.at >= since)
+        if until is not None:
+            refunded = refunded.where(LedgerEntry.at < until)
         rows = []
         for query in (received, refunded):
             for entry in db.session.scalars(query.options(selectinload(LedgerEntry.payment)
@@ -96,6 +99,15 @@ def export_csv(kind: str, start: date, end: date) -> str:
                              safe(payment.reference), amount(-entry.amount_cents), f"R-{entry.id}", currency,
                              safe(entry.memo)])
     return out.getvalue()
+
+
+def _midnight(day: date, zone, days_after: int = 0) -> datetime | None:
+    """The moment `day` (plus `days_after`) begins where the business is; None past the calendar's first or last
+    day (9999-12-31 has no next day), where the range has no bound on that side."""
+    try:
+        return datetime.combine(day + timedelta(days=days_after), time(), zone)
+    except OverflowError:
+        return None
 
 
 def _invoices(start: date, end: date, lines: bool = False):

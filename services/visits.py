@@ -652,6 +652,8 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "", no
         raise DomainError(_("This visit has already started; call us to change it."))
     fee = fees.FREE if by_staff else fees.quote(visit, now)
     late = not by_staff and (is_late_cancellation(visit, now) or not fee.free)
+    # The client's lock before the visit's row, in the order moving a visit or sending its invoice takes them.
+    _lock_client(visit.client)
     # Still as the fee was worked out for it: one approved or moved meanwhile would be cancelled at the wrong fee.
     won = db.session.execute(
         update(Visit)
