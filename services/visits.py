@@ -18,7 +18,7 @@ from sqlalchemy import select, true, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
-from filters import formatted, local_zone, ngettext
+from filters import formatted, local_zone, money, ngettext
 from filters import gettext as _
 from models import (
     BOOKED,
@@ -639,10 +639,19 @@ def decision_clashes(visit_request: VisitRequest, approvals: list[Approval], sit
     return sitter_clashes(sitter, visit_request.client_id, times, tuple(waiting))
 
 
-def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "", now: datetime | None = None) -> Visit:
+class FeeRose(DomainError):
+    """The late cancellation fee is higher now than the one the client agreed to: nothing was cancelled."""
+
+
+def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "", now: datetime | None = None,
+                 agreed_fee_cents: int | None = None) -> Visit:
     """Cancel a requested or scheduled visit. A client cancelling inside the cancellation window, or inside
     a fee tier, makes a late cancellation: the fee at this moment is kept on the visit for the next invoice,
-    and staff are told. Staff give a reason, the client is told, and never pays a fee for it."""
+    and staff are told. Staff give a reason, the client is told, and never pays a fee for it.
+
+    A client is never charged more than the fee they were shown (`agreed_fee_cents`): a higher one (a tier
+    began while they decided) refuses the cancellation (FeeRose) so they can decide again; a lower one is
+    charged as it is."""
     reason = reason.strip()
     now = now or utcnow()
     by_staff = getattr(by, "is_staff", False)
@@ -651,6 +660,10 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "", no
     if not by_staff and as_utc(visit.starts_at) <= now:
         raise DomainError(_("This visit has already started; call us to change it."))
     fee = fees.FREE if by_staff else fees.quote(visit, now)
+    if not by_staff and agreed_fee_cents is not None and fee.cents > agreed_fee_cents:
+        raise FeeRose(_("The fee went up while you were deciding: cancelling now costs %(fee)s (%(when)s). Nothing "
+                        "was cancelled; confirm again if you still want to cancel.", fee=money(fee.cents),
+                        when=fee.when_words))
     late = not by_staff and (is_late_cancellation(visit, now) or not fee.free)
     # The client's lock before the visit's row, in the order moving a visit or sending its invoice takes them.
     _lock_client(visit.client)

@@ -175,17 +175,35 @@ def test_a_free_cancellation_says_so(app, portal, me, rex, walk, tiers):
     assert fresh(visit).late_fee_cents == 0
 
 
-def test_the_fee_charged_is_the_one_at_confirm_time_and_the_message_says_it_changed(app, portal, me, rex, walk,
+def test_a_fee_that_rose_after_it_was_shown_asks_again_and_charges_nothing_meanwhile(app, portal, me, rex, walk,
                                                                                      tiers):
     visit = book(me.client, walk, in_(timedelta(hours=3)), pets=[rex])
     assert "costs $12.50" in words(portal.get(f"/portal/visits/{visit.id}").get_data(as_text=True))
     get_settings().late_fee_tiers = [{"hours": 4, "percent": 100}]  # the tiers change before the client confirms
     db.session.commit()
+    refused = portal.post(f"/portal/visits/{visit.id}/cancel", data={"shown_fee": "1250"}, headers=HX)
+    assert refused.status_code == 409
+    page = words(refused.get_data(as_text=True))
+    assert "The fee went up while you were deciding: cancelling now costs $25.00" in page
+    assert "Cancelling now costs $25.00 (100% of $25.00)" in page  # the panel again, with the fee it would cost
+    assert fresh(visit).status == VisitStatus.SCHEDULED and fresh(visit).late_fee_cents == 0
+    # Without JavaScript, and without the shown fee (agreed to none): back to the visit, which shows the new fee.
+    plain = portal.post(f"/portal/visits/{visit.id}/cancel", data={})
+    assert plain.status_code == 303 and plain.location.endswith(f"/portal/visits/{visit.id}")
+    assert "The fee went up while you were deciding" in words(portal.get(plain.location).get_data(as_text=True))
+    assert fresh(visit).status == VisitStatus.SCHEDULED
+    assert portal.post(f"/portal/visits/{visit.id}/cancel", data={"shown_fee": "2500"}).status_code == 303
+    assert fresh(visit).late_fee_cents == 2500
+
+
+def test_a_fee_that_fell_after_it_was_shown_is_charged_as_it_is_now(app, portal, me, rex, walk, tiers):
+    visit = book(me.client, walk, in_(timedelta(hours=3)), pets=[rex])
+    get_settings().late_fee_tiers = [{"hours": 24, "percent": 20}]
+    db.session.commit()
     response = portal.post(f"/portal/visits/{visit.id}/cancel", data={"shown_fee": "1250"})
     message = words(portal.get(response.location).get_data(as_text=True))
-    assert ("The fee changed while you were deciding: when you confirmed it was less than 4 hours before the visit, "
-            "so it costs $25.00 (100% of $25.00) instead of the $12.50 shown.") in message
-    assert fresh(visit).late_fee_cents == 2500
+    assert "instead of the $12.50 shown" in message
+    assert fresh(visit).late_fee_cents == 500
 
 
 def test_the_business_email_states_the_fee_and_the_sitters_does_not(app, portal, me, rex, walk, sitter, tiers,

@@ -150,15 +150,27 @@ def cancel_visit(visit_id: int):
         abort(400)
     month = visit.day.replace(day=1)
     location = url_for("portal.calendar", month=month_param(month))
-    shown = request.form.get("shown_fee", type=int)  # what the panel showed: only for the words, never charged
+    # The fee the panel showed: the most the client agreed to pay (none sent: they agreed to no fee). The server
+    # charges its own figure, never more than this; a higher one asks them again (409, the panel with the new fee).
+    shown = request.form.get("shown_fee", type=int)
 
     def cancelled(visit):
         return done(_cancelled_message(visit, shown), location, "portal/_calendar_view.html",
                     **calendar_context(my_client(), month))
 
-    return perform(lambda: visits.cancel_visit(visit, current_user), cancelled,
-                   lambda error: done(error.message, location, "portal/_calendar_view.html", category="error",
-                                      **calendar_context(my_client(), month)))
+    def refused(error):
+        if isinstance(error, visits.FeeRose):
+            again = visit_or_404(visit_id)
+            # htmx: the panel again with the new fee (409); a plain form: back to the visit's page, which shows it.
+            return done(error.message, url_for("portal.show_visit", visit_id=again.id), "portal/_calendar_view.html",
+                        category="error", status=409,
+                        **calendar_context(my_client(), again.day.replace(day=1), panel="visit", visit=again,
+                                           late=visits.is_late_cancellation(again), fee=fees.quote(again),
+                                           fee_tiers=bool(fees.tiers())))
+        return done(error.message, location, "portal/_calendar_view.html", category="error",
+                    **calendar_context(my_client(), month))
+
+    return perform(lambda: visits.cancel_visit(visit, current_user, agreed_fee_cents=shown or 0), cancelled, refused)
 
 
 def _cancelled_message(visit, shown: int | None) -> str:
