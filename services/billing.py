@@ -360,32 +360,33 @@ def set_notes(invoice: Invoice, notes: str) -> None:
     invoice.notes = (notes or "").strip()[:2000]
 
 
+def _drafts_drop(visit: Visit, kind: str) -> list[Invoice]:
+    """Take the visit's line of `kind` off any draft that carries it; the drafts changed, totals recomputed."""
+    lines = db.session.scalars(
+        select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.billed_visit_id == visit.id, InvoiceLine.kind == kind,
+               Invoice.status == InvoiceStatus.DRAFT)).all()
+    changed = []
+    for line in lines:
+        invoice = line.invoice
+        invoice.lines.remove(line)
+        recompute(invoice)
+        changed.append(invoice)
+    return changed
+
+
 @signals.visit_cancelled.connect
 def _take_off_drafts(visit: Visit, **_extra) -> None:
     """A visit cancelled while it sits on a draft leaves the draft; on an issued invoice it is credited on
     the client's next one (plan_run). The client's lock first: a draft being sent meanwhile is read as sent."""
     lock_client(visit.client_id)
-    lines = db.session.scalars(
-        select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(InvoiceLine.billed_visit_id == visit.id, InvoiceLine.kind == "visit",
-               Invoice.status == InvoiceStatus.DRAFT)).all()
-    for line in lines:
-        invoice = line.invoice
-        invoice.lines.remove(line)
-        recompute(invoice)
+    _drafts_drop(visit, "visit")
 
 
 @signals.fee_waived.connect
 def _drop_fee_from_drafts(visit: Visit, **_extra) -> None:
     """A fee waived while it sits on a draft leaves the draft (one on an issued invoice is never waived)."""
-    lines = db.session.scalars(
-        select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(InvoiceLine.billed_visit_id == visit.id, InvoiceLine.kind == "fee",
-               Invoice.status == InvoiceStatus.DRAFT)).all()
-    for line in lines:
-        invoice = line.invoice
-        invoice.lines.remove(line)
-        recompute(invoice)
+    for invoice in _drafts_drop(visit, "fee"):
         if invoice.total_cents < 0:
             raise BillingError(_("Without the fee %(number)s would be below zero; take its credits off first.",
                                  number=invoice.title))
