@@ -548,8 +548,11 @@ def test_request_and_calendar_switches(app, portal, rex, switch, urls):
 
 def test_schedule_views_and_sitter_filter(app, client, me, rex, walk, sitter, make, manager):
     other_sitter = make.staff(Role.SITTER, first_name="Otto")
-    mine = _scheduled_visit(me, rex, walk, sitter, timedelta(days=2))
-    theirs = _scheduled_visit(me, rex, walk, other_sitter, timedelta(days=2, hours=3))
+    # 10:00 and 13:00 in New York two days from now: the same day whatever the hour the test runs.
+    ten = datetime.combine(datetime.now(NY).date() + timedelta(days=2), time(10), NY)
+    mine = _scheduled_visit(me, rex, walk, sitter, ten - datetime.now(timezone.utc))
+    theirs = _scheduled_visit(me, rex, walk, other_sitter, ten + timedelta(hours=3) - datetime.now(timezone.utc))
+    assert mine.day == theirs.day
     login_as(client, manager)
     for view in ("month", "week", "day"):
         page = client.get(f"/schedule/?view={view}&date={mine.day.isoformat()}")
