@@ -6,7 +6,7 @@ from flask import Flask
 
 from extensions import db
 from models import Role
-from services import accounts, billing, demo, outbox, staff
+from services import accounts, billing, demo, outbox, payments, staff
 from services.outbox import external_url
 from services.errors import DomainError
 
@@ -94,6 +94,16 @@ def billing_remind() -> None:
     db.session.commit()
     click.echo(f"Queued {queued} overdue reminder{'' if queued == 1 else 's'}; the outbox delivers them "
                "(the running app's sender, or `flask outbox run`).")
+
+
+@billing_cli.command("autopay")
+def billing_autopay() -> None:
+    """Charge each sent invoice due today to the card on file of clients with autopay (and retry failed ones on
+    their days). Safe to run twice, or on two hosts at once: each try is claimed before the card is charged."""
+    counts = payments.run_autopay()
+    db.session.commit()
+    click.echo(f"Autopay: {counts['paid']} paid, {counts['pending']} pending (bank), {counts['failed']} failed "
+               f"(clients emailed), {counts['skipped']} skipped.")
 
 
 def init_app(app: Flask) -> None:

@@ -461,6 +461,13 @@ class SiteSettings(db.Model):
     # Late cancellation fees: [{"hours": 24, "percent": 50}, {"hours": 2, "percent": 100}]; a client who
     # cancels less than `hours` before the visit starts pays `percent` of its price (the tightest tier wins).
     late_fee_tiers: Mapped[list] = mapped_column(JSON, default=list)
+    # Online payments through Stripe: clients pay from the portal; optional tips (percentages offered);
+    # autopay offered or required, and the days after a failed charge on which it is tried again.
+    online_payments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    tips_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    tip_percents: Mapped[list] = mapped_column(JSON, default=lambda: [10, 15, 20])
+    autopay_mode: Mapped[str] = mapped_column(String(10), default="offered", server_default="offered")
+    autopay_retry_days: Mapped[list] = mapped_column(JSON, default=lambda: [1, 3, 7])
 
     @property
     def location(self) -> str:
@@ -521,6 +528,11 @@ class ClientProfile(TimestampMixin, db.Model):
     )
     staff_notes: Mapped[str] = mapped_column(Text, default="")
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Autopay: the client's consent to have each invoice charged to the card on file on its due date, when
+    # they gave it and the words they agreed to (kept as shown, so a later change of wording is not theirs).
+    autopay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    autopay_consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    autopay_consent_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Kept up to date by services.onboarding, so staff can filter on it; the portal recomputes it live.
     onboarding_complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     # When and why a Prospect became Active on its own (its first priced visit).
@@ -1263,7 +1275,13 @@ class InvoiceLine(db.Model):
 
 
 PAYMENT_METHODS = {"cash": _l("Cash"), "check": _l("Check"), "bank_transfer": _l("Bank transfer"),
-                   "other": _l("Other"), "credit": _l("Account credit")}
+                   "other": _l("Other"), "credit": _l("Account credit"), "card": _l("Card"),
+                   "bank_debit": _l("Bank account (ACH)")}
+# Autopay: clients may turn it on (offered), must have it with a card on file (required), or it is not offered.
+AUTOPAY_MODES = {"off": _l("Not offered"), "offered": _l("Clients may turn it on"),
+                 "required": _l("Required for clients with a card on file")}
+# Methods staff record by hand; card and bank debits are recorded only when Stripe says they succeeded.
+MANUAL_METHODS = ("cash", "check", "bank_transfer", "other")
 # Why staff add credit.
 CREDIT_REASONS = {"goodwill": _l("Goodwill"), "prepaid": _l("Prepaid")}
 
@@ -1292,10 +1310,17 @@ class Payment(db.Model):
     client: Mapped[ClientProfile] = relationship()
     created_by: Mapped[StaffUser | None] = relationship()
     allocations: Mapped[list[Allocation]] = relationship(back_populates="payment", order_by="Allocation.id")
+    online: Mapped[OnlinePayment | None] = relationship(back_populates="payment", uselist=False)
+    tips: Mapped[list[Tip]] = relationship(back_populates="payment", order_by="Tip.id")
 
     @property
     def is_credit(self) -> bool:
         return self.method == "credit"
+
+    @property
+    def tip_cents(self) -> int:
+        """The tip paid on top (online payments only); it is the sitters', not on the account."""
+        return sum(tip.amount_cents for tip in self.tips)
 
     @property
     def method_label(self) -> str:
@@ -1307,7 +1332,11 @@ class Payment(db.Model):
 
     @property
     def refundable_cents(self) -> int:
-        return 0 if self.is_credit else self.amount_cents - self.refunded_cents
+        """What is left to pay back: of the amount, and of a tip paid on top online (refunded last)."""
+        if self.is_credit:
+            return 0
+        tip_left = self.online.tip_cents - self.online.tip_refunded_cents if self.online is not None else 0
+        return self.amount_cents - self.refunded_cents + tip_left
 
 
 class Allocation(db.Model):
@@ -1368,6 +1397,137 @@ class LedgerEntry(db.Model):
         return as_utc(self.at).astimezone(local_zone()).date()
 
 
+# The states of a payment started through Stripe (one PaymentIntent). "processing" is a bank debit (ACH)
+# on its way: shown as pending, in the ledger only once Stripe says it succeeded.
+ONLINE_STATES = {"creating": _l("Starting"), "requires_action": _l("Waiting for your bank's check"),
+                 "processing": _l("Pending"), "succeeded": _l("Paid"), "failed": _l("Failed"),
+                 "canceled": _l("Cancelled")}
+ONLINE_SOURCES = {"portal": _l("Paid online"), "staff": _l("Charged by staff"), "autopay": _l("Autopay")}
+
+
+class OnlinePayment(db.Model):
+    """A payment started through Stripe: one PaymentIntent, by the client in the portal, by staff with the card
+    on file, or by autopay. It becomes a `Payment` (and a ledger entry) only when Stripe says it succeeded, once:
+    `payment_id` is set by a conditional UPDATE, whichever of the page's check and the webhook comes first.
+
+    `idempotency_key` is derived from what is being paid (the client, the invoices and amounts, the tip, the
+    card) and unique here, so a double click or ten posts at once create one PaymentIntent; it is also sent to
+    Stripe. `content_key` is the same without the attempt number: a new attempt after a failure gets a new key.
+    """
+
+    __tablename__ = "online_payment"
+    __table_args__ = (Index("ix_online_payment_client_created", "client_id", "created_at"),
+                      Index("ix_online_payment_status", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"))
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    content_key: Mapped[str] = mapped_column(String(80), index=True)
+    stripe_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    source: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="creating")
+    # What goes to the account (invoices, then credit) and the tip on top: the charge is their sum.
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    tip_cents: Mapped[int] = mapped_column(Integer, default=0)
+    tip_refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # [[invoice id, cents], ...]: where the amount goes, each capped at what is still due when it succeeds.
+    plan: Mapped[list] = mapped_column(JSON, default=list)
+    method_kind: Mapped[str] = mapped_column(String(20), default="")
+    method_label: Mapped[str] = mapped_column(String(80), default="")
+    # A card entered for this payment only: taken off the customer at Stripe once the payment is settled.
+    detach_after: Mapped[bool] = mapped_column(Boolean, default=False)
+    failure_message: Mapped[str] = mapped_column(Text, default="")
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), unique=True)
+    # Staff who charged the card on file, and what the client said to authorise it.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    authorisation: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    client: Mapped[ClientProfile] = relationship()
+    payment: Mapped[Payment | None] = relationship(back_populates="online")
+    created_by: Mapped[StaffUser | None] = relationship()
+
+    @property
+    def charge_cents(self) -> int:
+        return self.amount_cents + self.tip_cents
+
+    @property
+    def status_label(self) -> str:
+        return str(ONLINE_STATES.get(self.status, self.status))
+
+    @property
+    def source_label(self) -> str:
+        return str(ONLINE_SOURCES.get(self.source, self.source))
+
+    @property
+    def pending(self) -> bool:
+        return self.status in ("creating", "requires_action", "processing")
+
+
+class Tip(db.Model):
+    """A tip paid with an online payment, for one sitter of the visits it paid (split evenly between them)."""
+
+    __tablename__ = "tip"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), index=True)
+    sitter_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="tips")
+    sitter: Mapped[StaffUser | None] = relationship()
+
+
+class StripeRefund(db.Model):
+    """A refund at Stripe of an online payment, by its Stripe id: a refund made in Pawtal, or one made in
+    Stripe's dashboard and learnt from the `charge.refunded` webhook, is recorded once."""
+
+    __tablename__ = "stripe_refund"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id", ondelete="RESTRICT"),
+                                                        unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StripeDispute(db.Model):
+    """A card payment the client disputed with their bank, as Stripe reported it: shown on the billing desk."""
+
+    __tablename__ = "stripe_dispute"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(60), default="")
+    status: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    payment: Mapped[Payment | None] = relationship()
+    client: Mapped[ClientProfile | None] = relationship()
+
+
+class AutopayAttempt(db.Model):
+    """One try of autopay at charging an invoice. The unique (invoice, attempt) pair is the claim: two runs of
+    `flask billing autopay` at once insert the same row, and only the one that wins charges the card."""
+
+    __tablename__ = "autopay_attempt"
+    __table_args__ = (UniqueConstraint("invoice_id", "attempt", name="uq_autopay_attempt_invoice"),
+                      Index("ix_autopay_attempt_next", "status", "next_try_on"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="charging")  # charging, succeeded, failed, pending
+    online_payment_id: Mapped[int | None] = mapped_column(ForeignKey("online_payment.id", ondelete="RESTRICT"))
+    message: Mapped[str] = mapped_column(Text, default="")
+    # After a failure: the business day of the next try (None when no try is left).
+    next_try_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship()
+    online_payment: Mapped[OnlinePayment | None] = relationship()
+
+
 class InvoiceReminder(db.Model):
     """An overdue reminder sent for an invoice at one of the site's thresholds: one row, one email."""
 
@@ -1380,6 +1540,15 @@ class InvoiceReminder(db.Model):
 
 
 __all__ = [
+    "AUTOPAY_MODES",
+    "AutopayAttempt",
+    "MANUAL_METHODS",
+    "ONLINE_SOURCES",
+    "ONLINE_STATES",
+    "OnlinePayment",
+    "StripeDispute",
+    "StripeRefund",
+    "Tip",
     "Allocation",
     "BILLING_CYCLES",
     "BILLING_MODES",

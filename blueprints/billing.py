@@ -17,7 +17,8 @@ from forms.errors import show_errors
 from forms.fields import parse_money
 from models import InvoiceStatus, parse_id
 from rendering import done, render_page, send_pdf, submit
-from services import billing, billing_exports
+from forms.payments import ChargeForm
+from services import billing, billing_exports, payments
 from services import invoice_pdf as invoice_pdfs
 from services.errors import DomainError
 from services.settings import get_settings
@@ -47,7 +48,8 @@ def index():
     invoices, count = billing.search_invoices(state, q, sort, descending, page)
     return render_page("billing/index.html", "billing/_invoices.html", invoices=invoices, count=count, state=state,
                        sort=sort, descending=descending, q=q, page=page, per_page=50, send_form=EmptyForm(),
-                       today=business_today())
+                       today=business_today(), autopay_failures=payments.autopay_failures(),
+                       disputes=payments.disputes())
 
 
 @bp.post("/send")
@@ -240,23 +242,30 @@ def _account_page(client, status: int = 200, **forms):
     more_open = len(open_invoices) > OPEN_SHOWN
     open_invoices = open_invoices[:OPEN_SHOWN]
     all_payments = request.args.get("payments") == "all"
-    payments, payment_count = billing.client_payments(client.id, None if all_payments else 20)
+    shown_payments, payment_count = billing.client_payments(client.id, None if all_payments else 20)
     page = _page_number()
     ledger, older = billing.ledger(client.id, page)
     choices = [(None, _("Choose an invoice"))] + [(i.id, f"{i.title} · {money(i.due_cents)}") for i in open_invoices]
-    allocate_forms = {p.id: AllocateForm(formdata=None, prefix=f"alloc{p.id}") for p in payments if p.unallocated_cents}
+    allocate_forms = {p.id: AllocateForm(formdata=None, prefix=f"alloc{p.id}") for p in shown_payments
+                      if p.unallocated_cents}
     allocate_forms.update(forms.get("allocate_forms") or {})
     for form in allocate_forms.values():
         form.invoice.choices = choices
     context = {
         "client": client, "summary": billing.account(client.id), "ledger": ledger, "older": older, "page": page,
-        "open_invoices": open_invoices, "more_open": more_open, "payments": payments, "payment_count": payment_count,
+        "open_invoices": open_invoices, "more_open": more_open, "payments": shown_payments,
+        "payment_count": payment_count,
         "drafts": billing.client_drafts(client.id),
         "payment_form": forms.get("payment_form") or PaymentForm(formdata=None, received_on=business_today()),
         "credit_form": forms.get("credit_form") or CreditForm(formdata=None, prefix="credit"),
         "refund_forms": forms.get("refund_forms") or {},
         "allocate_forms": allocate_forms, "chosen": forms.get("chosen") or {},
         "chosen_errors": forms.get("chosen_errors") or {},
+        "card_on_file": next((m for m in client.payment_methods if m.usable), None)
+        if payments.online_available() else None,
+        "charge_form": forms.get("charge_form") or ChargeForm(formdata=None, prefix="charge",
+                                                              amount=billing.account(client.id).due_cents or None),
+        "pending": payments.pending_payments(client.id),
     }
     return render_page("billing/account.html", "billing/_account.html", status=status, **context)
 
@@ -332,10 +341,33 @@ def refund(client_id: int, payment_id: int):
     client = client_or_404(client_id)
     payment = or_404(billing.load_payment(payment_id, client.id))
     form = RefundForm(prefix=f"refund{payment.id}")
-    return submit(form, lambda: billing.refund_payment(payment, form.amount.data, form.note.data, current_user),
-                  lambda entry: done(_("%(amount)s refunded; a receipt was emailed.", amount=money(entry.amount_cents)),
+    # A card or bank payment made online is refunded through Stripe; others are paid back by hand.
+    return submit(form, lambda: payments.refund(payment, form.amount.data, form.note.data, current_user),
+                  lambda _none: done(_("%(amount)s refunded; a receipt was emailed.", amount=money(form.amount.data)),
                                      url_for("billing.account", client_id=client.id)),
                   lambda status: _account_page(client, status, refund_forms={payment.id: form}))
+
+
+@bp.post("/clients/<int:client_id>/charge")
+@manager_required
+def charge(client_id: int):
+    """Charge the client's card on file, with their authorisation (who did it is recorded)."""
+    client = client_or_404(client_id)
+    if not payments.online_available():
+        abort(404)
+    form = ChargeForm(prefix="charge")
+
+    def charged(online):
+        if online.status == "processing":
+            return done(_("%(amount)s is on its way from the bank account; it is recorded when it arrives.",
+                          amount=money(online.charge_cents)), url_for("billing.account", client_id=client.id))
+        return done(_("%(amount)s charged to %(method)s; a receipt was emailed to %(name)s.",
+                      amount=money(online.charge_cents), method=online.method_label, name=client.name),
+                    url_for("billing.account", client_id=client.id))
+
+    return submit(form, lambda: payments.charge_on_file(client, form.amount.data, form.authorisation.data,
+                                                        current_user), charged,
+                  lambda status: _account_page(client, status, charge_form=form), aliases={"amount": "amount"})
 
 
 @bp.post("/clients/<int:client_id>/payments/<int:payment_id>/allocate")

@@ -75,7 +75,7 @@ def update_billing():
     form = BillingForm()
     return submit(form, lambda: site.update_billing(form.options()),
                   lambda stored: done(_("Billing options saved."), url_for("settings.index"), "settings/_billing.html",
-                                      billing_form=BillingForm.of(stored)),
+                                      billing_form=BillingForm.of(stored), stripe_configured=stripe_configured()),
                   lambda status: render_page("settings/index.html", "settings/_billing.html", status=status,
                                              **_context(billing_form=form)),
                   aliases={"tax_rate_bp": "tax_rate"})

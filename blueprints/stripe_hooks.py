@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, request
 from access import public
 from extensions import csrf
 from rendering import perform
-from services import cards
+from services import payments
+from services.cards import DuplicateEvent
 
 bp = Blueprint("stripe_hooks", __name__, url_prefix="/stripe")
 
@@ -16,9 +17,18 @@ bp = Blueprint("stripe_hooks", __name__, url_prefix="/stripe")
 @csrf.exempt
 def webhook():
     try:
-        return perform(lambda: cards.handle_event(request.get_data(), request.headers.get("Stripe-Signature")),
+        return perform(lambda: payments.handle_webhook(request.get_data(), request.headers.get("Stripe-Signature")),
                        lambda outcome: {"received": True, "outcome": outcome},
-                       lambda duplicate: {"received": True, "outcome": duplicate.message})
+                       refused)
     except ValueError as error:
         current_app.logger.warning("stripe webhook refused: %s", error)
         return {"error": "invalid signature or payload"}, 400
+
+
+def refused(error):
+    """A replay is answered 200 (already done); anything else undone is answered 503, so Stripe sends the event
+    again later (its row was rolled back with the rest)."""
+    if isinstance(error, DuplicateEvent):
+        return {"received": True, "outcome": error.message}
+    current_app.logger.warning("stripe webhook not applied: %s", error.message)
+    return {"received": False, "error": "not applied; send again later"}, 503

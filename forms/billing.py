@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from filters import lazy_gettext as _l
 from forms.fields import MoneyField, coerce_optional_int
-from models import CREDIT_REASONS, PAYMENT_METHODS
+from models import CREDIT_REASONS, MANUAL_METHODS, PAYMENT_METHODS
 
 PERCENT = re.compile(r"[0-9]{1,3}(?:[.,][0-9]{1,2})?")
 
@@ -88,7 +88,7 @@ class PaymentForm(FlaskForm):
     """A payment recorded by staff. `allocate` is "oldest" (open invoices, oldest first) or "chosen", with
     an amount per open invoice in fields invoice_<id> read by the view."""
 
-    method = SelectField(_l("Method"), choices=[(k, v) for k, v in PAYMENT_METHODS.items() if k != "credit"])
+    method = SelectField(_l("Method"), choices=[(k, PAYMENT_METHODS[k]) for k in MANUAL_METHODS])
     amount = MoneyField(_l("Amount"), validators=[InputRequired(_l("Enter the amount."))])
     received_on = DateField(_l("Received on"), validators=[InputRequired(_l("Enter the date it was received."))])
     reference = StringField(_l("Check number or reference"), validators=[Length(max=80)],

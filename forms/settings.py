@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from filters import gettext as _
 from filters import lazy_gettext as _l
 from forms.fields import NumberListField, PercentField, WholeNumberField
-from models import BILLING_CYCLES, BILLING_MODES, LOCATION_MODES, PAYMENT_TERMS, PORTAL_FEATURES
+from models import AUTOPAY_MODES, BILLING_CYCLES, BILLING_MODES, LOCATION_MODES, PAYMENT_TERMS, PORTAL_FEATURES
 
 
 class OptionsForm(FlaskForm):
@@ -152,6 +152,15 @@ class BillingForm(FlaskForm):
                                description=_l("On invoices, reminders and the client's account page: checks payable to "
                                               "whom, bank details, and so on."))
     late_fee_tiers = FieldList(FormField(FeeTierForm), min_entries=FEE_TIER_ROWS, max_entries=MAX_FEE_TIERS)
+    online_payments = BooleanField(_l("Clients can pay online (card or bank account, through Stripe)"))
+    tips_enabled = BooleanField(_l("Offer a tip for the sitter when clients pay online"))
+    tip_percents = NumberListField(_l("Tips offered, in %"),
+                                   description=_l("Whole percentages apart by commas, e.g. 10, 15, 20. Clients may "
+                                                  "also type an amount."))
+    autopay_mode = RadioField(_l("Autopay"), choices=[(k, _l(v)) for k, v in AUTOPAY_MODES.items()], default="offered")
+    autopay_retry_days = NumberListField(
+        _l("After a failed autopay charge, try again after (days)"),
+        description=_l("Whole days after the failure, apart by commas, e.g. 1, 3, 7. The client is emailed each time."))
 
     def validate_reminder_days(self, field) -> None:
         if any(not 1 <= days <= 365 for days in field.data or []):
@@ -172,7 +181,10 @@ class BillingForm(FlaskForm):
                 "tax_label": self.tax_label.data, "reminder_days": self.reminder_days.data,
                 "how_to_pay": self.how_to_pay.data,
                 "late_fee_tiers": [{"hours": row.form.hours.data, "percent": row.form.percent.data}
-                                   for row in self.late_fee_tiers.entries if row.form.hours.data is not None]}
+                                   for row in self.late_fee_tiers.entries if row.form.hours.data is not None],
+                "online_payments": self.online_payments.data, "tips_enabled": self.tips_enabled.data,
+                "tip_percents": self.tip_percents.data, "autopay_mode": self.autopay_mode.data,
+                "autopay_retry_days": self.autopay_retry_days.data}
 
     @classmethod
     def of(cls, settings) -> BillingForm:
@@ -184,4 +196,7 @@ class BillingForm(FlaskForm):
             "billing_cycle_day": settings.billing_cycle_day, "billing_cycle_anchor": settings.billing_cycle_anchor,
             "payment_terms_days": settings.payment_terms_days, "tax_rate": settings.tax_rate_bp,
             "tax_label": settings.tax_label, "reminder_days": list(settings.reminder_days or []),
-            "how_to_pay": settings.how_to_pay, "late_fee_tiers": rows})
+            "how_to_pay": settings.how_to_pay, "late_fee_tiers": rows,
+            "online_payments": settings.online_payments, "tips_enabled": settings.tips_enabled,
+            "tip_percents": list(settings.tip_percents or []), "autopay_mode": settings.autopay_mode,
+            "autopay_retry_days": list(settings.autopay_retry_days or [])})

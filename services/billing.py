@@ -26,9 +26,9 @@ from extensions import db
 from filters import business_today, formatted, money
 from filters import gettext as _
 from models import (
-    BILLING_CYCLES, INVOICE_PREFIX, ISSUED_INVOICE, OPEN_INVOICE, PAYMENT_METHODS, Allocation, ClientProfile, Invoice,
-    InvoiceLine, InvoiceReminder, InvoiceSequence, InvoiceStatus, LedgerEntry, Payment, StaffUser, Visit, VisitStatus,
-    utcnow,
+    BILLING_CYCLES, INVOICE_PREFIX, ISSUED_INVOICE, MANUAL_METHODS, OPEN_INVOICE, PAYMENT_METHODS, Allocation,
+    ClientProfile, Invoice, InvoiceLine, InvoiceReminder, InvoiceSequence, InvoiceStatus, LedgerEntry, Payment,
+    StaffUser, Visit, VisitStatus, utcnow,
 )
 from services import emails, signals
 from services.errors import DomainError, FieldErrors
@@ -468,7 +468,7 @@ def void_invoice(invoice: Invoice, staff: StaffUser, reason: str) -> Invoice:
                 select(Allocation.payment_id, func.sum(Allocation.amount_cents))
                 .where(Allocation.invoice_id == invoice.id).group_by(Allocation.payment_id)).all():
             if amount:
-                _allocate(db.session.get(Payment, payment_id), invoice, -amount)
+                allocate_amount(db.session.get(Payment, payment_id), invoice, -amount)
     db.session.execute(update(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
                        .values(billed_visit_id=None).execution_options(synchronize_session=False))
     db.session.flush()
@@ -509,7 +509,7 @@ def _settle_state(invoice: Invoice) -> None:
         invoice.status = InvoiceStatus.SENT
 
 
-def _allocate(payment: Payment, invoice: Invoice, amount: int) -> None:
+def allocate_amount(payment: Payment, invoice: Invoice, amount: int) -> None:
     """Put `amount` of the payment on the invoice (negative: take it back off)."""
     db.session.add(Allocation(payment=payment, invoice=invoice, amount_cents=amount))
     payment.allocated_cents += amount
@@ -539,12 +539,12 @@ def apply_credit(client_id: int) -> int:
         for invoice in invoices:
             amount = min(payment.unallocated_cents, invoice.due_cents)
             if amount > 0:
-                _allocate(payment, invoice, amount)
+                allocate_amount(payment, invoice, amount)
                 applied += amount
     return applied
 
 
-def _check_amount(amount_cents: int | None, errors: dict, name: str = "amount") -> None:
+def check_amount(amount_cents: int | None, errors: dict, name: str = "amount") -> None:
     if amount_cents is None:
         errors.setdefault(name, _("Enter the amount."))
     elif not 0 < amount_cents <= MAX_CENTS:
@@ -558,9 +558,9 @@ def record_payment(client: ClientProfile, method: str, amount_cents: int | None,
     oldest first; more than is owed stays as the client's credit. The client is emailed a receipt."""
     reference = " ".join((reference or "").split())
     errors: dict[str, str] = {}
-    if method not in PAYMENT_METHODS or method == "credit":
+    if method not in MANUAL_METHODS:
         errors["method"] = _("Choose how the client paid.")
-    _check_amount(amount_cents, errors)
+    check_amount(amount_cents, errors)
     if received_on is None:
         errors["received_on"] = _("Enter the date the payment was received.")
     elif received_on > business_today():
@@ -607,7 +607,7 @@ def _allocate_chosen(payment: Payment, chosen: dict[int, int]) -> None:
         raise FieldErrors(errors)
     for invoice_id, amount in chosen.items():
         if amount:
-            _allocate(payment, invoices[invoice_id], amount)
+            allocate_amount(payment, invoices[invoice_id], amount)
 
 
 def _payment_memo(payment: Payment) -> str:
@@ -621,7 +621,7 @@ def add_credit(client: ClientProfile, amount_cents: int | None, reason: str, not
     invoices by itself, oldest first, unless staff keep it back (auto_apply False)."""
     note = (note or "").strip()
     errors: dict[str, str] = {}
-    _check_amount(amount_cents, errors)
+    check_amount(amount_cents, errors)
     if reason not in ("goodwill", "prepaid"):
         errors["reason"] = _("Choose why the credit is given.")
     if not note:
@@ -644,7 +644,7 @@ def add_credit(client: ClientProfile, amount_cents: int | None, reason: str, not
 def allocate(payment: Payment, invoice: Invoice, amount_cents: int | None, staff: StaffUser) -> None:
     """Staff put part of a payment or credit that is left over on an invoice they choose."""
     errors: dict[str, str] = {}
-    _check_amount(amount_cents, errors)
+    check_amount(amount_cents, errors)
     if errors:
         raise FieldErrors(errors)
     lock_client(payment.client_id)
@@ -657,15 +657,16 @@ def allocate(payment: Payment, invoice: Invoice, amount_cents: int | None, staff
     if amount_cents > invoice.due_cents:
         raise FieldErrors({"amount": _("Only %(due)s is due on %(number)s.", due=money(invoice.due_cents),
                                        number=invoice.title)})
-    _allocate(payment, invoice, amount_cents)
+    allocate_amount(payment, invoice, amount_cents)
 
 
-def refund_payment(payment: Payment, amount_cents: int | None, note: str, staff: StaffUser) -> LedgerEntry:
+def refund_payment(payment: Payment, amount_cents: int | None, note: str, staff: StaffUser | None,
+                   send_receipt: bool = True) -> LedgerEntry:
     """Pay back part or all of a recorded payment, never more than is left of it: a conditional UPDATE
     takes the amount, so two refunds at once cannot both pass. What the refund takes comes off the
     client's credit first, then off the invoices it paid, newest first. The client gets a receipt."""
     errors: dict[str, str] = {}
-    _check_amount(amount_cents, errors)
+    check_amount(amount_cents, errors)
     if errors:
         raise FieldErrors(errors)
     if payment.is_credit:
@@ -690,7 +691,7 @@ def refund_payment(payment: Payment, amount_cents: int | None, note: str, staff:
         for invoice_id, amount, _last in per_invoice:
             take = min(amount, shortfall)
             if take > 0:
-                _allocate(payment, db.session.get(Invoice, invoice_id), -take)
+                allocate_amount(payment, db.session.get(Invoice, invoice_id), -take)
                 shortfall -= take
             if shortfall <= 0:
                 break
@@ -699,7 +700,8 @@ def refund_payment(payment: Payment, amount_cents: int | None, note: str, staff:
                         created_by=staff)
     db.session.add(entry)
     db.session.flush()
-    emails.send_receipt_email(entry)
+    if send_receipt:
+        emails.send_receipt_email(entry)
     return entry
 
 
@@ -1008,7 +1010,8 @@ def client_payments(client_id: int, limit: int | None = 20) -> tuple[list[Paymen
     """The client's payments and credits, newest first, with what was put on which invoice (the newest
     `limit`, or all), and how many there are."""
     query = (select(Payment).where(Payment.client_id == client_id)
-             .options(selectinload(Payment.allocations).selectinload(Allocation.invoice), selectinload(Payment.created_by))
+             .options(selectinload(Payment.allocations).selectinload(Allocation.invoice), selectinload(Payment.created_by),
+                      selectinload(Payment.online), selectinload(Payment.tips))
              .order_by(Payment.received_on.desc(), Payment.id.desc()))
     count = db.session.scalar(select(func.count(Payment.id)).where(Payment.client_id == client_id))
     return db.session.scalars(query.limit(limit) if limit else query).all(), count

@@ -74,6 +74,16 @@ def start_setup(profile: ClientProfile, kind: str = "card") -> str:
 
 def finish_setup(profile: ClientProfile, setup_intent_id: str) -> PaymentMethod:
     """After Stripe.js confirmed a SetupIntent: check it is this client's, and keep its method on file."""
+    method, waiting = confirmed_method(profile, setup_intent_id)
+    # A bank account waiting for micro-deposits becomes usable when Stripe's webhook says it succeeded.
+    return keep_method(profile, method, "pending" if waiting else "active")
+
+
+def confirmed_method(profile: ClientProfile, setup_intent_id: str) -> tuple[dict, bool]:
+    """The PaymentMethod of a SetupIntent Stripe.js confirmed, once checked to be this client's (and attached
+    to their customer); and whether it still waits for verification (a bank account)."""
+    if not (setup_intent_id or "").startswith("seti_"):
+        raise DomainError(_("The card was not confirmed. Please try again."))
     intent = _call(client().v1.setup_intents.retrieve, setup_intent_id)
     if not profile.stripe_customer_id or intent.customer != profile.stripe_customer_id:
         raise DomainError(_("That card setup does not belong to this account."))
@@ -83,8 +93,7 @@ def finish_setup(profile: ClientProfile, setup_intent_id: str) -> PaymentMethod:
     method = _call(client().v1.payment_methods.retrieve, _id(intent.payment_method))
     if method.customer is None:
         method = _call(client().v1.payment_methods.attach, method.id, params={"customer": profile.stripe_customer_id})
-    # A bank account waiting for micro-deposits becomes usable when Stripe's webhook says it succeeded.
-    return keep_method(profile, method.to_dict(), "pending" if waiting else "active")
+    return method.to_dict(), waiting
 
 
 def keep_method(profile: ClientProfile, method: dict, status: str) -> PaymentMethod:
@@ -105,7 +114,7 @@ def _replace_others(profile: ClientProfile, row: PaymentMethod) -> None:
     db.session.flush()
     if row.usable:
         for old in [m for m in profile.payment_methods if m.id != row.id]:
-            _detach_quietly(old.stripe_id)
+            detach_quietly(old.stripe_id)
             db.session.delete(old)
     signals.card_changed.send(profile)
 
@@ -121,12 +130,12 @@ def _describe(row: PaymentMethod, method: dict) -> None:
 
 
 def remove_method(profile: ClientProfile, row: PaymentMethod) -> None:
-    _detach_quietly(row.stripe_id)
+    detach_quietly(row.stripe_id)
     db.session.delete(row)
     signals.card_changed.send(profile)
 
 
-def _detach_quietly(stripe_id: str) -> None:
+def detach_quietly(stripe_id: str) -> None:
     try:
         client().v1.payment_methods.detach(stripe_id)
     except stripe.StripeError as error:  # already detached or gone: nothing to undo
@@ -154,7 +163,14 @@ class DuplicateEvent(DomainError):
 
 
 def handle_event(payload: bytes, signature: str | None) -> str:
-    """Verify and apply a webhook event once; returns what happened. ValueError: refused."""
+    """Verify and apply a card event once; returns what happened. ValueError: refused."""
+    event = receive_event(payload, signature)
+    return _apply(event.type, event.data.object.to_dict())
+
+
+def receive_event(payload: bytes, signature: str | None) -> stripe.Event:
+    """Verify a webhook event's signature and note it as handled: a replay raises DuplicateEvent.
+    ValueError: refused (no secret set, a bad signature or payload)."""
     secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
     if not secret:
         raise ValueError("webhooks are not configured")
@@ -169,7 +185,11 @@ def handle_event(payload: bytes, signature: str | None) -> str:
         db.session.flush()
     except IntegrityError:  # a replay racing this one: it loses here, and its request rolls back
         raise DuplicateEvent() from None
-    return _apply(event.type, event.data.object.to_dict())
+    return event
+
+
+def apply_event(kind: str, obj: dict) -> str:
+    return _apply(kind, obj)
 
 
 def _profile_for(customer) -> ClientProfile | None:

@@ -288,3 +288,13 @@ def send_receipt_email(entry) -> None:
                 payment=entry.payment, client=client,
                 allocations=[{"number": number, "amount": amount} for number, amount in allocations.items() if amount],
                 link=external_url("portal.receipt", entry_id=entry.id))
+
+
+def send_payment_failed_email(online, autopay: bool, next_try_on=None) -> None:
+    """A card or bank payment that did not go through (an autopay charge declined, a bank debit returned):
+    why, what is still due, and a link to pay in the portal."""
+    client = online.client
+    queue_email("payment-failed", _account_recipients(client),
+                _("Your payment to %(business)s did not go through", business=business().name), "payment_failed",
+                online=online, client=client, autopay=autopay, next_try_on=next_try_on,
+                link=external_url("portal.pay"))

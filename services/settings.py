@@ -16,8 +16,8 @@ from extensions import db
 from filters import gettext as _
 from filters import lazy_gettext as _l
 from models import (
-    BILLING_CYCLES, BILLING_MODES, HIDDEN, LOCATION_MODES, OPTIONAL, PAYMENT_TERMS, PORTAL_FEATURES, REQUIRED,
-    SiteSettings,
+    AUTOPAY_MODES, BILLING_CYCLES, BILLING_MODES, HIDDEN, LOCATION_MODES, OPTIONAL, PAYMENT_TERMS, PORTAL_FEATURES,
+    REQUIRED, SiteSettings,
 )
 from services import signals
 from services.errors import DomainError, FieldErrors
@@ -320,7 +320,11 @@ def logo_file(logo_name: str) -> str | None:
 
 # How the business bills: the options Site options edits, and their limits.
 BILLING_OPTIONS = ("billing_mode", "billing_cycle", "billing_cycle_day", "billing_cycle_anchor", "payment_terms_days",
-                   "tax_rate_bp", "tax_label", "reminder_days", "how_to_pay", "late_fee_tiers")
+                   "tax_rate_bp", "tax_label", "reminder_days", "how_to_pay", "late_fee_tiers", "online_payments",
+                   "tips_enabled", "tip_percents", "autopay_mode", "autopay_retry_days")
+ONLINE_OPTIONS = ("online_payments", "tips_enabled", "tip_percents", "autopay_mode", "autopay_retry_days")
+MAX_TIPS = 5
+MAX_RETRIES = 5
 MAX_REMINDERS = 6
 REMINDER_MAX_DAYS = 365
 MAX_FEE_TIERS = 6
@@ -375,6 +379,25 @@ def check_billing(options: dict) -> dict:
     else:
         kept["late_fee_tiers"] = [{"hours": t["hours"], "percent": t["percent"]}
                                   for t in sorted(tiers, key=lambda t: -t["hours"])]
+    stored = get_settings()
+    for name in ONLINE_OPTIONS:  # options not given stay as they are
+        if name not in options:
+            kept[name] = getattr(stored, name)
+    kept["online_payments"] = bool(kept["online_payments"])
+    kept["tips_enabled"] = bool(kept["tips_enabled"])
+    percents = kept["tip_percents"] or []
+    if any(not isinstance(p, int) or not 1 <= p <= 100 for p in percents) or len(set(percents)) > MAX_TIPS:
+        errors["tip_percents"] = _("Offer up to %(num)d tips, each a whole percentage from 1 to 100.", num=MAX_TIPS)
+    else:
+        kept["tip_percents"] = sorted(set(percents))
+    if kept["autopay_mode"] not in AUTOPAY_MODES:
+        errors["autopay_mode"] = _("Choose whether autopay is offered.")
+    retries = kept["autopay_retry_days"] or []
+    if any(not isinstance(d, int) or not 1 <= d <= 60 for d in retries) or len(set(retries)) > MAX_RETRIES:
+        errors["autopay_retry_days"] = _("Try again up to %(num)d times, each 1 to 60 days after the failure.",
+                                         num=MAX_RETRIES)
+    else:
+        kept["autopay_retry_days"] = sorted(set(retries))
     if errors:
         raise FieldErrors(errors)
     return kept

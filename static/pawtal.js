@@ -86,20 +86,32 @@
     });
   }
 
-  // Stripe.js is loaded only when a card form appears, not with every page.
-  function withStripe(form) {
-    if (typeof window.Stripe === "function") { setUp(form); return; }
+  // The bank's check (3-D Secure) of a payment: Stripe.js runs it in the page; then the form asks Pawtal,
+  // which reads the payment from Stripe whatever the page reports.
+  function bankCheck(form) {
+    if (form.dataset.ready || typeof window.Stripe !== "function") { return; }
+    form.dataset.ready = "1";
+    form.querySelector("button[type=submit]").disabled = true;
+    var ask = function () { form.submit(); };
+    window.Stripe(form.dataset.stripeKey).confirmCardPayment(form.dataset.clientSecret).then(ask, ask);
+  }
+
+  // Stripe.js is loaded only when a card form (or a bank's check) appears, not with every page.
+  function withStripe(form, start) {
+    if (typeof window.Stripe === "function") { start(form); return; }
     var script = document.createElement("script");
     script.src = form.dataset.stripeJs;
-    script.onload = function () { setUp(form); };
+    script.onload = function () { start(form); };
     script.onerror = function () { fail(form, form.dataset.unreachable); };
     document.head.appendChild(script);
   }
 
   function scanCards(root) {
     if (!root || !root.querySelectorAll) { return; }
-    if (root.matches && root.matches("#card-form")) { withStripe(root); }
-    root.querySelectorAll("#card-form").forEach(withStripe);
+    [["#card-form", setUp], ["#pay-action", bankCheck]].forEach(function (pair) {
+      if (root.matches && root.matches(pair[0])) { withStripe(root, pair[1]); }
+      root.querySelectorAll(pair[0]).forEach(function (form) { withStripe(form, pair[1]); });
+    });
   }
 
   document.addEventListener("htmx:load", function (event) {

@@ -12,7 +12,7 @@ from extensions import db
 from sqlalchemy import select
 
 from models import BlockOut, ClientLogin, ClientProfile, OutboxMessage, PaymentMethod, Policy, Role, StaffUser
-from models import Invoice, InvoiceStatus, LedgerEntry, VisitStatus, utcnow
+from models import Invoice, InvoiceStatus, LedgerEntry, OnlinePayment, VisitStatus, utcnow
 from filters import business_today
 from services import billing, reports, visits
 from services.documents import store_document
@@ -75,7 +75,7 @@ def world(app, make, password_hash):
               "policy_id": policy.id, "purpose": "reset", "token": "not-a-token", "form_id": form.id,
               "response_id": response.id, "document_id": document.id, "method_id": method.id,
               "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id,
-              "report_photo_id": 1, "invoice_id": 1, "entry_id": 1, "payment_id": 1, "line_id": 1,
+              "report_photo_id": 1, "invoice_id": 1, "entry_id": 1, "payment_id": 1, "line_id": 1, "online_id": 1,
               "logo_name": "no-such-logo.png"}
     return accounts, values
 
@@ -172,10 +172,16 @@ def _furnish(make, client: ClientProfile, sitter: StaffUser, manager: StaffUser,
     payment = billing.record_payment(client, "cash", 500, business_today(), "", "", manager)
     db.session.commit()
     entry = db.session.scalars(select(LedgerEntry).where(LedgerEntry.payment_id == payment.id)).one()
+    # A payment started online whose card was declined: its page says so (no call to Stripe needed).
+    online = OnlinePayment(client_id=client.id, idempotency_key=f"key-{label}", content_key=f"content-{label}",
+                           source="portal", status="failed", amount_cents=1000, plan=[[invoice.id, 1000]],
+                           method_kind="card", method_label="Visa ending 4242", failure_message="Declined")
+    db.session.add(online)
+    db.session.commit()
     ids = {"client_id": client.id, "pet_id": pet.id, "photo_id": pet.photo_id, "document_id": document.id,
            "response_id": response.id, "method_id": method.id, "login_id": login.id, "invitation_id": invitation.id,
            "request_id": visit_request.id, "visit_id": visit.id, "report_photo_id": report_photo.id,
-           "invoice_id": invoice.id, "entry_id": entry.id}
+           "invoice_id": invoice.id, "entry_id": entry.id, "online_id": online.id}
     return Household(ids, login, sitter)
 
 

@@ -151,9 +151,10 @@ def test_the_service_refuses_what_the_form_would(app):
         site.update_billing({"billing_mode": "sometimes", "billing_cycle": "monthly", "billing_cycle_day": 31,
                              "payment_terms_days": 14, "tax_rate_bp": 10001, "tax_label": "Tax",
                              "reminder_days": [0], "how_to_pay": "",
-                             "late_fee_tiers": [{"hours": 24, "percent": 50}, {"hours": 24, "percent": 100}]})
+                             "late_fee_tiers": [{"hours": 24, "percent": 50}, {"hours": 24, "percent": 100}],
+                             "tip_percents": [0, 15], "autopay_mode": "always", "autopay_retry_days": [90]})
     assert set(refused.value.errors) == {"billing_mode", "billing_cycle_day", "tax_rate_bp", "reminder_days",
-                                         "late_fee_tiers"}
+                                         "late_fee_tiers", "tip_percents", "autopay_mode", "autopay_retry_days"}
 
 
 def test_the_details_are_read_once_per_transaction(app, as_manager, count_queries):
