@@ -3,6 +3,8 @@ invoice run with its preview, drafts, sending, voids, the aging report, exports 
 each client's account (ledger, payments, credits, refunds)."""
 from __future__ import annotations
 
+from secrets import token_hex
+
 from flask import Blueprint, Response, abort, request, url_for
 from flask_login import current_user
 
@@ -263,7 +265,7 @@ def _account_page(client, status: int = 200, **forms):
         "chosen_errors": forms.get("chosen_errors") or {},
         "card_on_file": next((m for m in client.payment_methods if m.usable), None)
         if payments.online_available() else None,
-        "charge_form": forms.get("charge_form") or ChargeForm(formdata=None, prefix="charge",
+        "charge_form": forms.get("charge_form") or ChargeForm(formdata=None, prefix="charge", key=token_hex(10),
                                                               amount=billing.account(client.id).due_cents or None),
         "pending": payments.pending_payments(client.id),
     }
@@ -343,7 +345,9 @@ def refund(client_id: int, payment_id: int):
     form = RefundForm(prefix=f"refund{payment.id}")
     # A card or bank payment made online is refunded through Stripe; others are paid back by hand.
     return submit(form, lambda: payments.refund(payment, form.amount.data, form.note.data, current_user),
-                  lambda _none: done(_("%(amount)s refunded; a receipt was emailed.", amount=money(form.amount.data)),
+                  lambda entry: done(_("%(amount)s refunded; a receipt was emailed.", amount=money(form.amount.data))
+                                     if entry is not None else _("%(amount)s of the tip refunded.",
+                                                                 amount=money(form.amount.data)),
                                      url_for("billing.account", client_id=client.id)),
                   lambda status: _account_page(client, status, refund_forms={payment.id: form}))
 
@@ -366,7 +370,7 @@ def charge(client_id: int):
                     url_for("billing.account", client_id=client.id))
 
     return submit(form, lambda: payments.charge_on_file(client, form.amount.data, form.authorisation.data,
-                                                        current_user), charged,
+                                                        current_user, form_key=(form.key.data or "")[:40]), charged,
                   lambda status: _account_page(client, status, charge_form=form), aliases={"amount": "amount"})
 
 

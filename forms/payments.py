@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from filters import lazy_gettext as _l
@@ -17,6 +17,7 @@ class PayForm(FlaskForm):
     tip = RadioField(_l("Add a tip for your sitter"), default="none")
     tip_other = MoneyField(_l("Tip amount"))
     method = RadioField(_l("Pay with"), validators=[InputRequired(_l("Choose how to pay."))])
+    keep = BooleanField(_l("Keep a new card on file for later payments (it replaces the card on file)"))
 
 
 class AutopayForm(FlaskForm):
@@ -33,3 +34,5 @@ class ChargeForm(FlaskForm):
         description=_l("For example: by phone on Tuesday, spoke with Jane."))
     confirmed = BooleanField(_l("The client authorised this charge to their card on file"),
                              validators=[InputRequired(_l("Tick the box to confirm the client's authorisation."))])
+    # This form's own key: sent twice (a double click, a resend) it is one charge; a new form is a new charge.
+    key = HiddenField()

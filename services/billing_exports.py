@@ -1,4 +1,4 @@
-"""CSV exports of invoices, invoice lines and payments for an accountant.
+"""CSV exports of invoices, invoice lines and payments for an accountant, and of tips for paying the sitters.
 
 Columns are those accounting packages import (QuickBooks Online and Xero take a date, a number, a
 customer, amounts in the currency's decimal form without symbols). A cell a spreadsheet would run as a
@@ -17,9 +17,9 @@ from sqlalchemy.orm import selectinload
 
 from extensions import db
 from filters import business_today, local_zone
-from models import Invoice, InvoiceStatus, LedgerEntry, Payment, as_utc
+from models import Invoice, InvoiceStatus, LedgerEntry, Payment, Tip, as_utc
 
-KINDS = ("invoices", "lines", "payments")
+KINDS = ("invoices", "lines", "payments", "tips")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -74,6 +74,21 @@ def export_csv(kind: str, start: date, end: date) -> str:
                 writer.writerow([safe(inv.number), safe(inv.client.name), inv.issued_on.isoformat(),
                                  line.day.isoformat() if line.day else "", line.kind, safe(line.description),
                                  safe(line.pets), amount(line.amount_cents), amount(line.tax_cents), currency])
+    elif kind == "tips":
+        writer.writerow(["Date", "Sitter", "Customer", "CustomerId", "Amount", "Refunded", "Currency", "PaymentId"])
+        query = (select(Tip).join(Payment, Payment.id == Tip.payment_id)
+                 .where(Payment.received_on >= start, Payment.received_on <= end)
+                 .options(selectinload(Tip.sitter), selectinload(Tip.payment).selectinload(Payment.client),
+                          selectinload(Tip.payment).selectinload(Payment.online))
+                 .order_by(Payment.received_on, Tip.id))
+        for tip in db.session.scalars(query):
+            payment, online = tip.payment, tip.payment.online
+            # A tip refunded in part is shown on each sitter's row in proportion, so the column adds up.
+            refunded = (tip.amount_cents * online.tip_refunded_cents // online.tip_cents
+                        if online is not None and online.tip_cents else 0)
+            writer.writerow([payment.received_on.isoformat(), safe(tip.sitter.name if tip.sitter else "(the business)"),
+                             safe(payment.client.name), payment.client_id, amount(tip.amount_cents), amount(refunded),
+                             currency, payment.id])
     else:
         writer.writerow(["Date", "Kind", "Customer", "CustomerId", "Method", "Reference", "Amount", "ReceiptNo",
                          "Currency", "Memo"])

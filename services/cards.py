@@ -62,11 +62,16 @@ def ensure_customer(profile: ClientProfile) -> str:
     return customer.id
 
 
-def start_setup(profile: ClientProfile, kind: str = "card") -> str:
-    """A SetupIntent for entering a card (or a US bank account); returns its client secret."""
+def start_setup(profile: ClientProfile, kind: str = "card", one_off: bool = False) -> str:
+    """A SetupIntent for entering a card (or a US bank account); returns its client secret. A `one_off` card is
+    for one payment only: it is never attached to the client's customer, so it can never replace the card on
+    file (the card webhooks see no customer on it and leave it alone)."""
     customer = ensure_customer(profile)
     params = {"customer": customer, "payment_method_types": [kind], "usage": "off_session",
               "metadata": {"pawtal_client_id": str(profile.id)}}
+    if one_off:
+        params = {"payment_method_types": [kind], "usage": "on_session",
+                  "metadata": {"pawtal_client_id": str(profile.id), "pawtal_one_off": "1"}}
     if kind == BANK:
         params["payment_method_options"] = {BANK: {"verification_method": "automatic"}}
     return _call(client().v1.setup_intents.create, params=params).client_secret
@@ -79,19 +84,27 @@ def finish_setup(profile: ClientProfile, setup_intent_id: str) -> PaymentMethod:
     return keep_method(profile, method, "pending" if waiting else "active")
 
 
-def confirmed_method(profile: ClientProfile, setup_intent_id: str) -> tuple[dict, bool]:
+def confirmed_method(profile: ClientProfile, setup_intent_id: str, one_off: bool = False) -> tuple[dict, bool]:
     """The PaymentMethod of a SetupIntent Stripe.js confirmed, once checked to be this client's (and attached
-    to their customer); and whether it still waits for verification (a bank account)."""
+    to their customer, unless it is a one-off card); and whether it still waits for verification (a bank
+    account). Whose it is comes from what Pawtal set on the SetupIntent (its customer, or for a one-off its
+    metadata), never from the browser."""
     if not (setup_intent_id or "").startswith("seti_"):
         raise DomainError(_("The card was not confirmed. Please try again."))
     intent = _call(client().v1.setup_intents.retrieve, setup_intent_id)
-    if not profile.stripe_customer_id or intent.customer != profile.stripe_customer_id:
+    metadata = intent.metadata.to_dict() if intent.metadata else {}
+    if one_off:
+        mine = (intent.customer is None and metadata.get("pawtal_one_off") == "1"
+                and metadata.get("pawtal_client_id") == str(profile.id))
+    else:
+        mine = bool(profile.stripe_customer_id) and intent.customer == profile.stripe_customer_id
+    if not mine:
         raise DomainError(_("That card setup does not belong to this account."))
     waiting = intent.status in ("requires_action", "processing") and BANK in (intent.payment_method_types or [])
     if intent.status != "succeeded" and not waiting:
         raise DomainError(_("The card was not confirmed. Please try again."))
     method = _call(client().v1.payment_methods.retrieve, _id(intent.payment_method))
-    if method.customer is None:
+    if method.customer is None and not one_off:
         method = _call(client().v1.payment_methods.attach, method.id, params={"customer": profile.stripe_customer_id})
     return method.to_dict(), waiting
 

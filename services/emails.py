@@ -274,8 +274,9 @@ def send_invoice_reminder_email(invoice, days_overdue: int) -> None:
                 link=external_url("portal.invoice", invoice_id=invoice.id))
 
 
-def send_receipt_email(entry) -> None:
-    """A receipt for a payment recorded by staff, or for a refund of one."""
+def send_receipt_email(entry, tip_refunded_cents: int = 0) -> None:
+    """A receipt for a payment (recorded by staff, or made online), or for a refund of one (with the part of
+    its tip refunded too, if any)."""
     name = business().name
     subject = (_("Refund receipt from %(business)s", business=name) if entry.kind == "refund"
                else _("Payment receipt from %(business)s", business=name))
@@ -287,6 +288,7 @@ def send_receipt_email(entry) -> None:
     queue_email(f"receipt-{entry.kind}", _account_recipients(client), subject, "receipt", entry=entry,
                 payment=entry.payment, client=client,
                 allocations=[{"number": number, "amount": amount} for number, amount in allocations.items() if amount],
+                tip_refunded=tip_refunded_cents,
                 link=external_url("portal.receipt", entry_id=entry.id))
 
 

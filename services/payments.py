@@ -27,21 +27,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from filters import business_today, money
+from filters import business_today, local_zone, money
 from filters import gettext as _
 from models import (
     OPEN_INVOICE, AutopayAttempt, ClientProfile, Invoice, InvoiceLine, LedgerEntry, OnlinePayment, Payment,
-    PaymentMethod, StaffUser, StripeDispute, StripeRefund, Tip, Visit, utcnow,
+    PaymentMethod, StaffUser, StripeDispute, StripeRefund, Tip, Visit, as_utc, utcnow,
 )
 from services import billing, cards, emails
 from services.errors import DomainError, FieldErrors
-from services.settings import get_settings
+from services.settings import business, get_settings
 
 PENDING = ("creating", "requires_action", "processing")
 # An attempt left "creating" this long (the process died between the two commits) is asked of Stripe again,
 # with the same idempotency key, instead of waiting for ever.
 STALE = timedelta(minutes=2)
 TIP_MAX_CENTS = 100_000
+# The most Stripe takes in one charge ($999,999.99 in USD).
+STRIPE_MAX_CENTS = 99_999_999
 
 
 class Declined(DomainError):
@@ -52,11 +54,16 @@ class Declined(DomainError):
         self.online = online
 
 
+class NothingDue(DomainError):
+    """What the pay form showed was paid a moment ago (another tab, a second post): nothing more is charged."""
+
+
 class AlreadyStarted(DomainError):
     """The same payment was started a moment ago (a double click, another tab): this is that one."""
 
     def __init__(self, online: OnlinePayment):
-        super().__init__(_("This payment is already under way."))
+        super().__init__(_("This payment was already made.") if online.status == "succeeded"
+                         else _("This payment is already under way."))
         self.online = online
 
 
@@ -67,12 +74,16 @@ def online_available(settings=None) -> bool:
 
 # ---- What is being paid ------------------------------------------------------------------------------------
 
-def pending_by_invoice(client_id: int) -> dict[int, int]:
-    """What bank debits on their way (and charges still being made) will put on each invoice."""
+def pending_by_invoice(client_id: int, leave_out: int | None = None) -> dict[int, int]:
+    """What bank debits on their way (and charges being made this minute) will put on each invoice. A charge left
+    "creating" longer than STALE (Stripe did not answer) no longer holds its invoices back."""
     pending: dict[int, int] = {}
-    for plan in db.session.scalars(select(OnlinePayment.plan).where(OnlinePayment.client_id == client_id,
-                                                                    OnlinePayment.status.in_(("creating",
-                                                                                              "processing")))):
+    being_made = (OnlinePayment.status == "creating") & (OnlinePayment.updated_at > utcnow() - STALE)
+    query = select(OnlinePayment.plan).where(OnlinePayment.client_id == client_id,
+                                             (OnlinePayment.status == "processing") | being_made)
+    if leave_out is not None:
+        query = query.where(OnlinePayment.id != leave_out)
+    for plan in db.session.scalars(query):
         for invoice_id, cents in plan or []:
             pending[invoice_id] = pending.get(invoice_id, 0) + cents
     return pending
@@ -104,64 +115,57 @@ def plan_for(client_id: int, invoice_ids: list[int]) -> list[tuple[int, int]]:
     return [(row.invoice.id, row.cents) for row in payable(client_id) if row.invoice.id in chosen]
 
 
-def tip_cents(choice: str, other: str | None, amount_cents: int) -> int:
-    """The tip for a choice of the pay form: "none", a percentage offered, or "other" with an amount."""
+def tip_cents(choice: str, other_cents: int | None, amount_cents: int) -> int:
+    """The tip for a choice of the pay form: "none", a percentage offered, or "other" with an amount (in cents,
+    as the form's money field read it in the business's locale)."""
     settings = get_settings()
     if not settings.tips_enabled or choice in ("", "none"):
         return 0
     if choice == "other":
-        cents = _cents(other)
-        if cents is None or cents < 0:
-            raise FieldErrors({"tip_other": _("Enter the tip as an amount, like 5.00.")})
-        if cents > TIP_MAX_CENTS:
+        if other_cents is None or other_cents < 0:
+            raise FieldErrors({"tip_other": _("Enter the tip as an amount, like %(example)s.", example=money(500))})
+        if other_cents > TIP_MAX_CENTS:
             raise FieldErrors({"tip_other": _("A tip can be at most %(most)s.", most=money(TIP_MAX_CENTS))})
-        return cents
+        return other_cents
     if choice.isdigit() and int(choice) in settings.tip_percents:
         return billing.percent_of(amount_cents, int(choice) * 100)
     raise FieldErrors({"tip": _("Choose a tip from the list.")})
 
 
-def _cents(text: str | None) -> int | None:
-    from decimal import Decimal, InvalidOperation
-
-    text = (text or "").strip().replace(",", "").lstrip("$")
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or abs(value) > 10_000_000:
-        return None
-    return int(value * 100)
-
-
 # ---- Starting a payment ------------------------------------------------------------------------------------
 
 def _content_key(client_id: int, source: str, plan: list[tuple[int, int]], amount: int, tip: int,
-                 method: str) -> str:
-    raw = json.dumps([client_id, source, sorted([list(p) for p in plan]), amount, tip, method])
+                 method: str, form_key: str = "") -> str:
+    # With a form's own key the plan is left out: the first charge changes what is due, not what was asked.
+    raw = json.dumps([client_id, source, [] if form_key else sorted([list(p) for p in plan]), amount, tip, method,
+                      form_key])
     return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 def start(client: ClientProfile, plan: list[tuple[int, int]], tip: int, method: dict | PaymentMethod, source: str,
           staff: StaffUser | None = None, authorisation: str = "", amount_cents: int | None = None,
-          detach_after: bool = False, off_session: bool = False) -> OnlinePayment:
+          detach_after: bool = False, off_session: bool = False, form_key: str = "") -> OnlinePayment:
     """Charge `method` (a method on file, or a Stripe PaymentMethod dict entered for this payment) for the
     invoices in `plan` (and `amount_cents` in all, when more goes to credit) plus `tip`. Returns the attempt as
     Stripe left it: succeeded (settled), processing (a bank debit), requires_action (the page runs Stripe's
-    check). Raises Declined (nothing paid) or AlreadyStarted (the same payment is under way)."""
+    check). Raises Declined (nothing paid) or AlreadyStarted (the same payment is under way, or done).
+    `form_key` is the form's own key where the same amount may rightly be charged again later (staff charging
+    the card on file): the same form sent twice is one charge, a new form another."""
     amount = sum(cents for _id, cents in plan) if amount_cents is None else amount_cents
     if amount <= 0:
         raise FieldErrors({"invoices": _("Choose at least one invoice with something to pay.")})
-    if amount + tip > billing.MAX_CENTS:
-        raise FieldErrors({"invoices": _("That is more than can be paid at once.")})
+    if amount + tip > STRIPE_MAX_CENTS:
+        raise FieldErrors({"amount" if amount_cents is not None else "invoices": _(
+            "A card payment can be at most %(most)s; pay the rest another way.", most=money(STRIPE_MAX_CENTS))})
     stripe_method = method.stripe_id if isinstance(method, PaymentMethod) else method["id"]
     kind = method.kind if isinstance(method, PaymentMethod) else method["type"]
     label = method.label if isinstance(method, PaymentMethod) else _method_label(method)
-    content = _content_key(client.id, source, plan, amount, tip, stripe_method)
+    content = _content_key(client.id, source, plan, amount, tip, stripe_method, form_key)
+    # Each attempt that ended makes the next one a new key: after a decline, or a refund, the same payment can be
+    # made again. A form's own key is spent by its success (the same form sent again is not a new charge).
+    ended = ("failed", "canceled") if form_key else ("failed", "canceled", "succeeded")
     tries = db.session.scalar(select(func.count()).where(OnlinePayment.content_key == content,
-                                                         OnlinePayment.status.in_(("failed", "canceled"))))
+                                                         OnlinePayment.status.in_(ended)))
     online = OnlinePayment(client_id=client.id, idempotency_key=f"pawtal-{content}-{tries}", content_key=content,
                            source=source, status="creating", amount_cents=amount, tip_cents=tip, tip_refunded_cents=0,
                            plan=[list(p) for p in plan], method_kind=kind, method_label=label[:80],
@@ -176,10 +180,19 @@ def start(client: ClientProfile, plan: list[tuple[int, int]], tip: int, method: 
             OnlinePayment.idempotency_key == online.idempotency_key))
         if existing is None:
             raise
-        if existing.status == "creating" and utcnow() - _aware(existing.updated_at) > STALE:
+        if existing.status == "creating" and utcnow() - as_utc(existing.updated_at) > STALE:
             online = existing  # the process died after the first commit: ask Stripe again with the same key
         else:
             raise AlreadyStarted(existing) from None
+    # Claimed; now what it pays must still be due, less what other payments under way will put on it: a plan read
+    # before another payment of the same invoices succeeded (a second tab, a late second post) is refused here.
+    if online.status == "creating" and not _plan_still_due(online):
+        online.status, online.failure_message = "canceled", _("Those invoices were paid a moment ago.")
+        db.session.commit()
+        raise NothingDue(_("Those invoices were paid a moment ago; nothing more was charged."))
+    if source == "portal":
+        _cancel_abandoned(client.id, online.id)
+        db.session.commit()
     params = {"amount": online.charge_cents, "currency": current_app.config["BUSINESS_CURRENCY"].lower(),
               "customer": cards.ensure_customer(client), "payment_method": stripe_method,
               "payment_method_types": [kind], "confirm": True,
@@ -193,11 +206,19 @@ def start(client: ClientProfile, plan: list[tuple[int, int]], tip: int, method: 
         intent = getattr(error, "error", None) and error.error.payment_intent
         if intent is not None and online.stripe_intent_id is None:
             online.stripe_intent_id = intent.id
-        _fail(online, _decline_message(error))
+        _fail(online, _decline_message(getattr(error, "user_message", None), online.method_kind))
+        db.session.commit()
+        raise Declined(online.failure_message, online) from None
+    except (stripe.InvalidRequestError, stripe.AuthenticationError, stripe.PermissionError) as error:
+        # Stripe refused the request itself: nothing was created there, so the attempt ends here.
+        current_app.logger.warning("stripe: payment %s refused: %s", online.id, error)
+        db.session.rollback()
+        _fail(online, _("The card service refused this payment. Please try again, or pay another way."))
         db.session.commit()
         raise Declined(online.failure_message, online) from None
     except stripe.StripeError as error:
-        # The outcome is unknown: the row stays "creating", and a retry asks Stripe again with the same key.
+        # The outcome is unknown: the row stays "creating" (holding its invoices back for STALE), and a retry
+        # asks Stripe again with the same idempotency key, which answers with what it made the first time.
         current_app.logger.warning("stripe: payment %s: %s", online.id, error)
         db.session.rollback()
         raise DomainError(_("The card service did not answer as expected. Please try again in a moment.")) from None
@@ -210,12 +231,6 @@ def start(client: ClientProfile, plan: list[tuple[int, int]], tip: int, method: 
     return online
 
 
-def _aware(moment):
-    from models import as_utc
-
-    return as_utc(moment)
-
-
 def _method_label(method: dict) -> str:
     if method.get("type") == "card":
         card = method.get("card") or {}
@@ -225,9 +240,16 @@ def _method_label(method: dict) -> str:
              last4=bank.get("last4") or "")
 
 
-def _decline_message(error: stripe.StripeError) -> str:
-    text = getattr(error, "user_message", None) or ""
-    return _("Your card was declined: %(reason)s", reason=text) if text else _("Your card was declined.")
+def _decline_message(reason: str | None, kind: str) -> str:
+    """What the client is told when Stripe refused: Stripe's reason after ours, unless it says no more than ours
+    (its generic decline is "Your card was declined."); a bank debit is not called a card."""
+    reason = (reason or "").strip()
+    if kind == cards.BANK:
+        return _("The bank debit did not go through: %(reason)s", reason=reason) if reason \
+            else _("The bank debit did not go through.")
+    if not reason or reason.rstrip(".").lower() == "your card was declined":
+        return _("Your card was declined.")
+    return _("Your card was declined: %(reason)s", reason=reason)
 
 
 def _fail(online: OnlinePayment, message: str) -> None:
@@ -257,25 +279,75 @@ def absorb(online: OnlinePayment, intent: dict) -> OnlinePayment:
         online.status = "requires_action"
     elif status == "requires_payment_method":
         error = intent.get("last_payment_error") or {}
-        _fail(online, _("Your card was declined: %(reason)s", reason=error["message"]) if error.get("message")
-              else _("Your card was declined."))
+        _fail(online, _decline_message(error.get("message"), online.method_kind))
     elif status == "canceled":
         online.status = "canceled"
     online.updated_at = utcnow()
     return online
 
 
-def client_secret(online: OnlinePayment) -> str:
-    """The PaymentIntent's client secret, for Stripe.js to run the bank's check (3-D Secure) in the page."""
-    return _retrieve(online)["client_secret"]
+def client_secret(online: OnlinePayment) -> str | None:
+    """The PaymentIntent's client secret, for Stripe.js to run the bank's check (3-D Secure) in the page; None
+    when what it would pay is no longer due (paid another way, voided): then it is cancelled at Stripe."""
+    intent = _retrieve(online)
+    absorb(online, intent)
+    if online.status == "requires_action" and not still_needed(online):
+        cancel(online)
+    return intent["client_secret"] if online.status == "requires_action" else None
 
 
 def check(online: OnlinePayment) -> OnlinePayment:
-    """Read the PaymentIntent from Stripe (after the page ran Stripe's check) and take in what it says."""
+    """Read the PaymentIntent from Stripe (after the page ran Stripe's check) and take in what it says. One still
+    waiting for the bank's check whose invoices were paid another way since is cancelled, so it cannot pay twice."""
     if online.status in ("succeeded", "failed", "canceled") or not online.stripe_intent_id:
         return online
     absorb(online, _retrieve(online))
+    if online.status == "requires_action" and not still_needed(online):
+        cancel(online)
     return online
+
+
+def _plan_still_due(online: OnlinePayment) -> bool:
+    pending = pending_by_invoice(online.client_id, leave_out=online.id)
+    for invoice_id, cents in online.plan or []:
+        invoice = db.session.get(Invoice, invoice_id, populate_existing=True)
+        due = invoice.due_cents if invoice is not None and invoice.status in OPEN_INVOICE else 0
+        if due - pending.get(invoice_id, 0) < cents:
+            return False
+    return True
+
+
+def still_needed(online: OnlinePayment) -> bool:
+    """Whether each invoice the payment is for still has at least its share of it due."""
+    for invoice_id, cents in online.plan or []:
+        invoice = db.session.get(Invoice, invoice_id)
+        if invoice is None or invoice.status not in OPEN_INVOICE or invoice.due_cents < cents:
+            return False
+    return True
+
+
+def cancel(online: OnlinePayment) -> None:
+    """Cancel a payment still waiting for the bank's check, at Stripe first (if it succeeded meanwhile, that wins)."""
+    try:
+        intent = cards.client().v1.payment_intents.cancel(online.stripe_intent_id).to_dict()
+    except stripe.StripeError as error:
+        current_app.logger.info("stripe: cancel %s: %s", online.stripe_intent_id, error)
+        intent = _retrieve(online)
+    absorb(online, intent)
+    if online.status == "canceled":
+        online.failure_message = _("This payment was cancelled: what it was for has been paid or changed.")
+
+
+def _cancel_abandoned(client_id: int, keep_id: int) -> None:
+    """A new payment from the portal ends the client's earlier ones left waiting for the bank's check (a tab
+    closed halfway), so an old tab cannot pay the same invoices again."""
+    for online in db.session.scalars(select(OnlinePayment).where(
+            OnlinePayment.client_id == client_id, OnlinePayment.status == "requires_action",
+            OnlinePayment.id != keep_id, OnlinePayment.stripe_intent_id.is_not(None))):
+        try:
+            cancel(online)
+        except DomainError:
+            continue
 
 
 def _retrieve(online: OnlinePayment) -> dict:
@@ -381,10 +453,14 @@ def apply_event(kind: str, obj: dict) -> str | None:
         absorb(online, obj)
         if online.status == "failed" and was != "failed":
             _after_failure(online, bank=was == "processing")
+        elif online.status == "succeeded" and online.source == "autopay":
+            for attempt in db.session.scalars(select(AutopayAttempt).where(
+                    AutopayAttempt.online_payment_id == online.id, AutopayAttempt.status == "pending")):
+                attempt.status = "succeeded"
         return online.status
     if kind == "charge.refunded":
         return refunds_from_stripe(obj)
-    if kind == "charge.dispute.created":
+    if kind.startswith("charge.dispute."):
         return _dispute(obj)
     return None
 
@@ -400,8 +476,11 @@ def _after_failure(online: OnlinePayment, bank: bool) -> None:
 
 
 def _dispute(obj: dict) -> str:
-    if db.session.get(StripeDispute, obj["id"]) is not None:
-        return "duplicate"
+    """A dispute Stripe reports (created, updated, funds withdrawn, closed): recorded once, its status kept."""
+    known = db.session.get(StripeDispute, obj["id"])
+    if known is not None:
+        known.status = (obj.get("status") or known.status)[:40]
+        return "dispute " + known.status
     intent_id = _id(obj.get("payment_intent"))
     online = db.session.scalar(select(OnlinePayment).where(OnlinePayment.stripe_intent_id == intent_id)) \
         if intent_id else None
@@ -418,14 +497,13 @@ def disputes(limit: int = 20) -> list[StripeDispute]:
 
 # ---- Refunds -----------------------------------------------------------------------------------------------
 
-def refund(payment: Payment, amount_cents: int | None, note: str, staff: StaffUser) -> None:
+def refund(payment: Payment, amount_cents: int | None, note: str, staff: StaffUser) -> LedgerEntry | None:
     """Refund part or all of a card or bank payment through Stripe, never more than is left (the tip last).
     The caps are conditional UPDATEs taken before Stripe is called, inside the request's transaction, so two
     refunds at once cannot both pass; if Stripe refuses, the request rolls back and nothing is recorded."""
     online = payment.online
     if online is None:
-        billing.refund_payment(payment, amount_cents, note, staff)
-        return
+        return billing.refund_payment(payment, amount_cents, note, staff)
     errors: dict[str, str] = {}
     billing.check_amount(amount_cents, errors)
     if errors:
@@ -463,8 +541,9 @@ def refund(payment: Payment, amount_cents: int | None, note: str, staff: StaffUs
     db.session.add(StripeRefund(id=made.id, payment_id=payment.id, amount_cents=amount_cents,
                                 ledger_entry_id=entry.id if entry else None))
     db.session.flush()
-    if entry is not None:
-        emails.send_receipt_email(entry)
+    if entry is not None:  # a refund of the tip alone is not on the account: no receipt of the account
+        emails.send_receipt_email(entry, tip_refunded_cents=tip_part)
+    return entry
 
 
 def refunds_from_stripe(charge: dict) -> str:
@@ -482,10 +561,11 @@ def refunds_from_stripe(charge: dict) -> str:
             current_app.logger.warning("stripe: refunds of %s: %s", charge["id"], error)
             raise DomainError(_("The card service did not answer as expected.")) from None
     recorded = 0
+    # Locked first: a refund made in Pawtal that Stripe reports before its request committed is known after it.
+    billing.lock_client(payment.client_id)
     for made in refunds:
         if made.get("status") not in (None, "succeeded", "pending") or db.session.get(StripeRefund, made["id"]):
             continue
-        billing.lock_client(payment.client_id)
         db.session.refresh(payment)
         db.session.refresh(online)
         account_part = min(made["amount"], payment.amount_cents - payment.refunded_cents)
@@ -502,8 +582,8 @@ def refunds_from_stripe(charge: dict) -> str:
 
 # ---- Staff charge the card on file -------------------------------------------------------------------------
 
-def charge_on_file(client: ClientProfile, amount_cents: int | None, authorisation: str, staff: StaffUser) \
-        -> OnlinePayment:
+def charge_on_file(client: ClientProfile, amount_cents: int | None, authorisation: str, staff: StaffUser,
+                   form_key: str = "") -> OnlinePayment:
     """Staff take a payment with the client's card on file, recording who did it and how the client
     authorised it. It goes to the open invoices, oldest first; more than is due stays as credit."""
     errors: dict[str, str] = {}
@@ -525,7 +605,7 @@ def charge_on_file(client: ClientProfile, amount_cents: int | None, authorisatio
             plan.append((row.invoice.id, take))
             left -= take
     return start(client, plan, 0, method, "staff", staff=staff, authorisation=authorisation,
-                 amount_cents=amount_cents, off_session=True)
+                 amount_cents=amount_cents, off_session=True, form_key=form_key)
 
 
 # ---- Autopay -----------------------------------------------------------------------------------------------
@@ -540,8 +620,6 @@ def autopay_text(client: ClientProfile, method: PaymentMethod | None) -> str:
 
 
 def _business_name() -> str:
-    from services.settings import business
-
     return business().name
 
 
@@ -587,10 +665,19 @@ def autopay_candidates(today: date) -> list[Invoice]:
     if mode == "offered":
         query = query.where(ClientProfile.autopay.is_(True))
     found = []
-    for invoice in db.session.scalars(query):
+    for invoice in db.session.scalars(query.options(selectinload(Invoice.client))):
+        # The client agreed to have invoices charged on their due date: one already overdue when they agreed is
+        # not charged by itself (they pay it, or staff charge it with their say-so).
+        agreed = invoice.client.autopay_consent_at
+        if mode == "offered" and agreed is not None and invoice.due_on < _local_day(agreed):
+            continue
         if _try_due(_last_attempt(invoice.id), today):
             found.append(invoice)
     return found
+
+
+def _local_day(moment) -> date:
+    return as_utc(moment).astimezone(local_zone()).date()
 
 
 def _last_attempt(invoice_id: int) -> AutopayAttempt | None:
@@ -610,6 +697,14 @@ def run_autopay(today: date | None = None) -> dict[str, int]:
     counts = {"paid": 0, "pending": 0, "failed": 0, "skipped": 0}
     for invoice_id in [i.id for i in autopay_candidates(today)]:
         invoice = db.session.get(Invoice, invoice_id)
+        client = db.session.get(ClientProfile, invoice.client_id, populate_existing=True)
+        method = next((m for m in client.payment_methods if m.usable), None)
+        due = next((row.cents for row in payable(client.id) if row.invoice.id == invoice_id), 0)
+        # Nothing to charge now (autopay turned off since the list was made, the card gone, a bank payment for it on
+        # its way): no try is used, and the invoice is looked at again on the next run.
+        if not autopay_on(client) or method is None or due <= 0:
+            counts["skipped"] += 1
+            continue
         # The try claimed is the one listed: if another run tried the invoice since, it is not due any more (a
         # claim of "the next try" would charge a declined card twice in a minute and use up a retry day).
         last = _last_attempt(invoice_id)
@@ -625,16 +720,14 @@ def run_autopay(today: date | None = None) -> dict[str, int]:
             db.session.rollback()
             counts["skipped"] += 1
             continue
-        client = db.session.get(ClientProfile, invoice.client_id)
-        method = next((m for m in client.payment_methods if m.usable), None)
-        due = next((row.cents for row in payable(client.id) if row.invoice.id == invoice_id), 0)
-        if method is None or due <= 0:
-            attempt.status, attempt.message = "skipped", _("Nothing to charge")
+        try:
+            online = start(client, [(invoice_id, due)], 0, method, "autopay", off_session=True)
+        except NothingDue:  # paid another way a moment ago: this try was not used
+            db.session.rollback()
+            db.session.delete(db.session.get(AutopayAttempt, attempt.id))
             db.session.commit()
             counts["skipped"] += 1
             continue
-        try:
-            online = start(client, [(invoice_id, due)], 0, method, "autopay", off_session=True)
         except Declined as declined:
             attempt.online_payment_id = declined.online.id
             _attempt_failed(attempt, declined.message, today)

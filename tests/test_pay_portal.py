@@ -93,12 +93,32 @@ def test_pay_the_balance_with_a_new_card_and_a_tip(app, portal, me, billed):
     db.session.expire_all()
     assert {first.status.value, second.status.value} == {"paid"}
     online = db.session.scalar(select(OnlinePayment))
-    assert (online.amount_cents, online.tip_cents, online.detach_after) == (6500, 650, True)
-    # Not kept: the Visa is still the card on file, and the Mastercard is off the customer at Stripe.
+    assert (online.amount_cents, online.tip_cents) == (6500, 650)
+    # Not kept: the Visa is still the card on file, and the Mastercard was never put on the customer at Stripe,
+    # so no card webhook can make it the card on file.
     assert [m.brand for m in db.session.scalars(select(PaymentMethod))] == ["visa"]
     used = stripe_client(app).v1.payment_intents.retrieve(online.stripe_intent_id).payment_method
     assert stripe_client(app).v1.payment_methods.retrieve(used).customer is None
     books_agree(me.client)
+
+
+def test_a_new_card_kept_on_file_replaces_the_card_on_file(app, portal, me, billed):
+    first, _second = billed
+    form = portal.post("/portal/pay", data={"invoices": [first.id], "tip": "none", "method": "new", "keep": "y"})
+    body = form.get_data(as_text=True)
+    assert "will be kept on file" in body
+    secret = body.split('data-client-secret="')[1].split('"')[0]
+    intent = stripe_client(app).v1.setup_intents.confirm(secret.split("_secret_")[0],
+                                                         params={"payment_method": card_pm(app, "5555555555554444")})
+    # A one-off card's setup cannot be passed off as one to keep, nor the other way round.
+    assert portal.post("/portal/pay/card", data={"invoices": [first.id], "tip": "none", "method": "new",
+                                                 "setup_intent": intent.id}).status_code == 422
+    paid = portal.post("/portal/pay/card", data={"invoices": [first.id], "tip": "none", "method": "new", "keep": "y",
+                                                 "setup_intent": intent.id})
+    assert paid.status_code == 303 and "/portal/receipts/" in paid.headers["Location"]
+    db.session.expire_all()
+    assert [m.last4 for m in db.session.scalars(select(PaymentMethod))] == ["4444"]  # it replaced the 4242
+    assert first.status.value == "paid"
 
 
 def test_a_declined_card_says_so_and_records_nothing(app, portal, me, billed):
@@ -199,10 +219,14 @@ def test_staff_charge_the_card_on_file_then_refund_part_through_stripe(app, clie
     refused = client.post(f"/billing/clients/{me.client_id}/charge",
                           data={"charge-amount": "65.00", "charge-authorisation": ""})
     assert refused.status_code == 422 and "authorised this charge" in refused.get_data(as_text=True)
-    charged = client.post(f"/billing/clients/{me.client_id}/charge",
-                          data={"charge-amount": "65.00", "charge-authorisation": "By phone on Tuesday",
-                                "charge-confirmed": "y"})
+    page = client.get(f"/billing/clients/{me.client_id}").get_data(as_text=True)
+    key = page.split('name="charge-key" type="hidden" value="')[1].split('"')[0]
+    sent = {"charge-amount": "65.00", "charge-authorisation": "By phone on Tuesday", "charge-confirmed": "y",
+            "charge-key": key}
+    charged = client.post(f"/billing/clients/{me.client_id}/charge", data=sent)
     assert charged.status_code == 303
+    again = client.post(f"/billing/clients/{me.client_id}/charge", data=sent)  # the same form sent twice
+    assert again.status_code == 422 and "This payment was already made." in again.get_data(as_text=True)
     db.session.expire_all()
     payment = db.session.scalar(select(Payment))
     assert payment.created_by_id == manager.id and "By phone on Tuesday" in payment.note
@@ -218,4 +242,56 @@ def test_staff_charge_the_card_on_file_then_refund_part_through_stripe(app, clie
     at_stripe = stripe_client(app).v1.refunds.retrieve(made.id)
     assert (at_stripe.amount, made.amount_cents, payment.refunded_cents) == (2000, 2000, 2000)
     assert billing.balance(me.client_id) == 2000
+    books_agree(me.client)
+
+
+def test_a_tip_goes_to_the_sitters_of_the_visits_paid_and_into_the_tips_export(app, portal, client, me, billed, make,
+                                                                               manager):
+    first, second = billed
+    ana, bo = make.staff(first_name="Ana", last_name="Sitter"), make.staff(first_name="Bo", last_name="Sitter")
+    for invoice, sitter in ((first, ana), (second, bo)):
+        for line in invoice.lines:
+            line.visit.sitter = sitter
+    db.session.commit()
+    method = db.session.scalar(select(PaymentMethod))
+    paid = portal.post("/portal/pay", data={"invoices": [first.id, second.id], "tip": "other", "tip_other": "7.01",
+                                            "method": f"m{method.id}"})
+    assert paid.status_code == 303
+    payment = db.session.scalar(select(Payment))
+    assert sorted((t.sitter.first_name, t.amount_cents) for t in payment.tips) == [("Ana", 351), ("Bo", 350)]
+    assert billing.balance(me.client_id) == 0  # the tip is the sitters', not credit on the account
+    login_as(client, manager)
+    day = payment.received_on.isoformat()
+    csv = client.get(f"/billing/exports/tips.csv?start={day}&end={day}").get_data(as_text=True).splitlines()
+    assert csv[0].startswith("Date,Sitter,Customer")
+    assert sorted(row.split(",")[1] for row in csv[1:]) == ["Ana Sitter", "Bo Sitter"]
+    assert sum(float(row.split(",")[4]) for row in csv[1:]) == 7.01
+
+
+def test_a_payment_left_at_the_banks_check_cannot_pay_what_was_paid_another_way(app, portal, me, billed, manager,
+                                                                                  localstripe):
+    first, _second = billed
+    for old in db.session.scalars(select(PaymentMethod)):
+        cards.remove_method(me.client, old)
+    pm = stripe_client(app).v1.payment_methods.attach(card_pm(app, "4000002500003155"),
+                                                      params={"customer": me.client.stripe_customer_id})
+    method = cards.keep_method(me.client, pm.to_dict(), "active")
+    db.session.commit()
+    started = portal.post("/portal/pay", data={"invoices": [first.id], "tip": "none", "method": f"m{method.id}"})
+    page = portal.get(started.headers["Location"]).get_data(as_text=True)
+    secret = page.split('data-client-secret="')[1].split('"')[0]
+    # The tab is left open; meanwhile the client pays that invoice by check.
+    billing.record_payment(me.client, "check", 2500, date(2026, 11, 3), "1001", "", manager)
+    db.session.commit()
+    again = portal.get(started.headers["Location"]).get_data(as_text=True)
+    assert 'id="pay-action"' not in again and "cancelled" in again
+    online = db.session.scalar(select(OnlinePayment))
+    assert online.status == "canceled"
+    assert stripe_client(app).v1.payment_intents.retrieve(online.stripe_intent_id).status == "canceled"
+    # The old tab's bank check can no longer take the money.
+    late = requests.post(f"{localstripe}/v1/payment_intents/{online.stripe_intent_id}/_authenticate?success=true",
+                         json={"key": "pk_test_pawtal", "client_secret": secret}, timeout=5)
+    assert late.status_code != 200
+    portal.post(f"/portal/payments/{online.id}/check")
+    assert db.session.scalar(select(func.count()).where(Payment.method == "card")) == 0
     books_agree(me.client)

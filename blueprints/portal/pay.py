@@ -59,7 +59,7 @@ def _total(client_id: int, form: PayForm) -> dict:
     plan = payments.plan_for(client_id, [i for i in (form.invoices.data or []) if isinstance(i, int)])
     amount = sum(cents for _id, cents in plan)
     try:
-        tip = payments.tip_cents(form.tip.data or "none", form.tip_other.raw, amount) if "tip" in form else 0
+        tip = payments.tip_cents(form.tip.data or "none", form.tip_other.data, amount) if "tip" in form else 0
     except FieldErrors:
         tip = 0
     return {"amount": amount, "tip": tip, "charge": amount + tip}
@@ -98,7 +98,7 @@ def _checked(client, form) -> tuple[list[tuple[int, int]], int] | None:
         return None
     amount = sum(cents for _id, cents in plan)
     try:
-        tip = payments.tip_cents(form.tip.data, form.tip_other.raw, amount) if "tip" in form else 0
+        tip = payments.tip_cents(form.tip.data, form.tip_other.data, amount) if "tip" in form else 0
     except FieldErrors as error:
         for name, message in error.errors.items():
             form[name].errors = [message]
@@ -118,7 +118,7 @@ def pay_now():
     plan, tip = checked
     if form.method.data == "new":
         try:
-            secret = cards.start_setup(client, "card")
+            secret = cards.start_setup(client, "card", one_off=not form.keep.data)
         except DomainError as error:
             return _pay_page(client, form, rows, status=502, error=error.message)
         return render_page("portal/pay.html", "portal/_pay_card.html", **portal_context(client), form=form,
@@ -134,7 +134,8 @@ def pay_now():
 @bp.post("/pay/card")
 @client_required
 def pay_with_new_card():
-    """After Stripe.js confirmed the new card (a SetupIntent): charge it; keep it on file if the client asked."""
+    """After Stripe.js confirmed the new card (a SetupIntent): charge it; it is kept on file if the client asked
+    (then it was entered on their customer at Stripe), else it was entered for this payment only."""
     online_or_404()
     client = my_client()
     form, rows = build_pay_form(client)
@@ -142,9 +143,9 @@ def pay_with_new_card():
     if checked is None:
         return _pay_page(client, form, rows, status=422)
     plan, tip = checked
-    keep = request.form.get("keep") == "y"
+    keep = bool(form.keep.data)
     try:
-        method, waiting = cards.confirmed_method(client, request.form.get("setup_intent", ""))
+        method, waiting = cards.confirmed_method(client, request.form.get("setup_intent", ""), one_off=not keep)
     except DomainError as error:
         return _pay_page(client, form, rows, status=422, error=error.message)
     if waiting:
@@ -161,12 +162,13 @@ def _my_method(client, value: str) -> PaymentMethod | None:
 def _charge(client, form, rows, plan, tip, method, keep: bool = False):
     new_card = isinstance(method, dict)
     try:
-        online = payments.start(client, plan, tip, method, "portal", detach_after=new_card and not keep)
+        online = payments.start(client, plan, tip, method, "portal")
     except payments.AlreadyStarted as started:
         return redirect(url_for("portal.payment", online_id=started.online.id), 303)
+    except payments.NothingDue as gone:
+        fresh, rows = build_pay_form(client)
+        return _pay_page(client, fresh, rows, status=409, error=gone.message)
     except payments.Declined as declined:
-        if new_card:
-            cards.detach_quietly(method["id"])
         form.method.errors = [declined.message]
         return _pay_page(client, form, rows, status=402, error=declined.message)
     except DomainError as error:
@@ -179,10 +181,15 @@ def _charge(client, form, rows, plan, tip, method, keep: bool = False):
 def _after(online):
     """Paid: the receipt. Otherwise the payment's page: the bank's check, or pending (a bank debit)."""
     if online.status == "succeeded":
-        entry = payments.receipt_entry(online)
-        return done(_("Thank you! We received %(amount)s.", amount=money(online.charge_cents)),
-                    url_for("portal.receipt", entry_id=entry.id))
+        return done(_("Thank you! We received %(amount)s.", amount=money(online.charge_cents)), _receipt_url(online))
     return redirect(url_for("portal.payment", online_id=online.id), 303)
+
+
+def _receipt_url(online) -> str:
+    """The receipt; the account page when the business shows clients no receipts."""
+    if not get_settings().portal_payments:
+        return url_for("portal.account")
+    return url_for("portal.receipt", entry_id=payments.receipt_entry(online).id)
 
 
 def _my_online(online_id: int):
@@ -197,14 +204,15 @@ def payment(online_id: int):
     online_or_404()
     online = _my_online(online_id)
     if online.status == "succeeded":
-        entry = payments.receipt_entry(online)
-        return redirect(url_for("portal.receipt", entry_id=entry.id), 303)
+        return redirect(_receipt_url(online), 303)
     secret, error = None, None
     if online.status == "requires_action":
         try:
             secret = payments.client_secret(online)
         except DomainError as failure:
             error = failure.message
+        if online.status == "succeeded":  # the bank's check was done in another tab
+            return redirect(url_for("portal.payment", online_id=online.id), 303)
     return render_page("portal/payment.html", "portal/_payment.html", **portal_context(my_client()),
                        online=online, client_secret=secret, pay_error=error)
 
