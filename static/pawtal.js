@@ -96,14 +96,21 @@
     window.Stripe(form.dataset.stripeKey).confirmCardPayment(form.dataset.clientSecret).then(ask, ask);
   }
 
-  // Stripe.js is loaded only when a card form (or a bank's check) appears, not with every page.
+  // Stripe.js is loaded only when a card form (or a bank's check) appears, not with every page, and once:
+  // a page is scanned twice as it loads (DOMContentLoaded, then htmx:load on the body), and Stripe.js
+  // must not run twice in one page.
   function withStripe(form, start) {
     if (typeof window.Stripe === "function") { start(form); return; }
-    var script = document.createElement("script");
-    script.src = form.dataset.stripeJs;
-    script.onload = function () { start(form); };
-    script.onerror = function () { fail(form, form.dataset.unreachable); };
-    document.head.appendChild(script);
+    var script = document.querySelector("script[data-stripe-loader]");
+    if (!script) {
+      script = document.createElement("script");
+      script.src = form.dataset.stripeJs;
+      script.setAttribute("data-stripe-loader", "");
+      script.addEventListener("error", function () { script.remove(); });  // a later form tries again
+      document.head.appendChild(script);
+    }
+    script.addEventListener("load", function () { start(form); });
+    script.addEventListener("error", function () { fail(form, form.dataset.unreachable); });
   }
 
   function scanCards(root) {
