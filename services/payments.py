@@ -785,6 +785,18 @@ def autopay_failures(limit: int = 20) -> list[AutopayAttempt]:
 
 # ---- Reading -----------------------------------------------------------------------------------------------
 
+def recent_for(client_id: int, invoice_ids: list[int]) -> OnlinePayment | None:
+    """The client's payment of any of these invoices made or started in the last minutes (a double click's first
+    click, another tab), to show instead of a form that no longer offers them."""
+    wanted = set(invoice_ids)
+    for online in db.session.scalars(select(OnlinePayment).where(
+            OnlinePayment.client_id == client_id, OnlinePayment.created_at > utcnow() - STALE,
+            OnlinePayment.status.not_in(("failed", "canceled"))).order_by(OnlinePayment.id.desc()).limit(10)):
+        if wanted & {invoice_id for invoice_id, _cents in online.plan or []}:
+            return online
+    return None
+
+
 def load_online(online_id: int, client_id: int) -> OnlinePayment | None:
     """One of the client's own online payments (another client's id is not found)."""
     return db.session.scalar(select(OnlinePayment).where(OnlinePayment.id == online_id,

@@ -295,3 +295,24 @@ def test_a_payment_left_at_the_banks_check_cannot_pay_what_was_paid_another_way(
     portal.post(f"/portal/payments/{online.id}/check")
     assert db.session.scalar(select(func.count()).where(Payment.method == "card")) == 0
     books_agree(me.client)
+
+
+def test_ten_pay_posts_at_once_make_one_charge(app, me, billed):
+    """Ten posts of the same pay form at once (a double click, many tabs): one PaymentIntent, one payment."""
+    from tests.test_payments import at_once, intents_at_stripe
+
+    first, second = billed
+    method = db.session.scalar(select(PaymentMethod))
+    sent = {"invoices": [first.id, second.id], "tip": "none", "method": f"m{method.id}"}
+    browsers = []
+    for _n in range(10):
+        browser = app.test_client()
+        login_as(browser, me)
+        browsers.append(browser)
+    statuses = at_once(app, 10, lambda n: browsers[n].post("/portal/pay", data=sent).status_code)
+    assert statuses == [303] * 10, statuses  # each shown the one payment (its page, or the receipt)
+    assert [intent.amount for intent in intents_at_stripe(me.client)] == [6500]
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+    db.session.expire_all()
+    assert {first.status.value, second.status.value} == {"paid"}
+    books_agree(me.client)

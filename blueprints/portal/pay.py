@@ -114,7 +114,7 @@ def pay_now():
     form, rows = build_pay_form(client)
     checked = _checked(client, form)
     if checked is None:
-        return _pay_page(client, form, rows, status=422)
+        return _already_paid(client, form) or _pay_page(client, form, rows, status=422)
     plan, tip = checked
     if form.method.data == "new":
         try:
@@ -151,6 +151,17 @@ def pay_with_new_card():
     if waiting:
         return _pay_page(client, form, rows, status=422, error=_("That card was not confirmed. Please try again."))
     return _charge(client, form, rows, plan, tip, method, keep=keep)
+
+
+def _already_paid(client, form):
+    """A form naming invoices with nothing left to pay because a payment of them was made or started a moment ago
+    (the first of a double click, another tab): that payment's page, not errors."""
+    offered = {value for value, _label in form.invoices.choices}
+    asked = [int(v) for v in request.form.getlist("invoices") if v.isdigit()]
+    if not asked or (set(asked) <= offered and not form.invoices.errors):
+        return None
+    online = payments.recent_for(client.id, asked)
+    return redirect(url_for("portal.payment", online_id=online.id), 303) if online else None
 
 
 def _my_method(client, value: str) -> PaymentMethod | None:
