@@ -88,7 +88,10 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     expect(portal.get_by_text("Rex pulled hard at the park, then napped.")).to_be_visible()
     expect(portal.get_by_role("img", name="Photo 1 from the visit")).to_be_visible()
     # The thumbnail really loads (a lazy image: waited for, not read at once).
-    portal.wait_for_function("(img => img.complete && img.naturalWidth > 0)(document.querySelector('.photos img'))")
+    # (Polled by Playwright itself: a string predicate would be eval'd in the page, which its CSP refuses.)
+    thumbnail = portal.locator(".photos img").first
+    expect(thumbnail).to_have_js_property("complete", True)
+    assert thumbnail.evaluate("img => img.naturalWidth") > 0
     assert_accessible(portal)
     screenshot(portal, "portal-report-phone")
     portal.context.close()
