@@ -468,6 +468,11 @@ class SiteSettings(db.Model):
     tip_percents: Mapped[list] = mapped_column(JSON, default=lambda: [10, 15, 20])
     autopay_mode: Mapped[str] = mapped_column(String(10), default="offered", server_default="offered")
     autopay_retry_days: Mapped[list] = mapped_column(JSON, default=lambda: [1, 3, 7])
+    # A client whose email is on a profile but who has no login may get a first password by "Set / reset
+    # password" (the link creates their login on that profile).
+    first_time_passwords: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The business's own client FAQ, in Markdown (shown sanitised on the sign-in page and in the portal).
+    faq_markdown: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     @property
     def location(self) -> str:
@@ -1507,6 +1512,23 @@ class StripeDispute(db.Model):
     client: Mapped[ClientProfile | None] = relationship()
 
 
+class PortalView(db.Model):
+    """Staff opened the portal as a client (read-only): who, whose, when. Kept when either is removed, by name."""
+
+    __tablename__ = "portal_view"
+    __table_args__ = (Index("ix_portal_view_client_at", "client_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"), index=True)
+    staff_name: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client_profile.id", ondelete="SET NULL"))
+    client_name: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # What was looked at (the portal page's path), one row per page.
+    path: Mapped[str] = mapped_column(String(300), default="")
+
+    staff: Mapped[StaffUser | None] = relationship()
+
+
 class AutopayAttempt(db.Model):
     """One try of autopay at charging an invoice. The unique (invoice, attempt) pair is the claim: two runs of
     `flask billing autopay` at once insert the same row, and only the one that wins charges the card."""
@@ -1540,6 +1562,7 @@ class InvoiceReminder(db.Model):
 
 
 __all__ = [
+    "PortalView",
     "AUTOPAY_MODES",
     "AutopayAttempt",
     "MANUAL_METHODS",
