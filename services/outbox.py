@@ -17,7 +17,9 @@ import secrets as random_tokens
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import formataddr, make_msgid, parseaddr
 from typing import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, render_template
 from flask_mail import Message
@@ -189,13 +191,34 @@ def delivered_attachments(mail_message: Message) -> list | None:
             for each in mail_message.attachments] or None
 
 
+# Kinds written by a person (none yet: replies to clients' messages will be); every other email Pawtal sends
+# is automatic and says so (RFC 3834), so that vacation responders do not answer it.
+PERSONAL_KINDS: frozenset[str] = frozenset()
+
+
+def headers_for(kind: str) -> dict:
+    """From (the business's name at the configured address), Reply-To (the business's email, so an answer reaches
+    someone), Message-ID (on the site's own domain) and Auto-Submitted, as the message is sent: the business's
+    details are read then, so a change of name or email applies to what is still waiting."""
+    found = business()
+    _name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    domain = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+    headers = {"sender": formataddr((found.name, address or f"no-reply@{domain}")),
+               "reply_to": found.email or None, "msg_id": make_msgid(domain=domain), "extra": {}}
+    if kind not in PERSONAL_KINDS:
+        headers["extra"]["Auto-Submitted"] = "auto-generated"
+    return headers
+
+
 def _mail_message(message: OutboxMessage) -> Message:
+    headers = headers_for(message.kind)
     mail_message = Message(
         subject=message.subject, recipients=list(message.recipients),
         body=fill(message.body_text, message.secrets, html=False),
         html=fill(message.body_html, message.secrets, html=True),
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        sender=headers["sender"], reply_to=headers["reply_to"], extra_headers=headers["extra"] or None,
     )
+    mail_message.msgId = headers["msg_id"]
     for each in message.attachments or ():
         data = base64.b64decode(each["data"]) if "data" in each else _makers[each["make"]](**each["args"])
         mail_message.attach(each["filename"], each["content_type"], data)

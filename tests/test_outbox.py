@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from extensions import db
 from models import OutboxMessage
-from services import outbox
+from services import emails, outbox
 from services.invites import send_invitations
+from services.settings import update_business
 from tests.conftest import HX, _free_port, smtp_config
 
 
@@ -81,3 +82,24 @@ class TestRunningApp:
         while not inbox.to("thread@example.com") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(inbox.to("thread@example.com")) == 1
+
+
+def test_an_email_comes_from_the_business_answers_reach_it_and_automatic_ones_say_so(app, make, smtp, inbox):
+    """Not "Pawtal <no-reply@localhost>" with no Reply-To: the business's name, its email to answer to, a
+    Message-ID on the site's domain, and Auto-Submitted so vacation responders leave it alone."""
+    _point_at(app, smtp)
+    app.config.update(BASE_URL="https://walks.example.org", MAIL_DEFAULT_SENDER="Pawtal <no-reply@walks.example.org>")
+    update_business({"name": "Bark & Stroll, Cambridge", "email": "hello@barkandstroll.example",
+                     "phone": "(555) 010-0199", "address": "1 Elm St", "tax_number": "", "website": ""})
+    db.session.commit()
+    client = make.client(email="nia@example.com")
+    emails.send_unknown_reset_email("someone@example.com")
+    send_invitations([client], None, "")
+    db.session.commit()
+    assert outbox.deliver_all()[0] == 2
+    [invitation] = inbox.to("nia@example.com")
+    assert invitation["From"].addresses[0].display_name == "Bark & Stroll, Cambridge"
+    assert invitation["From"].addresses[0].addr_spec == "no-reply@walks.example.org"
+    assert invitation["Reply-To"] == "hello@barkandstroll.example"
+    assert invitation["Message-ID"].endswith("@walks.example.org>")
+    assert invitation["Auto-Submitted"] == "auto-generated"
