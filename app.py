@@ -28,6 +28,7 @@ from services import billing as billing_service  # noqa: F401 - listens for canc
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import outbox as outbox_service
 from services import settings as site_settings
+from services import texts
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
               stripe_hooks, requests, schedule, feeds, board, today, visits, billing)
@@ -92,6 +93,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_request(_roll_back_on_exception)
     app.after_request(_security_headers)
     filters.init_app(app)
+    app.add_template_filter(texts.markdown_html, "markdown")  # the business's FAQ, sanitised
+    app.add_template_global(lambda: site_settings.get_settings().faq_markdown, "site_faq")
     app.jinja_env.globals["visit_states"] = VISIT_STATES  # the calendar's legend
     app.context_processor(lambda: {"lang": str(get_locale()).replace("_", "-")})  # <html lang>, from the locale
     app.context_processor(_business)

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, request, send_file, url_for
 
 from access import manager_required, public
 from filters import gettext as _
-from forms.settings import BillingForm, BusinessForm, OptionsForm
+from forms.settings import BillingForm, BusinessForm, FaqForm, OptionsForm
 from models import PORTAL_FEATURES
 from rendering import done, render_page, submit
 from services import settings as site
@@ -21,7 +21,7 @@ LOGO_CACHE = "public, max-age=31536000, immutable"
 
 def _context(form: OptionsForm | None = None, client_rules: dict | None = None, pet_rules: dict | None = None,
              errors: list | None = None, business_form: BusinessForm | None = None,
-             billing_form: BillingForm | None = None) -> dict:
+             billing_form: BillingForm | None = None, faq_form: FaqForm | None = None) -> dict:
     """The whole page: the form that was sent as it was sent, the others as they are stored."""
     stored = site.get_settings()
     return {"form": form or OptionsForm(formdata=None, obj=stored), "client_fields": CLIENT_FIELDS,
@@ -29,7 +29,8 @@ def _context(form: OptionsForm | None = None, client_rules: dict | None = None, 
             "pet_rules": pet_rules or site.rules_for("pet"), "choices": RULE_CHOICES, "not_requirable": NOT_REQUIRABLE,
             "errors": errors or [], "features": PORTAL_FEATURES, "stripe_configured": stripe_configured(),
             "business_form": business_form or BusinessForm.of(site.business()),
-            "billing_form": billing_form or BillingForm.of(stored)}
+            "billing_form": billing_form or BillingForm.of(stored),
+            "faq_form": faq_form or FaqForm(formdata=None, obj=stored)}
 
 
 @bp.get("/")
@@ -79,6 +80,17 @@ def update_billing():
                   lambda status: render_page("settings/index.html", "settings/_billing.html", status=status,
                                              **_context(billing_form=form)),
                   aliases={"tax_rate_bp": "tax_rate"})
+
+
+@bp.post("/faq")
+@manager_required
+def update_faq():
+    form = FaqForm()
+    return submit(form, lambda: site.update_faq(form.faq_markdown.data, form.first_time_passwords.data),
+                  lambda stored: done(_("FAQ and account options saved."), url_for("settings.index"),
+                                      "settings/_faq.html", faq_form=FaqForm(formdata=None, obj=stored)),
+                  lambda status: render_page("settings/index.html", "settings/_faq.html", status=status,
+                                             **_context(faq_form=form)))
 
 
 @bp.get("/logo/<logo_name>")

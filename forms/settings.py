@@ -200,3 +200,15 @@ class BillingForm(FlaskForm):
             "online_payments": settings.online_payments, "tips_enabled": settings.tips_enabled,
             "tip_percents": list(settings.tip_percents or []), "autopay_mode": settings.autopay_mode,
             "autopay_retry_days": list(settings.autopay_retry_days or [])})
+
+
+class FaqForm(FlaskForm):
+    """The business's client FAQ, and first passwords for clients already on file."""
+
+    faq_markdown = TextAreaField(
+        _l("Questions clients ask, with your answers"), validators=[Length(max=20000)],
+        description=_l("Markdown: a line starting with ## is a question, a blank line starts a new paragraph, "
+                       "[text](https://…) is a link. Shown on the sign-in page and in the portal; empty: not shown."))
+    first_time_passwords = BooleanField(
+        _l("Clients whose email is on their profile can set a first password with “Forgot your password?”"),
+        description=_l("The emailed link creates their login on that profile. Otherwise you invite them."))

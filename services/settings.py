@@ -19,7 +19,7 @@ from models import (
     AUTOPAY_MODES, BILLING_CYCLES, BILLING_MODES, HIDDEN, LOCATION_MODES, OPTIONAL, PAYMENT_TERMS, PORTAL_FEATURES,
     REQUIRED, SiteSettings,
 )
-from services import signals
+from services import signals, texts
 from services.errors import DomainError, FieldErrors
 from services.uploads import drop_file_after_commit, intake_image, keep_file, png_bytes, read_upload, stored_path
 
@@ -409,5 +409,18 @@ def update_billing(options: dict) -> SiteSettings:
     settings = get_settings()
     for name, value in kept.items():
         setattr(settings, name, value)
+    db.session.flush()
+    return settings
+
+
+def update_faq(markdown: str, first_time_passwords: bool) -> SiteSettings:
+    """Save the business's client FAQ (Markdown, shown sanitised) and whether clients already on file may get a
+    first password by "Set / reset password"."""
+    text = (markdown or "").replace("\r\n", "\n").strip()
+    if len(text) > texts.FAQ_MAX:
+        raise FieldErrors({"faq_markdown": _("Keep the FAQ under %(num)d characters.", num=texts.FAQ_MAX)})
+    settings = get_settings()
+    settings.faq_markdown = text
+    settings.first_time_passwords = bool(first_time_passwords)
     db.session.flush()
     return settings

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import abort
 from flask_login import current_user
 
 from access import client_required, my_client
@@ -29,3 +30,13 @@ def index():
         context["summary"] = billing.account(client.id)
         context["how_to_pay"] = features.how_to_pay
     return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, **context)
+
+
+@bp.get("/faq")
+@client_required
+def faq():
+    """The business's answers to common questions (404 when it has written none)."""
+    context = portal_context(my_client())
+    if not context["features"].faq_markdown:
+        abort(404)
+    return render_page("portal/faq.html", "portal/_faq.html", **context)
