@@ -67,6 +67,9 @@ def from_environment(instance_path: str) -> dict:
         "CLIENT_LOGIN_LIMIT": os.environ.get("PAWTAL_CLIENT_LOGIN_LIMIT", "10 per minute"),
         "PASSWORD_EMAIL_LIMIT": os.environ.get("PAWTAL_PASSWORD_EMAIL_LIMIT", "5 per 10 minutes"),
         "REGISTER_LIMIT": os.environ.get("PAWTAL_REGISTER_LIMIT", "10 per minute"),
+        "INTAKE_LIMIT": os.environ.get("PAWTAL_INTAKE_LIMIT", "5 per 10 minutes"),
+        # Sites that may show /start in a frame (the business's own website), e.g. "https://www.example.com".
+        "FRAME_ANCESTORS": os.environ.get("PAWTAL_FRAME_ANCESTORS", ""),
         # Wrong invitation codes from all addresses together: guessing from many addresses is slowed too.
         "REGISTER_CODE_LIMIT": os.environ.get("PAWTAL_REGISTER_CODE_LIMIT", "100 per hour"),
         "INVITATION_DAYS": int(os.environ.get("PAWTAL_INVITATION_DAYS", 14)),

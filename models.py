@@ -473,6 +473,9 @@ class SiteSettings(db.Model):
     first_time_passwords: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # The business's own client FAQ, in Markdown (shown sanitised on the sign-in page and in the portal).
     faq_markdown: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The public intake form for new clients (/start): on or off, and its title.
+    intake_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    intake_title: Mapped[str] = mapped_column(String(120), default="Start with us", server_default="Start with us")
 
     @property
     def location(self) -> str:
@@ -1512,6 +1515,17 @@ class StripeDispute(db.Model):
     client: Mapped[ClientProfile | None] = relationship()
 
 
+class IntakeSubmission(db.Model):
+    """One sending of the public intake form, by the form's own key: the same form posted twice (a double click,
+    a resend) makes one profile. The profile is kept when the row is not needed any more (set null)."""
+
+    __tablename__ = "intake_submission"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client_profile.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class PortalView(db.Model):
     """Staff opened the portal as a client (read-only): who, whose, when. Kept when either is removed, by name."""
 
@@ -1562,6 +1576,7 @@ class InvoiceReminder(db.Model):
 
 
 __all__ = [
+    "IntakeSubmission",
     "PortalView",
     "AUTOPAY_MODES",
     "AutopayAttempt",

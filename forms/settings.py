@@ -203,7 +203,7 @@ class BillingForm(FlaskForm):
 
 
 class FaqForm(FlaskForm):
-    """The business's client FAQ, and first passwords for clients already on file."""
+    """The business's client FAQ, first passwords for clients already on file, and the intake form."""
 
     faq_markdown = TextAreaField(
         _l("Questions clients ask, with your answers"), validators=[Length(max=20000)],
@@ -212,3 +212,8 @@ class FaqForm(FlaskForm):
     first_time_passwords = BooleanField(
         _l("Clients whose email is on their profile can set a first password with “Forgot your password?”"),
         description=_l("The emailed link creates their login on that profile. Otherwise you invite them."))
+    intake_enabled = BooleanField(_l("Show the intake form for new clients (/start)"),
+                                  description=_l("Anyone may send it: it makes a Prospect with their pets, tells you, "
+                                                 "and emails them a link to set a portal password."))
+    intake_title = StringField(_l("The intake form's title"), filters=[_strip],
+                               validators=[DataRequired(message=_l("Give the form a title.")), Length(max=120)])

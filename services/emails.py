@@ -300,3 +300,11 @@ def send_payment_failed_email(online, autopay: bool, next_try_on=None) -> None:
                 _("Your payment to %(business)s did not go through", business=business().name), "payment_failed",
                 online=online, client=client, autopay=autopay, next_try_on=next_try_on,
                 link=external_url("portal.pay"))
+
+
+def send_intake_email(client: ClientProfile, intake, known_client: bool) -> None:
+    """Tell the office of a new client from the public intake form (or of a known one who sent it again)."""
+    subject = (_("An existing client sent the intake form: %(name)s", name=client.name) if known_client
+               else _("New client from the intake form: %(name)s", name=client.name))
+    queue_email("intake-received", [business().email], subject, "intake_received", client=client, intake=intake,
+                known_client=known_client, profile_url=external_url("clients.show", client_id=client.id))

@@ -413,14 +413,25 @@ def update_billing(options: dict) -> SiteSettings:
     return settings
 
 
-def update_faq(markdown: str, first_time_passwords: bool) -> SiteSettings:
-    """Save the business's client FAQ (Markdown, shown sanitised) and whether clients already on file may get a
-    first password by "Set / reset password"."""
+def update_faq(markdown: str, first_time_passwords: bool, intake_enabled: bool | None = None,
+               intake_title: str | None = None) -> SiteSettings:
+    """Save the business's client FAQ (Markdown, shown sanitised), whether clients already on file may get a
+    first password by "Set / reset password", and the public intake form's switch and title."""
     text = (markdown or "").replace("\r\n", "\n").strip()
+    errors = {}
     if len(text) > texts.FAQ_MAX:
-        raise FieldErrors({"faq_markdown": _("Keep the FAQ under %(num)d characters.", num=texts.FAQ_MAX)})
+        errors["faq_markdown"] = _("Keep the FAQ under %(num)d characters.", num=texts.FAQ_MAX)
+    title = " ".join((intake_title or "").split()) if intake_title is not None else None
+    if title is not None and not 0 < len(title) <= 120:
+        errors["intake_title"] = _("Give the form a title of at most 120 characters.")
+    if errors:
+        raise FieldErrors(errors)
     settings = get_settings()
     settings.faq_markdown = text
     settings.first_time_passwords = bool(first_time_passwords)
+    if intake_enabled is not None:
+        settings.intake_enabled = bool(intake_enabled)
+    if title is not None:
+        settings.intake_title = title
     db.session.flush()
     return settings

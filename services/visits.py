@@ -417,9 +417,10 @@ def _pets_of(client: ClientProfile, pets: list[Pet]) -> list[Pet]:
 
 
 def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
-                   staff: StaffUser | None = None) -> VisitRequest:
+                   staff: StaffUser | None = None, activate: bool = True) -> VisitRequest:
     """A client's request (or staff asking on their behalf): one request, its visits requested,
-    the business told. Refused whole when any visit conflicts."""
+    the business told. Refused whole when any visit conflicts. A request from the public intake form
+    (`activate` False) leaves a Prospect a Prospect: the office has not met them yet."""
     pets = _pets_of(client, plan.pets)
     _lock_client(client)
     planned = plan_visits(client.id, plan)
@@ -431,8 +432,9 @@ def request_visits(client: ClientProfile, login: ClientLogin | None, plan: Plan,
     for p in planned:
         visit_request.visits.append(_new_visit(client, p, pets, VisitStatus.REQUESTED, plan.notes))
     db.session.add(visit_request)
-    activate_prospect(client, visit_request.visits,
-                      _("requested by the client") if staff is None else _("requested by staff"))
+    if activate:
+        activate_prospect(client, visit_request.visits,
+                          _("requested by the client") if staff is None else _("requested by staff"))
     db.session.flush()
     emails.send_request_received_email(visit_request)
     return visit_request

@@ -17,10 +17,12 @@ Yes, with a towel after. See [our prices](https://example.com/prices) or call [u
 
 
 def test_the_faq_is_saved_and_shown_sanitised_on_the_sign_in_page_and_in_the_portal(app, as_manager, portal):
-    saved = as_manager.post("/settings/faq", data={"faq_markdown": FAQ, "first_time_passwords": ""}, headers=HX)
-    assert saved.status_code == 200 and "FAQ and account options saved." in saved.get_data(as_text=True)
+    saved = as_manager.post("/settings/faq", data={"faq_markdown": FAQ, "first_time_passwords": "",
+                                                                "intake_enabled": "", "intake_title": "Book a meet & greet"}, headers=HX)
+    assert saved.status_code == 200 and "FAQ, account and intake options saved." in saved.get_data(as_text=True)
     settings = get_settings()
     assert settings.faq_markdown.startswith("## Do you walk") and settings.first_time_passwords is False
+    assert (settings.intake_enabled, settings.intake_title) == (False, "Book a meet & greet")
     anonymous = app.test_client()
     for page in (anonymous.get("/login"), portal.get("/portal/faq")):
         assert page.status_code == 200
@@ -42,9 +44,10 @@ def test_no_faq_shows_nothing_and_its_page_is_not_found(app, portal):
 
 
 def test_a_faq_too_long_is_refused_beside_the_field_and_nothing_changes(app, as_manager):
-    refused = as_manager.post("/settings/faq", data={"faq_markdown": "x" * 20001, "first_time_passwords": "y"},
+    refused = as_manager.post("/settings/faq", data={"faq_markdown": "x" * 20001, "first_time_passwords": "y",
+                                                                   "intake_title": ""},
                               headers=HX)
     body = refused.get_data(as_text=True)
-    assert refused.status_code == 422 and 'id="faq_markdown-error"' in body
+    assert refused.status_code == 422 and 'id="faq_markdown-error"' in body and 'id="intake_title-error"' in body
     db.session.expire_all()
     assert get_settings().faq_markdown == "" and get_settings().first_time_passwords is True
