@@ -142,11 +142,11 @@ def submit(intake: Intake, signed_key: str, honeypot: str) -> str:
     told, nothing new is made), "again" (this form was sent before) or "ignored" (a robot's). All answer alike."""
     if honeypot.strip():
         return "ignored"
+    pets, service, days = check(intake)  # a person's mistakes are said first, whatever the time
     try:
         key = _read_key(signed_key)
     except TooFast:
         return "ignored"
-    pets, service, days = check(intake)
     db.session.add(IntakeSubmission(form_key=key))
     try:
         db.session.flush()
