@@ -309,3 +309,8 @@ class TestWithCsrf:
             assert response.status_code == 400
         db.session.expire_all()
         assert me.password_hash == before
+
+
+def test_the_profile_links_each_active_login_to_its_set_password_page(app, as_manager, me):
+    body = as_manager.get(f"/clients/{me.client_id}").get_data(as_text=True)
+    assert f'href="/clients/logins/{me.id}/password"' in body
