@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
 
 from extensions import db
 from filters import gettext as _
-from sqlalchemy import func, select
-
 from models import ClientEmail, ClientLogin, ClientProfile, StaffUser, utcnow
 from services.accounts import check_password_strength, end_sessions, hash_password, verify_password
 from services.errors import DomainError, FieldErrors
