@@ -1,7 +1,7 @@
 """Client accounts from the client's side: sign in and out, register, set and reset the password."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from access import client_required, or_404, public
@@ -9,10 +9,10 @@ from blueprints import password_pages
 from blueprints.staff import sign_in
 from extensions import db, limiter
 from filters import gettext as _
-from forms.auth import RegisterForm
+from forms.auth import RegisterForm, SetPasswordForm
 from models import ClientLogin, Policy, parse_id
 from rendering import submit
-from services import accounts, invites, logins
+from services import accounts, invites, logins, passwords
 from services.errors import DomainError
 from services.emails import format_code
 from services.settings import get_settings
@@ -123,3 +123,51 @@ def open_password_link(purpose: str, token: str):
 @limiter.limit(_limit("CLIENT_LOGIN_LIMIT"), methods=["POST"])
 def set_password():
     return password_pages.set_page(ClientLogin, "auth.set_password", "auth.forgot_password", url_for("portal.index"))
+
+
+@bp.get("/password/first/<token>")
+@public
+def open_first_password_link(token: str):
+    """A first-time link (a client on file with no login): checked, then held in the session like the others."""
+    first, problem = _first_time(token)
+    if first is None:
+        return problem
+    session[password_pages.HELD] = {"kind": "first", "purpose": "first", "token": token}
+    return redirect(url_for("auth.first_password"), 303)
+
+
+@bp.route("/password/first", methods=["GET", "POST"])
+@public
+@limiter.limit(_limit("CLIENT_LOGIN_LIMIT"), methods=["POST"])
+def first_password():
+    """Choose the first password for the profile a first-time link names: that creates the login, signed in."""
+    held = session.get(password_pages.HELD) or {}
+    first, problem = _first_time(held.get("token", "") if held.get("kind") == "first" else "")
+    if first is None:
+        session.pop(password_pages.HELD, None)
+        return problem
+    form = SetPasswordForm()
+
+    def signed_in(login):
+        session.pop(password_pages.HELD, None)
+        logout_user()
+        login_user(login)
+        return redirect(url_for("portal.index"), 303)
+
+    return submit(form, lambda: logins.create_first_login(first, form.password.data), signed_in,
+                  lambda status: (render_template("auth/set_password.html", form=form, email=first.email,
+                                                  purpose="first", action=url_for("auth.first_password")), status))
+
+
+def _first_time(token: str):
+    """(what a first-time link is for, None), or (None, the page saying why it cannot be used: expired 410,
+    used 409, not valid 404)."""
+    forgot = "auth.forgot_password"
+    try:
+        return passwords.first_time_from_token(token), None
+    except passwords.LinkExpired as expired:
+        return None, (password_pages.link_problem(forgot, expired.email), 410)
+    except passwords.LinkUsed as used:
+        return None, (password_pages.link_problem(forgot, None, used=used.email), 409)
+    except passwords.LinkInvalid:
+        return None, (password_pages.link_problem(forgot, None), 404)

@@ -9,6 +9,7 @@ from flask_login import current_user
 from access import client_or_404, manager_required, or_404, staff_required
 from filters import business_today, formatted, money, ngettext
 from filters import gettext as _
+from forms.auth import SetPasswordForm
 from forms.clients import ClientForm, LoginForm, PriceForm
 from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
@@ -246,6 +247,49 @@ def reset_login_feed(client_id: int, login_id: int):
     visits.reset_feed(login)
     return _logins_done(client_id, _("%(email)s has a new calendar feed address; the old one no longer works.",
                                      email=login.email))
+
+
+@bp.get("/logins")
+@manager_required
+def list_logins():
+    """Client Logins: every login with its profile, password state and last sign-in; searched, sorted, paged."""
+    query = logins.LoginQuery.from_args(request.args)
+    result = logins.search_logins(current_user, query, current_app.config["CLIENTS_PER_PAGE"])
+    return render_page("clients/logins.html", "clients/_login_rows.html",
+                       push_url=url_for("clients.list_logins", **query.args()), query=query, result=result)
+
+
+def _any_login_or_404(login_id: int):
+    return or_404(logins.load_any_login(login_id, current_user))
+
+
+def _password_page(login, form, status: int = 200):
+    return render_page("clients/login_password.html", "clients/_login_password.html", status=status, login=login,
+                       form=form)
+
+
+@bp.get("/logins/<int:login_id>/password")
+@manager_required
+def edit_login_password(login_id: int):
+    """The form where staff set a login's password (a page of its own, or swapped into Client Logins)."""
+    return _password_page(_any_login_or_404(login_id), SetPasswordForm(formdata=None))
+
+
+@bp.post("/logins/<int:login_id>/password")
+@manager_required
+def set_login_password(login_id: int):
+    """Staff set the password of a client who cannot use email; the client is emailed that it was done."""
+    login = _any_login_or_404(login_id)
+    form = SetPasswordForm()
+
+    def saved(_none):
+        message = _("Password set for %(email)s. They were emailed that you set it (not the password), "
+                    "and signed out everywhere else.", email=login.email)
+        return done(message, url_for("clients.list_logins"), "clients/_login_password.html", trigger="loginsChanged",
+                    login=login, form=None)
+
+    return submit(form, lambda: logins.set_password_for(login, form.password.data, current_user), saved,
+                  lambda status: _password_page(login, form, status))
 
 
 def _keys_done(client_id: int, message: str, category: str = "success", status: int = 200):

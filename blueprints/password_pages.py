@@ -33,9 +33,9 @@ def open_link(model: type, purpose: str, token: str, set_endpoint: str, forgot_e
     try:
         passwords.account_from_token(model, token, purpose)
     except passwords.LinkExpired as expired:
-        return _problem(forgot_endpoint, expired.email), 410
+        return link_problem(forgot_endpoint, expired.email), 410
     except passwords.LinkInvalid:
-        return _problem(forgot_endpoint, None), 404
+        return link_problem(forgot_endpoint, None), 404
     session[HELD] = {"kind": model.__tablename__, "purpose": purpose, "token": token}
     return redirect(url_for(set_endpoint), 303)
 
@@ -49,12 +49,12 @@ def set_page(model: type, set_endpoint: str, forgot_endpoint: str, home: str):
             account = passwords.account_from_token(model, held.get("token", ""), held.get("purpose", "reset"))
         except passwords.LinkExpired as expired:
             session.pop(HELD, None)
-            return _problem(forgot_endpoint, expired.email), 410
+            return link_problem(forgot_endpoint, expired.email), 410
         except passwords.LinkInvalid:
             account = None
     if account is None:
         session.pop(HELD, None)
-        return _problem(forgot_endpoint, None), 404
+        return link_problem(forgot_endpoint, None), 404
     form = SetPasswordForm()
 
     def signed_in(_none):
@@ -68,6 +68,8 @@ def set_page(model: type, set_endpoint: str, forgot_endpoint: str, home: str):
                                                   purpose=held["purpose"], action=url_for(set_endpoint)), status))
 
 
-def _problem(forgot_endpoint: str, email: str | None):
-    return render_template("auth/link_problem.html", expired=email is not None, email=email or "",
-                           forgot_url=url_for(forgot_endpoint, email=email or None))
+def link_problem(forgot_endpoint: str, email: str | None, used: str = ""):
+    """The page for a link that expired (`email` given, to ask for a new one), was used (`used`: the address
+    that has an account now) or is not valid."""
+    return render_template("auth/link_problem.html", expired=email is not None, email=email or "", used=used,
+                           forgot_url=url_for(forgot_endpoint, email=email or used or None))

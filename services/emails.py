@@ -37,6 +37,24 @@ def send_password_email(account: ClientLogin | StaffUser, token: str, purpose: s
     )
 
 
+def send_first_password_email(client: ClientProfile, address: str, token: str) -> None:
+    """A client on file with no login asked for a password: a link to choose one, which creates their login."""
+    queue_email(
+        "password-first", [address], _("Set your %(business)s password", business=business().name),
+        "password_first", secrets={"link": external_url("auth.open_first_password_link", token=token)},
+        client=client, address=address,
+    )
+
+
+def send_password_set_by_staff_email(login: ClientLogin, staff: StaffUser) -> None:
+    """Tell a client that the business set their password (never the password itself)."""
+    queue_email(
+        "password-set-by-staff", [login.email], _("%(business)s set a password for you", business=business().name),
+        "password_set_by_staff", login=login, staff=staff, sign_in_url=external_url("auth.login"),
+        forgot_url=external_url("auth.forgot_password"),
+    )
+
+
 def send_sign_in_email_changed(account: StaffUser, old: str, new: str) -> None:
     """Tell the old address that the account now signs in with another one (in case it was not them)."""
     queue_email(

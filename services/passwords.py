@@ -3,15 +3,21 @@
 itsdangerous tokens with one salt per kind and purpose, so a reset link cannot serve as a set link nor a
 client's as a staff member's; they expire (PASSWORD_RESET_MINUTES, PASSWORD_SET_DAYS) and work once:
 the payload carries a keyed fingerprint of the password hash and session token, which using it changes.
+
+A first-time link (`first_time_token`) is for a client on file who has no login yet: it names the profile and
+its primary email, and choosing a password creates the login; once a login uses the address it works no more.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
 
 from extensions import db
 from filters import gettext as _
-from models import ClientLogin, StaffUser, utcnow
+from models import ClientEmail, ClientLogin, ClientProfile, StaffUser, utcnow
 from services.accounts import check_password_strength, end_sessions, hash_password, verify_password
 from services.errors import DomainError, FieldErrors
 from services.invites import keyed_hash
@@ -23,6 +29,7 @@ SALTS = {
     (StaffUser, "reset"): "pawtal.staff-password-reset",
     (StaffUser, "set"): "pawtal.staff-password-set",
 }
+FIRST_TIME_SALT = "pawtal.client-first-password"
 
 
 class LinkExpired(Exception):
@@ -35,6 +42,22 @@ class LinkExpired(Exception):
 
 class LinkInvalid(Exception):
     """The password link was tampered with, already used, or its account is gone or disabled."""
+
+
+class LinkUsed(Exception):
+    """A first-time link whose address has a login now (the link was used, or the login was made otherwise)."""
+
+    def __init__(self, email: str):
+        super().__init__("used")
+        self.email = email
+
+
+@dataclass(frozen=True)
+class FirstTime:
+    """What a first-time link stands for: a login to create on `client`, signing in as `email`."""
+
+    client: ClientProfile
+    email: str
 
 
 def _serializer(model: type, purpose: str) -> URLSafeTimedSerializer:
@@ -72,6 +95,37 @@ def account_from_token(model: type, token: str, purpose: str):
     if account is None or not account.active or payload.get("f") != _fingerprint(account):
         raise LinkInvalid()
     return account
+
+
+def first_time_token(client: ClientProfile, email: str) -> str:
+    """A link for a client on file with no login: choosing a password creates one on `client` for `email`."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=FIRST_TIME_SALT).dumps(
+        {"c": client.id, "e": email})
+
+
+def first_time_from_token(token: str) -> FirstTime:
+    """The profile and address a first-time link is for; LinkExpired, LinkUsed (the address has a login now)
+    or LinkInvalid (tampered, or the address is no longer a primary email of that profile) otherwise."""
+    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=FIRST_TIME_SALT)
+    try:
+        payload = serializer.loads(token, max_age=_max_age("reset"))
+    except SignatureExpired as error:
+        data = serializer.load_payload(error.payload) if error.payload else {}
+        email = data.get("e") if isinstance(data, dict) else ""
+        raise LinkExpired(email if isinstance(email, str) else "") from None
+    except BadSignature:
+        raise LinkInvalid() from None
+    email = payload.get("e") if isinstance(payload, dict) else None
+    client = _get(ClientProfile, payload.get("c")) if isinstance(payload, dict) else None
+    if client is None or not isinstance(email, str) or not email:
+        raise LinkInvalid()
+    if db.session.scalar(select(ClientLogin.id).where(ClientLogin.email == email)) is not None:
+        raise LinkUsed(email)
+    on_profile = select(ClientEmail.id).where(ClientEmail.client_id == client.id, ClientEmail.is_primary.is_(True),
+                                              func.lower(ClientEmail.email) == email)
+    if db.session.scalar(on_profile) is None:
+        raise LinkInvalid()
+    return FirstTime(client, email)
 
 
 def _get(model: type, account_id):
