@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -183,3 +184,27 @@ def set_active(login: ClientLogin, active: bool) -> None:
     if login.active and not active:
         login.session_token = new_session_token()
     login.active = active
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A policy version one of a client's logins agreed to: when and from which address."""
+
+    title: str
+    version: int
+    agreed_at: datetime
+    ip_address: str
+    login_name: str
+
+
+def agreements_of(client_id: int) -> list[Agreement]:
+    """Every policy agreement of the client's logins, newest first, in one query."""
+    rows = db.session.execute(
+        select(Policy.title, PolicyAgreement.policy_version, PolicyAgreement.agreed_at, PolicyAgreement.ip_address,
+               ClientLogin.first_name, ClientLogin.last_name, ClientLogin.email)
+        .join(Policy, Policy.id == PolicyAgreement.policy_id)
+        .join(ClientLogin, ClientLogin.id == PolicyAgreement.login_id)
+        .where(ClientLogin.client_id == client_id)
+        .order_by(PolicyAgreement.agreed_at.desc(), PolicyAgreement.id.desc()))
+    return [Agreement(title, version, at, ip, f"{first} {last}".strip() or email)
+            for title, version, at, ip, first, last, email in rows]
