@@ -128,20 +128,25 @@ class PortalViewer:
 
 
 def start_viewing(client: ClientProfile) -> None:
-    """From now on this staff session's portal pages are `client`'s, read-only (the caller checked the role)."""
-    session[VIEWING] = client.id
+    """From now on this staff member's portal pages are `client`'s, read-only (the caller checked the role).
+    The mark names the staff member too: whoever signs in next in this browser is not viewing."""
+    session[VIEWING] = {"staff": current_user.id, "client": client.id}
 
 
 def stop_viewing() -> int | None:
     """End viewing a client's portal; the id of the client whose portal it was, if any."""
-    return session.pop(VIEWING, None)
+    mark = session.pop(VIEWING, None)
+    return parse_id(str(mark.get("client", ""))) if isinstance(mark, dict) else None
 
 
 def viewing_client_id() -> int | None:
     """The client whose portal the signed-in owner or manager is viewing, or None."""
-    if current_user.is_authenticated and current_user.is_staff and current_user.can_manage:
-        return parse_id(str(session.get(VIEWING, "")))
-    return None
+    if not (current_user.is_authenticated and current_user.is_staff and current_user.can_manage):
+        return None
+    mark = session.get(VIEWING)
+    if not isinstance(mark, dict) or mark.get("staff") != current_user.id:
+        return None
+    return parse_id(str(mark.get("client", "")))
 
 
 def portal_viewer() -> PortalViewer | None:

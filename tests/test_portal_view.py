@@ -166,9 +166,9 @@ def test_sitters_and_clients_cannot_view_a_portal(app, sitter, household):
     assert as_client.post(f"/clients/{client_id}/portal").status_code == 403
     assert app.test_client().post(f"/clients/{client_id}/portal").status_code == 302  # to sign in
     # Even with the session's mark (as if it had been set), a sitter is no viewer and a client sees only their own.
-    for browser in (as_sitter, as_client):
+    for browser, account in ((as_sitter, sitter), (as_client, household.login)):
         with browser.session_transaction() as session:
-            session["viewing_client"] = client_id
+            session["viewing_client"] = {"staff": account.id, "client": client_id}
     assert as_sitter.get("/portal/").status_code == 403
     assert as_client.get("/portal/").status_code == 200
     assert logged() == []
@@ -268,3 +268,20 @@ def test_the_policies_section_takes_one_query_however_many_agreements(as_manager
     db.session.commit()
     assert measure() == one
     assert db.session.scalar(select(func.count()).select_from(PolicyAgreement)) == 11
+
+
+def test_viewing_ends_with_signing_out_and_belongs_to_whoever_started_it(app, make, manager, household):
+    from tests.conftest import PASSWORD
+
+    client_id = household.ids["client_id"]
+    browser = viewing(app, manager, client_id)
+    other = make.staff(Role.MANAGER)
+    login_as(browser, other)  # someone else signs in, in the same browser
+    assert browser.get("/portal/").status_code == 403
+    browser = viewing(app, manager, client_id)
+    assert browser.post("/staff/logout").status_code == 303
+    with browser.session_transaction() as session:
+        assert "viewing_client" not in session
+    signed_in = browser.post("/staff/login", data={"email": manager.email, "password": PASSWORD})
+    assert signed_in.status_code == 303
+    assert browser.get("/portal/").status_code == 403
