@@ -4,12 +4,14 @@ client's or another sitter's id answers 404. The role-matrix tests read the rule
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, make_response, redirect, request, url_for
+from flask import abort, current_app, g, make_response, redirect, request, session, url_for
 from flask_login import current_user
+from werkzeug.exceptions import Forbidden
 
 from models import (
     ClientProfile, Document, FormResponse, Invoice, LedgerEntry, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest,
@@ -80,17 +82,101 @@ owner_required = staff_required(Role.OWNER)
 
 
 def client_required(view: Callable) -> Callable:
-    """A signed-in client login."""
+    """A signed-in client login; or an owner or manager viewing a client's portal, who may only look."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             return sign_in_first(CLIENT)
-        if current_user.is_staff:
+        if current_user.is_staff and portal_viewer() is None:
             abort(403)
         return view(*args, **kwargs)
 
     return _declare(wrapped, CLIENT)
+
+
+# Viewing a client's portal: an owner or manager sees it as the client does, read-only. The session names
+# the client; on a client's route the loaders then see that client (a PortalViewer), never the staff
+# member's reach, and every change is refused.
+VIEWING = "viewing_client"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class ReadOnlyPortal(Forbidden):
+    """A change tried while viewing a client's portal, which is read-only."""
+
+    read_only = True
+    description = "Viewing a client's portal is read-only: nothing can be changed."
+
+
+@dataclass
+class PortalViewer:
+    """Whom the loaders serve while staff view a client's portal: that client, as a login of theirs would be
+    served, with none of the staff member's reach. It has no login of its own (no name, email, feed)."""
+
+    client_id: int
+    staff_id: int
+    staff_name: str
+    client: ClientProfile | None = None
+    is_staff = False
+    can_manage = False
+    is_authenticated = True
+    id = None
+    first_name = None
+    email = ""
+    calendar_token = None
+
+
+def start_viewing(client: ClientProfile) -> None:
+    """From now on this staff member's portal pages are `client`'s, read-only (the caller checked the role).
+    The mark names the staff member too: whoever signs in next in this browser is not viewing."""
+    session[VIEWING] = {"staff": current_user.id, "client": client.id}
+
+
+def stop_viewing() -> int | None:
+    """End viewing a client's portal; the id of the client whose portal it was, if any."""
+    mark = session.pop(VIEWING, None)
+    return parse_id(str(mark.get("client", ""))) if isinstance(mark, dict) else None
+
+
+def viewing_client_id() -> int | None:
+    """The client whose portal the signed-in owner or manager is viewing, or None."""
+    if not (current_user.is_authenticated and current_user.is_staff and current_user.can_manage):
+        return None
+    mark = session.get(VIEWING)
+    if not isinstance(mark, dict) or mark.get("staff") != current_user.id:
+        return None
+    return parse_id(str(mark.get("client", "")))
+
+
+def portal_viewer() -> PortalViewer | None:
+    """On a portal request of an owner or manager viewing a client's portal: that client as the viewer (kept on
+    `g`, with the profile loaded once). Any change is refused with 403, whatever the route. None otherwise."""
+    if "portal_viewer" in g:
+        return g.portal_viewer
+    client_id = viewing_client_id()
+    if client_id is None:
+        return None
+    viewer_ = PortalViewer(client_id, current_user.id, current_user.name)
+    viewer_.client = clients.load_client(client_id, viewer_)
+    if viewer_.client is None:  # the client was deleted meanwhile: nothing left to view
+        stop_viewing()
+        abort(404)
+    g.portal_viewer = viewer_
+    g.my_client = viewer_.client
+    if request.method not in SAFE_METHODS:
+        raise ReadOnlyPortal()
+    return viewer_
+
+
+def viewer():
+    """Whom loaders serve: the signed-in account, or on a portal request of staff viewing it, that client."""
+    return g.get("portal_viewer") or current_user
+
+
+def read_only() -> bool:
+    """This request serves a client's portal to staff viewing it: show, never change (no write, no Stripe call)."""
+    return "portal_viewer" in g
 
 
 # Which site option switches which portal function.
@@ -148,50 +234,50 @@ def or_404(found: T | None) -> T:
 
 
 def my_client() -> ClientProfile:
-    """The signed-in client login's own profile, loaded once per request."""
+    """The signed-in client login's own profile (or the viewed client's), loaded once per request."""
     if "my_client" not in g:
-        g.my_client = or_404(clients.load_client(current_user.client_id, current_user))
+        g.my_client = or_404(clients.load_client(viewer().client_id, viewer()))
     return g.my_client
 
 
 def client_or_404(client_id: int) -> ClientProfile:
-    return or_404(clients.load_client(client_id, current_user))
+    return or_404(clients.load_client(client_id, viewer()))
 
 
 def pet_or_404(pet_id: int) -> Pet:
-    return or_404(pets.load_pet(pet_id, current_user))
+    return or_404(pets.load_pet(pet_id, viewer()))
 
 
 def photo_or_404(photo_id: int) -> Photo:
-    return or_404(pets.load_photo(photo_id, current_user))
+    return or_404(pets.load_photo(photo_id, viewer()))
 
 
 def document_or_404(document_id: int) -> Document:
-    return or_404(documents.load_document(document_id, current_user))
+    return or_404(documents.load_document(document_id, viewer()))
 
 
 def response_or_404(response_id: int) -> FormResponse:
-    return or_404(forms.load_response(response_id, current_user))
+    return or_404(forms.load_response(response_id, viewer()))
 
 
 def visit_or_404(visit_id: int) -> Visit:
-    return or_404(visits.load_visit(visit_id, current_user))
+    return or_404(visits.load_visit(visit_id, viewer()))
 
 
 def request_or_404(request_id: int) -> VisitRequest:
-    return or_404(visits.load_request(request_id, current_user))
+    return or_404(visits.load_request(request_id, viewer()))
 
 
 def method_or_404(method_id: int) -> PaymentMethod:
-    return or_404(cards.load_method(method_id, current_user))
+    return or_404(cards.load_method(method_id, viewer()))
 
 
 def invoice_or_404(invoice_id: int) -> Invoice:
-    return or_404(billing.load_invoice(invoice_id, current_user))
+    return or_404(billing.load_invoice(invoice_id, viewer()))
 
 
 def receipt_or_404(entry_id: int) -> LedgerEntry:
-    return or_404(billing.load_receipt(entry_id, current_user))
+    return or_404(billing.load_receipt(entry_id, viewer()))
 
 
 def rule_of(endpoint: str | None) -> tuple[str, tuple[Role, ...]] | None:

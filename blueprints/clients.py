@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 
-from access import client_or_404, manager_required, or_404, staff_required
+from access import client_or_404, manager_required, or_404, staff_required, start_viewing, stop_viewing
 from filters import business_today, formatted, money, ngettext
 from filters import gettext as _
 from forms.auth import SetPasswordForm
@@ -15,7 +15,7 @@ from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Service, Territory, Vet
 from rendering import done, perform, render_page, submit
-from services import accounts, billing, clients, keys, logins, onboarding, reports, visits
+from services import accounts, billing, clients, keys, logins, onboarding, portal_views, reports, visits
 from services import forms as client_forms
 from services.resources import list_of
 from services.settings import form_field_rules
@@ -66,7 +66,7 @@ def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,
     form_tasks = client_forms.tasks_for(client)
     context = {"client": client, "query": query, "today": today, "form_tasks": form_tasks,
                "onboarding": onboarding.onboarding_for(client, form_tasks),
-               "recent_reports": reports.recent_for_client(client.id)}
+               "recent_reports": reports.recent_for_client(client.id), "agreements": logins.agreements_of(client.id)}
     if current_user.can_manage:
         services = list_of(Service)
         price_form = price_form or PriceForm(formdata=None, effective_on=today)
@@ -74,6 +74,7 @@ def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,
         context.update(price_form=price_form, prices_in_force=clients.current_prices(client, today),
                        services=services, login_form=login_form or LoginForm(formdata=None))
         context["balance_cents"] = billing.balance(client.id)  # the Account button's badge
+        context["portal_views"] = portal_views.recent_views(client.id)
         if client.uses_keys:
             key_form = key_form or KeyHolderForm(formdata=None)
             key_form.offer(keys.holder_choices(client))
@@ -335,3 +336,23 @@ def set_lockbox_code(client_id: int):
                   lambda saved: _keys_done(client_id, _("Lockbox code saved.") if saved.lockbox_code
                                            else _("Lockbox code removed.")),
                   lambda status: _keys_again(client_id, status, lockbox_form=form))
+
+
+@bp.post("/<int:client_id>/portal")
+@manager_required
+def view_portal(client_id: int):
+    """Open the client's portal as they see it, read-only, until Leave (each page seen is logged)."""
+    client = client_or_404(client_id)
+    start_viewing(client)
+    return redirect(url_for("portal.index"), 303)
+
+
+@bp.post("/portal/leave")
+@manager_required
+def leave_portal():
+    """Stop viewing a client's portal: back to that client's profile."""
+    client_id = stop_viewing()
+    client = clients.load_client(client_id, current_user) if client_id else None
+    if client is None:
+        return redirect(url_for("clients.index"), 303)
+    return done(_("You left %(name)s's portal.", name=client.name), url_for("clients.show", client_id=client.id))

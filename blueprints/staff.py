@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from access import landing_page, owner_required, public, staff_required
+from access import landing_page, owner_required, public, staff_required, stop_viewing
 from extensions import db, limiter
 from blueprints import password_pages
 from filters import gettext as _
@@ -41,6 +41,7 @@ def sign_in(authenticate, home: str | None, template: str, failure: str):
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
+            stop_viewing()  # no client's portal is left open from an earlier session in this browser
             return redirect(safe_path(request.args.get("next"), home or url_for(landing_page())), 303)
         form.form_errors.append(failure)
         status = 401
@@ -55,6 +56,7 @@ def logout():
     """Sign out, on the server too: a copied session or remember-me cookie stops working."""
     accounts.end_sessions(current_user)
     logout_user()
+    stop_viewing()
     flash(_("You are signed out."), "success")
     return redirect(url_for("staff.login"), 303)
 

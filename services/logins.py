@@ -332,3 +332,25 @@ def load_any_login(login_id: int, viewer: StaffUser) -> ClientLogin | None:
     if not (viewer.is_staff and viewer.can_manage):
         return None
     return db.session.get(ClientLogin, login_id)
+@dataclass(frozen=True)
+class Agreement:
+    """A policy version one of a client's logins agreed to: when and from which address."""
+
+    title: str
+    version: int
+    agreed_at: datetime
+    ip_address: str
+    login_name: str
+
+
+def agreements_of(client_id: int) -> list[Agreement]:
+    """Every policy agreement of the client's logins, newest first, in one query."""
+    rows = db.session.execute(
+        select(Policy.title, PolicyAgreement.policy_version, PolicyAgreement.agreed_at, PolicyAgreement.ip_address,
+               ClientLogin.first_name, ClientLogin.last_name, ClientLogin.email)
+        .join(Policy, Policy.id == PolicyAgreement.policy_id)
+        .join(ClientLogin, ClientLogin.id == PolicyAgreement.login_id)
+        .where(ClientLogin.client_id == client_id)
+        .order_by(PolicyAgreement.agreed_at.desc(), PolicyAgreement.id.desc()))
+    return [Agreement(title, version, at, ip, f"{first} {last}".strip() or email)
+            for title, version, at, ip, first, last, email in rows]

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
 
-from access import my_client, or_404
+from access import my_client, or_404, portal_viewer, viewer
 from blueprints.pets import build_pet_form
 from extensions import htmx
 from forms.clients import InfoForm, vet_choices
@@ -14,7 +14,7 @@ from forms.client_forms import answer_form
 from forms.errors import apply_rules
 from models import ClientProfile, Pet, Vet
 from rendering import done, render_page
-from services import cards, forms, logins, onboarding
+from services import cards, forms, logins, onboarding, portal_views
 from services.resources import list_of
 from services.settings import form_field_rules, get_settings
 
@@ -56,7 +56,7 @@ def portal_context(client: ClientProfile, info_form: InfoForm | None = None, pet
         if task is not None and (answer is None or answer[0].form.id != task.form.id):
             answer = (task, answer_form(task.form.current))
     settings = get_settings()
-    return {"client": client, "login": current_user, "onboarding": state, "info_form": info_form,
+    return {"client": client, "login": viewer(), "onboarding": state, "info_form": info_form,
             "pet_form": pet_form, "pets": [p for p in client.pets if p.active], "features": settings,
             "answer": answer, "cards_on": cards.cards_available(settings)}
 
@@ -107,6 +107,22 @@ def invalid(page: str, fragment: str, status: int, **forms_shown):
 def not_ready():
     """A request page before onboarding is complete: what is left to do (403)."""
     return render_page("portal/not_ready.html", "portal/_not_ready.html", status=403, **portal_context(my_client()))
+
+
+@bp.before_request
+def refuse_changes_while_viewing() -> None:
+    """Staff viewing a client's portal only look: any change under /portal is refused (403), whatever the route."""
+    portal_viewer()
+
+
+@bp.after_request
+def log_portal_view(response):
+    """Each portal page or download staff saw as the client is logged: who, whose, when, which page."""
+    shown = portal_viewer() if request.method == "GET" and 200 <= response.status_code < 300 else None
+    if shown is not None:
+        path = request.full_path.rstrip("?")
+        portal_views.log_view(shown.staff_id, shown.staff_name, shown.client, path)
+    return response
 
 
 @bp.after_request

@@ -7,7 +7,7 @@ from flask import abort, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from access import client_required, feature_required, my_client, onboarded, visit_or_404
+from access import client_required, feature_required, my_client, onboarded, viewer, visit_or_404
 from blueprints.portal.base import bp, not_ready, portal_context
 from filters import business_today, money, month_param, ngettext
 from filters import gettext as _
@@ -36,7 +36,8 @@ def calendar_context(client: ClientProfile, month: date, panel: str | None = Non
         prev_month=visits.shift_month(month, -1), next_month=visits.shift_month(month, 1),
         this_month=today.replace(day=1), panel=panel,
         can_request=settings.portal_requests and context["onboarding"].complete,
-        feed_url=external_url("feeds.show", token=current_user.calendar_token),
+        # Staff viewing the portal have no login of the client's, so no feed address to see.
+        feed_url=external_url("feeds.show", token=viewer().calendar_token) if viewer().calendar_token else None,
         new_request_url=url_for("portal.new_request"),
         visit_url=url_for("portal.calendar").replace("/calendar", "/visits/"),
     )

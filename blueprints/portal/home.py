@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import abort
 from flask_login import current_user
 
-from access import client_required, my_client
+from access import client_required, my_client, read_only
 from blueprints.portal.base import bp, portal_context
 from filters import business_today
 from rendering import render_page
@@ -20,7 +20,8 @@ def index():
     context = portal_context(client)
     # Once onboarding is done the widget shows "You're all set" one time, then the dashboard takes its place.
     # Recording that it was seen is the one write a GET makes here; it changes nothing the client asked for.
-    context["just_finished"] = context["onboarding"].complete and logins.welcome(current_user)
+    # Staff viewing the portal leave it for the client to see.
+    context["just_finished"] = context["onboarding"].complete and not read_only() and logins.welcome(current_user)
     if context["onboarding"].complete and context["features"].portal_calendar:
         today = business_today()
         context["upcoming"] = visits.calendar_visits(today, today + timedelta(days=366), client_id=client.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import abort, redirect, request, url_for
 
-from access import client_required, my_client, or_404
+from access import client_required, my_client, or_404, read_only
 from blueprints.portal.base import bp, portal_context
 from filters import gettext as _
 from filters import money
@@ -217,7 +217,8 @@ def payment(online_id: int):
     if online.status == "succeeded":
         return redirect(_receipt_url(online), 303)
     secret, error = None, None
-    if online.status == "requires_action":
+    # Staff viewing the portal see how it stands; asking Stripe for the check could cancel the payment there.
+    if online.status == "requires_action" and not read_only():
         try:
             secret = payments.client_secret(online)
         except DomainError as failure:

@@ -3,9 +3,8 @@ themselves (only the client's own sent ones; another client's ids answer 404). B
 from __future__ import annotations
 
 from flask import request, url_for
-from flask_login import current_user
 
-from access import client_required, feature_required, my_client, or_404
+from access import client_required, feature_required, my_client, or_404, viewer
 from blueprints.portal.base import bp, portal_context
 from blueprints.visits import send_visit_photo
 from models import ReportPhoto
@@ -44,5 +43,5 @@ def show_report(visit_id: int):
 @feature_required("reports")
 def report_photo(report_photo_id: int):
     """A photo of one of the client's own sent reports (?thumb=1 for its thumbnail)."""
-    return send_visit_photo(or_404(reports.load_photo(report_photo_id, current_user)),
+    return send_visit_photo(or_404(reports.load_photo(report_photo_id, viewer())),
                             request.args.get("thumb") == "1")
