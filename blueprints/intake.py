@@ -66,7 +66,7 @@ def send():
         zip=form.zip.data or "", service_id=form.service_id.data, start=form.start.data, end=form.end.data,
         notes=form.notes.data or "", agreed_policy_ids=tuple(agreed), ip_address=request.remote_addr or "",
         pets=[intake.PetEntry(row.form.name.data or "", row.form.species.data or "", row.form.breed.data or "",
-                              (row.form.age.data or "").strip()) for row in form.pets])
+                              (row.form.age.data or "").strip(), n) for n, row in enumerate(form.pets)])
     try:
         intake.submit(sent, form.form_key.data or "", form.website.data or "")
     except DomainError as refused:

@@ -9,20 +9,21 @@ stored with what it made, so the same form posted twice makes one profile.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from filters import business_today
 from filters import gettext as _
 from models import (
-    WINDOWS, ClientEmail, ClientLogin, ClientProfile, ClientStatus, IntakeSubmission, Pet, PolicyAgreement, Service,
+    MAX_ID, WINDOWS, ClientEmail, ClientLogin, ClientProfile, ClientStatus, IntakeSubmission, Pet, PolicyAgreement, Service,
 )
 from services import emails, logins, signals, visits
 from services.accounts import clean_email, normalize_email
@@ -34,6 +35,7 @@ MIN_SECONDS = 3  # a person takes longer than this to fill the form in
 MAX_AGE = 24 * 3600  # a form served more than a day ago is served again
 MAX_PETS = 4
 MAX_DAYS = 31
+HORIZON_DAYS = 366
 
 
 @dataclass
@@ -42,6 +44,12 @@ class PetEntry:
     species: str = ""
     breed: str = ""
     age: str = ""
+    row: int = 0  # its row on the form, where its messages go
+
+    @property
+    def years(self) -> int | None:
+        """The age as whole years (ASCII digits only: "²" is a digit to Python, not an age), else None."""
+        return int(self.age) if re.fullmatch(r"[0-9]{1,2}", self.age or "") else None
 
 
 @dataclass
@@ -106,16 +114,16 @@ def check(intake: Intake) -> tuple[list[PetEntry], Service | None, list[date]]:
     pets = [p for p in intake.pets[:MAX_PETS] if p.name.strip() or p.species.strip() or p.breed.strip() or p.age]
     if not pets:
         errors["pets-0-name"] = _("Tell us about at least one pet: a name and what kind of animal.")
-    for n, pet in enumerate(pets):
+    for pet in pets:
         if not pet.name.strip():
-            errors[f"pets-{n}-name"] = _("Give this pet's name.")
+            errors[f"pets-{pet.row}-name"] = _("Give this pet's name.")
         if not pet.species.strip():
-            errors[f"pets-{n}-species"] = _("Say what kind of animal, e.g. Dog or Cat.")
-        if pet.age and not (pet.age.isdigit() and 0 <= int(pet.age) <= 40):
-            errors[f"pets-{n}-age"] = _("Give the age in whole years, e.g. 3.")
+            errors[f"pets-{pet.row}-species"] = _("Say what kind of animal, e.g. Dog or Cat.")
+        if pet.age and (pet.years is None or pet.years > 40):
+            errors[f"pets-{pet.row}-age"] = _("Give the age in whole years, e.g. 3.")
     service = None
     if intake.service_id is not None:
-        service = db.session.get(Service, intake.service_id)
+        service = db.session.get(Service, intake.service_id) if 0 < intake.service_id <= MAX_ID else None
         if service is None or not service.active:
             errors["service_id"] = _("Choose a service from the list.")
     days: list[date] = []
@@ -123,6 +131,8 @@ def check(intake: Intake) -> tuple[list[PetEntry], Service | None, list[date]]:
         start, end = intake.start or intake.end, intake.end or intake.start
         if start < business_today():
             errors["start"] = _("Choose a day from today on.")
+        elif start > business_today() + timedelta(days=HORIZON_DAYS):
+            errors["start"] = _("Choose a day within the next year; tell us about later plans in the notes.")
         elif end < start:
             errors["end"] = _("The last day comes after the first.")
         elif (end - start).days >= MAX_DAYS:
@@ -155,7 +165,7 @@ def submit(intake: Intake, signed_key: str, honeypot: str) -> str:
         return "again"
     submission = db.session.scalar(select(IntakeSubmission).where(IntakeSubmission.form_key == key))
     email = normalize_email(intake.email)
-    known = (db.session.scalar(select(ClientEmail.client_id).where(ClientEmail.email == email).limit(1))
+    known = (db.session.scalar(select(ClientEmail.client_id).where(func.lower(ClientEmail.email) == email).limit(1))
              or db.session.scalar(select(ClientLogin.client_id).where(ClientLogin.email == email)))
     if known:
         submission.client_id = known
@@ -167,7 +177,7 @@ def submit(intake: Intake, signed_key: str, honeypot: str) -> str:
                             zip=intake.zip.strip()[:12], emails=[ClientEmail(email=email, is_primary=True)],
                             staff_notes=_notes(intake, service, days))
     profile.pets = [Pet(name=p.name.strip()[:80], species=p.species.strip()[:40], breed=p.breed.strip()[:80],
-                        born_year=business_today().year - int(p.age) if p.age else None) for p in pets]
+                        born_year=business_today().year - p.years if p.years is not None else None) for p in pets]
     profile.refresh_search_text()
     db.session.add(profile)
     db.session.flush()

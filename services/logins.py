@@ -155,7 +155,9 @@ def first_time_profile(address: str) -> ClientProfile | None:
     ids = db.session.scalars(select(ClientEmail.client_id).distinct()
                              .where(func.lower(ClientEmail.email) == address, ClientEmail.is_primary.is_(True))
                              .limit(2)).all()
-    return db.session.get(ClientProfile, ids[0]) if len(ids) == 1 else None
+    profile = db.session.get(ClientProfile, ids[0]) if len(ids) == 1 else None
+    # A former (inactive) client does not give themselves the portal back; staff decide that.
+    return profile if profile is not None and profile.status != ClientStatus.INACTIVE else None
 
 
 def create_first_login(first: FirstTime, password: str) -> ClientLogin:

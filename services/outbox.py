@@ -17,7 +17,7 @@ import secrets as random_tokens
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -203,8 +203,13 @@ def headers_for(kind: str) -> dict:
     found = business()
     _name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     domain = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
-    headers = {"sender": formataddr((found.name, address or f"no-reply@{domain}")),
-               "reply_to": found.email or None, "msg_id": make_msgid(domain=domain), "extra": {}}
+    # The name quoted but not encoded: Flask-Mail encodes a name that is not ASCII itself (once; an encoded one it
+    # would encode again). Whitespace, line breaks included, becomes one space: a name cannot start a header.
+    name = " ".join(found.name.split()).replace("\\", "\\\\").replace('"', '\\"')
+    reply_to = parseaddr(found.email or "")[1]
+    headers = {"sender": f'"{name}" <{address or f"no-reply@{domain}"}>',
+               "reply_to": reply_to if reply_to and "\n" not in reply_to and "\r" not in reply_to else None,
+               "msg_id": make_msgid(domain=domain), "extra": {}}
     if kind not in PERSONAL_KINDS:
         headers["extra"]["Auto-Submitted"] = "auto-generated"
     return headers

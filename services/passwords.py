@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 
 from extensions import db
 from filters import gettext as _
-from models import ClientEmail, ClientLogin, ClientProfile, StaffUser, utcnow
+from models import ClientEmail, ClientLogin, ClientProfile, ClientStatus, StaffUser, utcnow
 from services.accounts import check_password_strength, end_sessions, hash_password, verify_password
 from services.errors import DomainError, FieldErrors
 from services.invites import keyed_hash
+from services.settings import get_settings
 
 PURPOSES = ("reset", "set")
 SALTS = {
@@ -117,7 +118,8 @@ def first_time_from_token(token: str) -> FirstTime:
         raise LinkInvalid() from None
     email = payload.get("e") if isinstance(payload, dict) else None
     client = _get(ClientProfile, payload.get("c")) if isinstance(payload, dict) else None
-    if client is None or not isinstance(email, str) or not email:
+    if (client is None or not isinstance(email, str) or not email or client.status == ClientStatus.INACTIVE
+            or not get_settings().first_time_passwords):  # inactive since, or the option turned off since
         raise LinkInvalid()
     if db.session.scalar(select(ClientLogin.id).where(ClientLogin.email == email)) is not None:
         raise LinkUsed(email)

@@ -8,7 +8,7 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import func, select
 
 from extensions import db
-from models import ClientEmail, ClientLogin, OutboxMessage, Role
+from models import ClientEmail, ClientLogin, ClientStatus, OutboxMessage, Role
 from services import logins, outbox, passwords
 from services.errors import DomainError
 from services.settings import get_settings
@@ -314,3 +314,19 @@ class TestWithCsrf:
 def test_the_profile_links_each_active_login_to_its_set_password_page(app, as_manager, me):
     body = as_manager.get(f"/clients/{me.client_id}").get_data(as_text=True)
     assert f'href="/clients/logins/{me.id}/password"' in body
+
+
+def test_no_first_password_for_a_former_client_nor_from_a_link_sent_before_the_option_went_off(app, make, inbox):
+    former = make.client(first_name="Flo", last_name="Former", email="flo@example.com", status=ClientStatus.INACTIVE)
+    _forgot(app, "flo@example.com")
+    outbox.deliver_all()
+    assert inbox.to("flo@example.com") == []  # the office is told instead, as for an unknown address
+    current = make.client(first_name="Cal", last_name="Current", email="cal@example.com")
+    link = _first_link(app, inbox, "cal@example.com")
+    get_settings().first_time_passwords = False
+    db.session.commit()
+    browser = app.test_client()
+    browser.get(link)
+    refused = browser.post("/password/first", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert refused.status_code >= 400 and _login_count() == 0
+    assert not former.logins and not current.logins

@@ -132,3 +132,29 @@ def test_only_the_business_site_may_frame_it_and_the_switch_turns_it_off(app):
     get_settings().intake_enabled = False
     db.session.commit()
     assert visitor.get("/start").status_code == 404
+
+
+def test_odd_answers_are_refused_beside_their_fields_not_a_500(app, no_wait):
+    visitor = app.test_client()
+    odd = visitor.post("/start", data=sent(visitor, **{"pets-0-age": "²", "service_id": "99999999999999999999",
+                                                       "start": "9999-12-31"}))
+    body = odd.get_data(as_text=True)
+    assert odd.status_code == 422
+    for field_id in ("pets-0-age-error", "service_id-error", "start-error"):
+        assert f'id="{field_id}"' in body, field_id
+    # A message goes to the row it is about: the first row left empty, the second without its kind.
+    rows = visitor.post("/start", data=sent(visitor, **{"pets-0-name": "", "pets-0-species": "", "pets-0-breed": "",
+                                                        "pets-0-age": "", "pets-1-name": "Rex", "pets-1-species": ""}))
+    assert rows.status_code == 422
+    assert 'id="pets-1-species-error"' in rows.get_data(as_text=True)
+    assert 'id="pets-0-species-error"' not in rows.get_data(as_text=True)
+    assert count(ClientProfile) == 0
+
+
+def test_an_email_on_file_in_other_letters_case_is_still_known(app, make, no_wait):
+    known = make.client(first_name="Ola", last_name="Known", email="x@example.com")
+    known.emails[0].email = "Ola@Example.com"  # as an old import may have kept it
+    db.session.commit()
+    visitor = app.test_client()
+    assert visitor.post("/start", data=sent(visitor, email="ola@example.com")).status_code == 200
+    assert count(ClientProfile) == 1 and count(ClientLogin) == 0

@@ -1,5 +1,6 @@
 """The email outbox against a real SMTP server on loopback: down, then up, delivered once."""
 import time
+from email.header import decode_header, make_header
 
 import pytest
 from sqlalchemy import select
@@ -103,3 +104,21 @@ def test_an_email_comes_from_the_business_answers_reach_it_and_automatic_ones_sa
     assert invitation["Reply-To"] == "hello@barkandstroll.example"
     assert invitation["Message-ID"].endswith("@walks.example.org>")
     assert invitation["Auto-Submitted"] == "auto-generated"
+
+
+@pytest.mark.parametrize("name", ["Café Paws", 'The "Best" Walks', "Evil\r\nBcc: victim@example.com"])
+def test_the_senders_name_arrives_as_typed_once_encoded_and_on_one_line(app, make, smtp, inbox, name):
+    _point_at(app, smtp)
+    app.config.update(MAIL_DEFAULT_SENDER="Pawtal <no-reply@walks.example.org>")
+    update_business({"name": name, "email": "hello@barkandstroll.example", "phone": "(555) 010-0199",
+                     "address": "1 Elm St", "tax_number": "", "website": ""})
+    db.session.commit()
+    emails.send_unknown_reset_email("someone@example.com")
+    db.session.commit()
+    assert outbox.deliver_all()[0] == 1
+    [message] = inbox.messages
+    [raw] = [value for key, value in message.raw_items() if key == "From"]
+    assert "\n" not in raw.strip() and raw.strip().endswith("<no-reply@walks.example.org>")  # one header, one address
+    encoded, _address = raw.strip().rsplit(" <", 1)
+    assert str(make_header(decode_header(encoded))).strip('"') == " ".join(name.split())  # encoded once, not twice
+    assert message["Bcc"] is None
