@@ -3,7 +3,6 @@ payments, credits and refunds through forms, concurrency (numbers, runs, refunds
 may see what (sitters 403, another client's invoice or receipt 404), and flat query counts."""
 import csv
 import io
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from extensions import db
 from filters import business_today
 from models import ClientLogin, Invoice, InvoiceStatus, LedgerEntry, Payment, Role, StaffUser
 from services import billing, outbox
-from tests.conftest import HX, login_as, smtp_config
+from tests.conftest import HX, at_once, login_as, smtp_config
 from tests.test_billing import OCTOBER, books_agree, books_checked_after, done_visit, run_and_issue  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("monthly")
@@ -180,29 +179,6 @@ def test_credit_and_refund_through_the_forms_with_a_receipt_by_email(app, as_man
 
 # ---- Concurrency -------------------------------------------------------------------------------------------
 
-def _in_threads(app, n, work) -> list:
-    barrier = threading.Barrier(n)
-    outcomes = []
-
-    def run(i):
-        with app.app_context():
-            try:
-                barrier.wait()
-                outcomes.append(work(i))
-                db.session.commit()
-            except Exception as error:  # noqa: BLE001 - every outcome is asserted by the caller
-                db.session.rollback()
-                outcomes.append(type(error).__name__)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return outcomes
-
 
 def test_twenty_invoices_issued_at_once_are_numbered_without_gaps(app, manager, make, walk):
     clients = [make.client(first_name=f"C{i}") for i in range(20)]
@@ -216,7 +192,7 @@ def test_twenty_invoices_issued_at_once_are_numbered_without_gaps(app, manager, 
         return billing.issue_invoice(db.session.get(Invoice, ids[i]), db.session.get(StaffUser, manager_id),
                                      today=date(2026, 11, 2)).number
 
-    numbers = _in_threads(app, 20, issue)
+    numbers = at_once(app, 20, issue)
     assert sorted(numbers) == [f"INV-2026-{n:05d}" for n in range(1, 21)], numbers
     db.session.expire_all()
     assert sorted(db.session.scalars(select(Invoice.number))) == sorted(numbers)
@@ -226,7 +202,7 @@ def test_two_runs_at_once_bill_each_visit_once(app, manager, make, walk):
     for i in range(6):
         done_visit(make.client(first_name=f"R{i}"), walk, date(2026, 10, 3 + i))
     manager_id = manager.id
-    outcomes = _in_threads(app, 2, lambda i: len(billing.create_drafts(*OCTOBER,
+    outcomes = at_once(app, 2, lambda i: len(billing.create_drafts(*OCTOBER,
                                                                        db.session.get(StaffUser, manager_id))))
     db.session.expire_all()
     lines = db.session.scalar(select(func.count()).select_from(select(Invoice.id).join(Invoice.lines).subquery()))
@@ -244,7 +220,7 @@ def test_two_refunds_at_once_never_return_more_than_was_paid(app, manager, walk,
         billing.refund_payment(db.session.get(Payment, payment_id), 2000, "", db.session.get(StaffUser, manager_id))
         return "refunded"
 
-    outcomes = _in_threads(app, 2, refund)
+    outcomes = at_once(app, 2, refund)
     assert sorted(outcomes) == ["FieldErrors", "refunded"], outcomes
     db.session.expire_all()
     assert db.session.get(Payment, payment_id).refunded_cents == 2000

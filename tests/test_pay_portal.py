@@ -14,7 +14,7 @@ from extensions import db
 from models import LedgerEntry, OnlinePayment, Payment, PaymentMethod, StripeRefund
 from services import billing, cards
 from services.settings import get_settings
-from tests.conftest import login_as, stripe_config
+from tests.conftest import at_once, login_as, stripe_config
 from tests.test_billing import OCTOBER, books_agree, books_checked_after, done_visit, run_and_issue  # noqa: F401
 
 
@@ -48,6 +48,18 @@ def keep_card(app, profile, card: str = "pm_card_visa") -> PaymentMethod:
     secret = cards.start_setup(profile)
     intent = stripe_client(app).v1.setup_intents.confirm(secret.split("_secret_")[0], params={"payment_method": card})
     method = cards.finish_setup(profile, intent.id)
+    db.session.commit()
+    return method
+
+
+def secure_card_on_file(app, profile) -> PaymentMethod:
+    """A card whose bank asks for 3-D Secure on every charge, on file in place of the Visa (attached as the card
+    page leaves it: its SetupIntent would need the bank's check too)."""
+    for old in db.session.scalars(select(PaymentMethod)):
+        cards.remove_method(profile, old)
+    pm = stripe_client(app).v1.payment_methods.attach(card_pm(app, "4000002500003155"),
+                                                      params={"customer": profile.stripe_customer_id})
+    method = cards.keep_method(profile, pm.to_dict(), "active")
     db.session.commit()
     return method
 
@@ -150,13 +162,7 @@ def test_bad_choices_get_messages_beside_the_fields(app, portal, me, billed):
 
 def test_the_banks_check_runs_in_the_page_then_pawtal_asks_stripe(app, portal, me, billed, localstripe):
     first, _second = billed
-    # A card whose bank asks for 3-D Secure on every charge, on file (attached as the card page leaves it).
-    for old in db.session.scalars(select(PaymentMethod)):
-        cards.remove_method(me.client, old)
-    pm = stripe_client(app).v1.payment_methods.attach(card_pm(app, "4000002500003155"),
-                                                      params={"customer": me.client.stripe_customer_id})
-    method = cards.keep_method(me.client, pm.to_dict(), "active")
-    db.session.commit()
+    method = secure_card_on_file(app, me.client)
     started = portal.post("/portal/pay", data={"invoices": [first.id], "tip": "none", "method": f"m{method.id}"})
     assert started.status_code == 303 and "/portal/payments/" in started.headers["Location"]
     page = portal.get(started.headers["Location"]).get_data(as_text=True)
@@ -271,12 +277,7 @@ def test_a_tip_goes_to_the_sitters_of_the_visits_paid_and_into_the_tips_export(a
 def test_a_payment_left_at_the_banks_check_cannot_pay_what_was_paid_another_way(app, portal, me, billed, manager,
                                                                                   localstripe):
     first, _second = billed
-    for old in db.session.scalars(select(PaymentMethod)):
-        cards.remove_method(me.client, old)
-    pm = stripe_client(app).v1.payment_methods.attach(card_pm(app, "4000002500003155"),
-                                                      params={"customer": me.client.stripe_customer_id})
-    method = cards.keep_method(me.client, pm.to_dict(), "active")
-    db.session.commit()
+    method = secure_card_on_file(app, me.client)
     started = portal.post("/portal/pay", data={"invoices": [first.id], "tip": "none", "method": f"m{method.id}"})
     page = portal.get(started.headers["Location"]).get_data(as_text=True)
     secret = page.split('data-client-secret="')[1].split('"')[0]
@@ -299,7 +300,7 @@ def test_a_payment_left_at_the_banks_check_cannot_pay_what_was_paid_another_way(
 
 def test_ten_pay_posts_at_once_make_one_charge(app, me, billed):
     """Ten posts of the same pay form at once (a double click, many tabs): one PaymentIntent, one payment."""
-    from tests.test_payments import at_once, intents_at_stripe
+    from tests.test_payments import intents_at_stripe
 
     first, second = billed
     method = db.session.scalar(select(PaymentMethod))

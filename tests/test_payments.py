@@ -23,7 +23,7 @@ from models import (
 from services import billing, cards, payments
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
-from tests.conftest import signed_event, stripe_config
+from tests.conftest import at_once, signed_event, stripe_config
 from tests.test_billing import books_agree, books_checked_after, done_visit, run_and_issue  # noqa: F401
 
 DECLINED = "4000000000000341"  # attaches, then every charge is declined
@@ -118,33 +118,6 @@ def post_event(web, event_id: str, kind: str, obj: dict, **signing):
                                     "api_version": "2024-06-20", "data": {"object": obj}}, **signing)
     return web.post("/stripe/webhook", data=body, headers={"Stripe-Signature": signature,
                                                            "Content-Type": "application/json"})
-
-
-def at_once(app, n: int, work) -> list:
-    """Run work(i) in n threads released together, each as a request would: its own session, committed after."""
-    barrier = threading.Barrier(n)
-    outcomes = []
-
-    def run(i):
-        with app.app_context():
-            try:
-                barrier.wait()
-                outcome = work(i)
-                db.session.commit()
-                outcomes.append(outcome)
-            except Exception as error:  # noqa: BLE001 - every outcome is asserted by the caller
-                db.session.rollback()
-                outcomes.append(type(error).__name__)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    db.session.expire_all()
-    return outcomes
 
 
 # ---- Paying ------------------------------------------------------------------------------------------------

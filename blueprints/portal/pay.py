@@ -106,15 +106,24 @@ def _checked(client, form) -> tuple[list[tuple[int, int]], int] | None:
     return plan, tip
 
 
+def _posted(client):
+    """The posted pay form, its rows, and its plan and tip; or, instead, the answer to give: the form with its
+    errors beside the fields, or the payment of those invoices made a moment ago (a double click, another tab)."""
+    form, rows = build_pay_form(client)
+    checked = _checked(client, form)
+    if checked is None:
+        return form, rows, None, _already_paid(client, form) or _pay_page(client, form, rows, status=422)
+    return form, rows, checked, None
+
+
 @bp.post("/pay")
 @client_required
 def pay_now():
     online_or_404()
     client = my_client()
-    form, rows = build_pay_form(client)
-    checked = _checked(client, form)
-    if checked is None:
-        return _already_paid(client, form) or _pay_page(client, form, rows, status=422)
+    form, rows, checked, answer = _posted(client)
+    if answer is not None:
+        return answer
     plan, tip = checked
     if form.method.data == "new":
         try:
@@ -138,10 +147,9 @@ def pay_with_new_card():
     (then it was entered on their customer at Stripe), else it was entered for this payment only."""
     online_or_404()
     client = my_client()
-    form, rows = build_pay_form(client)
-    checked = _checked(client, form)
-    if checked is None:
-        return _pay_page(client, form, rows, status=422)
+    form, rows, checked, answer = _posted(client)
+    if answer is not None:
+        return answer
     plan, tip = checked
     keep = bool(form.keep.data)
     try:
