@@ -17,8 +17,8 @@ import access
 import cli
 import filters
 from blueprints import (
-    auth, billing, board, client_forms, clients, feeds, imports, intake, invitations, outbox, pets, portal, requests,
-    resources, schedule, settings, staff, stripe_hooks, today, visits,
+    auth, billing, board, client_forms, clients, feeds, imports, intake, invitations, newsletter, outbox, pets, portal,
+    requests, resources, schedule, settings, staff, stripe_hooks, today, visits,
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -31,7 +31,7 @@ from services import settings as site_settings
 from services import texts
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
-              stripe_hooks, requests, schedule, feeds, board, today, visits, billing, intake)
+              stripe_hooks, requests, schedule, feeds, board, today, visits, billing, intake, newsletter)
 
 
 class IdConverter(IntegerConverter):

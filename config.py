@@ -68,6 +68,11 @@ def from_environment(instance_path: str) -> dict:
         "PASSWORD_EMAIL_LIMIT": os.environ.get("PAWTAL_PASSWORD_EMAIL_LIMIT", "5 per 10 minutes"),
         "REGISTER_LIMIT": os.environ.get("PAWTAL_REGISTER_LIMIT", "10 per minute"),
         "INTAKE_LIMIT": os.environ.get("PAWTAL_INTAKE_LIMIT", "5 per 10 minutes"),
+        # Newsletter: sign-ups per address, how long a confirmation link works, and how many newsletters the
+        # outbox sends a minute (a campaign's messages are spread out at this rate).
+        "NEWSLETTER_LIMIT": os.environ.get("PAWTAL_NEWSLETTER_LIMIT", "5 per 10 minutes"),
+        "NEWSLETTER_CONFIRM_DAYS": int(os.environ.get("PAWTAL_NEWSLETTER_CONFIRM_DAYS", 7)),
+        "NEWSLETTER_PER_MINUTE": int(os.environ.get("PAWTAL_NEWSLETTER_PER_MINUTE", 60)),
         # Sites that may show /start in a frame (the business's own website), e.g. "https://www.example.com".
         "FRAME_ANCESTORS": os.environ.get("PAWTAL_FRAME_ANCESTORS", ""),
         # Wrong invitation codes from all addresses together: guessing from many addresses is slowed too.

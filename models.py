@@ -300,6 +300,9 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     # Files sent with the message: [{"filename", "content_type", "data" (base64)}], erased once delivered.
     attachments: Mapped[list | None] = mapped_column(JSON)
+    # Headers of this message beyond those of its kind ({"List-Unsubscribe": "<[[secret:unsubscribe]]>"}), with
+    # placeholders filled from `secrets` when it is sent, as the bodies are.
+    headers: Mapped[dict | None] = mapped_column(JSON)
 
     @property
     def state(self) -> str:
@@ -1575,7 +1578,104 @@ class InvoiceReminder(db.Model):
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+SUBSCRIBER_STATES = {"pending": _l("Pending"), "confirmed": _l("Confirmed"), "unsubscribed": _l("Unsubscribed")}
+AUDIENCES = {"all": _l("All confirmed subscribers"), "active": _l("Subscribers who are active clients"),
+             "territory": _l("Subscribers whose client is in a territory"),
+             "status": _l("Subscribers whose client has a status")}
+
+
+def new_unsubscribe_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class NewsletterSubscriber(db.Model):
+    """An address that asked for the newsletter: pending until it confirms (double opt-in), then confirmed until
+    it unsubscribes. `token` (random, per subscriber) is its unsubscribe link's authority; `confirm_nonce` is in
+    the confirmation link and is cleared when used, so a link works once. The row stays after unsubscribing, so
+    staff see who left, and when."""
+
+    __tablename__ = "newsletter_subscriber"
+    __table_args__ = (Index("ix_newsletter_subscriber_state_email", "state", "email"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(160), default="")
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client_profile.id", ondelete="SET NULL"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    source: Mapped[str] = mapped_column(String(16), default="public")  # public, portal, demo
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_unsubscribe_token)
+    confirm_nonce: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The campaign whose link was used to unsubscribe, when it was one.
+    unsubscribed_campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("newsletter_campaign.id", ondelete="SET NULL"), index=True)
+
+    client: Mapped[ClientProfile | None] = relationship()
+
+    @property
+    def state_label(self) -> str:
+        return SUBSCRIBER_STATES.get(self.state, self.state)
+
+
+class NewsletterCampaign(db.Model):
+    """A newsletter written in Markdown for an audience: a draft until sent, which happens once (a conditional
+    update of `state`), and then it cannot be edited."""
+
+    __tablename__ = "newsletter_campaign"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body_markdown: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[str] = mapped_column(String(16), default="all")
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id", ondelete="SET NULL"), index=True)
+    client_status: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(12), default="draft")  # draft, sent
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"), index=True)
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    territory: Mapped[Territory | None] = relationship()
+    sent_by: Mapped[StaffUser | None] = relationship(foreign_keys=[sent_by_id])
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == "draft"
+
+    @property
+    def audience_label(self) -> str:
+        if self.audience == "territory":
+            return _("Clients in %(territory)s", territory=self.territory.name if self.territory else "—")
+        if self.audience == "status":
+            status = ClientStatus(self.client_status).label if self.client_status in {s.value for s in ClientStatus} \
+                else "—"
+            return _("Clients with the status %(status)s", status=status)
+        return str(AUDIENCES.get(self.audience, self.audience))
+
+
+class NewsletterDelivery(db.Model):
+    """One subscriber's copy of a sent campaign: the outbox message that carries it. Unique per campaign and
+    subscriber, so nobody gets a campaign twice."""
+
+    __tablename__ = "newsletter_delivery"
+    __table_args__ = (UniqueConstraint("campaign_id", "subscriber_id", name="uq_newsletter_delivery_campaign"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("newsletter_campaign.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("newsletter_subscriber.id", ondelete="SET NULL"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id", ondelete="SET NULL"), index=True)
+
+    message: Mapped[OutboxMessage | None] = relationship()
+
+
 __all__ = [
+    "AUDIENCES",
+    "NewsletterCampaign",
+    "NewsletterDelivery",
+    "NewsletterSubscriber",
+    "SUBSCRIBER_STATES",
     "IntakeSubmission",
     "PortalView",
     "AUTOPAY_MODES",

@@ -10,12 +10,10 @@ stored with what it made, so the same form posted twice makes one profile.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -25,7 +23,7 @@ from filters import gettext as _
 from models import (
     MAX_ID, WINDOWS, ClientEmail, ClientLogin, ClientProfile, ClientStatus, IntakeSubmission, Pet, PolicyAgreement, Service,
 )
-from services import emails, logins, signals, visits
+from services import emails, logins, signals, spam, visits
 from services.accounts import clean_email, normalize_email
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
@@ -70,34 +68,14 @@ class Intake:
     ip_address: str = ""
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
-
-
 def new_form_key() -> str:
     """The key a served form carries: random, signed with the time it was served."""
-    return _serializer().dumps(secrets.token_hex(16))
+    return spam.new_form_key(SALT)
 
 
 def _read_key(signed: str) -> str:
     """The form's own key, once its signature and age are checked; a form sent too fast is a robot's."""
-    try:
-        key, served = _serializer().loads(signed or "", max_age=MAX_AGE, return_timestamp=True)
-    except SignatureExpired:
-        raise DomainError(_("This form was open for more than a day. Check what you typed and send it again.")) \
-            from None
-    except BadSignature:
-        raise DomainError(_("This form could not be read. Check what you typed and send it again.")) from None
-    if (datetime.now(timezone.utc) - served).total_seconds() < MIN_SECONDS:
-        raise TooFast()
-    return key
-
-
-class TooFast(DomainError):
-    """Sent within seconds of being served: treated as a robot's (answered as if received, nothing kept)."""
-
-    def __init__(self):
-        super().__init__("too fast")
+    return spam.read_form_key(signed, SALT, MIN_SECONDS, MAX_AGE)
 
 
 def check(intake: Intake) -> tuple[list[PetEntry], Service | None, list[date]]:
@@ -155,7 +133,7 @@ def submit(intake: Intake, signed_key: str, honeypot: str) -> str:
     pets, service, days = check(intake)  # a person's mistakes are said first, whatever the time
     try:
         key = _read_key(signed_key)
-    except TooFast:
+    except spam.TooFast:
         return "ignored"
     db.session.add(IntakeSubmission(form_key=key))
     try:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 PLACEHOLDER = "[[secret:{}]]"
 _ANY_PLACEHOLDER = re.compile(r"\[\[secret:\w+\]\]")
+_HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,60}")
 REMOVED = _l("(removed after delivery)")
 CLAIM_SECONDS = 300
 MAX_BACKOFF = timedelta(hours=1)
@@ -73,20 +74,26 @@ class MadeWhenSent:
 
 
 def queue_email(kind: str, recipients: list[str], subject: str, template: str, secrets: dict | None = None,
-                attachments: list[tuple[str, str, bytes] | MadeWhenSent] | None = None, **context) -> OutboxMessage:
+                attachments: list[tuple[str, str, bytes] | MadeWhenSent] | None = None, headers: dict | None = None,
+                next_attempt_at: datetime | None = None, **context) -> OutboxMessage:
     """Render email/<template>.txt and .html and add the message to the session; the caller commits.
 
     `secrets` (links, codes) reach the templates as placeholders and are substituted only when sending.
     `attachments` are (filename, content type, bytes), kept with the message until it is delivered, or
-    files made when it is sent (MadeWhenSent).
+    files made when it is sent (MadeWhenSent). `headers` are this message's own, added to its kind's; their
+    values may hold the same placeholders (PLACEHOLDER.format(name)). `next_attempt_at` holds it back until then.
     """
     secrets = secrets or {}
+    for name, value in (headers or {}).items():
+        if not _HEADER_NAME.fullmatch(name) or any(ch in str(value) for ch in "\r\n"):
+            raise ValueError(f"not a header: {name!r}")
     context.update(business=business(), secret={name: PLACEHOLDER.format(name) for name in secrets})
     message = OutboxMessage(
         kind=kind, recipients=list(recipients), subject=subject, secrets=secrets or None, last_error="",
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
-        attachments=[_stored(each) for each in attachments or ()] or None,
+        attachments=[_stored(each) for each in attachments or ()] or None, headers=dict(headers) if headers else None,
+        next_attempt_at=next_attempt_at or utcnow(),
     )
     db.session.add(message)
     _wake_after_commit()
@@ -217,6 +224,8 @@ def headers_for(kind: str) -> dict:
 
 def _mail_message(message: OutboxMessage) -> Message:
     headers = headers_for(message.kind)
+    for name, value in (message.headers or {}).items():  # the message's own (a newsletter's List-Unsubscribe)
+        headers["extra"][name] = fill(value, message.secrets, html=False)
     mail_message = Message(
         subject=message.subject, recipients=list(message.recipients),
         body=fill(message.body_text, message.secrets, html=False),

@@ -12,6 +12,7 @@ from extensions import db
 from sqlalchemy import select
 
 from models import BlockOut, ClientLogin, ClientProfile, OutboxMessage, PaymentMethod, Policy, Role, StaffUser
+from models import NewsletterCampaign, NewsletterSubscriber
 from models import Invoice, InvoiceStatus, LedgerEntry, OnlinePayment, VisitStatus, utcnow
 from filters import business_today
 from services import billing, reports, visits
@@ -62,6 +63,10 @@ def world(app, make, password_hash):
     visit_request = visits.request_visits(client, login, visits.Plan([service], [date(2030, 2, 4)], "morning", time(8),
                                                                      time(11), [pet]))
     db.session.commit()
+    subscriber = NewsletterSubscriber(email="reader@example.com", state="confirmed", client_id=client.id)
+    campaign = NewsletterCampaign(subject="News", body_markdown="Hello.")
+    db.session.add_all([subscriber, campaign])
+    db.session.commit()
     accounts = {
         "anonymous": None,
         "client": login,
@@ -76,7 +81,7 @@ def world(app, make, password_hash):
               "response_id": response.id, "document_id": document.id, "method_id": method.id,
               "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id,
               "report_photo_id": 1, "invoice_id": 1, "entry_id": 1, "payment_id": 1, "line_id": 1, "online_id": 1,
-              "logo_name": "no-such-logo.png"}
+              "logo_name": "no-such-logo.png", "campaign_id": campaign.id, "subscriber_id": subscriber.id}
     return accounts, values
 
 

@@ -10,7 +10,8 @@ from access import client_required, my_client, read_only
 from blueprints.portal.base import bp, portal_context
 from filters import business_today
 from rendering import render_page
-from services import billing, logins, visits
+from forms.newsletter import PortalNewsletterForm
+from services import billing, logins, newsletter, visits
 
 
 @bp.get("/")
@@ -30,6 +31,10 @@ def index():
     if context["onboarding"].complete and (features.portal_invoices or features.portal_payments):
         context["summary"] = billing.account(client.id)
         context["how_to_pay"] = features.how_to_pay
+    if not read_only():
+        context["newsletter_state"] = newsletter.state_for(current_user.email)
+        context["newsletter_form"] = PortalNewsletterForm(formdata=None,
+                                                          wanted=context["newsletter_state"] in ("pending", "confirmed"))
     return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, **context)
 
 
