@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date, timedelta
 
 from PIL import Image, ImageDraw
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from werkzeug.datastructures import FileStorage
 
 from extensions import db
@@ -16,10 +16,10 @@ from filters import business_today
 from models import (
     WINDOWS,
     BlockOut, ChecklistItem, ClientEmail, ClientLogin, ClientProfile, ClientStatus, CustomPrice, Pet, RequestStatus,
-    OutboxMessage, Role, Service,
+    NewsletterSubscriber, OutboxMessage, Role, Service,
     StaffUser, Visit, VisitEvent, VisitReport, VisitRequest, VisitStatus, as_utc, utcnow,
 )
-from services import billing, resources, signals
+from services import billing, newsletter, resources, signals
 from services.settings import get_settings
 from services.accounts import hash_password
 from services.clients import digits, territory_for_zip
@@ -163,6 +163,7 @@ def seed(client_count: int = 40) -> bool:
     db.session.flush()
     _seed_visits(rng, sitters, staff["owner@pawtal.example"], jane)
     _seed_billing(rng, staff["owner@pawtal.example"])
+    _seed_newsletter(staff["manager@pawtal.example"])
     # Written directly, like an import: onboarding learns who has finished getting started.
     signals.clients_imported.send(list(db.session.scalars(select(ClientProfile.id))))
     return True
@@ -233,6 +234,37 @@ def _seed_done_visits(rng: random.Random) -> None:
             db.session.add(VisitReport(visit_id=visit.id, client_id=visit.client_id, version=1, checklist=lines, notes=rng.choice(NOTES),
                                        mood=rng.choice(["happy", "calm", "playful", "tired"]), created_at=left,
                                        created_by_id=visit.sitter_id, reason=""))
+    db.session.flush()
+
+
+def _seed_newsletter(manager: StaffUser) -> None:
+    """A few subscribers (most of them clients) and one newsletter sent last week, delivered long ago (nothing is
+    queued to example.com addresses), one reader having left through its link; and a draft for the next one."""
+    addresses = db.session.execute(select(ClientEmail.email, ClientEmail.client_id).where(ClientEmail.is_primary)
+                                   .order_by(ClientEmail.id).limit(8)).all()
+    week_ago = utcnow() - timedelta(days=7)
+    for n, (address, client_id) in enumerate(addresses):
+        name = db.session.get(ClientProfile, client_id).name
+        db.session.add(NewsletterSubscriber(email=address, name=name, client_id=client_id, source="demo",
+                                            state="pending" if n == 7 else "confirmed",
+                                            created_at=week_ago - timedelta(days=30 - n), confirmed_at=None if n == 7
+                                            else week_ago - timedelta(days=29 - n)))
+    db.session.add(NewsletterSubscriber(email="walker.fan@example.net", name="Alex Walker", source="demo",
+                                        state="confirmed", created_at=week_ago - timedelta(days=3),
+                                        confirmed_at=week_ago - timedelta(days=3)))
+    db.session.flush()
+    sent = newsletter.create_campaign(newsletter.Draft(
+        "Spring walks are back", "# Spring is here\n\nLonger days mean **longer walks**. Book early for the "
+        "Easter week:\n\n- morning walks from 7 am\n- new drop-in visits for cats\n\nSee you soon!"), manager)
+    newsletter.send_campaign(sent.id, manager)
+    sent.sent_at = week_ago
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.kind == newsletter.KIND)
+                       .values(sent_at=week_ago, secrets=None, attempts=1))
+    leaver = db.session.scalars(select(NewsletterSubscriber).where(NewsletterSubscriber.state == "confirmed")
+                                .order_by(NewsletterSubscriber.id.desc())).first()
+    newsletter.unsubscribe(leaver, sent.id)
+    newsletter.create_campaign(newsletter.Draft("Summer holidays: book your sitter", "Going away this summer? "
+                                                "Tell us your dates early."), manager)
     db.session.flush()
 
 
