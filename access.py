@@ -14,10 +14,11 @@ from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 
 from models import (
-    ClientProfile, Document, FormResponse, Invoice, LedgerEntry, PaymentMethod, Pet, Photo, Role, Visit, VisitRequest,
+    ClientProfile, Document, FormResponse, Invoice, LedgerEntry, Message, MessageThread, PaymentMethod, Pet, Photo, Role,
+    Visit, VisitRequest,
     parse_id,
 )
-from services import billing, cards, clients, documents, forms, onboarding, pets, visits
+from services import billing, cards, clients, documents, forms, messages, onboarding, pets, visits
 from services.settings import get_settings
 
 PUBLIC = "public"
@@ -182,7 +183,8 @@ def read_only() -> bool:
 # Which site option switches which portal function.
 FEATURES = {"profile": "portal_profile", "pets": "portal_pets", "forms": "portal_forms", "cards": "portal_cards",
             "requests": "portal_requests", "calendar": "portal_calendar", "reports": "portal_visit_reports",
-            "invoices": "portal_invoices", "payments": "portal_payments"}
+            "invoices": "portal_invoices", "payments": "portal_payments",
+            "messages": "portal_messages"}
 
 
 def feature_required(name: str):
@@ -278,6 +280,14 @@ def invoice_or_404(invoice_id: int) -> Invoice:
 
 def receipt_or_404(entry_id: int) -> LedgerEntry:
     return or_404(billing.load_receipt(entry_id, viewer()))
+
+
+def thread_or_404(thread_id: int) -> MessageThread:
+    return or_404(messages.load_thread(thread_id, viewer()))
+
+
+def attachment_or_404(message_id: int) -> Message:
+    return or_404(messages.load_attachment(message_id, viewer()))
 
 
 def rule_of(endpoint: str | None) -> tuple[str, tuple[Role, ...]] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, g, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -17,8 +17,8 @@ import access
 import cli
 import filters
 from blueprints import (
-    auth, billing, board, client_forms, clients, feeds, imports, intake, invitations, newsletter, outbox, pets, portal,
-    requests, resources, schedule, settings, staff, stripe_hooks, today, visits,
+    auth, billing, board, client_forms, clients, contact, feeds, imports, intake, invitations, messages, newsletter,
+    outbox, pets, portal, requests, resources, schedule, settings, staff, stripe_hooks, today, visits,
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -26,12 +26,15 @@ from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, parse_id
 from rendering import wants_fragment
 from services import billing as billing_service  # noqa: F401 - listens for cancelled visits (drafts drop them)
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
+from services import messages as message_service
 from services import outbox as outbox_service
 from services import settings as site_settings
 from services import texts
+from services.uploads import human_size
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
-              stripe_hooks, requests, schedule, feeds, board, today, visits, billing, intake, newsletter)
+              stripe_hooks, requests, schedule, feeds, board, today, visits, billing, intake, newsletter, contact,
+              messages)
 
 
 class IdConverter(IntegerConverter):
@@ -95,6 +98,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     filters.init_app(app)
     app.add_template_filter(texts.markdown_html, "markdown")  # the business's FAQ, sanitised
     app.add_template_global(lambda: site_settings.get_settings().faq_markdown, "site_faq")
+    app.add_template_filter(texts.plain_html, "plain")  # messages: escaped, links clickable
+    app.add_template_global(site_settings.get_settings, "site_options")
+    app.add_template_filter(human_size, "filesize")
+    app.add_template_global(_unread_messages, "unread_messages")
     app.jinja_env.globals["visit_states"] = VISIT_STATES  # the calendar's legend
     app.context_processor(lambda: {"lang": str(get_locale()).replace("_", "-")})  # <html lang>, from the locale
     app.context_processor(_business)
@@ -124,6 +131,15 @@ def load_user(user_id: str):
     if user is None or user.session_token != token or not user.active:
         return None
     return user
+
+
+def _unread_messages() -> int:
+    """The number beside Messages in the menu: threads the signed-in staff member (or client) has not read."""
+    if not current_user.is_authenticated or g.get("portal_viewer"):
+        return 0
+    if current_user.is_staff:
+        return message_service.unread_count(current_user)
+    return message_service.client_unread_count(current_user.client)
 
 
 def _business() -> dict:

@@ -73,6 +73,7 @@ def from_environment(instance_path: str) -> dict:
         "NEWSLETTER_LIMIT": os.environ.get("PAWTAL_NEWSLETTER_LIMIT", "5 per 10 minutes"),
         "NEWSLETTER_CONFIRM_DAYS": int(os.environ.get("PAWTAL_NEWSLETTER_CONFIRM_DAYS", 7)),
         "NEWSLETTER_PER_MINUTE": int(os.environ.get("PAWTAL_NEWSLETTER_PER_MINUTE", 60)),
+        "CONTACT_LIMIT": os.environ.get("PAWTAL_CONTACT_LIMIT", "5 per 10 minutes"),
         # Sites that may show /start in a frame (the business's own website), e.g. "https://www.example.com".
         "FRAME_ANCESTORS": os.environ.get("PAWTAL_FRAME_ANCESTORS", ""),
         # Wrong invitation codes from all addresses together: guessing from many addresses is slowed too.

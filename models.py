@@ -391,6 +391,7 @@ PORTAL_FEATURES = {
     "portal_invoices": N_("Clients see invoices"),
     "portal_payments": N_("Clients see payments"),
     "portal_visit_reports": N_("Clients see visit reports"),
+    "portal_messages": N_("Clients write to the business (Messages)"),
 }
 
 
@@ -419,6 +420,7 @@ class SiteSettings(db.Model):
     portal_invoices: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     portal_payments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     portal_visit_reports: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    portal_messages: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     accept_bank_accounts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A client who cancels less than this many hours before a visit starts makes a late cancellation.
     cancellation_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
@@ -479,6 +481,8 @@ class SiteSettings(db.Model):
     # The public intake form for new clients (/start): on or off, and its title.
     intake_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     intake_title: Mapped[str] = mapped_column(String(120), default="Start with us", server_default="Start with us")
+    # The public Contact page (/contact), for anyone to write to the business.
+    contact_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     @property
     def location(self) -> str:
@@ -1668,6 +1672,78 @@ class NewsletterDelivery(db.Model):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id", ondelete="SET NULL"), index=True)
 
     message: Mapped[OutboxMessage | None] = relationship()
+class MessageThread(db.Model):
+    """A conversation with the business. A client's (written from the portal, or started by staff), a visitor's from
+    the Contact page (no profile: the name and address they gave are kept), or a visit's, between the client, the
+    visit's sitter and the office (`visit_id`, one thread per visit). Threads and their messages are never deleted.
+    """
+
+    __tablename__ = "message_thread"
+    __table_args__ = (Index("ix_message_thread_last", "last_message_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client_profile.id", ondelete="RESTRICT"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id", ondelete="RESTRICT"), unique=True)
+    subject: Mapped[str] = mapped_column(String(160))
+    # Who wrote from the Contact page (a thread with no profile).
+    contact_name: Mapped[str] = mapped_column(String(160), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    # The Contact page form's own key (services.spam): the same form posted twice makes one thread.
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who wrote the newest message ("client:<login id>", "staff:<staff id>", "visitor"): it is unread for everyone else.
+    last_author: Mapped[str] = mapped_column(String(40), default="")
+    # The newest message from the business, and when the client last read the thread in the portal.
+    business_wrote_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    client_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    client: Mapped[ClientProfile | None] = relationship()
+    visit: Mapped[Visit | None] = relationship()
+    assigned_to: Mapped[StaffUser | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(back_populates="thread", order_by="Message.id")
+
+    @property
+    def unread_by_client(self) -> bool:
+        return self.business_wrote_at is not None and (self.client_read_at is None
+                                                       or self.client_read_at < self.business_wrote_at)
+
+
+class Message(db.Model):
+    """One message of a thread: plain text (shown escaped, links made clickable) and at most one file, a photo
+    (re-encoded) or a PDF, kept privately under a random name like every upload."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_in_thread", "thread_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("message_thread.id", ondelete="RESTRICT"))
+    # "client", "staff" or "visitor"; the login or staff member who wrote it (kept by name if they are removed).
+    author: Mapped[str] = mapped_column(String(10))
+    login_id: Mapped[int | None] = mapped_column(ForeignKey("client_login.id", ondelete="SET NULL"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attachment_stored: Mapped[str | None] = mapped_column(String(80), unique=True)
+    attachment_name: Mapped[str] = mapped_column(String(200), default="")
+    attachment_type: Mapped[str] = mapped_column(String(60), default="")
+    attachment_size: Mapped[int] = mapped_column(Integer, default=0)
+
+    thread: Mapped[MessageThread] = relationship(back_populates="messages")
+
+    @property
+    def from_business(self) -> bool:
+        return self.author == "staff"
+
+
+class MessageRead(db.Model):
+    """When a staff member last read a thread: what came after (from anyone else) is unread for them."""
+
+    __tablename__ = "message_read"
+    thread_id: Mapped[int] = mapped_column(ForeignKey("message_thread.id", ondelete="CASCADE"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 __all__ = [

@@ -123,6 +123,16 @@ def send_pdf(data: bytes, filename: str):
     return response
 
 
+def send_upload(path: str, content_type: str, name: str):
+    """A stored upload (a PDF or a re-encoded JPEG) for a viewer who may see it: a PDF downloads, an image opens;
+    never kept by shared caches, sandboxed if opened."""
+    response = send_file(path, mimetype=content_type, max_age=0, as_attachment=content_type == "application/pdf",
+                         download_name=name)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
 def send_private_jpeg(path: str):
     """A stored photo for a signed-in viewer: private to the browser, never kept by shared caches."""
     response = send_file(path, mimetype="image/jpeg", max_age=3600)

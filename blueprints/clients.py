@@ -15,7 +15,7 @@ from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Service, Territory, Vet
 from rendering import done, perform, render_page, submit
-from services import accounts, billing, clients, keys, logins, onboarding, portal_views, reports, visits
+from services import accounts, billing, clients, keys, logins, messages, onboarding, portal_views, reports, visits
 from services import forms as client_forms
 from services.resources import list_of
 from services.settings import form_field_rules
@@ -75,6 +75,7 @@ def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,
                        services=services, login_form=login_form or LoginForm(formdata=None))
         context["balance_cents"] = billing.balance(client.id)  # the Account button's badge
         context["portal_views"] = portal_views.recent_views(client.id)
+        context["threads"] = messages.client_threads(client, limit=5)
         if client.uses_keys:
             key_form = key_form or KeyHolderForm(formdata=None)
             key_form.offer(keys.holder_choices(client))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from flask import Blueprint, request, send_file, url_for
+from flask import Blueprint, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
@@ -14,7 +14,7 @@ from filters import gettext as _
 from forms.errors import apply_rules
 from forms.pets import PetForm
 from models import ClientProfile, Document, Pet
-from rendering import done, perform, render_page, send_private_jpeg, submit
+from rendering import done, perform, render_page, send_private_jpeg, send_upload, submit
 from services import clients, documents
 from services import pets as pet_service
 from services.clients import visible_client_ids
@@ -167,9 +167,4 @@ def document(document_id: int):
 
 def send_document(item: Document):
     """Send a stored document: named for download, never cached by shared caches, sandboxed if opened."""
-    response = send_file(documents.document_path(item), mimetype=item.content_type, max_age=0,
-                         as_attachment=item.content_type == "application/pdf",
-                         download_name=item.original_name or f"document-{item.id}")
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    return response
+    return send_upload(documents.document_path(item), item.content_type, item.original_name or f"document-{item.id}")

@@ -87,8 +87,9 @@ def update_billing():
 def update_faq():
     form = FaqForm()
     return submit(form, lambda: site.update_faq(form.faq_markdown.data, form.first_time_passwords.data,
-                                                form.intake_enabled.data, form.intake_title.data),
-                  lambda stored: done(_("FAQ, account and intake options saved."), url_for("settings.index"),
+                                                form.intake_enabled.data, form.intake_title.data,
+                                                form.contact_enabled.data),
+                  lambda stored: done(_("FAQ, account, intake and contact options saved."), url_for("settings.index"),
                                       "settings/_faq.html", faq_form=FaqForm(formdata=None, obj=stored)),
                   lambda status: render_page("settings/index.html", "settings/_faq.html", status=status,
                                              **_context(faq_form=form)))

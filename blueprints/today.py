@@ -12,7 +12,7 @@ from filters import business_today
 from markupsafe import Markup
 from models import VisitStatus
 from rendering import render_page
-from services import checkins, keys
+from services import checkins, keys, messages
 
 bp = Blueprint("today", __name__, url_prefix="/today")
 UNDER_WAY = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)
@@ -26,8 +26,10 @@ def index():
     today = business_today()
     shown = [v for day in days for v in day.visits]
     notices = keys.key_notices(shown) if current_user.can_manage else {}  # once for the page, not per card
+    threads = messages.visit_threads([v.id for v in shown])
     cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,
                                           open_details=v.day == today and v.status in UNDER_WAY,
-                                          **card_context(v, key_notice=notices.get(v.id, ""))))
+                                          **card_context(v, key_notice=notices.get(v.id, ""),
+                                                         thread=threads.get(v.id))))
              for v in shown}
     return render_page("today/index.html", "today/_days.html", days=days, today=today, cards=cards)

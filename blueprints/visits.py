@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
 
 from access import manager_required, or_404, public, staff_required
+from blueprints.messages import visit_thread_context
 from filters import gettext as _
 from filters import business_today, local_datetime, local_zone, money, time_of_day
 from forms.checkins import MissedForm, PhotoForm, TapForm, TimesForm, report_form
@@ -71,6 +72,7 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
     if key_notice is None:
         key_notice = keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else ""
     correcting = extra.pop("correcting", False)
+    thread = extra.pop("thread", False)
     # The report's forms only where the card shows them (a day of cards builds none for visits to come).
     writing = visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED) and (correcting or not visit.reports)
     context = {
@@ -83,6 +85,7 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
         "missed_form_for": lambda: MissedForm(formdata=None), "iso_time": iso_time,
         "photos_of": reports.sent_photos, "photo_url": staff_photo_url, "today": business_today(),
         "key_notice": key_notice, "no_show_fee_for": fees.no_show_fee,
+        "thread_box": visit_thread_context(visit, thread),
     }
     context.update(extra)
     return context

@@ -217,3 +217,5 @@ class FaqForm(FlaskForm):
                                                  "and emails them a link to set a portal password."))
     intake_title = StringField(_l("The intake form's title"), filters=[_strip],
                                validators=[DataRequired(message=_l("Give the form a title.")), Length(max=120)])
+    contact_enabled = BooleanField(_l("Show the Contact page (/contact)"),
+                                   description=_l("Anyone may write to you there; messages arrive in Messages."))

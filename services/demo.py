@@ -19,7 +19,7 @@ from models import (
     NewsletterSubscriber, OutboxMessage, Role, Service,
     StaffUser, Visit, VisitEvent, VisitReport, VisitRequest, VisitStatus, as_utc, utcnow,
 )
-from services import billing, newsletter, resources, signals
+from services import billing, messages, newsletter, resources, signals
 from services.settings import get_settings
 from services.accounts import hash_password
 from services.clients import digits, territory_for_zip
@@ -162,7 +162,8 @@ def seed(client_count: int = 40) -> bool:
                                last_name=jane.last_name, password_hash=hash_password(CLIENT_LOGINS[0][1])))
     db.session.flush()
     _seed_visits(rng, sitters, staff["owner@pawtal.example"], jane)
-    _seed_billing(rng, staff["owner@pawtal.example"])
+    _seed_messages(staff["owner@pawtal.example"], jane)
+    _seed_billing(rng, staff["owner@pawtal.example"])  # also drops the mail queued so far
     _seed_newsletter(staff["manager@pawtal.example"])
     # Written directly, like an import: onboarding learns who has finished getting started.
     signals.clients_imported.send(list(db.session.scalars(select(ClientProfile.id))))
@@ -266,6 +267,24 @@ def _seed_newsletter(manager: StaffUser) -> None:
     newsletter.create_campaign(newsletter.Draft("Summer holidays: book your sitter", "Going away this summer? "
                                                 "Tell us your dates early."), manager)
     db.session.flush()
+
+
+def _seed_messages(owner: StaffUser, jane: ClientProfile) -> None:
+    """Jane asked a question and was answered; she wrote to her sitter about a visit to come; a visitor wrote from
+    the Contact page and waits for an answer."""
+    login = jane.logins[0]
+    thread = messages.write_to_business(jane, login, "Spare key", "Hi! I'll leave a spare key with my neighbour at "
+                                                                  "no. 14 next week. Is that all right?")
+    messages.reply(thread, owner, "Perfectly all right, thank you Jane. We'll pick it up on Monday.")
+    upcoming = db.session.scalar(select(Visit).where(Visit.client_id == jane.id, Visit.status == VisitStatus.SCHEDULED,
+                                                     Visit.day > business_today()).order_by(Visit.starts_at))
+    if upcoming is not None:
+        messages.write_about_visit(upcoming, login, "The gate code changed: it is 2468 now.")
+        if upcoming.sitter is not None:
+            messages.write_about_visit(upcoming, upcoming.sitter, "Got it, thanks! See you then.")
+    # As the Contact page keeps it, past its guards against robots (which are for what browsers send).
+    messages.from_visitor(messages.Contact("Priya Shah", "priya.shah@example.com", "(555) 010-4321", "Puppy walks?",
+                                           "Do you walk puppies under six months? Ours is four months old."))
 
 
 def _seed_billing(rng: random.Random, owner: StaffUser) -> None:

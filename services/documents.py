@@ -1,22 +1,15 @@
 """Uploaded documents (PDF or image): checked, stored privately under random names, served by a guarded route."""
 from __future__ import annotations
 
-import os
 import secrets
 
 from flask import current_app
 from sqlalchemy import select
 
 from extensions import db
-from filters import gettext as _
 from models import ClientLogin, ClientProfile, Document, Pet, StaffUser
 from services.clients import visible_client_ids
-from services.errors import DomainError
-from services.uploads import (
-    clean_filename, drop_file_after_commit, intake_image, jpeg_bytes, keep_file, read_upload, stored_path,
-)
-
-DOCUMENT_SIDE = 3000
+from services.uploads import drop_file_after_commit, keep_file, pdf_or_image, stored_path
 
 
 def document_path(document: Document) -> str:
@@ -26,18 +19,7 @@ def document_path(document: Document) -> str:
 def store_document(client: ClientProfile, upload, title: str = "", pet: Pet | None = None,
                    for_form: bool = False, field: str = "document") -> Document:
     """Check and keep an uploaded PDF or image (images are re-encoded, dropping metadata)."""
-    data = read_upload(upload, current_app.config["DOCUMENT_MAX_BYTES"], field)
-    name = clean_filename(upload.filename)
-    if data.startswith(b"%PDF-"):
-        if b"%%EOF" not in data[-2048:]:
-            raise DomainError(_("This PDF looks incomplete or damaged."), field)
-        content, extension, body = "application/pdf", ".pdf", data
-    else:
-        refused = _("Upload a PDF, or a JPEG, PNG or WebP image.")
-        content, extension = "image/jpeg", ".jpg"
-        body = jpeg_bytes(intake_image(data, field, DOCUMENT_SIDE, refused, refused), 88)
-    # What is kept is a PDF or a JPEG whatever was sent (a PNG, a WebP): its name says so, as its content type does.
-    name = os.path.splitext(name)[0][:196] + extension if name else ""
+    content, extension, body, name = pdf_or_image(upload, current_app.config["DOCUMENT_MAX_BYTES"], field)
     document = Document(
         client_id=client.id, pet_id=pet.id if pet else None, title=(title or "").strip()[:160],
         stored_name=secrets.token_hex(16) + extension, original_name=name,

@@ -5,7 +5,7 @@ from filters import formatted, money, month_param, ngettext
 from filters import gettext as _
 from models import ClientLogin, ClientProfile, Invitation, StaffUser, VisitStatus
 from services import invoice_pdf
-from services.outbox import external_url, queue_email
+from services.outbox import MESSAGE_TO_CLIENT, external_url, queue_email
 from services.settings import business, get_settings
 
 
@@ -326,3 +326,26 @@ def send_intake_email(client: ClientProfile, intake, known_client: bool) -> None
                else _("New client from the intake form: %(name)s", name=client.name))
     queue_email("intake-received", [business().email], subject, "intake_received", client=client, intake=intake,
                 known_client=known_client, profile_url=external_url("clients.show", client_id=client.id))
+
+
+def send_message_to_client_email(thread, message) -> None:
+    """The business wrote in a thread: the client (or the Contact page's visitor) reads it, with a link to the
+    whole thread in the portal when they have a login. Written by a person, so not marked automatic."""
+    client = thread.client
+    recipients = _client_recipients(client) if client is not None else [thread.contact_email]
+    link = (external_url("portal.thread", thread_id=thread.id)
+            if client is not None and any(each.active for each in client.logins) else "")
+    subject = thread.subject if len(thread.messages) <= 1 else _("Re: %(subject)s", subject=thread.subject)
+    queue_email(MESSAGE_TO_CLIENT, recipients, subject, "message_to_client", thread=thread, message=message, link=link)
+
+
+def send_message_to_staff_email(thread, message, recipients: list[str]) -> None:
+    """A client, visitor or colleague wrote in a thread: the staff it concerns read it, with a link to answer."""
+    who = message.author_name or thread.contact_name
+    queue_email("message-received", recipients, _("Message from %(name)s: %(subject)s", name=who, subject=thread.subject),
+                "message_received", thread=thread, message=message, link=external_url("messages.show", thread_id=thread.id))
+
+
+def send_message_assigned_email(thread, staff: StaffUser, by: StaffUser) -> None:
+    queue_email("message-assigned", [staff.email], _("Assigned to you: %(subject)s", subject=thread.subject),
+                "message_assigned", thread=thread, by=by, link=external_url("messages.show", thread_id=thread.id))

@@ -1,12 +1,11 @@
 """Client logins: registration, sign-in, set and reset password links, and staff managing logins."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
@@ -23,7 +22,7 @@ from models import (
     new_session_token,
     utcnow,
 )
-from services import emails, invites, signals
+from services import emails, invites, signals, texts
 from services.passwords import FirstTime, first_time_token, token_for
 from services.accounts import check_credentials, check_password_strength, clean_email, hash_password, normalize_email
 from services.errors import DomainError, FieldErrors
@@ -306,12 +305,8 @@ def search_logins(viewer: StaffUser, query: LoginQuery, per_page: int) -> LoginP
     rows, two queries whatever the number of logins."""
     if not (viewer.is_staff and viewer.can_manage):
         return LoginPage([], 0, 1, per_page)
-    conditions = []
-    for term in query.q.lower().split():
-        pattern = "%" + re.sub(r"([/%_])", r"/\1", term) + "%"
-        conditions.append(or_(*(func.lower(column).like(pattern, escape="/") for column in (
-            ClientLogin.email, ClientLogin.first_name, ClientLogin.last_name, ClientProfile.first_name,
-            ClientProfile.last_name))))
+    conditions = texts.search_terms(query.q, (ClientLogin.email, ClientLogin.first_name, ClientLogin.last_name,
+                                              ClientProfile.first_name, ClientProfile.last_name))
     joined = select(ClientLogin.id).join(ClientProfile, ClientProfile.id == ClientLogin.client_id).where(*conditions)
     total = db.session.scalar(joined.with_only_columns(func.count(ClientLogin.id)))
     page = min(query.page, max(1, -(-total // per_page)))  # past the end: the last page

@@ -198,9 +198,10 @@ def delivered_attachments(mail_message: Message) -> list | None:
             for each in mail_message.attachments] or None
 
 
-# Kinds written by a person (none yet: replies to clients' messages will be); every other email Pawtal sends
-# is automatic and says so (RFC 3834), so that vacation responders do not answer it.
-PERSONAL_KINDS: frozenset[str] = frozenset()
+# Kinds written by a person (the business's messages to a client); every other email Pawtal sends is automatic
+# and says so (RFC 3834), so that vacation responders do not answer it.
+MESSAGE_TO_CLIENT = "message-reply"
+PERSONAL_KINDS: frozenset[str] = frozenset({MESSAGE_TO_CLIENT})
 
 
 def headers_for(kind: str) -> dict:

@@ -414,9 +414,9 @@ def update_billing(options: dict) -> SiteSettings:
 
 
 def update_faq(markdown: str, first_time_passwords: bool, intake_enabled: bool | None = None,
-               intake_title: str | None = None) -> SiteSettings:
+               intake_title: str | None = None, contact_enabled: bool | None = None) -> SiteSettings:
     """Save the business's client FAQ (Markdown, shown sanitised), whether clients already on file may get a
-    first password by "Set / reset password", and the public intake form's switch and title."""
+    first password by "Set / reset password", the public intake form's switch and title, and the Contact page's."""
     text = (markdown or "").replace("\r\n", "\n").strip()
     errors = {}
     if len(text) > texts.FAQ_MAX:
@@ -433,5 +433,7 @@ def update_faq(markdown: str, first_time_passwords: bool, intake_enabled: bool |
         settings.intake_enabled = bool(intake_enabled)
     if title is not None:
         settings.intake_title = title
+    if contact_enabled is not None:
+        settings.contact_enabled = bool(contact_enabled)
     db.session.flush()
     return settings

@@ -71,7 +71,7 @@ def clean_filename(name: str | None, limit: int = 200) -> str:
 def human_size(size: int) -> str:
     if size >= 1024 * 1024:
         return _("%(amount)s MB", amount=f"{size / (1024 * 1024):.0f}")
-    return _("%(amount)s KB", amount=f"{size / 1024:.0f}")
+    return _("%(amount)s KB", amount=f"{max(1, -(-size // 1024))}")  # a small file is "1 KB", not "0 KB"
 
 
 def read_upload(upload, limit: int, field: str, noun: str = "file") -> bytes:
@@ -88,6 +88,27 @@ def read_upload(upload, limit: int, field: str, noun: str = "file") -> bytes:
     if not data:
         raise DomainError(_("The photo is empty.") if photo else _("The file is empty."), field)
     return data
+
+
+DOCUMENT_SIDE = 3000
+
+
+def pdf_or_image(upload, limit: int, field: str) -> tuple[str, str, bytes, str]:
+    """An uploaded PDF (checked whole) or image (re-encoded as a JPEG): (content type, extension, bytes, name).
+
+    What is kept is a PDF or a JPEG whatever was sent (a PNG, a WebP): its name says so, as its content type does.
+    """
+    data = read_upload(upload, limit, field)
+    name = clean_filename(upload.filename)
+    if data.startswith(b"%PDF-"):
+        if b"%%EOF" not in data[-2048:]:
+            raise DomainError(_("This PDF looks incomplete or damaged."), field)
+        content, extension, body = "application/pdf", ".pdf", data
+    else:
+        refused = _("Upload a PDF, or a JPEG, PNG or WebP image.")
+        content, extension = "image/jpeg", ".jpg"
+        body = jpeg_bytes(intake_image(data, field, DOCUMENT_SIDE, refused, refused), 88)
+    return content, extension, body, os.path.splitext(name)[0][:196] + extension if name else ""
 
 
 def intake_image(data: bytes, field: str, max_side: int, wrong_type: str, unreadable: str,

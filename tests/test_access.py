@@ -15,7 +15,7 @@ from models import BlockOut, ClientLogin, ClientProfile, OutboxMessage, PaymentM
 from models import NewsletterCampaign, NewsletterSubscriber
 from models import Invoice, InvoiceStatus, LedgerEntry, OnlinePayment, VisitStatus, utcnow
 from filters import business_today
-from services import billing, reports, visits
+from services import billing, messages, reports, visits
 from services.documents import store_document
 from services.forms import FieldSpec, save_form, submit
 from services.invites import send_invitations, use_invitation
@@ -67,6 +67,9 @@ def world(app, make, password_hash):
     campaign = NewsletterCampaign(subject="News", body_markdown="Hello.")
     db.session.add_all([subscriber, campaign])
     db.session.commit()
+    thread = messages.write_to_business(client, login, "Hello", "A question",
+                                        FileStorage(io.BytesIO(png_bytes()), "q.png"))
+    db.session.commit()
     accounts = {
         "anonymous": None,
         "client": login,
@@ -81,7 +84,8 @@ def world(app, make, password_hash):
               "response_id": response.id, "document_id": document.id, "method_id": method.id,
               "visit_id": visit_request.visits[0].id, "request_id": visit_request.id, "blockout_id": blockout.id,
               "report_photo_id": 1, "invoice_id": 1, "entry_id": 1, "payment_id": 1, "line_id": 1, "online_id": 1,
-              "logo_name": "no-such-logo.png", "campaign_id": campaign.id, "subscriber_id": subscriber.id}
+              "logo_name": "no-such-logo.png", "campaign_id": campaign.id, "subscriber_id": subscriber.id,
+              "thread_id": thread.id, "attachment_id": thread.messages[0].id}
     return accounts, values
 
 
@@ -183,10 +187,14 @@ def _furnish(make, client: ClientProfile, sitter: StaffUser, manager: StaffUser,
                            method_kind="card", method_label="Visa ending 4242", failure_message="Declined")
     db.session.add(online)
     db.session.commit()
+    # The visit's thread (its sitter and the client read it), a photo with its first message.
+    thread = messages.write_about_visit(visit, login, f"Gate code {label}", FileStorage(io.BytesIO(png_bytes()), "gate.png"))
+    db.session.commit()
     ids = {"client_id": client.id, "pet_id": pet.id, "photo_id": pet.photo_id, "document_id": document.id,
            "response_id": response.id, "method_id": method.id, "login_id": login.id, "invitation_id": invitation.id,
            "request_id": visit_request.id, "visit_id": visit.id, "report_photo_id": report_photo.id,
-           "invoice_id": invoice.id, "entry_id": entry.id, "online_id": online.id}
+           "invoice_id": invoice.id, "entry_id": entry.id, "online_id": online.id, "thread_id": thread.id,
+           "attachment_id": thread.messages[0].id}
     return Household(ids, login, sitter)
 
 

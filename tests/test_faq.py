@@ -19,7 +19,7 @@ Yes, with a towel after. See [our prices](https://example.com/prices) or call [u
 def test_the_faq_is_saved_and_shown_sanitised_on_the_sign_in_page_and_in_the_portal(app, as_manager, portal):
     saved = as_manager.post("/settings/faq", data={"faq_markdown": FAQ, "first_time_passwords": "",
                                                                 "intake_enabled": "", "intake_title": "Book a meet & greet"}, headers=HX)
-    assert saved.status_code == 200 and "FAQ, account and intake options saved." in saved.get_data(as_text=True)
+    assert saved.status_code == 200 and "FAQ, account, intake and contact options saved." in saved.get_data(as_text=True)
     settings = get_settings()
     assert settings.faq_markdown.startswith("## Do you walk") and settings.first_time_passwords is False
     assert (settings.intake_enabled, settings.intake_title) == (False, "Book a meet & greet")

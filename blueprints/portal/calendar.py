@@ -8,13 +8,15 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from access import client_required, feature_required, my_client, onboarded, viewer, visit_or_404
+from blueprints.messages import with_file_hint
 from blueprints.portal.base import bp, not_ready, portal_context
 from filters import business_today, money, month_param, ngettext
 from filters import gettext as _
+from forms.messages import visit_form
 from forms.visits import RequestForm
 from models import ClientProfile
 from rendering import done, perform, render_page, submit
-from services import fees, visits
+from services import fees, messages, visits
 from services.errors import DomainError
 from services.outbox import external_url
 from services.settings import get_settings
@@ -139,7 +141,8 @@ def show_visit(visit_id: int):
     visit = visit_or_404(visit_id)
     return render_page("portal/calendar.html", PANEL, **calendar_context(
         my_client(), visit.day.replace(day=1), panel="visit", visit=visit, late=visits.is_late_cancellation(visit),
-        fee=fees.quote(visit), fee_tiers=bool(fees.tiers())))
+        fee=fees.quote(visit), fee_tiers=bool(fees.tiers()), visit_thread=messages.visit_thread(visit),
+        message_form=with_file_hint(visit_form(visit.id, formdata=None))))
 
 
 @bp.post("/visits/<int:visit_id>/cancel")
