@@ -22,18 +22,9 @@ def _limit() -> str:
     return current_app.config["NEWSLETTER_LIMIT"]
 
 
-@bp.app_template_global("newsletter_signup_form")
-def signup_form() -> SignupForm:
-    """A fresh sign-up form with its own signed key, for the small form on the sign-in page and /start."""
-    form = SignupForm(formdata=None)
-    form.form_key.data = newsletter.new_form_key()
-    return form
-
-
 def _signup_page(form: SignupForm, status: int = 200, sent: bool = False):
     form.form_key.data = newsletter.new_form_key()
-    return render_page("newsletter/subscribe.html", "newsletter/_signup.html", status, form=form, sent=sent,
-                       compact=request.form.get("compact") == "1")
+    return render_page("newsletter/subscribe.html", "newsletter/_signup.html", status, form=form, sent=sent)
 
 
 @bp.get("/subscribe")
