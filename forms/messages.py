@@ -15,7 +15,7 @@ FILE_HINT = _l("A photo or a PDF, up to 10 MB. Optional.")
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Your message"))
-    attachment = FileField(_l("Add a photo or PDF"), description=FILE_HINT,
+    attachment = FileField(_l("Attach a photo or PDF"), description=FILE_HINT,
                            render_kw={"accept": "image/jpeg,image/png,image/webp,application/pdf"})
 
 

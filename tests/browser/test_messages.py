@@ -75,7 +75,7 @@ def test_a_visitor_becomes_a_prospect_staff_write_and_the_visitor_reads_the_answ
     visitor.get_by_role("link", name=re.compile("Welcome, Ola")).click()
     expect(visitor.get_by_text("When would you like us to meet Biscuit?")).to_be_visible()
     visitor.get_by_label("Your message").fill("Saturday morning works for us.")
-    visitor.get_by_label("Add a photo or PDF").set_input_files(files=[{
+    visitor.get_by_label("Attach a photo or PDF").set_input_files(files=[{
         "name": "biscuit.pdf", "mimeType": "application/pdf",
         "buffer": b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"}])
     visitor.get_by_role("button", name="Send").click()
