@@ -205,9 +205,10 @@ class Draft:
 def check_draft(draft: Draft) -> Draft:
     """Everything staff typed, checked at once: FieldErrors names each field refused."""
     errors: dict[str, str] = {}
-    if not draft.subject.strip():
+    subject = " ".join(draft.subject.split())  # one line: it becomes the email's Subject header
+    if not subject:
         errors["subject"] = _("Write a subject.")
-    elif len(draft.subject.strip()) > 200:
+    elif len(subject) > 200:
         errors["subject"] = _("Keep the subject to 200 characters.")
     if not draft.body_markdown.strip():
         errors["body_markdown"] = _("Write the newsletter.")
@@ -224,7 +225,7 @@ def check_draft(draft: Draft) -> Draft:
         errors["client_status"] = _("Choose a client status.")
     if errors:
         raise FieldErrors(errors)
-    return Draft(draft.subject.strip(), draft.body_markdown, draft.audience, territory_id, status)
+    return Draft(subject, draft.body_markdown, draft.audience, territory_id, status)
 
 
 def create_campaign(draft: Draft, staff: StaffUser) -> NewsletterCampaign:

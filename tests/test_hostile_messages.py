@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import MessageThread, OutboxMessage, Role
+from models import MessageThread, NewsletterCampaign, OutboxMessage, Role
 from services import messages, outbox
 from tests.conftest import login_as, smtp_config
 
@@ -67,3 +67,17 @@ def test_line_breaks_in_a_contact_name_and_subject_never_reach_a_header(app, no_
     assert outbox.deliver_all() == (1, 0)
     [told] = inbox.messages
     assert told["Bcc"] is None and inbox.to("victim@example.com") == []
+
+
+def test_a_newsletter_subject_with_a_line_break_is_one_line_and_is_delivered(app, make, inbox):
+    manager = make.staff(Role.MANAGER, email="maya@example.com")
+    office = signed_in(app, manager)
+    saved = office.post("/newsletter/new", data={"subject": "News\r\nBcc: victim@example.com", "body_markdown": "Hi",
+                                                 "audience": "all"})
+    assert saved.status_code == 303
+    campaign = db.session.scalar(select(NewsletterCampaign))
+    assert campaign.subject == "News Bcc: victim@example.com"
+    assert office.post(f"/newsletter/{campaign.id}/test").status_code == 303
+    assert outbox.deliver_all() == (1, 0)  # not refused by the mailer (BadHeaderError) and retried for ever
+    [test] = inbox.to("maya@example.com")
+    assert test["Bcc"] is None and test["Subject"] == "[Test] News Bcc: victim@example.com"
