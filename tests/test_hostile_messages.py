@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import MessageThread, NewsletterCampaign, OutboxMessage, Role
+from models import MessageThread, NewsletterCampaign, NewsletterSubscriber, OutboxMessage, Role
 from services import messages, outbox
 from tests.conftest import login_as, smtp_config
 
@@ -81,3 +81,12 @@ def test_a_newsletter_subject_with_a_line_break_is_one_line_and_is_delivered(app
     assert outbox.deliver_all() == (1, 0)  # not refused by the mailer (BadHeaderError) and retried for ever
     [test] = inbox.to("maya@example.com")
     assert test["Bcc"] is None and test["Subject"] == "[Test] News Bcc: victim@example.com"
+
+
+def test_a_portal_sign_up_with_a_full_length_name_is_kept(app, me, portal):
+    """A login's name is up to 80 + 1 + 80 characters; the subscriber's name column holds 160."""
+    me.first_name, me.last_name = "F" * 80, "L" * 80
+    db.session.commit()
+    assert portal.post("/newsletter/me", data={"wanted": "y"}).status_code == 303
+    found = db.session.scalar(select(NewsletterSubscriber))
+    assert found.state == "pending" and len(found.name) <= 160
