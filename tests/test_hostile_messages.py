@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import MessageThread, NewsletterCampaign, NewsletterSubscriber, OutboxMessage, Role
 from services import messages, outbox
+from services.settings import get_settings
 from tests.conftest import login_as, smtp_config
 
 
@@ -90,3 +91,16 @@ def test_a_portal_sign_up_with_a_full_length_name_is_kept(app, me, portal):
     assert portal.post("/newsletter/me", data={"wanted": "y"}).status_code == 303
     found = db.session.scalar(select(NewsletterSubscriber))
     assert found.state == "pending" and len(found.name) <= 160
+
+
+def test_with_the_portals_messages_off_the_clients_email_links_to_no_page_that_answers_404(app, make, me, portal,
+                                                                                           inbox):
+    get_settings().portal_messages = False
+    db.session.commit()
+    thread = messages.start_with_client(me.client, make.staff(Role.MANAGER), "Keys", "We have your keys.")
+    db.session.commit()
+    assert portal.get(f"/portal/messages/{thread.id}").status_code == 404
+    outbox.deliver_all()
+    [told] = inbox.to("nia@example.com")
+    assert "We have your keys." in inbox.text(told) and "/portal/" not in inbox.text(told)
+    assert "/portal/" not in inbox.html(told)
