@@ -6,10 +6,12 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import MessageThread, NewsletterCampaign, NewsletterSubscriber, OutboxMessage, Role
-from services import messages, outbox
+from models import Message, MessageThread, NewsletterCampaign, NewsletterSubscriber, OutboxMessage, Role
+from services import messages, newsletter, outbox
 from services.settings import get_settings
-from tests.conftest import login_as, smtp_config
+from tests.conftest import HX, login_as, smtp_config
+
+BEYOND = 2**31  # one past the largest id a PostgreSQL integer column holds
 
 
 
@@ -21,6 +23,7 @@ def app_config(smtp):
 @pytest.fixture
 def no_wait(monkeypatch):
     monkeypatch.setattr(messages, "MIN_SECONDS", 0)
+    monkeypatch.setattr(newsletter, "MIN_SECONDS", 0)
 
 
 def count(model) -> int:
@@ -104,3 +107,120 @@ def test_with_the_portals_messages_off_the_clients_email_links_to_no_page_that_a
     [told] = inbox.to("nia@example.com")
     assert "We have your keys." in inbox.text(told) and "/portal/" not in inbox.text(told)
     assert "/portal/" not in inbox.html(told)
+
+
+@pytest.mark.parametrize("url", [
+    f"/messages/{BEYOND}", f"/messages/files/{BEYOND}", f"/messages/new/{BEYOND}",
+    f"/newsletter/{BEYOND}", f"/newsletter/{BEYOND}/preview", f"/messages/?page={BEYOND}",
+    f"/newsletter/subscribers?page={BEYOND}", f"/newsletter/audience?territory_id={BEYOND}&audience=territory",
+])
+def test_ids_beyond_the_database_answer_404_to_staff(app, make, url):
+    office = signed_in(app, make.staff(Role.OWNER))
+    assert office.get(url).status_code in (200, 404)
+
+
+@pytest.mark.parametrize("url", [
+    f"/messages/{BEYOND}", f"/messages/{BEYOND}/assign", f"/messages/new/{BEYOND}", f"/messages/visits/{BEYOND}",
+    f"/newsletter/{BEYOND}", f"/newsletter/{BEYOND}/test", f"/newsletter/{BEYOND}/send",
+    f"/newsletter/subscribers/{BEYOND}/unsubscribe",
+])
+def test_posts_to_ids_beyond_the_database_answer_4xx(app, make, url):
+    """404, or 405 where a GET rule shares the path (the id converter refuses the id before methods are matched)."""
+    office = signed_in(app, make.staff(Role.OWNER))
+    assert office.post(url, data={"body": "x", "subject": "x", "assigned_to": "1"}).status_code in (404, 405)
+    assert count(MessageThread) == count(NewsletterCampaign) == 0
+
+
+@pytest.mark.parametrize("url", [f"/portal/messages/{BEYOND}", f"/portal/messages/files/{BEYOND}",
+                                 f"/portal/visits/{BEYOND}/messages"])
+def test_ids_beyond_the_database_answer_404_in_the_portal(portal, url):
+    assert portal.get(url).status_code in (404, 405)
+    assert portal.post(url, data={"body": "x"}).status_code in (404, 405)
+
+
+def test_an_assignee_that_is_no_number_is_refused_beside_the_field(app, make):
+    manager = make.staff(Role.MANAGER)
+    thread = messages.start_with_client(make.client(email="c@example.com"), manager, "Hello", "Hi")
+    db.session.commit()
+    office = signed_in(app, manager)
+    for junk in ("abc", str(BEYOND), "-1", "1e3"):
+        answer = office.post(f"/messages/{thread.id}/assign", data={"assigned_to": junk}, headers=HX)
+        assert answer.status_code == 422, junk
+    db.session.expire_all()
+    assert db.session.get(MessageThread, thread.id).assigned_to_id == manager.id
+
+
+def test_a_visitor_typing_a_clients_address_reaches_none_of_the_clients_threads(app, make, me, portal, no_wait,
+                                                                                  inbox):
+    mine = messages.start_with_client(me.client, make.staff(Role.MANAGER), "Your keys", "The lockbox code is 1234")
+    db.session.commit()
+    stranger = app.test_client()
+    sent = stranger.post("/contact", data=contact_data(stranger, email="  NIA@Example.COM ", subject="Pretending"))
+    assert sent.status_code == 200
+    visitor_thread = db.session.scalar(select(MessageThread).where(MessageThread.client_id.is_(None)))
+    assert visitor_thread.contact_email == "nia@example.com"
+    # The thread stays a visitor's: not in the client's portal, no portal link in the answer, and the stranger has
+    # no session that opens the client's threads.
+    assert "Pretending" not in portal.get("/portal/messages").get_data(as_text=True)
+    assert portal.get(f"/portal/messages/{visitor_thread.id}").status_code == 404
+    assert stranger.get(f"/portal/messages/{mine.id}").status_code in (302, 303)
+    assert "lockbox" not in stranger.get(f"/portal/messages/{mine.id}", follow_redirects=True).get_data(as_text=True)
+    # Staff see whose address it is, with the warning to check.
+    office = signed_in(app, make.staff(Role.MANAGER))
+    page = office.get(f"/messages/{visitor_thread.id}").get_data(as_text=True)
+    assert "check before trusting it" in page
+    office.post(f"/messages/{visitor_thread.id}", data={"body": "Who is this?"})
+    outbox.deliver_all()
+    answer = [m for m in inbox.to("nia@example.com") if "Who is this?" in inbox.text(m)]
+    assert len(answer) == 1 and "/portal/" not in inbox.text(answer[0])
+
+
+def test_staff_viewing_the_portal_change_nothing_by_looking(app, make, me):
+    manager = make.staff(Role.MANAGER)
+    thread = messages.start_with_client(me.client, manager, "Hello", "An answer")
+    db.session.commit()
+    before = db.session.get(MessageThread, thread.id).client_read_at
+    office = signed_in(app, manager)
+    office.post(f"/clients/{me.client.id}/portal")
+    for url in ("/portal/", "/portal/messages", f"/portal/messages/{thread.id}",
+                f"/portal/messages/files/{thread.messages[0].id}"):
+        assert office.get(url).status_code in (200, 404), url
+    assert office.post("/newsletter/me", data={"wanted": "y"}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(MessageThread, thread.id).client_read_at == before
+    assert count(Message) == 1 and count(NewsletterSubscriber) == 0
+
+
+def test_text_typed_by_strangers_is_escaped_in_the_inbox_and_thread(app, make, no_wait):
+    visitor = app.test_client()
+    evil = '<img src=x onerror=alert(1)>"\'><script>alert(2)</script>'
+    visitor.post("/contact", data=contact_data(visitor, name=evil[:150], subject=evil, body=evil,
+                                               phone='"><script>x</script>'[:40]))
+    thread = db.session.scalar(select(MessageThread))
+    office = signed_in(app, make.staff(Role.MANAGER))
+    for page in (office.get("/messages/").get_data(as_text=True),
+                 office.get(f"/messages/{thread.id}").get_data(as_text=True)):
+        assert "<script>alert" not in page and "<img src=x" not in page and "<script>x" not in page
+
+
+class TestWithCsrf:
+    @pytest.fixture
+    def app_config(self, smtp):
+        return {**smtp_config(smtp), "WTF_CSRF_ENABLED": True}
+
+    def test_every_unsafe_message_request_needs_the_token_but_the_contact_page(self, app, make, me, portal,
+                                                                               no_wait):
+        manager = make.staff(Role.MANAGER)
+        sitter = make.staff(Role.SITTER)
+        thread = messages.start_with_client(me.client, manager, "Hello", "Hi")
+        db.session.commit()
+        office = signed_in(app, manager)
+        assert portal.post("/portal/messages", data={"subject": "x", "body": "y"}).status_code == 400
+        assert portal.post(f"/portal/messages/{thread.id}", data={"body": "y"}).status_code == 400
+        assert office.post(f"/messages/{thread.id}", data={"body": "y"}).status_code == 400
+        assert office.post(f"/messages/{thread.id}/assign", data={"assigned_to": str(sitter.id)}).status_code == 400
+        assert office.post(f"/messages/new/{me.client.id}", data={"subject": "x", "body": "y"}).status_code == 400
+        assert count(Message) == 1 and count(MessageThread) == 1
+        visitor = app.test_client()
+        assert visitor.post("/contact", data=contact_data(visitor)).status_code == 200
+        assert count(MessageThread) == 2
