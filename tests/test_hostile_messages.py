@@ -9,7 +9,7 @@ from extensions import db
 from models import Message, MessageThread, NewsletterCampaign, NewsletterSubscriber, OutboxMessage, Role
 from services import messages, newsletter, outbox
 from services.settings import get_settings
-from tests.conftest import HX, login_as, smtp_config
+from tests.conftest import HX, at_once, login_as, smtp_config
 
 BEYOND = 2**31  # one past the largest id a PostgreSQL integer column holds
 
@@ -224,3 +224,29 @@ class TestWithCsrf:
         visitor = app.test_client()
         assert visitor.post("/contact", data=contact_data(visitor)).status_code == 200
         assert count(MessageThread) == 2
+
+
+def test_message_us_sent_twice_makes_one_thread(app, me, portal, inbox):
+    page = portal.get("/portal/messages").get_data(as_text=True)
+    key = page.split('name="form_key" type="hidden" value="')[1].split('"')[0]
+    data = {"subject": "Keys", "body": "Where do I leave the keys?", "form_key": key}
+    first, second = portal.post("/portal/messages", data=data), portal.post("/portal/messages", data=data)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert count(MessageThread) == count(Message) == count(OutboxMessage) == 1
+    # A key the portal never served (or another client's thread's) makes no thread of someone else's appear.
+    assert portal.post("/portal/messages", data={**data, "form_key": "made-up"}).status_code == 303
+    assert count(MessageThread) == 2
+
+
+def test_message_us_sent_twice_at_once_makes_one_thread(app, me):
+    key, login_id = messages.new_message_key(), me.id
+
+    def write(i):
+        from models import ClientLogin
+        login = db.session.get(ClientLogin, login_id)
+        return messages.write_to_business(login.client, login, "Keys", f"Note {i}", form_key=key).id
+
+    outcomes = at_once(app, 2, write)
+    assert len(set(outcomes)) == 1 and isinstance(outcomes[0], int), outcomes
+    assert count(MessageThread) == count(Message) == 1
