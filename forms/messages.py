@@ -26,6 +26,8 @@ def visit_form(visit_id: int, **kwargs) -> ReplyForm:
 
 class MessageForm(ReplyForm):
     subject = StringField(_l("Subject"))
+    # The served form's own key (services.messages.new_message_key): sent twice (a double click), one thread.
+    form_key = HiddenField()
 
 
 class AssignForm(FlaskForm):

@@ -330,11 +330,13 @@ def send_intake_email(client: ClientProfile, intake, known_client: bool) -> None
 
 def send_message_to_client_email(thread, message) -> None:
     """The business wrote in a thread: the client (or the Contact page's visitor) reads it, with a link to the
-    whole thread in the portal when they have a login. Written by a person, so not marked automatic."""
+    whole thread in the portal when they have a login and the portal shows messages. Written by a person, so not
+    marked automatic."""
     client = thread.client
     recipients = _client_recipients(client) if client is not None else [thread.contact_email]
     link = (external_url("portal.thread", thread_id=thread.id)
-            if client is not None and any(each.active for each in client.logins) else "")
+            if client is not None and get_settings().portal_messages and any(each.active for each in client.logins)
+            else "")
     subject = thread.subject if len(thread.messages) <= 1 else _("Re: %(subject)s", subject=thread.subject)
     queue_email(MESSAGE_TO_CLIENT, recipients, subject, "message_to_client", thread=thread, message=message, link=link)
 

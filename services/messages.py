@@ -16,6 +16,7 @@ writes. Unread is per staff member (models.MessageRead) and, for the client, per
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -199,12 +200,29 @@ def _add(thread: MessageThread, author: Author | None, text: str, file=None, nam
     return message
 
 
-def write_to_business(client: ClientProfile, login: ClientLogin, subject: str, body: str, upload=None) -> MessageThread:
-    """A client's new message from the portal ("Message us"): a thread of its own; the office is told."""
+def new_message_key() -> str:
+    """The key a served "Message us" form carries (random; apart from the Contact page's by its prefix)."""
+    return "m-" + secrets.token_hex(16)
+
+
+def write_to_business(client: ClientProfile, login: ClientLogin, subject: str, body: str, upload=None,
+                      form_key: str = "") -> MessageThread:
+    """A client's new message from the portal ("Message us"): a thread of its own; the office is told. The same
+    form sent twice (a double click, two at once) makes one thread: the second gets the first's."""
     text, title = _checked(body, subject)
     file = _file(upload)
-    thread = MessageThread(client_id=client.id, subject=title)
-    db.session.add(thread)
+    key = form_key if re.fullmatch(r"m-[0-9a-f]{32}", form_key or "") else None
+    thread = MessageThread(client_id=client.id, subject=title, form_key=key)
+    try:
+        with db.session.begin_nested():
+            db.session.add(thread)
+            db.session.flush()
+    except IntegrityError:
+        sent = db.session.scalar(select(MessageThread).where(MessageThread.form_key == key,
+                                                             MessageThread.client_id == client.id))
+        if sent is None:
+            raise DomainError(_("This form could not be read. Check what you typed and send it again.")) from None
+        return sent
     message = _add(thread, login, text, file)
     _tell_office(thread, message)
     return thread

@@ -37,6 +37,7 @@ MIN_SECONDS = 3  # a person takes longer than this to type an address
 MAX_AGE = 24 * 3600
 BODY_MAX = 50_000
 PER_PAGE = 50
+NAME_MAX = 160  # NewsletterSubscriber.name; a login's or profile's name may be 80 + 1 + 80
 PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
 KIND, TEST_KIND, CONFIRM_KIND = "newsletter", "newsletter-test", "newsletter-confirm"
 
@@ -63,12 +64,13 @@ def subscribe(email: str, name: str, signed_key: str, honeypot: str) -> str:
         spam.read_form_key(signed_key, FORM_SALT, MIN_SECONDS, MAX_AGE)
     except spam.TooFast:
         return "ignored"
-    return _sign_up(address, name.strip()[:160], "public")
+    return _sign_up(address, name.strip(), "public")
 
 
 def _sign_up(address: str, name: str, source: str) -> str:
     """Make (or wake) the subscriber of `address` as pending and email it a confirmation link; a confirmed one
     is left as it is ("known")."""
+    name = name[:NAME_MAX]
     subscriber = _by_email(address)
     if subscriber is not None and subscriber.state == CONFIRMED:
         return "known"
@@ -85,7 +87,7 @@ def _sign_up(address: str, name: str, source: str) -> str:
     subscriber.name = subscriber.name or name
     subscriber.client_id = subscriber.client_id or _client_of(address)
     if not subscriber.name and subscriber.client_id:
-        subscriber.name = db.session.get(ClientProfile, subscriber.client_id).name
+        subscriber.name = db.session.get(ClientProfile, subscriber.client_id).name[:NAME_MAX]
     subscriber.confirm_nonce = secrets.token_hex(16)
     db.session.flush()
     _send_confirmation(subscriber)
@@ -205,9 +207,10 @@ class Draft:
 def check_draft(draft: Draft) -> Draft:
     """Everything staff typed, checked at once: FieldErrors names each field refused."""
     errors: dict[str, str] = {}
-    if not draft.subject.strip():
+    subject = " ".join(draft.subject.split())  # one line: it becomes the email's Subject header
+    if not subject:
         errors["subject"] = _("Write a subject.")
-    elif len(draft.subject.strip()) > 200:
+    elif len(subject) > 200:
         errors["subject"] = _("Keep the subject to 200 characters.")
     if not draft.body_markdown.strip():
         errors["body_markdown"] = _("Write the newsletter.")
@@ -224,7 +227,7 @@ def check_draft(draft: Draft) -> Draft:
         errors["client_status"] = _("Choose a client status.")
     if errors:
         raise FieldErrors(errors)
-    return Draft(draft.subject.strip(), draft.body_markdown, draft.audience, territory_id, status)
+    return Draft(subject, draft.body_markdown, draft.audience, territory_id, status)
 
 
 def create_campaign(draft: Draft, staff: StaffUser) -> NewsletterCampaign:

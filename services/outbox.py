@@ -38,6 +38,7 @@ _ANY_PLACEHOLDER = re.compile(r"\[\[secret:\w+\]\]")
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,60}")
 REMOVED = _l("(removed after delivery)")
 CLAIM_SECONDS = 300
+SUBJECT_MAX = 200  # OutboxMessage.subject
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -89,7 +90,7 @@ def queue_email(kind: str, recipients: list[str], subject: str, template: str, s
             raise ValueError(f"not a header: {name!r}")
     context.update(business=business(), secret={name: PLACEHOLDER.format(name) for name in secrets})
     message = OutboxMessage(
-        kind=kind, recipients=list(recipients), subject=subject, secrets=secrets or None, last_error="",
+        kind=kind, recipients=list(recipients), subject=one_line(subject, SUBJECT_MAX), secrets=secrets or None, last_error="",
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
         attachments=[_stored(each) for each in attachments or ()] or None, headers=dict(headers) if headers else None,
@@ -98,6 +99,14 @@ def queue_email(kind: str, recipients: list[str], subject: str, template: str, s
     db.session.add(message)
     _wake_after_commit()
     return message
+
+
+def one_line(text: str, limit: int) -> str:
+    """A subject as a header may carry it: line breaks and runs of spaces made one space (a name or subject typed
+    by anyone cannot start a header), cut to fit its column with an ellipsis ("Message from <name>: <subject>"
+    may be longer than either alone)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _stored(attachment: tuple[str, str, bytes] | MadeWhenSent) -> dict:

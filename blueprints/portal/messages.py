@@ -22,8 +22,9 @@ THREAD = "portal/_thread.html"
 
 def _list_context(form: MessageForm | None = None) -> dict:
     client = my_client()
-    return {**portal_context(client), "threads": messages.client_threads(client),
-            "form": with_file_hint(form or MessageForm(formdata=None))}
+    form = form or MessageForm(formdata=None)
+    form.form_key.data = form.form_key.data or messages.new_message_key()
+    return {**portal_context(client), "threads": messages.client_threads(client), "form": with_file_hint(form)}
 
 
 @bp.get("/messages")
@@ -40,7 +41,8 @@ def write():
     """Message us: a new thread; the business is told and answers here (and by email)."""
     form = MessageForm()
     return submit(form, lambda: messages.write_to_business(my_client(), current_user, form.subject.data,
-                                                           form.body.data, form.attachment.data),
+                                                           form.body.data, form.attachment.data,
+                                                           form.form_key.data or ""),
                   lambda thread: done(_("Sent. We will answer here, and by email."),
                                       url_for("portal.thread", thread_id=thread.id)),
                   lambda status: render_page("portal/messages.html", LIST, status=status, **_list_context(form)))
