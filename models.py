@@ -1729,6 +1729,8 @@ class Message(db.Model):
     attachment_name: Mapped[str] = mapped_column(String(200), default="")
     attachment_type: Mapped[str] = mapped_column(String(60), default="")
     attachment_size: Mapped[int] = mapped_column(Integer, default=0)
+    # The served form's own key (services.messages.new_message_key): the same form sent twice makes one message.
+    form_key: Mapped[str | None] = mapped_column(String(40), unique=True)
 
     thread: Mapped[MessageThread] = relationship(back_populates="messages")
 

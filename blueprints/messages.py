@@ -19,8 +19,10 @@ THREAD = "messages/_thread.html"
 VISIT_THREAD = "messages/_visit_thread.html"
 
 
-def with_file_hint(form):
-    """The file field says how large a file may be (PAWTAL_DOCUMENT_MAX_BYTES)."""
+def prepared(form):
+    """A message form as served: its own key (sent twice, it makes one message) and the file field saying how large a
+    file may be (PAWTAL_DOCUMENT_MAX_BYTES)."""
+    form.form_key.data = form.form_key.data or messages.new_message_key()
     form.attachment.description = _("A photo or a PDF, up to %(size)s. Optional.",
                                     size=human_size(current_app.config["DOCUMENT_MAX_BYTES"]))
     return form
@@ -31,7 +33,7 @@ def _thread_context(thread: MessageThread, form: ReplyForm | None = None, assign
         assign_form = AssignForm(formdata=None, assigned_to=thread.assigned_to_id)
     if assign_form is not None:
         assign_form.assigned_to.choices = [(None, _("Nobody yet"))] + [(s.id, s.name) for s in messages.assignable()]
-    return {"thread": thread, "form": with_file_hint(form or ReplyForm(formdata=None)), "assign_form": assign_form,
+    return {"thread": thread, "form": prepared(form or ReplyForm(formdata=None)), "assign_form": assign_form,
             "known": messages.known_client(thread) if thread.client_id is None else None}
 
 
@@ -62,7 +64,8 @@ def reply(thread_id: int):
     thread = thread_or_404(thread_id)
     form = ReplyForm()
     location = url_for("messages.show", thread_id=thread.id)
-    return submit(form, lambda: messages.reply(thread, current_user, form.body.data, form.attachment.data),
+    return submit(form, lambda: messages.reply(thread, current_user, form.body.data, form.attachment.data,
+                                                       form.form_key.data),
                   lambda _message: done(_("Message sent."), location, THREAD, **_thread_context(thread)),
                   lambda status: render_page("messages/show.html", THREAD, status=status,
                                              **_thread_context(thread, form)),
@@ -88,9 +91,9 @@ def assign(thread_id: int):
 def new(client_id: int):
     """Write to a client first: they are emailed, and read and answer it in their portal."""
     client = client_or_404(client_id)
-    form = with_file_hint(MessageForm())
+    form = prepared(MessageForm())
     return submit(form, lambda: messages.start_with_client(client, current_user, form.subject.data, form.body.data,
-                                                           form.attachment.data),
+                                                           form.attachment.data, form.form_key.data),
                   lambda thread: done(_("Message sent to %(name)s.", name=client.name),
                                       url_for("messages.show", thread_id=thread.id)),
                   lambda status: render_page("messages/new.html", "messages/_new.html", status=status, form=form,
@@ -112,15 +115,16 @@ def about_visit(visit_id: int):
     """A message in a visit's thread, from its card (the sitter's day, the visit's page)."""
     visit = visit_or_404(visit_id)
     form = visit_form(visit.id)
-    return submit(form, lambda: messages.write_about_visit(visit, current_user, form.body.data, form.attachment.data),
+    return submit(form, lambda: messages.write_about_visit(visit, current_user, form.body.data, form.attachment.data,
+                                                                   form.form_key.data),
                   lambda _thread: done(_("Message sent."), url_for("visits.show", visit_id=visit.id),
                                        VISIT_THREAD, **visit_thread_context(visit)),
                   lambda status: render_page("messages/visit_thread.html", VISIT_THREAD, status=status,
-                                             **visit_thread_context(visit, form=with_file_hint(form))))
+                                             **visit_thread_context(visit, form=prepared(form))))
 
 
 def visit_thread_context(visit, thread=False, form=None) -> dict:
     """What a visit's thread shows on its card (`thread` when the page loaded it already, None for none)."""
     return {"visit": visit, "thread": messages.visit_thread(visit) if thread is False else thread,
-            "form": form or with_file_hint(visit_form(visit.id, formdata=None))}
+            "form": form or prepared(visit_form(visit.id, formdata=None))}
 

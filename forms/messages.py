@@ -15,6 +15,8 @@ FILE_HINT = _l("A photo or a PDF, up to 10 MB. Optional.")
 
 class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Your message"))
+    # The served form's own key (services.messages.new_message_key): sent twice (a double click), one message.
+    form_key = HiddenField()
     attachment = FileField(_l("Attach a photo or PDF"), description=FILE_HINT,
                            render_kw={"accept": "image/jpeg,image/png,image/webp,application/pdf"})
 
@@ -26,8 +28,6 @@ def visit_form(visit_id: int, **kwargs) -> ReplyForm:
 
 class MessageForm(ReplyForm):
     subject = StringField(_l("Subject"))
-    # The served form's own key (services.messages.new_message_key): sent twice (a double click), one thread.
-    form_key = HiddenField()
 
 
 class AssignForm(FlaskForm):

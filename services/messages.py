@@ -172,11 +172,17 @@ def _file(upload) -> tuple[str, str, bytes, str] | None:
     return pdf_or_image(upload, current_app.config["DOCUMENT_MAX_BYTES"], "attachment")
 
 
-def _add(thread: MessageThread, author: Author | None, text: str, file=None, name: str = "") -> Message:
+def _served_key(form_key: str | None) -> str | None:
+    """A served form's key as this app makes them (new_message_key), else None: nothing to recognise it by."""
+    return form_key if re.fullmatch(r"m-[0-9a-f]{32}", form_key or "") else None
+
+
+def _add(thread: MessageThread, author: Author | None, text: str, file=None, name: str = "",
+         form_key: str | None = None) -> Message | None:
+    """The new message, or None when the form with this key was sent before (a double click, two posts at once)."""
     now = utcnow()
-    message = Message(body=text, created_at=now, author="visitor", author_name=name[:200])
-    db.session.add(message)
-    message.thread = thread
+    message = Message(thread_id=thread.id, body=text, created_at=now, author="visitor", author_name=name[:200],
+                      form_key=_served_key(form_key))
     if author is not None:
         message.author = "staff" if author.is_staff else "client"
         message.author_name = author.name[:200]
@@ -184,6 +190,13 @@ def _add(thread: MessageThread, author: Author | None, text: str, file=None, nam
             message.staff_id = author.id
         else:
             message.login_id = author.id
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    db.session.expire(thread, ["messages"])
     if file is not None:
         content, extension, data, original = file
         message.attachment_stored = secrets.token_hex(16) + extension
@@ -201,8 +214,38 @@ def _add(thread: MessageThread, author: Author | None, text: str, file=None, nam
 
 
 def new_message_key() -> str:
-    """The key a served "Message us" form carries (random; apart from the Contact page's by its prefix)."""
+    """The key a served message form carries (random; apart from the Contact page's by its prefix): the same form
+    sent twice makes one thread, or one message."""
     return "m-" + secrets.token_hex(16)
+
+
+def _sent_before(thread: MessageThread, form_key: str | None) -> Message:
+    """The message this form made when it was sent before."""
+    sent = db.session.scalar(select(Message).where(Message.form_key == _served_key(form_key),
+                                                   Message.thread_id == thread.id))
+    if sent is None:  # a key from another thread's form: not this form's
+        raise DomainError(_("This form could not be read. Check what you typed and send it again."))
+    return sent
+
+
+def _opened(thread: MessageThread) -> bool:
+    """Add a new thread; False when the form with its key opened one before (a double click, two posts at once)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(thread)
+            db.session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _opened_before(thread: MessageThread) -> MessageThread:
+    """The thread this form opened when it was sent before."""
+    sent = db.session.scalar(select(MessageThread).where(MessageThread.form_key == thread.form_key,
+                                                         MessageThread.client_id == thread.client_id))
+    if sent is None:  # a key from another client's form: not this form's
+        raise DomainError(_("This form could not be read. Check what you typed and send it again."))
+    return sent
 
 
 def write_to_business(client: ClientProfile, login: ClientLogin, subject: str, body: str, upload=None,
@@ -211,43 +254,38 @@ def write_to_business(client: ClientProfile, login: ClientLogin, subject: str, b
     form sent twice (a double click, two at once) makes one thread: the second gets the first's."""
     text, title = _checked(body, subject)
     file = _file(upload)
-    key = form_key if re.fullmatch(r"m-[0-9a-f]{32}", form_key or "") else None
-    thread = MessageThread(client_id=client.id, subject=title, form_key=key)
-    try:
-        with db.session.begin_nested():
-            db.session.add(thread)
-            db.session.flush()
-    except IntegrityError:
-        sent = db.session.scalar(select(MessageThread).where(MessageThread.form_key == key,
-                                                             MessageThread.client_id == client.id))
-        if sent is None:
-            raise DomainError(_("This form could not be read. Check what you typed and send it again.")) from None
-        return sent
-    message = _add(thread, login, text, file)
-    _tell_office(thread, message)
+    thread = MessageThread(client_id=client.id, subject=title, form_key=_served_key(form_key))
+    if not _opened(thread):
+        return _opened_before(thread)
+    _tell_office(thread, _add(thread, login, text, file))
     return thread
 
 
-def start_with_client(client: ClientProfile, staff: StaffUser, subject: str, body: str, upload=None) -> MessageThread:
-    """Staff write to a client first (from the profile or the inbox); the client is emailed."""
+def start_with_client(client: ClientProfile, staff: StaffUser, subject: str, body: str, upload=None,
+                      form_key: str = "") -> MessageThread:
+    """Staff write to a client first (from the profile or the inbox); the client is emailed. The same form sent
+    twice makes one thread."""
     text, title = _checked(body, subject)
     file = _file(upload)
     if not client.logins and not client.primary_emails:
         raise DomainError(_("This client has no email address to write to. Add one to their profile first."), "body")
-    thread = MessageThread(client_id=client.id, subject=title, assigned_to_id=staff.id)
-    db.session.add(thread)
-    message = _add(thread, staff, text, file)
-    emails.send_message_to_client_email(thread, message)
+    thread = MessageThread(client_id=client.id, subject=title, assigned_to_id=staff.id, form_key=_served_key(form_key))
+    if not _opened(thread):
+        return _opened_before(thread)
+    emails.send_message_to_client_email(thread, _add(thread, staff, text, file))
     return thread
 
 
-def reply(thread: MessageThread, author: Author, body: str, upload=None) -> Message:
-    """A new message in a thread the author may read; the other side is told."""
+def reply(thread: MessageThread, author: Author, body: str, upload=None, form_key: str = "") -> Message:
+    """A new message in a thread the author may read; the other side is told. The same form sent twice makes one
+    message (the second gets the first's)."""
     text, _title = _checked(body)
     file = _file(upload)
     if author.is_staff and thread.client_id is None and not thread.contact_email:
         raise DomainError(_("This thread has nobody to write to."), "body")
-    message = _add(thread, author, text, file)
+    message = _add(thread, author, text, file, form_key=form_key)
+    if message is None:
+        return _sent_before(thread, form_key)
     _tell(thread, message)
     return message
 
@@ -290,21 +328,21 @@ def visit_threads(visit_ids: list[int]) -> dict[int, MessageThread]:
     return {thread.visit_id: thread for thread in found}
 
 
-def write_about_visit(visit: Visit, author: Author, body: str, upload=None) -> MessageThread:
-    """A message in the visit's own thread, made with the first message (two at once make one thread)."""
+def write_about_visit(visit: Visit, author: Author, body: str, upload=None, form_key: str = "") -> MessageThread:
+    """A message in the visit's own thread, made with the first message (two at once make one thread; the same
+    form sent twice, one message)."""
     text, _title = _checked(body)
     file = _file(upload)
     thread = visit_thread(visit)
     if thread is None:
-        try:
-            with db.session.begin_nested():
-                thread = MessageThread(client_id=visit.client_id, visit_id=visit.id,
-                                       subject=_("About the visit on %(day)s", day=formatted(visit.day, "day")))
-                db.session.add(thread)
-                db.session.flush()
-        except IntegrityError:
+        thread = MessageThread(client_id=visit.client_id, visit_id=visit.id,
+                               subject=_("About the visit on %(day)s", day=formatted(visit.day, "day")))
+        if not _opened(thread):  # opened by another message at the same moment
             thread = visit_thread(visit)
-    message = _add(thread, author, text, file)
+    message = _add(thread, author, text, file, form_key=form_key)
+    if message is None:
+        _sent_before(thread, form_key)
+        return thread
     _tell(thread, message)
     return thread
 
@@ -346,11 +384,7 @@ def from_visitor(sent: Contact, form_key: str | None = None) -> MessageThread | 
     name = " ".join((sent.name or "").split())[:160]
     thread = MessageThread(subject=title, contact_name=name, contact_email=normalize_email(sent.email),
                            contact_phone=" ".join((sent.phone or "").split())[:40], form_key=form_key)
-    try:
-        with db.session.begin_nested():
-            db.session.add(thread)
-            db.session.flush()
-    except IntegrityError:
+    if not _opened(thread):
         return None
     _tell_office(thread, _add(thread, None, text, name=name))
     return thread

@@ -315,3 +315,49 @@ def test_staff_viewing_the_portal_cannot_write_and_leave_answers_unread(app, mak
     assert office.post("/portal/messages", data={"subject": "x", "body": "y"}).status_code == 403
     db.session.expire_all()
     assert db.session.get(MessageThread, thread.id).unread_by_client and count(Message) == 1
+
+
+def served_message_key(page: str) -> str:
+    return page.split('name="form_key" type="hidden" value="')[1].split('"')[0]
+
+
+def test_a_message_form_sent_twice_makes_one_message(app, make, me, portal, inbox):
+    """A double click, or a resend after a lost answer: each served form carries its key, and sending it again
+    makes nothing more (no second message, no second email), whoever writes and wherever."""
+    manager = make.staff(Role.MANAGER)
+    office = signed_in(app, manager)
+    key = served_message_key(office.get(f"/messages/new/{me.client.id}").get_data(as_text=True))
+    data = {"subject": "Hello", "body": "First words", "form_key": key}
+    assert [office.post(f"/messages/new/{me.client.id}", data=data).status_code for _ in range(2)] == [303, 303]
+    thread = db.session.scalar(select(MessageThread))
+    assert count(MessageThread) == 1 and count(Message) == 1
+    reply_key = served_message_key(portal.get(f"/portal/messages/{thread.id}").get_data(as_text=True))
+    for _ in range(2):
+        assert portal.post(f"/portal/messages/{thread.id}", data={"body": "Thanks", "form_key": reply_key}).status_code == 303
+    staff_key = served_message_key(office.get(f"/messages/{thread.id}").get_data(as_text=True))
+    for _ in range(2):
+        office.post(f"/messages/{thread.id}", data={"body": "You're welcome", "form_key": staff_key}, headers=HX)
+    assert [m.body for m in db.session.get(MessageThread, thread.id).messages] == ["First words", "Thanks",
+                                                                                   "You're welcome"]
+    # A fresh form (a new key) is a new message; a key from another thread's form is refused, nothing kept.
+    fresh = served_message_key(portal.get(f"/portal/messages/{thread.id}").get_data(as_text=True))
+    assert fresh != reply_key
+    other = messages.start_with_client(me.client, manager, "Another", "Words")
+    db.session.commit()
+    stolen = portal.post(f"/portal/messages/{other.id}", data={"body": "x", "form_key": reply_key})
+    assert stolen.status_code == 422 and len(db.session.get(MessageThread, other.id).messages) == 1
+    outbox.deliver_all()
+    assert len([m for m in inbox.messages if "You're welcome" in inbox.text(m)]) == 1
+
+
+def test_a_visit_message_sent_twice_at_once_makes_one_message(app, make, me):
+    visit = book(me.client, make.service(name="Walk"), make.staff(Role.SITTER), [make.pet(me.client)])
+    visit_id, login_id, key = visit.id, me.id, messages.new_message_key()
+
+    def write(_i):
+        from models import ClientLogin, Visit
+        return messages.write_about_visit(db.session.get(Visit, visit_id), db.session.get(ClientLogin, login_id),
+                                          "The gate code changed", form_key=key).id
+
+    outcomes = at_once(app, 2, write)
+    assert count(MessageThread) == 1 and count(Message) == 1, outcomes

@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from access import client_required, feature_required, my_client, onboarded, viewer, visit_or_404
-from blueprints.messages import with_file_hint
+from blueprints.messages import prepared
 from blueprints.portal.base import bp, not_ready, portal_context
 from filters import business_today, money, month_param, ngettext
 from filters import gettext as _
@@ -142,7 +142,7 @@ def show_visit(visit_id: int):
     return render_page("portal/calendar.html", PANEL, **calendar_context(
         my_client(), visit.day.replace(day=1), panel="visit", visit=visit, late=visits.is_late_cancellation(visit),
         fee=fees.quote(visit), fee_tiers=bool(fees.tiers()), visit_thread=messages.visit_thread(visit),
-        message_form=with_file_hint(visit_form(visit.id, formdata=None))))
+        message_form=prepared(visit_form(visit.id, formdata=None))))
 
 
 @bp.post("/visits/<int:visit_id>/cancel")

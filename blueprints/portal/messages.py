@@ -9,7 +9,7 @@ from flask_login import current_user
 from access import (
     attachment_or_404, client_required, feature_required, my_client, read_only, thread_or_404, viewer, visit_or_404,
 )
-from blueprints.messages import with_file_hint
+from blueprints.messages import prepared
 from blueprints.portal.base import bp, portal_context
 from filters import gettext as _
 from forms.messages import MessageForm, ReplyForm, visit_form
@@ -22,9 +22,8 @@ THREAD = "portal/_thread.html"
 
 def _list_context(form: MessageForm | None = None) -> dict:
     client = my_client()
-    form = form or MessageForm(formdata=None)
-    form.form_key.data = form.form_key.data or messages.new_message_key()
-    return {**portal_context(client), "threads": messages.client_threads(client), "form": with_file_hint(form)}
+    return {**portal_context(client), "threads": messages.client_threads(client),
+            "form": prepared(form or MessageForm(formdata=None))}
 
 
 @bp.get("/messages")
@@ -49,7 +48,7 @@ def write():
 
 
 def _thread_context(thread, form: ReplyForm | None = None) -> dict:
-    return {**portal_context(my_client()), "thread": thread, "form": with_file_hint(form or ReplyForm(formdata=None))}
+    return {**portal_context(my_client()), "thread": thread, "form": prepared(form or ReplyForm(formdata=None))}
 
 
 @bp.get("/messages/<int:thread_id>")
@@ -69,7 +68,8 @@ def thread(thread_id: int):
 def reply_thread(thread_id: int):
     found = thread_or_404(thread_id)
     form = ReplyForm()
-    return submit(form, lambda: messages.reply(found, current_user, form.body.data, form.attachment.data),
+    return submit(form, lambda: messages.reply(found, current_user, form.body.data, form.attachment.data,
+                                                       form.form_key.data),
                   lambda _message: done(_("Sent."), url_for("portal.thread", thread_id=found.id), THREAD,
                                         **_thread_context(found)),
                   lambda status: render_page("portal/thread.html", THREAD, status=status,
@@ -92,8 +92,9 @@ def about_visit(visit_id: int):
     """A message in the visit's own thread (its sitter and the office read it), from the visit's panel."""
     visit = visit_or_404(visit_id)
     form = visit_form(visit.id)
-    return submit(form, lambda: messages.write_about_visit(visit, current_user, form.body.data, form.attachment.data),
+    return submit(form, lambda: messages.write_about_visit(visit, current_user, form.body.data, form.attachment.data,
+                                                                   form.form_key.data),
                   lambda found: done(_("Sent to your sitter and the office."),
                                      url_for("portal.thread", thread_id=found.id), THREAD, **_thread_context(found)),
                   lambda status: render_page("portal/visit_message.html", "portal/_visit_message.html", status=status,
-                                             **portal_context(my_client()), visit=visit, message_form=with_file_hint(form)))
+                                             **portal_context(my_client()), visit=visit, message_form=prepared(form)))

@@ -60,11 +60,13 @@ def upgrade():
     sa.Column('attachment_name', sa.String(length=200), nullable=False),
     sa.Column('attachment_type', sa.String(length=60), nullable=False),
     sa.Column('attachment_size', sa.Integer(), nullable=False),
+    sa.Column('form_key', sa.String(length=40), nullable=True),
     sa.ForeignKeyConstraint(['login_id'], ['client_login.id'], name=op.f('fk_message_login_id_client_login'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_message_staff_id_staff_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['thread_id'], ['message_thread.id'], name=op.f('fk_message_thread_id_message_thread'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_message')),
-    sa.UniqueConstraint('attachment_stored', name=op.f('uq_message_attachment_stored'))
+    sa.UniqueConstraint('attachment_stored', name=op.f('uq_message_attachment_stored')),
+    sa.UniqueConstraint('form_key', name=op.f('uq_message_form_key'))
     )
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index('ix_message_in_thread', ['thread_id', 'id'], unique=False)
