@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, request, send_file, url_for
 from flask_login import current_user
 
 from access import client_or_404, manager_required, or_404, staff_required, start_viewing, stop_viewing
@@ -15,7 +15,9 @@ from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Service, Territory, Vet
 from rendering import done, perform, render_page, submit
-from services import accounts, billing, clients, keys, logins, messages, onboarding, portal_views, reports, visits
+from services import (
+    accounts, billing, client_data, clients, keys, logins, messages, onboarding, portal_views, reports, visits,
+)
 from services import forms as client_forms
 from services.resources import list_of
 from services.settings import form_field_rules
@@ -337,6 +339,16 @@ def set_lockbox_code(client_id: int):
                   lambda saved: _keys_done(client_id, _("Lockbox code saved.") if saved.lockbox_code
                                            else _("Lockbox code removed.")),
                   lambda status: _keys_again(client_id, status, lockbox_form=form))
+
+
+@bp.get("/<int:client_id>/data")
+@manager_required
+def data(client_id: int):
+    """The client's data as they would download it from the portal (for a request made by email or phone)."""
+    client = client_or_404(client_id)
+    current_app.logger.info("client data: %s downloaded client %s's data", current_user.id, client.id)
+    return send_file(client_data.export(client), mimetype="application/zip", as_attachment=True,
+                     download_name=client_data.filename(client), max_age=0)
 
 
 @bp.post("/<int:client_id>/portal")

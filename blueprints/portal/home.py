@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort
+from flask import abort, send_file
 from flask_login import current_user
 
 from access import client_required, my_client, read_only
@@ -11,7 +11,7 @@ from blueprints.portal.base import bp, portal_context
 from filters import business_today
 from rendering import render_page
 from forms.newsletter import PortalNewsletterForm
-from services import billing, logins, newsletter, visits
+from services import billing, client_data, logins, newsletter, visits
 
 
 @bp.get("/")
@@ -36,6 +36,15 @@ def index():
         context["newsletter_form"] = PortalNewsletterForm(formdata=None,
                                                           wanted=context["newsletter_state"] in ("pending", "confirmed"))
     return render_page("portal/index.html", {"onboarding": "portal/_onboarding.html"}, **context)
+
+
+@bp.get("/my-data")
+@client_required
+def my_data():
+    """Everything the business keeps about the client, theirs to take: one zip (JSON and their files)."""
+    client = my_client()
+    return send_file(client_data.export(client), mimetype="application/zip", as_attachment=True,
+                     download_name=client_data.filename(client), max_age=0)
 
 
 @bp.get("/faq")
