@@ -553,6 +553,10 @@ class ClientProfile(TimestampMixin, db.Model):
     # When and why a Prospect became Active on its own (its first priced visit).
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     activated_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Erased by the owner (services.erasure): the personal data is gone, the money records stay under "Erased client N".
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    erased_by_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # Digits of every phone, space-separated, so "555-0101" finds "(555) 010-0101".
     phone_digits: Mapped[str] = mapped_column(String(130), default="")
     # Lower-case names, emails, phone digits and pet names: one scan of its index serves the desk
@@ -1672,6 +1676,8 @@ class NewsletterDelivery(db.Model):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id", ondelete="SET NULL"), index=True)
 
     message: Mapped[OutboxMessage | None] = relationship()
+
+
 class MessageThread(db.Model):
     """A conversation with the business. A client's (written from the portal, or started by staff), a visitor's from
     the Contact page (no profile: the name and address they gave are kept), or a visit's, between the client, the

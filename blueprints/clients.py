@@ -10,13 +10,13 @@ from access import client_or_404, manager_required, or_404, staff_required, star
 from filters import business_today, formatted, money, ngettext
 from filters import gettext as _
 from forms.auth import SetPasswordForm
-from forms.clients import ClientForm, LoginForm, PriceForm
+from forms.clients import ClientForm, EraseForm, LoginForm, PriceForm
 from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
-from models import ClientProfile, ClientStatus, Service, Territory, Vet
+from models import ClientProfile, ClientStatus, Role, Service, Territory, Vet
 from rendering import done, perform, render_page, submit
 from services import (
-    accounts, billing, client_data, clients, keys, logins, messages, onboarding, portal_views, reports, visits,
+    accounts, billing, client_data, clients, erasure, keys, logins, messages, onboarding, portal_views, reports, visits,
 )
 from services import forms as client_forms
 from services.resources import list_of
@@ -142,6 +142,23 @@ def delete(client_id: int):
     return perform(lambda: clients.delete_client(client),
                    lambda _none: done(_("Deleted %(name)s.", name=name), url_for("clients.index")),
                    lambda error: _refused_delete(client_id, error))
+
+
+@bp.route("/<int:client_id>/erase", methods=["GET", "POST"])
+@staff_required(Role.OWNER)
+def erase(client_id: int):
+    """Erase a client's personal data (owners only, confirmed by typing the name); the money records stay."""
+    client = client_or_404(client_id)
+    form = EraseForm()
+
+    def erased(_client):
+        current_app.logger.warning("erasure: %s (staff %s) erased client %s", current_user.name, current_user.id,
+                                   client.id)
+        return done(_("The client's personal data is erased."), url_for("clients.show", client_id=client.id))
+
+    return submit(form, lambda: erasure.erase(client, current_user, form.confirm.data),
+                  erased, lambda status: render_page("clients/erase.html", "clients/erase.html", status=status,
+                                                     client=client, form=form))
 
 
 def _refused_delete(client_id: int, error):

@@ -115,6 +115,10 @@ class InfoForm(ContactFields):
                               description=_l("Where the key is, alarm codes, gates."))
 
 
+class EraseForm(FlaskForm):
+    confirm = StringField(_l("Type the client's name to confirm"), validators=[Length(max=200)])
+
+
 class LoginForm(FlaskForm):
     """Staff add a client login by hand."""
 
