@@ -108,7 +108,7 @@ def _finish(response):
 def _path() -> str:
     """The path; where the route takes words (a token, a code), the route's pattern instead of the words."""
     rule, values = request.url_rule, request.view_args or {}
-    if rule is not None and any(isinstance(value, str) for value in values.values()):
+    if rule is not None and rule.endpoint != "static" and any(isinstance(value, str) for value in values.values()):
         return rule.rule
     return request.path
 

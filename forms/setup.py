@@ -23,9 +23,13 @@ class SetupForm(FlaskForm):
         EqualTo("password", message=_l("The passwords differ."))])
     business_name = StringField(_l("Business name"), validators=[
         InputRequired(message=_l("Enter the business's name.")), Length(max=160)])
-    business_email = EmailField(_l("Business email"), validators=[Length(max=254)],
+    business_email = EmailField(_l("Business email"), validators=[
+        InputRequired(message=_l("Enter the business's email: clients write to it and the office's notices go to it.")),
+        Length(max=254)],
                                 description=_l("Clients write to it; the office's notices go to it."))
-    business_phone = StringField(_l("Business phone"), validators=[Length(max=40)],
+    business_phone = StringField(_l("Business phone"), validators=[
+        InputRequired(message=_l("Enter the business's phone number: every email tells clients to call it.")),
+        Length(max=40)],
                                  description=_l("Every email tells clients to call it."))
 
     def business(self) -> dict:
