@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.logging import default_handler, wsgi_errors_stream
+from sqlalchemy import inspect as inspect_row
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 HEADER = "X-Request-ID"
@@ -117,6 +118,9 @@ def _account() -> tuple[str, int | None]:
     """Who the request acted as, if the request looked (the user is not loaded just to log it: no extra query,
     and a page such as /healthz stays without a session)."""
     user = g.get("_login_user")
-    if user is None or not getattr(user, "is_authenticated", False):
+    # The identity map's key, not user.id: the request has committed by now, and reading an expired attribute
+    # would load the row again.
+    state = inspect_row(user, raiseerr=False) if user is not None else None
+    if state is None or state.identity is None:  # nobody signed in (Flask-Login's anonymous user)
         return "anonymous", None
-    return ("staff" if user.is_staff else "client"), user.id
+    return ("staff" if user.is_staff else "client"), state.identity[0]
