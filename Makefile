@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run test bench chromium pdf-libraries migrate demo clean migration-checksums lock translations
+.PHONY: run serve test bench chromium pdf-libraries migrate demo clean migration-checksums lock translations
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
@@ -36,6 +36,11 @@ demo: migrate
 
 run: pdf-libraries demo
 	@echo "Pawtal is on http://127.0.0.1:5000 (Ctrl+C to stop)"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# A real business: no demo. While no staff account exists the server logs a one-time setup link (/setup?token=...).
+serve: pdf-libraries migrate
+	@echo "Pawtal is on http://127.0.0.1:5000 (Ctrl+C to stop). No account yet? Open the setup link it logs below."
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Invoice PDFs: WeasyPrint needs Pango with HarfBuzz's subsetter (WeasyPrint's list for Debian 11 and later) and a

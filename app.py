@@ -16,15 +16,17 @@ from werkzeug.routing import IntegerConverter
 import access
 import cli
 import filters
+import logs
 from blueprints import (
-    auth, billing, board, client_forms, clients, contact, feeds, imports, intake, invitations, messages, newsletter,
-    outbox, pets, portal, requests, resources, schedule, settings, staff, stripe_hooks, today, visits,
+    auth, billing, board, client_forms, clients, contact, feeds, healthz, imports, intake, invitations, messages,
+    newsletter, outbox, pets, portal, requests, resources, schedule, settings, setup, staff, stripe_hooks, today, visits,
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, parse_id
 from rendering import wants_fragment
 from services import billing as billing_service  # noqa: F401 - listens for cancelled visits (drafts drop them)
+from services import first_run, health
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
 from services import messages as message_service
 from services import outbox as outbox_service
@@ -34,7 +36,8 @@ from services.uploads import human_size
 
 BLUEPRINTS = (staff, clients, pets, resources, settings, imports, invitations, client_forms, outbox, auth, portal,
               stripe_hooks, requests, schedule, feeds, board, today, visits, billing, intake, newsletter, contact,
-              messages)
+              messages, healthz, setup)
+MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
 
 class IdConverter(IntegerConverter):
@@ -58,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(from_environment(app.instance_path))
     if config:
         app.config.update(config)
+    logs.init_app(app)  # first: every later hook, and an error in one, has the request's id
     _refuse_unsafe_production(app)
     if app.config["PROXY_HOPS"]:
         # Behind a TLS proxy every request comes from the proxy: trust its X-Forwarded-* for this many hops,
@@ -69,7 +73,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # A server database may drop idle connections; an embedded file cannot, so no ping there.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    health.init_app(app, MIGRATIONS)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["BUSINESS_TIMEZONE"]  # one setting for both
     babel.init_app(app)
     csrf.init_app(app)
@@ -108,6 +113,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, _error_page)
+    first_run.announce(app)
     return app
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, redirect, request, send_file, url_for
 from flask_login import current_user
 
 from access import client_or_404, manager_required, or_404, staff_required, start_viewing, stop_viewing
+from blueprints.setup import checklist_for_owner
 from filters import business_today, formatted, money, ngettext
 from filters import gettext as _
 from forms.auth import SetPasswordForm
@@ -14,7 +15,7 @@ from forms.clients import ClientForm, EraseForm, LoginForm, PriceForm
 from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Role, Service, Territory, Vet
-from rendering import done, perform, render_page, submit
+from rendering import done, perform, render_page, submit, wants_fragment
 from services import (
     accounts, billing, client_data, clients, erasure, keys, logins, messages, onboarding, portal_views, reports, visits,
 )
@@ -47,9 +48,11 @@ def _desk_context(query: clients.ClientQuery) -> dict:
 @staff_required()
 def index():
     query = clients.ClientQuery.from_args(request.args)
+    # A new business's owner sees its first steps here (the page only: a search's rows never need them).
+    checklist = checklist_for_owner() if current_user.role == Role.OWNER and not wants_fragment() else None
     return render_page(
         "clients/index.html", TABLE_FRAGMENTS, push_url=url_for("clients.index", **query.args()),
-        **_desk_context(query),
+        checklist=checklist, **_desk_context(query),
     )
 
 

@@ -12,7 +12,7 @@ from forms.auth import SignInForm
 from forms.staff import ChangePasswordForm, OwnDetailsForm, StaffForm, StaffUpdateForm
 from models import Role, StaffUser
 from rendering import done, perform, render_page, safe_path, submit
-from services import accounts, passwords, staff
+from services import accounts, first_run, passwords, staff
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -29,10 +29,11 @@ def login():
     if current_user.is_authenticated and current_user.is_staff:
         return redirect(url_for(landing_page()))
     return sign_in(accounts.authenticate_staff, None, "staff/login.html",
-                   _("That email and password do not match an active staff account."))
+                   _("That email and password do not match an active staff account."),
+                   first_run=first_run.needs_setup())
 
 
-def sign_in(authenticate, home: str | None, template: str, failure: str):
+def sign_in(authenticate, home: str | None, template: str, failure: str, **context):
     """The sign-in form for one kind of account: 303 to `next` (or `home`, by default the account's start page)
     on success, 401 on failure."""
     form = SignInForm()
@@ -47,7 +48,7 @@ def sign_in(authenticate, home: str | None, template: str, failure: str):
         status = 401
     elif request.method == "POST":
         status = 422
-    return render_template(template, form=form), status
+    return render_template(template, form=form, **context), status
 
 
 @bp.post("/logout")
