@@ -141,8 +141,9 @@ def change_password():
 
     def changed(_none):
         # A new session token: this session goes on (remembered still, if it was), every other one ends.
-        login_user(current_user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-                   in request.cookies)
+        # The user itself, not the current_user proxy: Flask-Login keeps what it is given as the request's user.
+        account = current_user._get_current_object()
+        login_user(account, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies)
         return done(_("Your password is changed; other devices are signed out."), url_for("staff.me"))
 
     return submit(form, lambda: passwords.change_password(current_user, form.current.data, form.password.data),
