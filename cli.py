@@ -6,9 +6,10 @@ from flask import Flask
 
 from extensions import db
 from models import Role
-from services import accounts, billing, demo, outbox, payments, staff
+from services import accounts, backups, billing, demo, outbox, payments, staff
 from services.outbox import external_url
 from services.errors import DomainError
+from services.uploads import human_size
 
 # Each command owns its transaction, as a request does: it commits once at the end.
 
@@ -106,9 +107,39 @@ def billing_autopay() -> None:
                f"(clients emailed), {counts['skipped']} skipped.")
 
 
+@click.command("backup")
+@click.option("--output", type=click.Path(dir_okay=True, writable=True),
+              help="The file to write, or a folder for it (default: pawtal-backup-<UTC time>.tar.gz here).")
+def backup(output: str | None) -> None:
+    """Write the database and every uploaded file to one .tar.gz (mode 0600: it holds personal data)."""
+    try:
+        path, manifest, size = backups.write_backup(output)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    rows = sum(manifest["tables"].values())
+    click.echo(f"Backup written to {path} ({human_size(size)}, {size} bytes): {rows} rows in "
+               f"{len(manifest['tables'])} tables at revision {manifest['revision']}, "
+               f"{len(manifest['uploads'])} uploaded files.")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+def restore(file: str) -> None:
+    """Bring a `flask backup` file back into this install, which must be empty; then upgrade it to this release."""
+    try:
+        manifest = backups.restore_backup(file)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Restored {file} (made {manifest['created_at']} at revision {manifest['revision']}): "
+               f"{sum(manifest['tables'].values())} rows in {len(manifest['tables'])} tables, "
+               f"{len(manifest['uploads'])} uploaded files. The database is upgraded to this release.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_owner)
     app.cli.add_command(seed_demo)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(billing_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(backup)
+    app.cli.add_command(restore)
