@@ -146,11 +146,21 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
-def _claim(limit: int, now: datetime) -> list[OutboxMessage]:
-    """Take up to `limit` due messages for this sender; another sender's claims are left alone."""
+def claimable(limit: int, now: datetime):
+    """The ids of up to `limit` due messages no sender holds. On PostgreSQL the rows another sender is claiming at
+    this moment are skipped (FOR UPDATE SKIP LOCKED), so senders on any number of workers or hosts take different
+    messages at once instead of queueing for the same ones; SQLite has one writer at a time and no such clause."""
     due = (OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now,
            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
-    ids = list(db.session.scalars(select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit)))
+    return select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)
+
+
+def _claim(limit: int, now: datetime) -> list[OutboxMessage]:
+    """Take up to `limit` due messages for this sender; another sender's claims are left alone (the conditional
+    update below re-checks that each is still free)."""
+    due = (OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now,
+           or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+    ids = list(db.session.scalars(claimable(limit, now)))
     if not ids:
         return []
     until = now + timedelta(seconds=CLAIM_SECONDS, microseconds=random_tokens.randbelow(1_000_000))

@@ -122,3 +122,21 @@ def test_the_senders_name_arrives_as_typed_once_encoded_and_on_one_line(app, mak
     encoded, _address = raw.strip().rsplit(" <", 1)
     assert str(make_header(decode_header(encoded))).strip('"') == " ".join(name.split())  # encoded once, not twice
     assert message["Bcc"] is None
+
+
+def test_senders_on_several_workers_take_different_messages_at_once(app, make):
+    """Four senders claiming at the same moment share the queue: each message is claimed by one of them. On
+    PostgreSQL the claim skips rows another sender is locking (FOR UPDATE SKIP LOCKED)."""
+    from sqlalchemy.dialects import postgresql
+
+    from models import utcnow
+    from tests.conftest import at_once
+
+    for n in range(40):
+        outbox.queue_email("test", [f"r{n}@example.com"], "Hello", "password_unknown", address=f"r{n}@example.com")
+    db.session.commit()
+    claimed = at_once(app, 4, lambda _i: [m.id for m in outbox._claim(15, utcnow())])
+    ids = [i for each in claimed for i in each]
+    assert len(ids) == len(set(ids)) == 40, claimed
+    sql = str(outbox.claimable(15, utcnow()).compile(dialect=postgresql.dialect()))
+    assert "FOR UPDATE SKIP LOCKED" in sql
