@@ -46,7 +46,7 @@ def setup_uri(user: StaffUser, secret: str) -> str:
 
 def qr_data_uri(uri: str) -> str:
     """The QR code of `uri` as an SVG data: URI, for an <img> (the site's CSP allows data: images)."""
-    return segno.make(uri, error="m").svg_data_uri(scale=5, border=2, dark="#000", light="#fff")
+    return segno.make(uri, error="m").svg_data_uri(scale=4, border=2, dark="#000", light="#fff")
 
 
 def grouped(secret: str) -> str:
