@@ -18,7 +18,7 @@ from models import (
     Visit, VisitRequest,
     parse_id,
 )
-from services import billing, cards, clients, documents, forms, messages, onboarding, pets, visits
+from services import billing, cards, clients, documents, forms, messages, onboarding, pets, two_factor, visits
 from services.settings import get_settings
 
 PUBLIC = "public"
@@ -60,6 +60,26 @@ def landing_page() -> str:
     if not current_user.is_staff:
         return "portal.index"
     return "clients.index" if current_user.can_manage else "today.index"
+
+
+# What a manager who must set up two-factor sign-in may still open: the setup page, and signing out.
+TWO_FACTOR_SETUP = "staff.two_factor_setup"
+BEFORE_TWO_FACTOR = (TWO_FACTOR_SETUP, "staff.logout")
+
+
+def require_two_factor_setup():
+    """before_request hook: a manager the owner requires to use two-factor sign-in, who has not set it up, is sent
+    to set it up from every page that is not public (an htmx request gets HX-Redirect)."""
+    if request.endpoint in BEFORE_TWO_FACTOR or not current_user.is_authenticated:
+        return None
+    rule = rule_of(request.endpoint)
+    if rule is None or rule[0] == PUBLIC or not two_factor.must_set_up(current_user):
+        return None
+    if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for(TWO_FACTOR_SETUP)
+        return response
+    return redirect(url_for(TWO_FACTOR_SETUP), 303)
 
 
 def sign_in_first(kind: str):

@@ -97,6 +97,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.add_url_rule("/", "home", home)
     app.before_request(_refuse_nul)
     app.before_request(access.refuse_undeclared)
+    app.before_request(access.require_two_factor_setup)
     app.after_request(finish_transaction)
     app.teardown_request(_roll_back_on_exception)
     app.after_request(_security_headers)

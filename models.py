@@ -171,6 +171,14 @@ class StaffUser(UserMixin, TimestampMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     # The secret of this account's iCal feed URL; replaced to revoke the old URL.
     calendar_token: Mapped[str] = mapped_column(String(43), unique=True, default=new_calendar_token)
+    # Two-factor sign-in: the TOTP secret (base32) of the authenticator app, kept readable to check codes; set
+    # only once a code from the app confirmed it. The last time step used, so no code works twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    two_factor_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    recovery_codes: Mapped[list[StaffRecoveryCode]] = relationship(
+        back_populates="staff", cascade="all, delete-orphan", passive_deletes=True)
 
     is_staff = True
 
@@ -189,6 +197,23 @@ class StaffUser(UserMixin, TimestampMixin, db.Model):
     def can_manage(self) -> bool:
         """Owners and managers edit everything; sitters only read their clients."""
         return self.role in (Role.OWNER, Role.MANAGER)
+
+    @property
+    def two_factor_on(self) -> bool:
+        """Signing in takes a code from an authenticator app (or a recovery code) after the password."""
+        return self.totp_secret is not None
+
+
+class StaffRecoveryCode(db.Model):
+    """One of a staff member's one-time recovery codes, for signing in without the phone: only its keyed hash
+    is kept, and using it deletes the row."""
+
+    __tablename__ = "staff_recovery_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+
+    staff: Mapped[StaffUser] = relationship(back_populates="recovery_codes")
 
 
 class ClientLogin(UserMixin, TimestampMixin, db.Model):
@@ -473,6 +498,8 @@ class SiteSettings(db.Model):
     tip_percents: Mapped[list] = mapped_column(JSON, default=lambda: [10, 15, 20])
     autopay_mode: Mapped[str] = mapped_column(String(10), default="offered", server_default="offered")
     autopay_retry_days: Mapped[list] = mapped_column(JSON, default=lambda: [1, 3, 7])
+    # The owner requires two-factor sign-in of managers: one without it is sent to set it up before anything else.
+    managers_need_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A client whose email is on a profile but who has no login may get a first password by "Set / reset
     # password" (the link creates their login on that profile).
     first_time_passwords: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

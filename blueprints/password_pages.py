@@ -40,8 +40,11 @@ def open_link(model: type, purpose: str, token: str, set_endpoint: str, forgot_e
     return redirect(url_for(set_endpoint), 303)
 
 
-def set_page(model: type, set_endpoint: str, forgot_endpoint: str, home: str):
-    """Choose the password for the link held in the session; success signs the account in at `home`."""
+def set_page(model: type, set_endpoint: str, forgot_endpoint: str, home: str, second_step=None):
+    """Choose the password for the link held in the session; success signs the account in at `home`.
+
+    `second_step(account)`, when given, may answer instead of signing in (a staff member with two-factor sign-in
+    on is asked for a code first: an emailed link alone must not let anyone in)."""
     held = session.get(HELD) or {}
     account = None
     if held.get("kind") == model.__tablename__:
@@ -60,6 +63,9 @@ def set_page(model: type, set_endpoint: str, forgot_endpoint: str, home: str):
     def signed_in(_none):
         session.pop(HELD, None)
         logout_user()
+        asked = second_step(account) if second_step else None
+        if asked is not None:
+            return asked
         login_user(account)
         return redirect(home, 303)
 

@@ -43,3 +43,29 @@ class ChangePasswordForm(FlaskForm):
                                                              Length(max=200)], description=PASSWORD_RULE)
     confirm = PasswordField(_l("New password again"), validators=[
         InputRequired(message=_l("Type the password again.")), EqualTo("password", message=_l("The passwords differ."))])
+
+
+CODE_HINT = _l("The 6-digit code your authenticator app shows now, or one of your recovery codes.")
+
+
+class TwoFactorCodeForm(FlaskForm):
+    """A code from the authenticator app (or a recovery code): the second step of signing in, and turning it off."""
+
+    code = StringField(_l("Code"), validators=[InputRequired(message=_l("Type the code from your app.")),
+                                               Length(max=40)], description=CODE_HINT)
+
+
+class TwoFactorSetupForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[
+        InputRequired(message=_l("Type the 6-digit code the app shows.")), Length(max=40)],
+        description=_l("After adding Pawtal to the app, type the 6 digits it shows now."))
+
+
+class NewRecoveryCodesForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[
+        InputRequired(message=_l("Type the 6-digit code the app shows.")), Length(max=40)],
+        description=_l("Your old recovery codes stop working."))
+
+
+class TwoFactorRuleForm(FlaskForm):
+    managers_need_two_factor = BooleanField(_l("Managers must use two-factor sign-in"))

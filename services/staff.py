@@ -4,7 +4,7 @@ from __future__ import annotations
 from extensions import db
 from filters import gettext as _
 from models import Role, StaffUser
-from services import emails
+from services import emails, two_factor
 from services.accounts import clean_email, end_sessions, normalize_email, staff_by_email, verify_password
 from services.errors import DomainError, FieldErrors
 from services.passwords import set_password, token_for
@@ -75,12 +75,14 @@ def admin_reset(email: str, password: str | None = None) -> tuple[StaffUser, str
     """For the server's admin (flask staff reset): give a locked-out account access again.
 
     With a password, it is set now; without, a set-password link is returned to pass on. Either way the
-    account can sign in again (access restored) and every old session ends.
+    account can sign in again (access restored, two-factor sign-in off) and every old session ends.
     """
     user = staff_by_email(normalize_email(email or ""))
     if user is None:
         raise DomainError(_("No staff member signs in with %(email)s.", email=email))
     user.active = True
+    if user.two_factor_on:  # locked out for a lost phone, perhaps: they sign in with the password alone again
+        two_factor.reset(user, None)
     end_sessions(user)
     if password is not None:
         set_password(user, password)
