@@ -70,10 +70,12 @@ BEFORE_TWO_FACTOR = (TWO_FACTOR_SETUP, "staff.logout")
 def require_two_factor_setup():
     """before_request hook: a manager the owner requires to use two-factor sign-in, who has not set it up, is sent
     to set it up from every page that is not public (an htmx request gets HX-Redirect)."""
-    if request.endpoint in BEFORE_TWO_FACTOR or not current_user.is_authenticated:
+    if request.endpoint in BEFORE_TWO_FACTOR:
         return None
-    rule = rule_of(request.endpoint)
-    if rule is None or rule[0] == PUBLIC or not two_factor.must_set_up(current_user):
+    rule = rule_of(request.endpoint)  # a public page first: it does not even look at the session (/healthz)
+    if rule is None or rule[0] == PUBLIC or not current_user.is_authenticated:
+        return None
+    if not two_factor.must_set_up(current_user):
         return None
     if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
         response = make_response("", 401)

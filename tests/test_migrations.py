@@ -207,8 +207,10 @@ def landed_commits() -> list[tuple[str, str]]:
         if os.environ.get("CI"):
             pytest.fail("CI needs the git history to test upgrades from earlier releases")
         return []
-    out = subprocess.run(["git", "log", "--reverse", "--diff-filter=A", "--format=%H", "--name-only", "--",
-                          "migrations/versions/"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # Main's own line only (--first-parent): a merged branch's commits were never a release; a migration renumbered
+    # as its branch was merged would otherwise be installed under its old number.
+    out = subprocess.run(["git", "log", "--first-parent", "--reverse", "--diff-filter=A", "--format=%H", "--name-only",
+                          "--", "migrations/versions/"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     found, commit = [], None
     for line in out.splitlines():
         if len(line) == 40 and " " not in line and "/" not in line:
