@@ -65,20 +65,26 @@ class _Lookup:
     wanted: dict[type, set[int]] = field(default_factory=dict)
     # Rows this flush inserted: they join the identity map only once the flush is over.
     inserted: dict[tuple[type, Any], Any] = field(default_factory=dict)
+    fetched: set[tuple[type, Any]] = field(default_factory=set)
 
     def get(self, model: type, ident: int | None):
         if ident is None:
             return None
         found = self.inserted.get((model, ident)) or \
             self.session.identity_map.get(self.session.identity_key(model, ident))
-        if found is None:
+        if found is None and (model, ident) not in self.fetched:
             self.wanted.setdefault(model, set()).add(ident)
         return found
+
+    def gone(self, model: type, ident: Any) -> bool:
+        """Looked up and not there (removed meanwhile)."""
+        return (model, ident) in self.fetched
 
     def fetch(self) -> None:
         with self.session.no_autoflush:
             for model, ids in self.wanted.items():
                 self.session.scalars(select(model).where(model.id.in_(ids))).all()
+                self.fetched.update((model, ident) for ident in ids)
         self.wanted = {}
 
 
@@ -108,11 +114,11 @@ def _after_flush(session: Session, _context) -> None:
     lookup = _Lookup(session, inserted={(type(obj), getattr(obj, "id", None)): obj for obj in session.new})
     for _attempt in range(4):  # a visit event names a visit, which names a sitter: a few rounds at most
         rows: list[dict] = []
-        try:
-            for obj, how in changed:
+        for obj, how in changed:
+            try:
                 rows += _AUDITED[type(obj)](obj, how, lookup)
-        except _Missing:
-            pass
+            except _Missing:
+                pass  # fetched below, then built again; a client that is gone leaves nothing to record
         if not lookup.wanted:
             break
         lookup.fetch()
@@ -146,6 +152,8 @@ def _shown(value: Any, key: str = "", lookup: _Lookup | None = None) -> str:
         model, attribute = REFERENCES[key]
         row = lookup.get(model, value)
         if row is None:
+            if lookup.gone(model, value):
+                return f"#{value}"
             raise _Missing
         return getattr(row, attribute)
     if key.endswith("_cents"):

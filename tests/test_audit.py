@@ -9,7 +9,7 @@ from extensions import db
 from models import AuditEvent, ClientStatus, Invoice, Role, utcnow
 from tests.conftest import HX, login_as
 from tests.test_billing import done_visit
-from tests.test_visit_changes import book, reassign
+from tests.test_visit_changes import book, move, reassign
 from tests.test_visits import next_month_day
 
 
@@ -87,6 +87,16 @@ def test_a_managers_changes_are_recorded_with_who_when_from_and_to(app, as_manag
         assert words in html, words
     # Newest first: the payment before the phone.
     assert html.index("$10.00") < html.index("555 0199")
+
+
+def test_a_moved_visit_says_from_which_day_and_time_to_which(app, as_manager, make, ada, walk):
+    lee = make.staff(Role.SITTER, first_name="Lee", last_name="Park")
+    visit = book(ada, [], walk, lee, next_month_day(10))
+    assert move(as_manager, visit, next_month_day(12), window="morning").status_code == 303
+    moved = [e for e in events(ada.id) if e.kind == "visit" and e.field == "when"]
+    assert len(moved) == 1
+    assert "10 AM–11 AM" in moved[0].old_value and "Morning" in moved[0].new_value
+    assert moved[0].old_value.split(",")[0] != moved[0].new_value.split(",")[0]
 
 
 def test_the_history_is_a_fragment_for_htmx_and_filters_by_staff_member(app, client, make, ada):
