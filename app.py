@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, abort, current_app, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Flask, abort, current_app, g, has_request_context, make_response, redirect, render_template, request, url_for,
+)
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -25,6 +27,7 @@ from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, parse_id
 from rendering import wants_fragment
+from services import audit
 from services import billing as billing_service  # noqa: F401 - listens for cancelled visits (drafts drop them)
 from services import first_run, health
 from services import onboarding  # noqa: F401 - keeps each client's onboarding state, listening to services' signals
@@ -93,6 +96,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     outbox_service.init_app(app)
+    audit.init_app(app, _audit_actor)
 
     app.add_url_rule("/", "home", home)
     app.before_request(_refuse_nul)
@@ -138,6 +142,13 @@ def load_user(user_id: str):
     if user is None or user.session_token != token or not user.active:
         return None
     return user
+
+
+def _audit_actor():
+    """Who the audit log says made a change: the signed-in staff member or client login; None is the system."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return None
+    return audit.actor_of_staff(current_user) if current_user.is_staff else audit.actor_of_login(current_user)
 
 
 def _unread_messages() -> int:

@@ -1581,6 +1581,71 @@ class PortalView(db.Model):
     staff: Mapped[StaffUser | None] = relationship()
 
 
+# What the audit log records, by kind of change: words for its "what" column (AuditEvent.field_label).
+AUDIT_KINDS = {"client": _l("Profile"), "price": _l("Price"), "sitters": _l("Sitters"), "visit": _l("Visit"),
+               "invoice": _l("Invoice"), "payment": _l("Payment"), "credit": _l("Credit"), "refund": _l("Refund")}
+AUDIT_FIELDS = {
+    "created": _l("Added"), "deleted": _l("Deleted"), "first_name": _l("First name"), "last_name": _l("Last name"),
+    "status": _l("Status"), "mobile_phone": _l("Mobile phone"), "home_phone": _l("Home phone"),
+    "work_phone": _l("Work phone"), "emails": _l("Emails"), "address_line1": _l("Address"),
+    "address_line2": _l("Address line 2"), "city": _l("City"), "state": _l("State"), "zip": _l("ZIP"),
+    "territory_id": _l("Territory"), "uses_keys": _l("Uses keys"), "key_notes": _l("Key notes"),
+    "lockbox_code": _l("Lockbox code"), "vet_id": _l("Vet"), "emergency_name": _l("Emergency contact"),
+    "emergency_phone": _l("Emergency phone"), "staff_notes": _l("Staff-only notes"), "autopay": _l("Autopay"),
+    "primary_sitter_id": _l("Primary sitter"), "secondary_sitter_id": _l("Secondary sitter"),
+    "blocked_sitters": _l("Blocked sitters"), "price": _l("Custom price"), "effective_on": _l("Price from"),
+    "booked": _l("Booked"), "sitter": _l("Sitter"), "when": _l("Day and time"), "service": _l("Service"),
+    "notes": _l("Notes"), "issued": _l("Issued"), "voided": _l("Voided"), "received": _l("Received"),
+    "given": _l("Given"), "refunded": _l("Refunded"),
+}
+AUDIT_ACTORS = ("staff", "client", "system")
+
+
+class AuditEvent(db.Model):
+    """One change to a client's record: who (a staff member, the client's own login, or the system), when,
+    what, and from which value to which, written as people read them (money, dates, names).
+
+    Kept when the client or the staff member is removed: both are held by name as well (ON DELETE SET NULL),
+    so deleting a client without history is never blocked by its log, and the log still reads."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_client_at", "client_id", "at"),
+                      Index("ix_audit_event_staff_at", "staff_id", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(8), default="system")  # AUDIT_ACTORS
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    login_id: Mapped[int | None] = mapped_column(ForeignKey("client_login.id", ondelete="SET NULL"), index=True)
+    # The actor's name at the time: a staff member's, the client login's, or "" for the system.
+    staff_name: Mapped[str] = mapped_column(String(200), default="")
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client_profile.id", ondelete="SET NULL"))
+    client_name: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(16))  # AUDIT_KINDS
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    # Which one, in words: the service of a price, the visit's day, the invoice's number.
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    field: Mapped[str] = mapped_column(String(40))  # AUDIT_FIELDS
+    old_value: Mapped[str] = mapped_column(Text, default="")
+    new_value: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def kind_label(self) -> str:
+        return str(AUDIT_KINDS.get(self.kind, self.kind))
+
+    @property
+    def field_label(self) -> str:
+        return str(AUDIT_FIELDS.get(self.field, self.field.replace("_", " ").capitalize()))
+
+    @property
+    def actor(self) -> str:
+        """Who, as the History tab says it."""
+        if self.actor_kind == "system":
+            return _("System")
+        if self.actor_kind == "client":
+            return _("%(name)s (client)", name=self.staff_name)
+        return self.staff_name
+
+
 class AutopayAttempt(db.Model):
     """One try of autopay at charging an invoice. The unique (invoice, attempt) pair is the claim: two runs of
     `flask billing autopay` at once insert the same row, and only the one that wins charges the card."""
@@ -1782,6 +1847,7 @@ class MessageRead(db.Model):
 
 
 __all__ = [
+    "AuditEvent",
     "AUDIENCES",
     "NewsletterCampaign",
     "NewsletterDelivery",

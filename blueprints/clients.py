@@ -6,7 +6,7 @@ from typing import Callable
 from flask import Blueprint, current_app, redirect, request, send_file, url_for
 from flask_login import current_user
 
-from access import client_or_404, manager_required, or_404, staff_required, start_viewing, stop_viewing
+from access import client_or_404, id_arg, manager_required, or_404, staff_required, start_viewing, stop_viewing
 from blueprints.setup import checklist_for_owner
 from filters import business_today, formatted, money, ngettext
 from filters import gettext as _
@@ -17,7 +17,8 @@ from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Role, Service, Territory, Vet
 from rendering import done, perform, render_page, submit, wants_fragment
 from services import (
-    accounts, billing, client_data, clients, erasure, keys, logins, messages, onboarding, portal_views, reports, visits,
+    accounts, audit, billing, client_data, clients, erasure, keys, logins, messages, onboarding, portal_views, reports,
+    visits,
 )
 from services import forms as client_forms
 from services.resources import list_of
@@ -61,6 +62,20 @@ def index():
 def show(client_id: int):
     client = client_or_404(client_id)
     return render_page("clients/show.html", "clients/_profile.html", **_profile_context(client))
+
+
+@bp.get("/<int:client_id>/history")
+@manager_required
+def history(client_id: int):
+    """The profile's History tab: who changed what, newest first, by one staff member or all."""
+    client = client_or_404(client_id)
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    result = audit.client_history(client.id, id_arg("staff"), page)
+    query = clients.ClientQuery.from_args({})  # its own page and filter: the table's are not carried here
+    return render_page("clients/history.html", "clients/_history.html", client=client, result=result, query=query,
+                       push_url=url_for("clients.history", client_id=client.id, staff=result.staff_id,
+                                        page=result.page if result.page > 1 else None))
 
 
 def _profile_context(client: ClientProfile, price_form: PriceForm | None = None,

@@ -14,5 +14,5 @@ card_changed = _signals.signal("card-changed")  # sender: the ClientProfile whos
 form_answered = _signals.signal("form-answered")  # sender: the FormResponse
 clients_imported = _signals.signal("clients-imported")  # sender: the ids of the clients an import touched
 requirements_changed = _signals.signal("requirements-changed")  # sender: None; what clients must do has changed
-visit_cancelled = _signals.signal("visit-cancelled")  # sender: the Visit just cancelled
+visit_cancelled = _signals.signal("visit-cancelled")  # sender: the Visit just cancelled; was=its status before
 fee_waived = _signals.signal("fee-waived")  # sender: the Visit whose late cancellation or no-show fee was waived

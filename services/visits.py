@@ -669,6 +669,7 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "", no
     late = not by_staff and (is_late_cancellation(visit, now) or not fee.free)
     # The client's lock before the visit's row, in the order moving a visit or sending its invoice takes them.
     _lock_client(visit.client)
+    was = visit.status
     # Still as the fee was worked out for it: one approved or moved meanwhile would be cancelled at the wrong fee.
     won = db.session.execute(
         update(Visit)
@@ -686,7 +687,7 @@ def cancel_visit(visit: Visit, by: ClientLogin | StaffUser, reason: str = "", no
     if visit.request_id is not None:
         _close_emptied_request(visit.request_id)
     db.session.refresh(visit)
-    signals.visit_cancelled.send(visit)
+    signals.visit_cancelled.send(visit, was=was)
     if by_staff:
         emails.send_visit_cancelled_email(visit, by)
     else:
