@@ -1585,7 +1585,7 @@ class PortalView(db.Model):
 AUDIT_KINDS = {"client": _l("Profile"), "price": _l("Price"), "sitters": _l("Sitters"), "visit": _l("Visit"),
                "invoice": _l("Invoice"), "payment": _l("Payment"), "credit": _l("Credit"), "refund": _l("Refund")}
 AUDIT_FIELDS = {
-    "created": _l("Added"), "deleted": _l("Deleted"), "first_name": _l("First name"), "last_name": _l("Last name"),
+    "created": _l("Added"), "deleted": _l("Deleted"), "erased": _l("Personal data erased"), "first_name": _l("First name"), "last_name": _l("Last name"),
     "status": _l("Status"), "mobile_phone": _l("Mobile phone"), "home_phone": _l("Home phone"),
     "work_phone": _l("Work phone"), "emails": _l("Emails"), "address_line1": _l("Address"),
     "address_line2": _l("Address line 2"), "city": _l("City"), "state": _l("State"), "zip": _l("ZIP"),

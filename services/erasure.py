@@ -18,12 +18,12 @@ from sqlalchemy import String, cast, delete, func, or_, select, update
 from extensions import db
 from filters import gettext as _
 from models import (
-    ClientEmail, ClientProfile, ClientStatus, Document, FormResponse, Invitation, Invoice, InvoiceLine, KeyHolder,
-    Message, MessageThread, NewsletterSubscriber, OutboxMessage, PaymentMethod, Pet, Photo, PolicyAgreement, PortalView,
-    ReportPhoto, StaffUser, Vaccination, Visit, VisitReport, VisitRequest, VisitStatus, new_calendar_token,
+    AuditEvent, ClientEmail, ClientProfile, ClientStatus, Document, FormResponse, Invitation, Invoice, InvoiceLine,
+    KeyHolder, Message, MessageThread, NewsletterSubscriber, OutboxMessage, PaymentMethod, Pet, Photo, PolicyAgreement,
+    PortalView, ReportPhoto, StaffUser, Vaccination, Visit, VisitReport, VisitRequest, VisitStatus, new_calendar_token,
     new_session_token, utcnow,
 )
-from services import cards, documents, messages, pets, reports
+from services import audit, cards, documents, messages, pets, reports
 from services.errors import DomainError
 from services.uploads import drop_file_after_commit
 
@@ -69,7 +69,20 @@ def erase(client: ClientProfile, owner: StaffUser, typed_name: str) -> ClientPro
     db.session.expire(client, ["emails", "pets", "logins"])  # changed by the statements above
     client.refresh_search_text()
     db.session.flush()
+    _audit_log(client, pseudonym)
     return client
+
+
+def _audit_log(client: ClientProfile, pseudonym: str) -> None:
+    """The audit log keeps who changed what and when, not the client's words: their profile's old and new values,
+    visit notes and their name are erased there too (this erasure's own changes included), then the erasure is
+    recorded."""
+    mine = AuditEvent.client_id == client.id
+    db.session.execute(update(AuditEvent).where(mine, or_(AuditEvent.kind == "client", AuditEvent.field.in_(
+        ("notes", "reason")))).values(old_value=ERASED, new_value=ERASED))
+    db.session.execute(update(AuditEvent).where(mine).values(client_name=pseudonym))
+    db.session.execute(update(AuditEvent).where(mine, AuditEvent.actor_kind == "client").values(staff_name=pseudonym))
+    audit.record(client, "client", client.id, "erased", "", ERASED)
 
 
 def _pets_and_files(client: ClientProfile) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import (
-    ClientEmail, ClientLogin, ClientProfile, Document, Invoice, LedgerEntry, Message, MessageThread, NewsletterSubscriber,
+    AuditEvent, ClientEmail, ClientLogin, ClientProfile, Document, Invoice, LedgerEntry, Message, MessageThread, NewsletterSubscriber,
     OutboxMessage, Payment, Pet, Photo, ReportPhoto, Role, Visit, VisitStatus,
 )
 from services import messages
@@ -80,6 +80,12 @@ def test_an_owner_erases_a_client_and_only_the_money_records_stay(app, make, me,
     text = repr(documents)
     for personal in ("Nia", "Reyes", "nia@example.com", "PetA", "Walked A", "A question", "rabies"):
         assert personal not in text, personal
+    # The audit log keeps who changed what and when, but not the client's words, and says who erased them.
+    logged = db.session.scalars(select(AuditEvent).where(AuditEvent.client_id == client_id)).all()
+    assert logged and not [e for e in logged if any(word in f"{e.old_value} {e.new_value} {e.client_name} {e.staff_name}"
+                                                    for word in ("Nia", "Reyes", "nia@example.com"))]
+    assert [(e.field, e.staff_name) for e in logged if e.field == "erased"] == [("erased", owner.name)]
+    assert "Personal data erased" in office.get(f"/clients/{client_id}/history").get_data(as_text=True)
     # The profile says so; erasing again is refused.
     assert "personal data was erased" in office.get(f"/clients/{client_id}").get_data(as_text=True)
     assert office.post(f"/clients/{client_id}/erase", data={"confirm": client.name}).status_code == 422
