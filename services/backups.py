@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -150,9 +151,11 @@ def _dump_postgresql(engine: sa.Engine, destination: str) -> tuple[dict, str]:
         with connection.begin():
             # pg_dump joins this transaction's snapshot, so the counts in the manifest are the dump's own.
             snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+            schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
             census = _census(connection)
+            # Pawtal's own schema only: a database shared with other schemas (another app's) gives just Pawtal's.
             _run([pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
-                  f"--file={destination}"], engine.url)
+                  f"--schema={schema}", f"--file={destination}"], engine.url)
     return census
 
 
@@ -242,11 +245,12 @@ def postgresql_environment(url: sa.URL | str) -> dict[str, str]:
     return {**os.environ, **{name: str(value) for name, value in settings.items() if value not in (None, "")}}
 
 
-def _run(command: list[str], url: sa.URL) -> None:
+def _run(command: list[str], url: sa.URL) -> str:
     done = subprocess.run(command, env=postgresql_environment(url), capture_output=True, text=True)
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip()[-2000:]
         raise BackupError(f"{os.path.basename(command[0])} failed (exit status {done.returncode}): {said}")
+    return done.stdout
 
 
 def restore_backup(path: str) -> dict:
@@ -418,8 +422,16 @@ def _restore_postgresql(staged: str, engine: sa.Engine) -> None:
         tables = sa.MetaData()
         tables.reflect(connection)
         tables.drop_all(connection)
-    _run([pg_restore, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-          f"--dbname={engine.url.database}", staged], engine.url)
+    # Everything but the schema itself, which the empty install has already (pg_restore would make it again).
+    contents = [line for line in _run([pg_restore, "--list", staged], engine.url).splitlines()
+                if not re.search(r"^\d+; \d+ \d+ (SCHEMA|COMMENT - SCHEMA) ", line)]
+    with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as chosen:
+        chosen.write("\n".join(contents) + "\n")
+    try:
+        _run([pg_restore, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
+              f"--use-list={chosen.name}", f"--dbname={engine.url.database}", staged], engine.url)
+    finally:
+        os.remove(chosen.name)
 
 
 def _verify_counts(manifest: dict) -> None:
