@@ -3,13 +3,14 @@ beyond the database, text longer than a column once the email's words are added,
 email header, a visitor typing a client's address, CSRF on every unsafe request but the deliberate exceptions, and
 staff viewing a client's portal leaving nothing changed."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from extensions import db
 from models import Message, MessageThread, NewsletterCampaign, NewsletterSubscriber, OutboxMessage, Role
 from services import messages, newsletter, outbox
 from services.settings import get_settings
-from tests.conftest import HX, at_once, login_as, smtp_config
+from tests.conftest import HX, at_once, smtp_config
+from tests.test_messages import count, signed_in
 
 BEYOND = 2**31  # one past the largest id a PostgreSQL integer column holds
 
@@ -25,15 +26,6 @@ def no_wait(monkeypatch):
     monkeypatch.setattr(messages, "MIN_SECONDS", 0)
     monkeypatch.setattr(newsletter, "MIN_SECONDS", 0)
 
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-def signed_in(app, account):
-    browser = app.test_client()
-    login_as(browser, account)
-    return browser
 
 
 def contact_data(visitor, **changes) -> dict:

@@ -1,6 +1,5 @@
 """The newsletter in real Chromium: a manager writes one, previews it, sends a test to herself and sends it; the
 campaigns and subscribers pages at desktop and phone widths."""
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -8,21 +7,13 @@ from playwright.sync_api import expect
 from extensions import db
 from models import NewsletterSubscriber, utcnow
 from tests.browser.conftest import accessible_context, assert_accessible, screenshot, staff_sign_in
+from tests.browser.test_intake import _mail
 from tests.conftest import smtp_config
 
 
 @pytest.fixture
 def app_config(smtp):
     return {**smtp_config(smtp), "WTF_CSRF_ENABLED": True, "OUTBOX_WORKER": True, "OUTBOX_POLL_SECONDS": 3600}
-
-
-def _mail(inbox, address: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if inbox.to(address):
-            return inbox.to(address)[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no email reached {address}")
 
 
 def test_a_manager_writes_previews_tests_and_sends_a_newsletter(app, browser, live_server, manager, make, inbox):
