@@ -2,7 +2,9 @@
 mail getting out. Two small queries when all is well; nothing private in the answer (counts and ages only)."""
 from __future__ import annotations
 
+import os
 from datetime import timezone
+from functools import lru_cache
 
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app
@@ -17,7 +19,21 @@ HEADS = "pawtal_migration_heads"
 
 def init_app(app: Flask, migrations: str) -> None:
     """Read the head revision(s) of the migrations folder once, at startup: the code does not change under it."""
-    app.extensions[HEADS] = frozenset(ScriptDirectory(migrations).get_heads())
+    app.extensions[HEADS] = _heads(migrations, _signature(migrations))
+
+
+def _signature(migrations: str) -> tuple:
+    """What the migration files are now (names, sizes, times): a changed or added file reads the heads again."""
+    versions = os.path.join(migrations, "versions")
+    return tuple(sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                        for entry in os.scandir(versions) if entry.name.endswith(".py")))
+
+
+@lru_cache(maxsize=8)
+def _heads(migrations: str, signature: tuple) -> frozenset:
+    """Alembic loads every migration file to find the heads (about 50 ms): once per process for the same files,
+    not again for each app a process creates (a test suite makes one per test)."""
+    return frozenset(ScriptDirectory(migrations).get_heads())
 
 
 def check() -> tuple[bool, dict]:
