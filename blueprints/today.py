@@ -30,6 +30,6 @@ def index():
     cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,
                                           open_details=v.day == today and v.status in UNDER_WAY,
                                           **card_context(v, key_notice=notices.get(v.id, ""),
-                                                         thread=threads.get(v.id))))
+                                                         thread=threads.get(v.id), lazy_thread=True)))
              for v in shown}
     return render_page("today/index.html", "today/_days.html", days=days, today=today, cards=cards)

@@ -73,6 +73,7 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
         key_notice = keys.key_notices([visit]).get(visit.id, "") if current_user.can_manage else ""
     correcting = extra.pop("correcting", False)
     thread = extra.pop("thread", False)
+    lazy_thread = extra.pop("lazy_thread", False)
     # The report's forms only where the card shows them (a day of cards builds none for visits to come).
     writing = visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED) and (correcting or not visit.reports)
     context = {
@@ -85,7 +86,7 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
         "missed_form_for": lambda: MissedForm(formdata=None), "iso_time": iso_time,
         "photos_of": reports.sent_photos, "photo_url": staff_photo_url, "today": business_today(),
         "key_notice": key_notice, "no_show_fee_for": fees.no_show_fee,
-        "thread_box": visit_thread_context(visit, thread),
+        "thread_box": visit_thread_context(visit, thread, lazy=lazy_thread),
     }
     context.update(extra)
     return context

@@ -361,3 +361,25 @@ def test_a_visit_message_sent_twice_at_once_makes_one_message(app, make, me):
 
     outcomes = at_once(app, 2, write)
     assert count(MessageThread) == 1 and count(Message) == 1, outcomes
+
+
+def test_a_day_of_cards_fetches_an_empty_threads_form_only_when_it_is_opened(app, make, me, portal):
+    """On the sitter's day a visit nobody has written about carries no form (a third of the page's rendering):
+    opening it fetches the thread's body; without JavaScript its link is the thread's own page."""
+    sitter = make.staff(Role.SITTER, first_name="Fern")
+    stranger = make.staff(Role.SITTER, first_name="Gus")
+    quiet = book(me.client, make.service(name="Walk"), sitter, [make.pet(me.client, name="Rex")])
+    talked = book(me.client, make.service(name="Sit"), sitter, [make.pet(me.client, name="Ivy")])
+    portal.post(f"/portal/visits/{talked.id}/messages", data={f"visit{talked.id}-body": "Gate code 4321."})
+    her = signed_in(app, sitter)
+    day = her.get("/today/").get_data(as_text=True)
+    assert f'hx-get="/messages/visits/{quiet.id}"' in day and f'action="/messages/visits/{quiet.id}"' not in day
+    assert f'action="/messages/visits/{talked.id}"' in day and "Gate code 4321." in day  # a thread with words is whole
+    body = her.get(f"/messages/visits/{quiet.id}", headers=HX)
+    assert body.status_code == 200 and "<html" not in body.get_data(as_text=True)
+    assert f'action="/messages/visits/{quiet.id}"' in body.get_data(as_text=True)
+    page = her.get(f"/messages/visits/{quiet.id}")
+    assert page.status_code == 200 and "<html" in page.get_data(as_text=True)
+    assert f'action="/messages/visits/{quiet.id}"' in page.get_data(as_text=True)
+    assert signed_in(app, stranger).get(f"/messages/visits/{quiet.id}", headers=HX).status_code == 404
+    assert portal.get(f"/messages/visits/{quiet.id}").status_code in (302, 303, 403, 404)

@@ -106,6 +106,8 @@ def test_a_client_writes_about_a_visit_and_the_sitter_answers_on_her_day(app, br
     sitter = make.staff(Role.SITTER, first_name="Fern")
     visit = book(me.client, make.service(name="Dog walk"), sitter, [make.pet(me.client, name="Rex")],
                  starts_in=timedelta(hours=2))
+    quiet = book(me.client, make.service(name="Cat sit"), sitter, [make.pet(me.client, name="Ivy")],
+                 starts_in=timedelta(hours=3))
     client_page = accessible_context(browser, viewport=PHONE).new_page()
     client_page.set_default_timeout(10_000)
     client_page.goto(f"{live_server}/login")
@@ -133,5 +135,13 @@ def test_a_client_writes_about_a_visit_and_the_sitter_answers_on_her_day(app, br
     screenshot(her, "phone-sitter-visit-thread")
     client_page.reload()
     expect(client_page.get_by_text("Thanks, noted!")).to_be_visible()
+    # A visit nobody wrote about yet: its closed thread fetches its form when she opens it.
+    quiet_box = her.locator(f"#visit-thread-{quiet.id}")
+    expect(quiet_box.locator("form")).to_have_count(0)
+    quiet_box.locator("summary").click()
+    quiet_box.get_by_label("Your message").fill("Running ten minutes late.")
+    quiet_box.get_by_role("button", name="Send").click()
+    expect(quiet_box).to_contain_text("Message sent.")
+    expect(quiet_box).to_contain_text("Running ten minutes late.")
     her.context.close()
     client_page.context.close()
