@@ -49,6 +49,9 @@ def _once(key: str, make):
     return found
 
 
+once_per_request = _once
+
+
 def locale() -> Locale:
     """The locale Flask-Babel chose for this request."""
     return _once("_pawtal_locale", flask_babel.get_locale)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from filters import clock, formatted, local_zone, ngettext
+from filters import clock, formatted, local_zone, ngettext, once_per_request
 from filters import gettext as _
 from filters import lazy_gettext as _l
 
@@ -80,9 +80,13 @@ def as_utc(value: datetime) -> datetime:
 def window_label(window: str, starts_at: datetime, ends_at: datetime) -> str:
     """ "Morning, 8–11 AM" or "2:30–3 PM", in the business's local time."""
     zone = local_zone()
-    span = _("%(start)s–%(end)s", start=clock(as_utc(starts_at).astimezone(zone)),
-             end=clock(as_utc(ends_at).astimezone(zone)))
-    return _("%(window)s, %(span)s", window=WINDOWS[window][0], span=span) if window in WINDOWS else span
+    start, end = as_utc(starts_at).astimezone(zone).time(), as_utc(ends_at).astimezone(zone).time()
+    done = once_per_request("_pawtal_windows", dict)  # a week of visits has a few windows and times, many times over
+    key = (window, start, end)
+    if key not in done:
+        span = _("%(start)s–%(end)s", start=clock(start), end=clock(end))
+        done[key] = _("%(window)s, %(span)s", window=WINDOWS[window][0], span=span) if window in WINDOWS else span
+    return done[key]
 
 
 def tidy_species(text: str) -> str:
