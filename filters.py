@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import flask_babel
 from babel import Locale, dates, numbers
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app
+from flask.globals import _cv_app
 from flask_babel.speaklater import LazyString
 
 # Babel patterns (CLDR) for the ways Pawtal shows a date.
@@ -39,13 +40,17 @@ DATE_PATTERNS = {
 
 
 def _once(key: str, make):
-    """`make()` once per request (per app context), kept on g as Flask-Babel keeps its own state."""
-    if not has_app_context():
+    """`make()` once per request (per app context), kept on g as Flask-Babel keeps its own state.
+
+    Read through the app context's ContextVar (what `flask.g` itself reads) rather than the `g` proxy: a page of
+    calendars calls this for every word and time, and the proxy's lookups were most of a call's cost."""
+    context = _cv_app.get(None)
+    if context is None:
         return make()
-    found = g.get(key)
+    found = context.g.__dict__.get(key)
     if found is None:
         found = make()
-        setattr(g, key, found)
+        setattr(context.g, key, found)
     return found
 
 
