@@ -58,6 +58,9 @@ NOT_REQUIRABLE = {"uses_keys"}
 
 def get_settings() -> SiteSettings:
     """The single settings row, created with defaults on first use."""
+    kept = db.session.info.get("site_settings")
+    if kept is not None and kept in db.session:  # asked for again in the same session (a day of cards asks 36 times)
+        return kept
     settings = db.session.get(SiteSettings, 1)
     if settings is None:
         settings = SiteSettings(id=1, clients_can_register=True, billing_requires_card=False,
