@@ -33,6 +33,7 @@ from models import (
 from services import emails, signals
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
+from services.texts import bytewise
 
 # Visits a cycle bills once they are done, and the ones billing in advance takes while still ahead.
 DONE = (VisitStatus.COMPLETED, VisitStatus.UNRECORDED)
@@ -871,7 +872,7 @@ def search_invoices(state: str, q: str, sort: str, descending: bool, page: int, 
     words = (q or "").strip().lower()
     if words:
         like = f"%{words}%"
-        query = query.where(or_(func.lower(Invoice.number).like(like), ClientProfile.search_text.like(like)))
+        query = query.where(or_(func.lower(Invoice.number).like(like), bytewise(ClientProfile.search_text).like(like)))
     count = db.session.scalar(select(func.count()).select_from(query.subquery()))
     columns = INVOICE_SORTS.get(sort, INVOICE_SORTS["issued"])
     order = [c.desc() for c in columns] if descending else list(columns)

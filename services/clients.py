@@ -43,6 +43,7 @@ from services import signals
 from services.uploads import drop_file_after_commit, stored_path
 from services.errors import DomainError, FieldErrors
 from services.settings import apply_field_rules
+from services.texts import bytewise
 
 SORTS = {
     "name": (ClientProfile.last_name, ClientProfile.first_name),
@@ -225,9 +226,9 @@ def _filtered(stmt: Select, sitter: bool, status: bool, onboarding: bool, term_k
     if onboarding:
         stmt = stmt.where(ClientProfile.onboarding_complete == bindparam("onboarded", type_=Boolean()))
     for i, with_digits in enumerate(term_kinds):
-        condition = ClientProfile.search_text.like(bindparam(f"term{i}"), escape="/")
+        condition = bytewise(ClientProfile.search_text).like(bindparam(f"term{i}"), escape="/")
         if with_digits:  # "555-0101" also finds the digits "5550101"
-            condition = or_(condition, ClientProfile.search_text.like(bindparam(f"digits{i}")))
+            condition = or_(condition, bytewise(ClientProfile.search_text).like(bindparam(f"digits{i}")))
         stmt = stmt.where(condition)
     return stmt
 

@@ -48,6 +48,7 @@ from models import (
 from services import emails, fees, signals
 from services.errors import DomainError, FieldErrors
 from services.settings import business, get_settings
+from services.texts import bytewise
 
 # Calendars start their weeks on Sunday, as clients of a US business expect.
 WEEKS = calendar.Calendar(calendar.SUNDAY)
@@ -946,7 +947,7 @@ def pending_requests(status: str = "pending", q: str = "", page_size: int = 50) 
         query = query.where(VisitRequest.status == RequestStatus(status))
     if q:
         like = f"%{q.strip().lower()}%"
-        query = query.join(VisitRequest.client).where(ClientProfile.search_text.like(like))
+        query = query.join(VisitRequest.client).where(bytewise(ClientProfile.search_text).like(like))
     return list(db.session.scalars(query).unique())
 
 

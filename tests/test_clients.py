@@ -225,6 +225,20 @@ def test_search_by_name_email_phone_and_pet(as_manager, make):
     assert ann.id != bob.id
 
 
+def test_search_matches_letters_beyond_ascii_in_any_case(as_manager, make):
+    """The search compares bytes of lower-cased text (COLLATE "C" on PostgreSQL): accents and capitals still match."""
+    make.client(first_name="Zoë", last_name="Ångström")
+    make.client(first_name="Zoe", last_name="Angstrom")
+
+    def names(q):
+        body = as_manager.get(f"/clients/?q={q}", headers={**HX, "HX-Target": "client-rows"}).get_data(as_text=True)
+        return {n for n in ("Ångström", "Angstrom") if n in body}
+
+    assert names("ÅNGSTR") == {"Ångström"}
+    assert names("zoë") == {"Ångström"}
+    assert names("zoe") == {"Angstrom"}
+
+
 def test_status_filter_sort_and_pages(app, as_manager, make):
     app.config["CLIENTS_PER_PAGE"] = 2
     for last, status in [("Cole", ClientStatus.ACTIVE), ("Abel", ClientStatus.ACTIVE), ("Bell", ClientStatus.INACTIVE),
