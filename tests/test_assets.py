@@ -37,6 +37,12 @@ def decoded(response) -> bytes:
     return response.data
 
 
+def unsigned(html: bytes) -> bytes:
+    """A page without its CSRF token, which is signed with the second it was made in."""
+    token = re.search(rb'"X-CSRFToken": "([^"]+)"', html)
+    return html.replace(token[1], b"<token>") if token else html
+
+
 def digest_of(path: str) -> str:
     with open(os.path.join(STATIC, path), "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()[:assets.DIGEST_LENGTH]
@@ -59,7 +65,7 @@ def test_pages_are_compressed_as_the_browser_asks_and_read_back_the_same(as_mana
         response = as_manager.get("/clients/", headers={"Accept-Encoding": accept})
         assert response.status_code == 200
         assert response.headers.get("Content-Encoding") == encoding, accept
-        assert decoded(response) == plain.data
+        assert unsigned(decoded(response)) == unsigned(plain.data)
         if encoding:
             assert len(response.data) < len(plain.data) / 2
             assert int(response.headers["Content-Length"]) == len(response.data)
@@ -149,7 +155,8 @@ def test_a_hashed_static_file_is_kept_a_year_and_its_plain_name_briefly(app, cli
     hashed = client.get(static_url(app, "pawtal.css"), headers=BOTH)
     assert hashed.status_code == 200 and hashed.mimetype == "text/css"
     assert hashed.headers["Content-Encoding"] == "br" and decoded(hashed) == css
-    assert len(hashed.data) < len(css) / 3
+    assert len(hashed.data) < len(brotli.compress(css, quality=4))  # better than pages get, done once
+    assert decoded(client.get(static_url(app, "pawtal.css"), headers=GZIP)) == css
     cache = hashed.cache_control
     assert cache.public and cache.max_age == 31536000 and cache.immutable and not cache.no_cache
     plain = client.get("/static/pawtal.css")
@@ -243,3 +250,4 @@ def test_compression_can_be_left_to_a_proxy(_schema, tmp_path, monkeypatch):
         assert response.status_code == 200 and response.headers.get("Content-Encoding") is None
         assert "Accept-Encoding" not in response.headers.get("Vary", "")
     assert re.fullmatch(r"/static/pawtal\.[0-9a-f]{10}\.css", static_url(app, "pawtal.css"))
+
