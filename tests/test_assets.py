@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import re
+import threading
 import zipfile
 
 import brotli
@@ -251,3 +252,36 @@ def test_compression_can_be_left_to_a_proxy(_schema, tmp_path, monkeypatch):
         assert "Accept-Encoding" not in response.headers.get("Vary", "")
     assert re.fullmatch(r"/static/pawtal\.[0-9a-f]{10}\.css", static_url(app, "pawtal.css"))
 
+
+def test_the_bench_measures_a_first_visit_and_a_returning_browser(app, make, owner):
+    from werkzeug.serving import make_server
+
+    from bench.run import load_pages, transfer_lines
+    from tests.conftest import PASSWORD
+
+    client = make.client(last_name="Quill")
+    for n in range(30):
+        make.client(last_name=f"Row{n}")
+    signed = app.test_client().post("/staff/login", data={"email": owner.email, "password": PASSWORD})
+    cookie = re.search(r"session=([^;]+)", signed.headers["Set-Cookie"])[1]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        pages = ["/clients/?sort=name", f"/clients/{client.id}"]
+        first, second = load_pages(base, cookie, pages)
+        plain_first, plain_second = load_pages(base, cookie, pages, accept="")
+        lines = transfer_lines(base, cookie, *pages)
+    finally:
+        server.shutdown()
+        thread.join(5)
+    # The table, then its stylesheet, both scripts and the icon; the profile alone, its files held from the table.
+    assert first.responses == plain_first.responses >= 5 and first.kept == 0
+    assert second.responses == 1 and second.kept >= 4
+    with open(os.path.join(STATIC, "pawtal.css"), "rb") as css, \
+            open(os.path.join(STATIC, "vendor/htmx-2.0.11.min.js"), "rb") as htmx:
+        assert plain_first.bodies > len(css.read()) + len(htmx.read())
+    assert first.bodies < plain_first.bodies / 3 and second.bodies < plain_second.bodies / 2
+    assert first.headers > 0 and second.total < first.total / 4
+    assert "target ≤ 40 KB" in lines[0] and "target ≤ 10 KB" in lines[1] and "1 response(s)" in lines[1]
