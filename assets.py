@@ -88,8 +88,9 @@ def read_manifest(folder: str | None) -> Manifest:
 def init_app(app: Flask) -> None:
     """Compress responses (when COMPRESS_RESPONSES), link static files by hashed name and serve both names.
 
-    Call it before the app's other after_request hooks: hooks run last-registered first, so compression then
-    comes after every header is set and after the transaction's commit.
+    Call it early (create_app does, right after logs): after_request hooks run last-registered first, so
+    compression then comes after every later hook has set its headers and the transaction has committed, and
+    the access line's duration includes it.
     """
     if app.config["COMPRESS_RESPONSES"]:
         for key, value in COMPRESS_DEFAULTS.items():
