@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Rule
 
 import access
+import assets
 import cli
 import filters
 import logs
@@ -86,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     logs.init_app(app)  # first: every later hook, and an error in one, has the request's id
+    assets.init_app(app)  # next: compression then runs after every later after_request hook
     _refuse_unsafe_production(app)
     if app.config["PROXY_HOPS"]:
         # Behind a TLS proxy every request comes from the proxy: trust its X-Forwarded-* for this many hops,

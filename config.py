@@ -63,6 +63,8 @@ def from_environment(instance_path: str) -> dict:
         # How many proxies in front of Pawtal add X-Forwarded-* headers (0: none; trust nobody's headers).
         "PROXY_HOPS": int(os.environ.get("PAWTAL_PROXY_HOPS", 0)),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Compress pages, fragments and static files (brotli or gzip); off when a proxy in front compresses.
+        "COMPRESS_RESPONSES": _bool("PAWTAL_COMPRESS", True),
         # The app's log lines: "text" for people, "json" for a log collector (one object per line).
         "LOG_FORMAT": os.environ.get("PAWTAL_LOG_FORMAT", "text").strip().lower(),
         "STAFF_LOGIN_LIMIT": os.environ.get("PAWTAL_STAFF_LOGIN_LIMIT", "10 per minute"),

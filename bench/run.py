@@ -3,12 +3,14 @@ of the same app.
 
 Seeds 10,000 clients, 15,000 pets and 200,000 visits in a temporary SQLite database (or the PostgreSQL database in BENCH_DATABASE_URL), serves the app with gunicorn
 (2 workers) on 127.0.0.1, loads each route with wrk at 10 connections, and prints req/s, p50, p95,
-the ratio to the control route, SQL queries per request, fragment and first-load sizes, and the time
+the ratio to the control route, SQL queries per request, fragment and first-load sizes (uncompressed, and as
+a browser gets them over HTTP: compressed, then a second page with the static files kept), and the time
 to import 5,000 spreadsheet rows, and the time to render an invoice PDF (`python bench/run.py pdf` runs only
 that). Figures, not pass/fail: targets are printed beside them.
 """
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import re
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
 from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -305,6 +308,97 @@ def invite_and_deliver(app, smtp_handler, count: int = 1000) -> tuple[float, flo
     return invite_seconds, sent / deliver_seconds, sent
 
 
+class Subresources(HTMLParser):
+    """What a browser fetches for a page besides the page: stylesheets, icons, preloads, scripts and images."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        rels = set((attrs.get("rel") or "").lower().split())
+        if tag == "link" and rels & {"stylesheet", "icon", "preload", "modulepreload"} and attrs.get("href"):
+            self.urls.append(attrs["href"])
+        elif tag in ("script", "img") and attrs.get("src"):
+            self.urls.append(attrs["src"])
+
+
+class Transfer(NamedTuple):
+    """What one page load took over the wire: response bodies as sent (compressed), their headers, and how many
+    responses; `kept` is how many of the page's files the browser had and did not ask for."""
+
+    bodies: int
+    headers: int
+    responses: int
+    kept: int
+
+    @property
+    def total(self) -> int:
+        return self.bodies + self.headers
+
+
+def load_pages(base: str, cookie: str, paths: list[str], accept: str = "gzip, deflate, br, zstd") -> list[Transfer]:
+    """Load `paths` one after the other as one browser would: each page, then each file it links (same site only)
+    that the browser does not hold fresh from an earlier page (a response with a max-age and no no-store or
+    no-cache); what each load transferred."""
+    import http.client
+    from urllib.parse import urljoin, urlsplit
+
+    import brotli
+
+    site = urlsplit(base)
+    connection = http.client.HTTPConnection(site.hostname, site.port, timeout=30)
+    held: set[str] = set()
+
+    def get(path: str) -> tuple[http.client.HTTPResponse, bytes, int]:
+        connection.request("GET", path, headers={"Accept-Encoding": accept, "Cookie": f"session={cookie}"})
+        response = connection.getresponse()
+        body = response.read()  # as sent: http.client does not decompress
+        head = len(f"HTTP/1.1 {response.status} {response.reason}\r\n") + 2 + sum(
+            len(f"{name}: {value}\r\n") for name, value in response.getheaders())
+        assert response.status == 200, (path, response.status)
+        cache = (response.getheader("Cache-Control") or "").lower()
+        if re.search(r"max-age=[1-9]", cache) and "no-store" not in cache and "no-cache" not in cache:
+            held.add(path)
+        return response, body, head
+
+    loads = []
+    try:
+        for path in paths:
+            response, body, head = get(path)
+            encoding = response.getheader("Content-Encoding")
+            html = brotli.decompress(body) if encoding == "br" else gzip.decompress(body) if encoding == "gzip" else body
+            parser = Subresources()
+            parser.feed(html.decode())
+            bodies, headers, responses, kept = len(body), head, 1, 0
+            for url in dict.fromkeys(urlsplit(urljoin(base + path, link)) for link in parser.urls):
+                if url.netloc != site.netloc:
+                    continue
+                file_path = url.path + (f"?{url.query}" if url.query else "")
+                if file_path in held:
+                    kept += 1
+                    continue
+                _, body, head = get(file_path)
+                bodies, headers, responses = bodies + len(body), headers + head, responses + 1
+            loads.append(Transfer(bodies, headers, responses, kept))
+    finally:
+        connection.close()
+    return loads
+
+
+def transfer_lines(base: str, cookie: str, first: str, second: str) -> list[str]:
+    """The first visit to `first` (page and every file it links, compressed as a browser asks) and then `second` by
+    the same browser, holding what it was allowed to keep: what each transferred, against the targets."""
+    first_load, second_load = load_pages(base, cookie, [first, second])
+    return [f"first load of the table, compressed (page + css + js + htmx + icons, gzip/br as Chromium asks): "
+            f"{first_load.total / 1024:.1f} KB in {first_load.responses} responses (bodies "
+            f"{first_load.bodies / 1024:.1f} KB + headers {first_load.headers / 1024:.1f} KB; target ≤ 40 KB)",
+            f"then a client's profile page, the static files kept (immutable): {second_load.total / 1024:.1f} KB in "
+            f"{second_load.responses} response(s), {second_load.kept} files not asked for (bodies "
+            f"{second_load.bodies / 1024:.1f} KB + headers {second_load.headers / 1024:.1f} KB; target ≤ 10 KB)"]
+
+
 def main() -> None:
     from aiosmtpd.controller import Controller
 
@@ -383,6 +477,7 @@ def main() -> None:
         static_bytes = sum(len(open(os.path.join(ROOT, "static", f), "rb").read())
                            for f in ("pawtal.css", "pawtal.js", "vendor/htmx-2.0.11.min.js", "paw.svg",
                                      "paw-green.svg"))
+        transfers = transfer_lines(base, COOKIES["owner"], routes["table page"].url, routes["profile page"].url)
     finally:
         server.terminate()
         server.wait(10)
@@ -408,6 +503,8 @@ def main() -> None:
               f"({(page_bytes + static_bytes):,} B; target ≤ 30%), {size / page_bytes:.0%} of its document alone")
     print(f"first load of the table (page + css + js + htmx + icons, uncompressed): "
           f"{(table_bytes + static_bytes) / 1024:.1f} KB (target ≤ 100 KB)")
+    for line in transfers:
+        print(line)
     print("targets: table and search ≥ 0.5× control req/s; p95 ≤ 50 ms; ≤ 8 SQL queries per request")
     for name in sized_routes:
         few_queries, few_bytes, _ = with_few[name]
