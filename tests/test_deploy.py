@@ -401,6 +401,23 @@ def test_units_pass_systemd_analyze_verify(install):
             assert os.access(program, os.X_OK), program
 
 
+def test_services_exposure_stays_low(install):
+    """systemd's own review of each service's sandbox (offline: it reads the unit): exposure 3.5 at most of 10
+    (they are at 3.2, "OK"); dropping a hardening option fails it."""
+    analyze = tool("systemd-analyze")
+    for name in UNITS:
+        if name.endswith(".service"):
+            path = os.path.join(install.units, name)
+            review = [analyze, "security", "--offline=true", "--threshold=35", path]
+            done = subprocess.run(review, capture_output=True, text=True)
+            assert done.returncode == 0, done.stdout[-1500:] + done.stderr
+    weaker = write(os.path.join(install.top, "weaker", "pawtal.service"),
+                   re.sub(r"\n(Protect\w+|Private\w+|Restrict\w+)=.*", "", read(os.path.join(install.units,
+                                                                                     "pawtal.service"))))
+    assert subprocess.run([analyze, "security", "--offline=true", "--threshold=35", weaker],
+                          capture_output=True).returncode != 0
+
+
 def test_verify_catches_a_misspelt_setting(install, tmp_path):
     """The check above can fail: a misspelt setting makes systemd-analyze say so."""
     tool("systemd-analyze")
