@@ -200,9 +200,15 @@ class Install:
 
     def run(self, command: str | list[str], cwd: str | None = None, input: str | None = None,
             check: bool = True) -> subprocess.CompletedProcess:
-        """A command of the guide (a shell line) or a unit's ExecStart, with the install's settings."""
-        done = subprocess.run(command if isinstance(command, list) else ["sh", "-c", self.render(command)],
-                              cwd=cwd or self.checkout, env=self.environment(), input=input, capture_output=True,
+        """A unit's ExecStart (a list) with the settings file in its environment, as systemd gives it; or a command
+        of the guide (a shell line) with next to nothing in it, as `sudo` gives it: only where the settings file is,
+        since the scripts in deploy/ cannot be moved into the temporary install."""
+        if isinstance(command, list):
+            argv, environment = command, self.environment()
+        else:
+            argv = ["sh", "-c", self.render(command)]
+            environment = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "PAWTAL_ENV_FILE": self.env_file}
+        done = subprocess.run(argv, cwd=cwd or self.checkout, env=environment, input=input, capture_output=True,
                               text=True, timeout=120)
         if check:
             assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
@@ -582,6 +588,13 @@ def test_backups_rotate_and_restore_into_an_empty_install(install, gunicorn, dat
     for path in old:
         write(path, "an older backup")
     command, cwd = install.exec_start("pawtal-backup.service")
+    # A backup that fails (here: settings pointing at a database that is not there) deletes no older one.
+    broken = write(os.path.join(install.top, "broken.env"), read(install.env_file).replace(
+        f"DATABASE_URL={install.database_url}", f"DATABASE_URL=sqlite:///{install.top}/missing.sqlite"))
+    failed = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                            env={**install.environment(), "PAWTAL_ENV_FILE": broken})
+    assert failed.returncode != 0 and "no migration revision" in failed.stderr
+    assert len(os.listdir(install.backups)) == 15
     done = install.run(command, cwd=cwd)
     kept = sorted(os.listdir(install.backups))
     assert len(kept) == 14 and "Backup written to" in done.stdout
