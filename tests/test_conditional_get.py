@@ -2,6 +2,7 @@
 request with 304 Not Modified while nothing they show has changed, and never once anything has: the data, the
 viewer, the query, page or fragment, a flash, the unread count, the business's details, the language, or the
 CSRF token's time window."""
+import re
 import time
 from datetime import timedelta
 
@@ -179,6 +180,25 @@ def test_the_sitters_day_and_the_board_change_with_a_check_in(office, sami, make
     fresh(sami, "/today/", day_fragment_tag, HX)
     fresh(office, "/board/", board_tag)
     fresh(office, "/board/", board_fragment_tag, HX)
+
+
+def test_the_sitters_day_leaves_out_its_message_forms_keys_but_never_confirms_a_page_whose_key_was_used(
+        sami, make, walk, me, rex, sitter):
+    """The day's cards carry a random key per message form (one message for a double click), left out of its
+    ETag; a message sent with the key the browser holds shows in that card, so the held page is never confirmed."""
+    visit = today_visit(make, walk, sitter, me.client)
+    tag, page = revalidated(sami, "/today/")
+    [key] = re.findall(rf'name="visit{visit.id}-form_key" type="hidden" value="(m-[0-9a-f]{{32}})"', page)
+    for body in ("The gate sticks; I used the side door.", "Rex ate all his dinner."):
+        sent = sami.post(f"/messages/visits/{visit.id}", headers=HX,
+                         data={f"visit{visit.id}-body": body, f"visit{visit.id}-form_key": key})
+        assert sent.status_code == 200
+        again = get(sami, "/today/", tag)
+        assert again.status_code == 200 and body in again.get_data(as_text=True)
+        assert key not in again.get_data(as_text=True)
+        tag, page = again.headers["ETag"], again.get_data(as_text=True)
+        [key] = re.findall(rf'name="visit{visit.id}-form_key" type="hidden" value="(m-[0-9a-f]{{32}})"', page)
+    assert get(sami, "/today/", tag).status_code == 304
 
 
 def test_another_viewer_never_gets_a_304_for_someone_elses_tag(app, make, office, portal, sami, manager, me, rex,
