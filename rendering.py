@@ -3,11 +3,17 @@ that calls a service: on success answer done, on a refusal show the form again b
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import time
+from functools import wraps
 from typing import Callable, TypeVar
 from urllib.parse import urlsplit
 
-from flask import flash, make_response, redirect, render_template, send_file
+from flask import current_app, flash, g, make_response, redirect, render_template, request, send_file, session
 from flask_htmx import make_response as htmx_response
+from flask_login import current_user
 
 from extensions import db, htmx
 from forms.errors import show_errors
@@ -53,6 +59,66 @@ def render_page(page_template: str, fragments: str | dict[str, str], status: int
     if isinstance(fragments, dict) and len(fragments) > 1:
         response.vary.add("HX-Target")
     return response
+
+
+# What a page's ETag covers besides its body: the headers that change what the browser does with it.
+_ETAG_HEADERS = ("Content-Type", "Content-Language", "Vary", "HX-Push-Url", "HX-Trigger", "HX-Retarget", "HX-Reswap")
+_TOKEN_MARK = b"<csrf-token>"
+_MESSAGE_KEY = re.compile(rb'value="m-[0-9a-f]{32}"')  # services.messages.new_message_key, as a form renders it
+
+
+def conditional(view: Callable | None = None, *, message_forms: bool = False) -> Callable:
+    """A GET that answers 304 Not Modified when the page it would send is the one the browser already holds.
+
+    The ETag is a hash of the response as rendered, so nothing the page shows can differ under the same tag:
+    its data, the menu's counts, settings, language, query string, page or fragment. It also covers the viewer
+    (the account and its session, so one person's tag is never another's) and the CSRF token: the signed token
+    carries the second it was signed, so it is left out of the hash, and the raw token in the session and the
+    half of WTF_CSRF_TIME_LIMIT we are in go in instead. A 304 thus leaves the browser a token with at least
+    half its life ahead. A pending flash skips all this (the page shows it, once, with a 200). The page is
+    still rendered: the 304 saves the transfer, not the work.
+
+    `message_forms=True` also leaves out the random key each served message form carries (the same form sent
+    twice makes one message): only for pages that show each such form's thread beside it, where a message sent
+    with the key the browser holds changes the page, so the held page and its used key are never revalidated.
+    """
+    if view is None:
+        return lambda view: conditional(view, message_forms=message_forms)
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        flashing = "_flashes" in session  # looked at before the view renders, and so takes, the message
+        response = make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "private, no-cache"
+        if flashing or response.status_code != 200 or request.method not in ("GET", "HEAD"):
+            return response
+        response.set_etag(_page_tag(response, message_forms), weak=True)  # weak: the same page compressed or not
+        response.make_conditional(request)
+        if response.status_code == 304:
+            response.set_data(b"")
+            del response.headers["Content-Length"]  # a 304 may only state the 200's length: state none
+        return response
+
+    return wrapped
+
+
+def _page_tag(response, message_forms: bool) -> str:
+    """The hash behind a page's ETag: its body with the signed CSRF token (and message forms' keys) left out, the
+    headers that matter, the viewer, and the CSRF token's time window."""
+    body = response.get_data()
+    signed = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    if signed:
+        body = body.replace(signed.encode(), _TOKEN_MARK)
+    if message_forms:
+        body = _MESSAGE_KEY.sub(b'value="<form-key>"', body)
+    limit = current_app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    window = int(time.time()) // max(1, limit // 2) if limit else 0
+    viewer = {"account": current_user.get_id() if current_user.is_authenticated else None,
+              "session": {k: v for k, v in session.items() if k != "_flashes"}, "csrf_window": window,
+              "headers": [(name, response.headers.get(name)) for name in _ETAG_HEADERS]}
+    digest = hashlib.sha256(json.dumps(viewer, sort_keys=True, default=str).encode())
+    digest.update(body)
+    return digest.hexdigest()[:32]
 
 
 def done(message: str, location: str, fragment: str | None = None, trigger: str | dict | None = None,

@@ -4,8 +4,9 @@ of the same app.
 Seeds 10,000 clients, 15,000 pets and 200,000 visits in a temporary SQLite database (or the PostgreSQL database in BENCH_DATABASE_URL), serves the app with gunicorn
 (2 workers) on 127.0.0.1, loads each route with wrk at 10 connections, and prints req/s, p50, p95,
 the ratio to the control route, SQL queries per request, fragment and first-load sizes (uncompressed, and as
-a browser gets them over HTTP: compressed, then a second page with the static files kept), and the time
-to import 5,000 spreadsheet rows, and the time to render an invoice PDF (`python bench/run.py pdf` runs only
+a browser gets them over HTTP: compressed, then a second page with the static files kept), the share of 304
+answers to repeat requests carrying the page's ETag, the time to import 5,000 spreadsheet rows, and the time
+to render an invoice PDF (`python bench/run.py pdf` runs only
 that). Figures, not pass/fail: targets are printed beside them.
 """
 from __future__ import annotations
@@ -241,14 +242,55 @@ def measure_in_process(app, routes) -> dict:
     return out
 
 
-def wrk(url: str, who: str, headers: dict, duration: str = DURATION) -> dict:
-    args = ["wrk", "-t2", "-c10", f"-d{duration}", "-s", os.path.join(HERE, "p95.lua"), "-H",
+def wrk(url: str, who: str, headers: dict, duration: str = DURATION, script: str = "p95.lua") -> dict:
+    args = ["wrk", "-t2", "-c10", f"-d{duration}", "-s", os.path.join(HERE, script), "-H",
             f"Cookie: session={COOKIES[who]}"]
     for k, v in headers.items():
         args += ["-H", f"{k}: {v}"]
     output = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
     match = re.search(r"PAWTAL p50=([\d.]+) p95=([\d.]+) rps=([\d.]+) errors=(\d+)", output)
-    return {"p50": float(match[1]), "p95": float(match[2]), "rps": float(match[3]), "errors": int(match[4])}
+    result = {"p50": float(match[1]), "p95": float(match[2]), "rps": float(match[3]), "errors": int(match[4])}
+    counted = re.search(r"PAWTAL304 answered=(\d+) not_modified=(\d+)", output)  # not_modified.lua only
+    if counted:
+        result["answered"], result["not_modified"] = int(counted[1]), int(counted[2])
+    return result
+
+
+# The pages that answer a repeat with 304 Not Modified (rendering.conditional), as the bench reaches them.
+CONDITIONAL_ROUTES = ("table page", "search fragment", "pets table", "staff schedule week", "client calendar month",
+                      "live board", "live board poll", "sitter's day")
+
+
+def conditional_timing(base: str, routes: dict[str, Route], results: dict) -> list[str]:
+    """Each conditional page's repeat request, sent with the ETag of its last answer (If-None-Match) as a browser
+    revalidates, under wrk: the share of 304 answers, req/s, p50 and p95, beside the same page without the ETag
+    (from `results` when it was measured there). The lines to print."""
+    import urllib.request
+
+    lines = [f"{'conditional GET':<22}{'304 rate':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+             f"{'req/s without':>15}{'p95 without':>13}"]
+    kept = dict(COOKIES)
+    for name in CONDITIONAL_ROUTES:
+        if name not in routes:
+            continue
+        url, headers, who = routes[name]
+        tag = None
+        for _ in range(3):  # the first page may add the CSRF token to the session: a browser keeps the new cookie
+            request = urllib.request.Request(base + url, headers={**headers, "Cookie": f"session={COOKIES[who]}"})
+            with urllib.request.urlopen(request) as response:
+                tag = response.headers.get("ETag")
+                cookie = re.search(r"session=([^;]+)", response.headers.get("Set-Cookie") or "")
+            if cookie is None:
+                break
+            COOKIES[who] = cookie[1]
+        wrk(base + url, who, {**headers, "If-None-Match": tag or ""}, "3s", "not_modified.lua")  # warm-up
+        r = wrk(base + url, who, {**headers, "If-None-Match": tag or ""}, script="not_modified.lua")
+        without = results.get(name)
+        lines.append(f"{name:<22}{r['not_modified'] / max(1, r['answered']):>9.0%}{r['rps']:>9.1f}{r['p50']:>9.1f}"
+                     f"{r['p95']:>9.1f}" + (f"{without['rps']:>15.1f}{without['p95']:>13.1f}" if without else "")
+                     + (f"  errors={r['errors']}" if r["errors"] else ""))
+    COOKIES.update(kept)
+    return lines
 
 
 def import_timing(app) -> float:
@@ -487,6 +529,7 @@ def main() -> None:
             controls.append(wrk(base + control.url, control.who, control.headers))
             results[name]["control"] = (controls[-2]["rps"] + controls[-1]["rps"]) / 2
         results = {"control": {**controls[0], "control": controls[0]["rps"]}, **results}
+        conditional = conditional_timing(base, {**routes, "pets table": Route("/pets/")}, results)
         static_bytes = sum(len(open(os.path.join(ROOT, "static", f), "rb").read())
                            for f in ("pawtal.css", "pawtal.js", "vendor/htmx-2.0.11.min.js", "paw.svg",
                                      "paw-green.svg"))
@@ -504,6 +547,7 @@ def main() -> None:
         queries, size, status = in_process[name]
         print(f"{name:<22}{r['rps']:>9.1f}{r['rps'] / r['control']:>10.2f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
               f"{queries:>9}{size:>9}" + (f"  errors={r['errors']}" if r["errors"] else ""))
+    print("\n" + "\n".join(conditional))
     table_bytes = in_process["table page"][1]
     profile_bytes = in_process["profile page"][1]
     print()

@@ -9,7 +9,7 @@ from flask import Blueprint, request
 
 from access import manager_required
 from filters import business_today
-from rendering import render_page
+from rendering import conditional, render_page
 from services import board, visits
 
 bp = Blueprint("board", __name__, url_prefix="/board")
@@ -17,6 +17,7 @@ bp = Blueprint("board", __name__, url_prefix="/board")
 
 @bp.get("/")
 @manager_required
+@conditional
 def index():
     today = business_today()
     day = visits.parse_day(request.args.get("date")) or today

@@ -15,7 +15,7 @@ from forms.clients import ClientForm, EraseForm, LoginForm, PriceForm
 from forms.errors import apply_rules
 from forms.keys import KeyHolderForm, LockboxForm
 from models import ClientProfile, ClientStatus, Role, Service, Territory, Vet
-from rendering import done, perform, render_page, submit, wants_fragment
+from rendering import conditional, done, perform, render_page, submit, wants_fragment
 from services import (
     accounts, audit, billing, client_data, clients, erasure, keys, logins, messages, onboarding, portal_views, reports,
     visits,
@@ -47,6 +47,7 @@ def _desk_context(query: clients.ClientQuery) -> dict:
 
 @bp.get("/")
 @staff_required()
+@conditional
 def index():
     query = clients.ClientQuery.from_args(request.args)
     # A new business's owner sees its first steps here (the page only: a search's rows never need them).

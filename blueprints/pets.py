@@ -14,7 +14,7 @@ from filters import gettext as _
 from forms.errors import apply_rules
 from forms.pets import PetForm
 from models import ClientProfile, Document, Pet
-from rendering import done, perform, render_page, send_private_jpeg, send_upload, submit
+from rendering import conditional, done, perform, render_page, send_private_jpeg, send_upload, submit
 from services import clients, documents
 from services import pets as pet_service
 from services.clients import visible_client_ids
@@ -48,6 +48,7 @@ PET_ERRORS = {"vaccinations": "vaccinations", "photo": "photo"}
 
 @bp.get("/")
 @staff_required()
+@conditional
 def index():
     q = request.args.get("q", "").strip()[:100]
     show_inactive = request.args.get("inactive") == "1" and current_user.can_manage

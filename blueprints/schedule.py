@@ -17,7 +17,7 @@ from filters import business_today, formatted, local_zone, money, ngettext
 from filters import gettext as _
 from forms.visits import BlockOutForm, CancelForm, MoveForm, ReassignForm, StaffVisitForm, WaiveFeeForm
 from models import BlockOut, ClientProfile, InvoiceStatus, Role, Visit, VisitStatus, as_utc
-from rendering import done, render_page, submit
+from rendering import conditional, done, render_page, submit
 from services import clients, fees, keys, visits
 from services.errors import DomainError, FieldErrors
 from services.outbox import external_url
@@ -68,6 +68,7 @@ def schedule_args(view: str, day: date, sitter_id: int | None) -> dict:
 
 @bp.get("/")
 @staff_required()
+@conditional
 def index():
     view = request.args.get("view", "week")
     view = view if view in VIEWS else "week"

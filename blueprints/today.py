@@ -11,7 +11,7 @@ from blueprints.visits import card_context
 from filters import business_today
 from markupsafe import Markup
 from models import VisitStatus
-from rendering import render_page
+from rendering import conditional, render_page
 from services import checkins, keys, messages
 
 bp = Blueprint("today", __name__, url_prefix="/today")
@@ -20,6 +20,7 @@ UNDER_WAY = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)
 
 @bp.get("/")
 @staff_required()
+@conditional(message_forms=True)  # each card shows its visit's thread above the form
 def index():
     """Every staff member's own visits today and tomorrow (managers find everyone's on the board)."""
     days = checkins.today_for(current_user)

@@ -15,7 +15,7 @@ from filters import gettext as _
 from forms.messages import visit_form
 from forms.visits import RequestForm
 from models import ClientProfile
-from rendering import done, perform, render_page, submit
+from rendering import conditional, done, perform, render_page, submit
 from services import fees, messages, visits
 from services.errors import DomainError
 from services.outbox import external_url
@@ -50,6 +50,7 @@ def calendar_context(client: ClientProfile, month: date, panel: str | None = Non
 @bp.get("/calendar")
 @client_required
 @feature_required("calendar")
+@conditional
 def calendar():
     month = visits.parse_month(request.args.get("month"), business_today())
     return render_page("portal/calendar.html", {"calendar": "portal/_calendar.html",
