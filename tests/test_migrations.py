@@ -21,7 +21,7 @@ from flask_migrate import upgrade
 
 from app import create_app
 from extensions import db
-from tests.conftest import IsolatedClient, make_config
+from tests.conftest import TEMPLATE_CODE, IsolatedClient, make_config
 from tests.migration_data import Filler, differences, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +97,7 @@ def assert_app_serves(url: str, tmp_path: Path, uploads: str, data: dict) -> Non
     """The upgraded install works: staff open every client, pet photo, document and visit; a client signs in."""
     app = create_app(make_config(url, tmp_path, UPLOAD_FOLDER=uploads))
     app.test_client_class = IsolatedClient
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
     staff = next(r for r in data["staff_user"].values() if r["role"] == "owner" and r["active"])
     with app.app_context():
         browser = app.test_client()
