@@ -176,6 +176,10 @@ class StaffUser(UserMixin, TimestampMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     two_factor_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The secret being set up, until a code from the app confirms it (it becomes totp_secret) or it expires: kept
+    # here, as totp_secret is, so the session cookie (signed, not encrypted) never holds it.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     recovery_codes: Mapped[list[StaffRecoveryCode]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", passive_deletes=True)
