@@ -141,7 +141,7 @@ def _after_flush(session: Session, flush_context) -> None:
             except _Missing:
                 pass  # fetched below, then built again; a client that is gone leaves nothing to record
             except _Going:
-                pass
+                pass  # the client's own "deleted" row says it
         if not lookup.wanted:
             break
         lookup.fetch()
