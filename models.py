@@ -180,6 +180,10 @@ class StaffUser(UserMixin, TimestampMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     two_factor_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The secret being set up, until a code from the app confirms it (it becomes totp_secret) or it expires: kept
+    # here, as totp_secret is, so the session cookie (signed, not encrypted) never holds it.
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     recovery_codes: Mapped[list[StaffRecoveryCode]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", passive_deletes=True)
@@ -1587,7 +1591,8 @@ class PortalView(db.Model):
 
 # What the audit log records, by kind of change: words for its "what" column (AuditEvent.field_label).
 AUDIT_KINDS = {"client": _l("Profile"), "price": _l("Price"), "sitters": _l("Sitters"), "visit": _l("Visit"),
-               "invoice": _l("Invoice"), "payment": _l("Payment"), "credit": _l("Credit"), "refund": _l("Refund")}
+               "invoice": _l("Invoice"), "payment": _l("Payment"), "credit": _l("Credit"), "refund": _l("Refund"),
+               "pet": _l("Pet"), "keys": _l("Key holder"), "login": _l("Portal login")}
 AUDIT_FIELDS = {
     "created": _l("Added"), "deleted": _l("Deleted"), "erased": _l("Personal data erased"), "first_name": _l("First name"), "last_name": _l("Last name"),
     "status": _l("Status"), "mobile_phone": _l("Mobile phone"), "home_phone": _l("Home phone"),
@@ -1601,6 +1606,11 @@ AUDIT_FIELDS = {
     "booked": _l("Booked"), "sitter": _l("Sitter"), "when": _l("Day and time"), "service": _l("Service"),
     "notes": _l("Notes"), "issued": _l("Issued"), "voided": _l("Voided"), "received": _l("Received"),
     "given": _l("Given"), "refunded": _l("Refunded"),
+    "name": _l("Name"), "species": _l("Species"), "breed": _l("Breed"), "sex": _l("Sex"), "colour": _l("Colour"),
+    "weight": _l("Weight"), "born": _l("Born"), "description": _l("Description"), "care_notes": _l("Care notes"),
+    "feeding": _l("Feeding"), "medications": _l("Medications"), "active": _l("Active"), "holds": _l("Holds"),
+    "email": _l("Email"), "password": _l("Password"), "line_added": _l("Line added"),
+    "line_removed": _l("Line removed"), "due_on": _l("Due date"),
 }
 AUDIT_ACTORS = ("staff", "client", "system")
 

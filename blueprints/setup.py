@@ -26,8 +26,14 @@ def index():
         abort(404)
     return submit(form, lambda: first_run.set_up(form.first_name.data, form.last_name.data, form.email.data,
                                                  form.password.data, form.business()),
-                  _signed_in, lambda status: render_page("setup/index.html", "setup/_form.html", status=status,
-                                                         form=form))
+                  _signed_in, lambda status: _form_again(form, status))
+
+
+def _form_again(form, status: int):
+    """The form again, or, when another setup won the race meanwhile, a page that says to sign in (409)."""
+    if isinstance(form.refusal, first_run.SetupDone):
+        return render_page("setup/index.html", "setup/_form.html", status=409, form=form, finished=True)
+    return render_page("setup/index.html", "setup/_form.html", status=status, form=form)
 
 
 def _signed_in(owner):

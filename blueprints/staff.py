@@ -257,38 +257,38 @@ def _stay_signed_in() -> None:
                remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies)
 
 
-# The secret being set up, until a code from the app confirms it: kept in the (signed, HttpOnly) session of the
-# staff member who sees it on the page anyway, and written to the database only once confirmed.
-SETUP = "staff_two_factor_setup"
-
-
-def _setup_secret() -> str:
-    held = session.get(SETUP)
-    if not isinstance(held, dict) or held.get("id") != current_user.id or not isinstance(held.get("secret"), str):
-        held = session[SETUP] = {"id": current_user.id, "secret": two_factor.new_secret()}
-    return held["secret"]
-
-
 @bp.route("/me/two-factor", methods=["GET", "POST"])
 @staff_required()
 def two_factor_setup():
     """Set up two-factor sign-in: add the account to an authenticator app (QR code or the secret typed), then
-    prove it with a current code; the recovery codes are shown once."""
+    prove it with a current code; the recovery codes are shown once. The key is kept on the staff row until then
+    (made when the page is first shown, the same one while it may be confirmed), never in the session cookie."""
     if current_user.two_factor_on:
         return redirect(url_for("staff.me"), 303)
     form = TwoFactorSetupForm()
-    secret = _setup_secret()
+    if form.is_submitted() and two_factor.pending_secret(current_user) is None:
+        # The key on the page expired, or was put away in another tab: show a new one (a GET keeps it).
+        flash(_("That key expired before it was confirmed: add this new one to your app."), "error")
+        return redirect(url_for("staff.two_factor_setup"), 303)
+    secret = two_factor.start_setup(current_user)
 
     def turned_on(codes: list[str]):
-        session.pop(SETUP, None)
         _stay_signed_in()
         return render_page("staff/two_factor.html", "staff/_two_factor.html", codes=codes, form=None)
 
-    return submit(form, lambda: two_factor.turn_on(current_user, secret, form.code.data), turned_on,
+    return submit(form, lambda: two_factor.turn_on(current_user, form.code.data), turned_on,
                   lambda status: render_page("staff/two_factor.html", "staff/_two_factor.html", status=status,
                                              form=form, codes=None, secret=two_factor.grouped(secret),
                                              qr=two_factor.qr_data_uri(two_factor.setup_uri(current_user, secret)),
                                              required=two_factor.must_set_up(current_user)))
+
+
+@bp.post("/me/two-factor/cancel")
+@staff_required()
+def two_factor_cancel():
+    """Not now: the key shown on the setup page is forgotten (a new one is shown next time)."""
+    two_factor.cancel_setup(current_user)
+    return done(_("Two-factor sign-in is not set up; the key that was shown will not work."), url_for("staff.me"))
 
 
 @bp.post("/me/two-factor/off")

@@ -1,4 +1,5 @@
-"""The staff audit log: who changed which client's profile, prices, sitters, visits and money, from what to what.
+"""The staff audit log: who changed which client's profile, pets, prices, sitters, key holders, portal logins, visits,
+draft invoices and money, from what to what.
 
 One session listener writes it (`init_app`): after each flush it reads the flushed objects of the audited
 models and their attribute history (still there until the flush ends), and inserts one audit_event row per
@@ -7,7 +8,8 @@ have their ids and new visits their client; its rows are one executemany INSERT 
 so a rolled-back request leaves no history of what it did not do. Names it needs come from the session's identity
 map, or one query per kind of row missing from it, never one per change.
 Changes made by an UPDATE statement (moving, reassigning, cancelling a visit) are seen by the VisitEvent the
-service writes beside them, or by the signal it sends (`visit_cancelled`).
+service writes beside them, or by the signal it sends (`visit_cancelled`). Secrets (the lockbox code, a login's
+password hash) are recorded only as changed, never their values; tokens and sign-in times are left out.
 """
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ from extensions import db
 from filters import formatted, local_datetime, money
 from filters import gettext as _
 from models import (
-    CREDIT_REASONS, PAYMENT_METHODS, VISIT_STATES, AuditEvent, ClientLogin, ClientProfile, CustomPrice,
-    Invoice, LedgerEntry, Payment, Service, StaffUser, Territory, Vet, Visit, VisitEvent, VisitStatus, as_utc, utcnow,
-    window_label,
+    CREDIT_REASONS, PAYMENT_METHODS, SEXES, VISIT_STATES, AuditEvent, ClientLogin, ClientProfile, CustomPrice,
+    Invoice, InvoiceLine, KeyHolder, LedgerEntry, Payment, Pet, Service, StaffUser, Territory, Vet, Visit, VisitEvent,
+    VisitStatus, as_utc, utcnow, window_label,
 )
 from services import signals
 
@@ -40,7 +42,15 @@ CLIENT_FIELDS = (
     "emergency_phone", "staff_notes", "autopay", "primary_sitter_id", "secondary_sitter_id",
 )
 SITTER_FIELDS = ("primary_sitter_id", "secondary_sitter_id", "blocked_sitters")
-SECRET_FIELDS = ("lockbox_code",)  # the log says it changed, not to what
+SECRET_FIELDS = ("lockbox_code", "password_hash")  # the log says it changed, not to what
+# A pet's fields as the log names them (the three parts of the birth date are one "born"); the photo is left out.
+PET_FIELDS = ("name", "species", "breed", "sex", "colour", "weight", "description", "care_notes", "feeding",
+              "medications", "active")
+PET_BORN = ("born_year", "born_month", "born_day")
+# A portal login's fields: who it is, whether it may sign in, its password (as changed only). Its session and
+# calendar tokens, last sign-in and welcome are its own bookkeeping.
+LOGIN_FIELDS = {"email": "email", "first_name": "first_name", "last_name": "last_name", "active": "active",
+                "password_hash": "password"}
 REFERENCES = {"territory_id": (Territory, "name"), "vet_id": (Vet, "clinic"), "primary_sitter_id": (StaffUser, "name"),
               "secondary_sitter_id": (StaffUser, "name"), "sitter_id": (StaffUser, "name"),
               "service_id": (Service, "name")}
@@ -55,6 +65,11 @@ Actor = tuple[str, int | None, int | None, str]  # kind, staff id, client login 
 
 class _Missing(Exception):
     """A row a change names is not in the session yet: look the misses up together, then build again."""
+
+
+class _Going(Exception):
+    """The change belongs to a client deleted in this same flush: the client's own "deleted" row says it (a row
+    naming the client would point at a row that is gone)."""
 
 
 @dataclass
@@ -104,10 +119,16 @@ def _actor() -> Actor:
     return ("system", None, None, "")
 
 
-def _after_flush(session: Session, _context) -> None:
+def _after_flush(session: Session, flush_context) -> None:
     """Add an AuditEvent for each audited change this flush wrote."""
+    # Deleted: what session.delete() marked, and the orphans this flush deleted with it (a key holder or an invoice
+    # line taken off its list), which only the flush's unit of work knows of.
+    deleted = {id(obj): obj for obj in session.deleted}
+    for state in flush_context.states:
+        if flush_context.is_deleted(state) and state.obj() is not None:
+            deleted.setdefault(id(state.obj()), state.obj())
     changed = [(obj, "new") for obj in session.new] + [(obj, "dirty") for obj in session.dirty] + \
-              [(obj, "deleted") for obj in session.deleted]
+              [(obj, "deleted") for obj in deleted.values()]
     changed = [(obj, how) for obj, how in changed if type(obj) in _AUDITED]
     if not changed:
         return
@@ -119,6 +140,8 @@ def _after_flush(session: Session, _context) -> None:
                 rows += _AUDITED[type(obj)](obj, how, lookup)
             except _Missing:
                 pass  # fetched below, then built again; a client that is gone leaves nothing to record
+            except _Going:
+                pass  # the client's own "deleted" row says it
         if not lookup.wanted:
             break
         lookup.fetch()
@@ -192,8 +215,7 @@ def _client_rows(client: ClientProfile, how: str, lookup: _Lookup) -> list[dict]
         change = _change(client, key)
         if change is None:
             continue
-        old, new = (_("(hidden)") if v else "" for v in change) if key in SECRET_FIELDS else \
-            (_shown(v, key, lookup) for v in change)
+        old, new = _hidden(change) if key in SECRET_FIELDS else (_shown(v, key, lookup) for v in change)
         rows.append(dict(base, kind="sitters" if key in SITTER_FIELDS else "client", field=key,
                          old_value=old, new_value=new))
     for key, kind, name in (("emails", "client", lambda e: e.email), ("blocked_sitters", "sitters", lambda s: s.name)):
@@ -212,7 +234,124 @@ def _owner(obj, lookup: _Lookup) -> ClientProfile:
     client = lookup.get(ClientProfile, obj.client_id)
     if client is None:
         raise _Missing
+    if client in lookup.session.deleted:
+        raise _Going
     return client
+
+
+def _hidden(change: tuple[Any, Any]) -> tuple[str, str]:
+    """A secret's change as the log shows it: that there was a value, and that there is one, never what."""
+    return tuple(_("(hidden)") if value else "" for value in change)
+
+
+def _born(year: int | None, month: int | None, day: int | None) -> str:
+    """A partial birth date as the pet's page shows it."""
+    if not year:
+        return ""
+    if month and day:
+        return formatted(date(year, month, day))
+    if month:
+        return formatted(date(year, month, 1), "short_month_year")
+    return str(year)
+
+
+def _pet_rows(pet: Pet, how: str, lookup: _Lookup) -> list[dict]:
+    """A pet added, deleted, or changed field by field (made inactive is Active: Yes to No)."""
+    client = _owner(pet, lookup)
+    base = dict(client_id=client.id, client_name=client.name, kind="pet", object_id=pet.id, subject=pet.name)
+    if how == "new":
+        return [dict(base, field="created", new_value=pet.name)]
+    if how == "deleted":
+        return [dict(base, field="deleted", old_value=pet.name)]
+    rows = []
+    for key in PET_FIELDS:
+        change = _change(pet, key)
+        if change is not None:
+            old, new = (str(SEXES.get(v, v)) if v else "" for v in change) if key == "sex" else \
+                (_shown(v, key) for v in change)
+            rows.append(dict(base, field=key, old_value=old, new_value=new))
+    history = [inspect(pet).attrs[key].history for key in PET_BORN]
+    if any(h.has_changes() for h in history):
+        before = _born(*(h.deleted[0] if h.deleted else (h.unchanged or [None])[0] for h in history))
+        after = _born(*(getattr(pet, key) for key in PET_BORN))
+        if before != after:
+            rows.append(dict(base, field="born", old_value=before, new_value=after))
+    return rows
+
+
+def _holding(has_key: bool, knows_code: bool, notes: str) -> str:
+    held = [str(word) for flag, word in ((has_key, _("Key")), (knows_code, _("Lockbox code"))) if flag]
+    return ", ".join(held) + (f" ({notes})" if notes else "")
+
+
+def _key_holder_rows(holder: KeyHolder, how: str, lookup: _Lookup) -> list[dict]:
+    """A team member given the client's key or the lockbox code (never the code itself), changed, or no longer."""
+    client = _owner(holder, lookup)
+    staff = lookup.get(StaffUser, holder.staff_id)
+    if staff is None and not lookup.gone(StaffUser, holder.staff_id):
+        raise _Missing
+    base = dict(client_id=client.id, client_name=client.name, kind="keys", object_id=holder.id,
+                subject=staff.name if staff is not None else f"#{holder.staff_id}", field="holds")
+    now = _holding(holder.has_key, holder.knows_code, holder.notes)
+    if how == "new":
+        return [dict(base, new_value=now)]
+    if how == "deleted":
+        return [dict(base, old_value=now)]
+    history = {key: inspect(holder).attrs[key].history for key in ("has_key", "knows_code", "notes")}
+    before = _holding(*(h.deleted[0] if h.deleted else getattr(holder, key) for key, h in history.items()))
+    return [dict(base, old_value=before, new_value=now)] if before != now else []
+
+
+def _login_rows(login: ClientLogin, how: str, lookup: _Lookup) -> list[dict]:
+    """A portal login added or deleted; its address, name, whether it may sign in and its password (as changed)."""
+    client = _owner(login, lookup)
+    base = dict(client_id=client.id, client_name=client.name, kind="login", object_id=login.id, subject=login.email)
+    if how == "new":
+        return [dict(base, field="created", new_value=login.name)]
+    if how == "deleted":
+        return [dict(base, field="deleted", old_value=login.name)]
+    rows = []
+    for key, name in LOGIN_FIELDS.items():
+        change = _change(login, key)
+        if change is not None:
+            old, new = _hidden(change) if key in SECRET_FIELDS else (_shown(v, key) for v in change)
+            rows.append(dict(base, field=name, old_value=old, new_value=new))
+    return rows
+
+
+def _invoice_of(obj, lookup: _Lookup) -> tuple[Invoice, ClientProfile]:
+    invoice = obj if isinstance(obj, Invoice) else lookup.get(Invoice, obj.invoice_id)
+    if invoice is None:
+        raise _Missing
+    return invoice, _owner(invoice, lookup)
+
+
+def _line(line: InvoiceLine) -> str:
+    return _("%(kind)s: %(what)s, %(amount)s", kind=line.kind_label, what=line.description,
+             amount=money(line.amount_cents))
+
+
+def _invoice_line_rows(line: InvoiceLine, how: str, lookup: _Lookup) -> list[dict]:
+    """A line added to or taken off a draft (lines are never edited; a percent discount's amount follows the
+    visits). The lines a billing run makes with a new draft are that draft, not edits of it."""
+    if how == "dirty" or (Invoice, line.invoice_id) in lookup.inserted:
+        return []
+    invoice, client = _invoice_of(line, lookup)
+    base = dict(client_id=client.id, client_name=client.name, kind="invoice", object_id=invoice.id,
+                subject=invoice.title)
+    if how == "new":
+        return [dict(base, field="line_added", new_value=_line(line))]
+    return [dict(base, field="line_removed", old_value=_line(line))]
+
+
+def _invoice_rows(invoice: Invoice, how: str, lookup: _Lookup) -> list[dict]:
+    """A due date changed once the invoice has one (issuing gives the first, and the issue is recorded already)."""
+    change = _change(invoice, "due_on") if how == "dirty" else None
+    if change is None or change[0] is None:
+        return []
+    invoice, client = _invoice_of(invoice, lookup)
+    return [dict(client_id=client.id, client_name=client.name, kind="invoice", object_id=invoice.id,
+                 subject=invoice.title, field="due_on", old_value=_shown(change[0]), new_value=_shown(change[1]))]
 
 
 def _price_rows(price: CustomPrice, how: str, lookup: _Lookup) -> list[dict]:
@@ -327,7 +466,8 @@ def _ledger_rows(entry: LedgerEntry, how: str, lookup: _Lookup) -> list[dict]:
 
 _AUDITED: dict[type, Callable[[Any, str, _Lookup], list[dict]]] = {
     ClientProfile: _client_rows, CustomPrice: _price_rows, Visit: _visit_rows, VisitEvent: _visit_event_rows,
-    LedgerEntry: _ledger_rows,
+    LedgerEntry: _ledger_rows, Pet: _pet_rows, KeyHolder: _key_holder_rows, ClientLogin: _login_rows,
+    InvoiceLine: _invoice_line_rows, Invoice: _invoice_rows,
 }
 
 

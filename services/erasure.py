@@ -73,13 +73,20 @@ def erase(client: ClientProfile, owner: StaffUser, typed_name: str) -> ClientPro
     return client
 
 
+# What the audit log says about these is the client's own: their profile, pets, portal logins (addresses, names) and
+# key holders (their notes); its values are erased, and the pets' and logins' names with them.
+PERSONAL_KINDS = ("client", "pet", "login", "keys")
+NAMED_KINDS = ("pet", "login")
+
+
 def _audit_log(client: ClientProfile, pseudonym: str) -> None:
-    """The audit log keeps who changed what and when, not the client's words: their profile's old and new values,
-    visit notes and their name are erased there too (this erasure's own changes included), then the erasure is
-    recorded."""
+    """The audit log keeps who changed what and when, not the client's words: the old and new values of their
+    profile, pets, logins and key holders, visit notes, the pets' and logins' names and their own name are erased
+    there too (this erasure's own changes included), then the erasure is recorded."""
     mine = AuditEvent.client_id == client.id
-    db.session.execute(update(AuditEvent).where(mine, or_(AuditEvent.kind == "client", AuditEvent.field.in_(
+    db.session.execute(update(AuditEvent).where(mine, or_(AuditEvent.kind.in_(PERSONAL_KINDS), AuditEvent.field.in_(
         ("notes", "reason")))).values(old_value=ERASED, new_value=ERASED))
+    db.session.execute(update(AuditEvent).where(mine, AuditEvent.kind.in_(NAMED_KINDS)).values(subject=ERASED))
     db.session.execute(update(AuditEvent).where(mine).values(client_name=pseudonym))
     db.session.execute(update(AuditEvent).where(mine, AuditEvent.actor_kind == "client").values(staff_name=pseudonym))
     audit.record(client, "client", client.id, "erased", "", ERASED)

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
@@ -83,10 +83,33 @@ def announce(app: Flask) -> None:
             db.session.remove()
 
 
+class SetupDone(DomainError):
+    """Setup was finished by someone else (another request, worker or host got there first): sign in instead."""
+
+    def __init__(self):
+        super().__init__(_("The business is set up already: sign in instead."))
+
+
+def _hold_staff_table() -> None:
+    """Until this transaction ends, nobody else can add a staff member: two setups posted at once are decided one
+    after the other in the database itself, whichever gunicorn worker or host serves them (a lock in the process
+    would hold only within it). PostgreSQL: a table lock that conflicts with itself and with any INSERT, so the
+    second setup waits for the first to commit; READ COMMITTED then shows it the new owner. SQLite: the database's
+    single write lock, taken by an UPDATE that changes nothing; the second setup waits for it (busy_timeout) and
+    reads afresh. Plain reads go on meanwhile on both."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("LOCK TABLE staff_user IN SHARE ROW EXCLUSIVE MODE"))
+    else:
+        db.session.execute(update(StaffUser).where(false()).values(id=StaffUser.id)
+                           .execution_options(synchronize_session=False))
+
+
 def set_up(first_name: str, last_name: str, email: str, password: str, business: dict) -> StaffUser:
-    """Make the owner's account and save the business's details, all or nothing; refused once staff exists."""
+    """Make the owner's account and save the business's details, all or nothing; refused (SetupDone) once staff
+    exists, also when another setup committed while this one was under way."""
+    _hold_staff_table()
     if not needs_setup():
-        raise DomainError(_("The business is set up already: sign in instead."))
+        raise SetupDone()
     errors = {}
     try:
         site.check_business(business)

@@ -2,7 +2,8 @@
 one-time recovery codes.
 
 The secret is kept readable in the database (a code can only be checked with it), protected by database access
-like the clients' addresses and key codes. Recovery codes are kept as keyed hashes only. No code works twice: the
+like the clients' addresses and key codes; so is a secret being set up, until a code confirms it or it expires
+(never in the session cookie, which is signed but readable). Recovery codes are kept as keyed hashes only. No code works twice: the
 last time step used is stored, and a recovery code's row is deleted when it is used, each in one conditional
 statement, so two requests racing with the same code cannot both pass.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from datetime import timedelta
 
 import pyotp
 import segno
@@ -20,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from extensions import db
 from filters import gettext as _
-from models import Role, SiteSettings, StaffRecoveryCode, StaffUser, utcnow
+from models import Role, SiteSettings, StaffRecoveryCode, StaffUser, as_utc, utcnow
 from services.accounts import end_sessions
 from services.errors import FieldErrors
 from services.invites import keyed_hash
@@ -32,11 +34,38 @@ RECOVERY_CODES = 10
 # Recovery codes: 10 characters from an alphabet without look-alikes (no 0/o, 1/l/i), shown as two groups of five.
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 RECOVERY_LENGTH = 10
+# How long a key shown on the setup page may be confirmed: time to install an app and scan it, not days.
+SETUP_MINUTES = 30
 
 
 def new_secret() -> str:
     """A fresh TOTP secret: 160 random bits in base32, as authenticator apps expect."""
     return pyotp.random_base32()
+
+
+def start_setup(user: StaffUser) -> str:
+    """The key the setup page shows `user`: the one shown before while it may still be confirmed (reloading the page
+    does not change what was scanned), else a new one, kept on the staff row for SETUP_MINUTES."""
+    secret = pending_secret(user)
+    if secret is None:
+        secret = user.totp_pending_secret = new_secret()
+        user.totp_pending_until = utcnow() + timedelta(minutes=SETUP_MINUTES)
+    return secret
+
+
+def pending_secret(user: StaffUser) -> str | None:
+    """The key being set up, or None when there is none or it expired (then it is cleared)."""
+    if user.totp_pending_secret is None:
+        return None
+    if user.totp_pending_until is None or as_utc(user.totp_pending_until) <= utcnow():
+        cancel_setup(user)
+        return None
+    return user.totp_pending_secret
+
+
+def cancel_setup(user: StaffUser) -> None:
+    """Forget the key being set up (the app's entry for it will never work)."""
+    user.totp_pending_secret = user.totp_pending_until = None
 
 
 def setup_uri(user: StaffUser, secret: str) -> str:
@@ -127,18 +156,24 @@ def check_code(user: StaffUser, code: str, recovery: bool = True) -> None:
                        else _("That code is not right. Type the 6 digits your app shows now.")})
 
 
-def turn_on(user: StaffUser, secret: str, code: str) -> list[str]:
-    """Switch two-factor sign-in on with `secret` once a current code from the app proves it was added there.
+def turn_on(user: StaffUser, code: str) -> list[str]:
+    """Switch two-factor sign-in on with the key being set up once a current code from the app proves it was added
+    there: the pending key becomes the account's.
 
     Returns the new recovery codes, to show once. Every other session of the account ends.
     """
     if user.two_factor_on:
         raise FieldErrors({"code": _("Two-factor sign-in is on already.")})
+    secret = pending_secret(user)
+    if secret is None:
+        raise FieldErrors({"code": _("That key expired before it was confirmed. Start again: the page shows a new "
+                                     "one to add to your app.")})
     step = _step_of(secret, _clean(code))
     if step is None:
         raise FieldErrors({"code": _("That code is not right. Check that the app shows “%(email)s” and type the "
                                      "6 digits it shows now.", email=user.email)})
     user.totp_secret, user.totp_last_step, user.two_factor_since = secret, step, utcnow()
+    cancel_setup(user)
     end_sessions(user)
     current_app.logger.info("staff %s turned two-factor sign-in on", user.id)
     return _new_recovery_codes(user)
@@ -179,6 +214,7 @@ def set_managers_rule(required: bool) -> None:
 
 def _clear(user: StaffUser) -> None:
     user.totp_secret, user.totp_last_step, user.two_factor_since = None, None, None
+    cancel_setup(user)
     db.session.execute(delete(StaffRecoveryCode).where(StaffRecoveryCode.staff_id == user.id)
                        .execution_options(synchronize_session=False))
     db.session.expire(user, ["recovery_codes"])

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import AuditEvent, ClientStatus, Invoice, Role, utcnow
+from filters import formatted as format_date
+from models import AuditEvent, ClientLogin, ClientProfile, ClientStatus, Invoice, Pet, Role, utcnow
 from tests.conftest import HX, login_as
 from tests.test_billing import done_visit
 from tests.test_visit_changes import book, move, reassign
@@ -201,3 +202,145 @@ def test_the_history_page_takes_the_same_queries_for_5_and_60_events(app, as_man
     with count_queries() as filtered:
         assert "town 59" in page(as_manager, ada.id, staff=last_id, page=1)
     assert filtered.count == five.count
+
+
+def _pet_form(**values):
+    data = {"name": "Rex", "species": "Dog", "sex": "", "active": "y", "vaccinations-0-name": "",
+            "vaccinations-0-expires_on": ""}
+    data.update(values)
+    return data
+
+
+def test_pets_added_changed_made_inactive_and_deleted_are_recorded(app, as_manager, manager, ada):
+    assert as_manager.post(f"/pets/?client_id={ada.id}", data=_pet_form(born_year="2020",
+                                                                        care_notes="Pulls left")).status_code == 303
+    rex = db.session.scalar(select(Pet).where(Pet.client_id == ada.id))
+    assert as_manager.post(f"/pets/{rex.id}", data=_pet_form(name="Rexy", sex="Male", born_year="2020", born_month="6",
+                                                             care_notes="Pulls right", weight="31.5")).status_code == 303
+    # Made inactive: the form without the Active box.
+    assert as_manager.post(f"/pets/{rex.id}", data={k: v for k, v in _pet_form(
+        name="Rexy", sex="Male", born_year="2020", born_month="6", care_notes="Pulls right",
+        weight="31.5").items() if k != "active"}).status_code == 303
+    assert as_manager.post(f"/pets/?client_id={ada.id}", data=_pet_form(name="Tiny")).status_code == 303
+    tiny = db.session.scalar(select(Pet).where(Pet.name == "Tiny"))
+    assert as_manager.post(f"/pets/{tiny.id}/delete").status_code == 303
+
+    pets = [e for e in events(ada.id) if e.kind == "pet"]
+    recorded = {(e.subject, e.field, e.old_value, e.new_value) for e in pets}
+    assert ("Rex", "created", "", "Rex") in recorded
+    assert ("Rexy", "name", "Rex", "Rexy") in recorded
+    assert ("Rexy", "sex", "", "Male") in recorded
+    assert ("Rexy", "born", "2020", "Jun 2020") in recorded
+    assert ("Rexy", "care_notes", "Pulls left", "Pulls right") in recorded
+    assert ("Rexy", "weight", "", "31.5") in recorded
+    assert ("Rexy", "active", "Yes", "No") in recorded
+    assert ("Tiny", "created", "", "Tiny") in recorded and ("Tiny", "deleted", "Tiny", "") in recorded
+    assert all(e.staff_id == manager.id and e.object_id in (rex.id, tiny.id) for e in pets)
+    html = page(as_manager, ada.id)
+    for words in ("Pet · Rexy: Care notes", "Pulls right", "Pet · Rexy: Active", "Pet · Tiny: Deleted"):
+        assert words in html, words
+
+
+def test_key_holders_are_recorded_never_the_code(app, as_manager, manager, make, ada):
+    mia = make.staff(Role.SITTER, first_name="Mia", last_name="Lopez")
+    assert as_manager.post(f"/clients/{ada.id}/keys", data={"key-staff_id": str(mia.id), "key-has_key": "y",
+                                                            "key-notes": "Blue ring"}).status_code == 303
+    assert as_manager.post(f"/clients/{ada.id}/keys", data={"key-staff_id": str(mia.id), "key-has_key": "y",
+                                                            "key-knows_code": "y"}).status_code == 303
+    assert as_manager.post(f"/clients/{ada.id}/lockbox", data={"lockbox_code": "4711"}).status_code == 303
+    assert as_manager.post(f"/clients/{ada.id}/keys/{mia.id}/delete").status_code == 303
+    keys = [(e.subject, e.field, e.old_value, e.new_value) for e in events(ada.id) if e.kind == "keys"]
+    assert keys == [("Mia Lopez", "holds", "", "Key (Blue ring)"),
+                    ("Mia Lopez", "holds", "Key (Blue ring)", "Key, Lockbox code"),
+                    ("Mia Lopez", "holds", "Key, Lockbox code", "")]
+    assert ("client", "lockbox_code", "", "(hidden)") in changes(ada.id)
+    assert not [e for e in events(ada.id) if "4711" in f"{e.old_value}{e.new_value}{e.subject}"]
+    html = page(as_manager, ada.id)
+    assert "Key holder · Mia Lopez: Holds" in html and "4711" not in html
+
+
+def test_portal_logins_added_ended_and_their_passwords_are_recorded_as_changed_only(app, as_manager, manager, ada,
+                                                                                     password_hash):
+    assert as_manager.post(f"/clients/{ada.id}/logins", data={"email": "partner@example.com", "first_name": "Bo",
+                                                              "last_name": "Lovelace"}).status_code == 303
+    login = db.session.scalar(select(ClientLogin).where(ClientLogin.email == "partner@example.com"))
+    assert as_manager.post(f"/clients/logins/{login.id}/password",
+                           data={"password": "another-horse-77", "confirm": "another-horse-77"}).status_code in (200, 303)
+    assert as_manager.post(f"/clients/{ada.id}/logins/{login.id}/active", data={"active": "0"}).status_code == 303
+    db.session.expire_all()
+    secret_hash = db.session.get(ClientLogin, login.id).password_hash
+    rows = [e for e in events(ada.id) if e.kind == "login"]
+    recorded = [(e.subject, e.field, e.old_value, e.new_value) for e in rows]
+    assert ("partner@example.com", "created", "", "Bo Lovelace") in recorded
+    assert ("partner@example.com", "password", "", "(hidden)") in recorded
+    assert ("partner@example.com", "active", "Yes", "No") in recorded
+    assert all(e.staff_id == manager.id for e in rows)
+    # Neither the hash nor a token is ever written down; a sign-in (its time, its session) records nothing.
+    tokens = (secret_hash, login.session_token, login.calendar_token)
+    assert not [e for e in events(ada.id) if any(t and t in f"{e.old_value}{e.new_value}" for t in tokens)]
+    before = len(events(ada.id))
+    assert as_manager.post(f"/clients/{ada.id}/logins/{login.id}/active", data={"active": "1"}).status_code == 303
+    portal = app.test_client()
+    assert portal.post("/login", data={"email": "partner@example.com", "password": "another-horse-77"}
+                       ).status_code == 303
+    assert portal.post("/logout").status_code in (302, 303)
+    assert [(e.field, e.new_value) for e in events(ada.id)[before:]] == [("active", "Yes")]
+    html = page(as_manager, ada.id)
+    assert "Portal login · partner@example.com: Added" in html and "Portal login · partner@example.com: Password" in html
+    assert secret_hash not in html
+
+
+def test_draft_invoice_lines_and_due_dates_are_recorded(app, as_manager, manager, ada, walk):
+    done_visit(ada, walk, date(2026, 10, 3))
+    assert as_manager.post("/billing/run", data={"start": "2026-10-01", "end": "2026-10-31"}).status_code == 303
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert [e for e in events(ada.id) if e.kind == "invoice"] == []  # the run makes the draft with its lines
+    assert as_manager.post(f"/billing/invoices/{invoice.id}/lines", data={
+        "kind": "charge", "description": "Bath after the muddy walk", "amount": "12.50"}).status_code == 303
+    db.session.expire_all()
+    [bath] = [line for line in invoice.lines if line.kind == "charge"]
+    assert as_manager.post(f"/billing/invoices/{invoice.id}/lines/{bath.id}/remove").status_code == 303
+    assert as_manager.post(f"/billing/invoices/{invoice.id}/send").status_code == 303
+    db.session.expire_all()
+    issued_due = invoice.due_on
+    # No page edits a due date yet: a change by the system (a script, a job) is recorded as one.
+    invoice.due_on = issued_due + timedelta(days=7)
+    db.session.commit()
+
+    rows = [e for e in events(ada.id) if e.kind == "invoice"]
+    recorded = [(e.field, e.old_value, e.new_value) for e in rows]
+    assert ("line_added", "", "Extra charge: Bath after the muddy walk, $12.50") in recorded
+    assert ("line_removed", "Extra charge: Bath after the muddy walk, $12.50", "") in recorded
+    assert ("due_on", format_date(issued_due), format_date(issued_due + timedelta(days=7))) in recorded
+    assert [f for f, _o, _n in recorded if f == "due_on"] == ["due_on"]  # issuing gives the first: not an edit
+    by = {e.field: (e.actor_kind, e.staff_id) for e in rows}
+    assert by["line_added"] == by["line_removed"] == ("staff", manager.id) and by["due_on"] == ("system", None)
+    html = page(as_manager, ada.id)
+    assert "Line added" in html and "Bath after the muddy walk" in html and "Due date" in html
+
+
+def test_the_filter_by_staff_member_covers_the_new_kinds(app, client, make, ada):
+    marta = make.staff(Role.MANAGER, first_name="Marta", last_name="Lind")
+    olive = make.staff(Role.OWNER, first_name="Olive", last_name="Ng")
+    login_as(client, marta)
+    assert client.post(f"/pets/?client_id={ada.id}", data=_pet_form(name="Biscuit")).status_code == 303
+    login_as(client, olive)
+    assert client.post(f"/clients/{ada.id}/keys", data={"key-staff_id": str(marta.id),
+                                                        "key-has_key": "y"}).status_code == 303
+    only_marta = page(client, ada.id, staff=marta.id)
+    assert "Biscuit" in only_marta and "Key holder" not in only_marta
+    only_olive = page(client, ada.id, staff=olive.id)
+    assert "Key holder · Marta Lind" in only_olive and "Biscuit" not in only_olive
+
+
+def test_a_deleted_client_takes_its_pets_and_logins_with_it_without_a_dangling_row(app, as_manager, make, password_hash):
+    gone = make.client(first_name="Gone", last_name="Soon")
+    db.session.add_all([Pet(client=gone, name="Ghost", species="Cat"),
+                        ClientLogin(client=gone, email="gone@example.com", password_hash=password_hash)])
+    db.session.commit()
+    gone_id = gone.id
+    assert as_manager.post(f"/clients/{gone_id}/delete").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(ClientProfile, gone_id) is None
+    kept = db.session.scalars(select(AuditEvent).where(AuditEvent.field == "deleted")).all()
+    assert [(e.kind, e.client_id, e.old_value) for e in kept] == [("client", None, "Gone Soon")]

@@ -99,3 +99,40 @@ def test_only_owners_may_erase(app, make, me):
         assert staff.get(f"/clients/{me.client.id}/erase").status_code == 403
     db.session.expire_all()
     assert db.session.get(ClientProfile, me.client.id).erased_at is None
+
+
+def test_erasing_scrubs_the_audit_rows_of_pets_logins_and_key_holders(app, make, password_hash):
+    """The audit log's rows about the client's pets, portal logins and key holders (and the erasure's own changes to
+    them) keep who and when, not the client's words nor the pets' and logins' names."""
+    owner, sitter = make.staff(Role.OWNER), make.staff(Role.SITTER, first_name="Mia", last_name="Lopez")
+    client = make.client(first_name="Ines", last_name="Quill", email="ines@example.com")
+    client_id = client.id
+    office = app.test_client()
+    login_as(office, owner)
+    assert office.post(f"/pets/?client_id={client_id}", data={
+        "name": "Pumpernickel", "species": "Dog", "sex": "", "active": "y", "care_notes": "Fears the red bin",
+        "vaccinations-0-name": "", "vaccinations-0-expires_on": ""}).status_code == 303
+    assert office.post(f"/clients/{client_id}/keys", data={"key-staff_id": str(sitter.id), "key-has_key": "y",
+                                                           "key-notes": "Spare under the heron"}).status_code == 303
+    assert office.post(f"/clients/{client_id}/logins", data={"email": "ines.partner@example.com",
+                                                             "first_name": "Oren", "last_name": "Quill"}).status_code == 303
+    personal = ("Pumpernickel", "Fears the red bin", "Spare under the heron", "ines.partner@example.com", "Oren",
+                "Quill", "Ines")
+
+    def said() -> list[AuditEvent]:
+        db.session.expire_all()
+        return db.session.scalars(select(AuditEvent).where(AuditEvent.client_id == client_id)).all()
+
+    before = said()
+    assert {e.kind for e in before} >= {"pet", "keys", "login"}
+    assert [w for w in personal if any(w in f"{e.subject} {e.old_value} {e.new_value}" for e in before)]
+    assert office.post(f"/clients/{client_id}/erase", data={"confirm": "Ines Quill"}).status_code == 303
+
+    after = said()
+    assert len(after) > len(before)  # the erasure's own changes to pets and logins are rows too, scrubbed
+    left = [(e.kind, e.field, w) for e in after for w in personal
+            if w in f"{e.subject} {e.old_value} {e.new_value} {e.client_name} {e.staff_name}"]
+    assert left == []
+    assert {e.subject for e in after if e.kind in ("pet", "login")} == {"(erased)"}
+    assert {e.subject for e in after if e.kind == "keys"} == {"Mia Lopez"}  # the team member is not the client's
+    assert all(e.old_value == e.new_value == "(erased)" for e in after if e.kind in ("pet", "login", "keys"))

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import re
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -17,7 +19,7 @@ from extensions import db
 from models import ClientLogin, Invitation, OutboxMessage, Role, SiteSettings, StaffUser, utcnow
 from services import first_run
 from services.health import HEADS
-from tests.conftest import HX, PASSWORD, login_as, make_config, stamp_head
+from tests.conftest import HX, PASSWORD, at_once, login_as, make_config, stamp_head
 
 ID = re.compile(r"[0-9a-f]{16}")
 
@@ -286,6 +288,74 @@ def test_a_refused_setup_says_why_beside_the_fields_and_keeps_nothing(app, clien
     assert db.session.scalar(select(StaffUser.id)) is None and db.session.get(SiteSettings, 1) is None
     fragment = client.post("/setup", data=_setup_form(token, password="short", confirm="short"), headers=HX)
     assert fragment.status_code == 422 and "<html" not in fragment.get_data(as_text=True)
+
+
+def _waiting_on_staff_table(app, n: int) -> None:
+    """Until n setups wait on the lock on staff_user (PostgreSQL lists them in pg_locks; SQLite shows no waiters,
+    so give them a second, well inside its 5-second busy_timeout)."""
+    if db.engine.dialect.name != "postgresql":
+        time.sleep(1)
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        waiting = db.session.scalar(text("select count(*) from pg_locks where not granted "
+                                         "and relation = 'staff_user'::regclass"))
+        db.session.rollback()
+        if waiting >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{n} setups never waited on the lock")
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["page", "htmx"])
+def test_two_setups_posted_at_once_make_one_owner_and_the_other_is_told_to_sign_in(app, headers):
+    """Two browsers post the setup form at the same moment with different emails: the database decides, so exactly
+    one owner exists, with that one's business details; the other gets a page saying to sign in, and nothing it
+    sent is kept. Another connection holds the write lock until both requests are past the token check (so they
+    truly overlap), then lets them go together."""
+    token = first_run.setup_token()
+    gate = db.engine.raw_connection()
+    cursor = gate.cursor()
+    if db.engine.dialect.name == "postgresql":
+        cursor.execute("LOCK TABLE staff_user IN SHARE ROW EXCLUSIVE MODE")
+    else:
+        cursor.execute("BEGIN IMMEDIATE")
+
+    def post(i: int):
+        answer = app.test_client().post("/setup", data=_setup_form(
+            token, first_name=f"Owner{i}", email=f"owner{i}@harbor.example", business_name=f"Harbor Hounds {i}",
+            business_email=f"hello{i}@harbor.example"), headers=headers)
+        return i, answer.status_code, answer.get_data(as_text=True)
+
+    outcomes = []
+
+    def race():
+        with app.app_context():
+            outcomes.extend(at_once(app, 2, post))
+
+    racing = threading.Thread(target=race)
+    try:
+        racing.start()
+        _waiting_on_staff_table(app, 2)
+    finally:
+        gate.commit()
+        gate.close()
+    racing.join(60)
+
+    signed_in = 200 if headers else 303  # htmx is sent on with HX-Redirect
+    assert sorted(status for _i, status, _html in outcomes) == sorted([signed_in, 409]), outcomes
+    [(winner, _, _)] = [o for o in outcomes if o[1] == signed_in]
+    [(loser, _, told)] = [o for o in outcomes if o[1] == 409]
+    assert "The business is set up already" in told and 'href="/staff/login"' in told
+    assert ("<html" in told) == (not headers)  # a page, or for htmx the fragment in place of the form
+    assert 'name="password"' not in told  # not the form again
+    db.session.expire_all()
+    owners = db.session.scalars(select(StaffUser)).all()
+    assert [(o.email, o.role) for o in owners] == [(f"owner{winner}@harbor.example", Role.OWNER)]
+    settings = db.session.get(SiteSettings, 1)
+    assert (settings.business_name, settings.business_email) == (f"Harbor Hounds {winner}",
+                                                                 f"hello{winner}@harbor.example")
+    assert db.session.scalar(select(StaffUser.id).where(StaffUser.email == f"owner{loser}@harbor.example")) is None
 
 
 def test_the_setup_link_is_logged_at_startup_until_staff_exists(app, _schema, tmp_path, caplog):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
 
 from extensions import db
-from models import Role, StaffRecoveryCode
-from services import passwords
+from models import Role, StaffRecoveryCode, as_utc, utcnow
+from services import passwords, two_factor
 from tests.conftest import HX, PASSWORD, login_as
 
 STEP = 30
@@ -66,6 +67,86 @@ def test_setting_up_takes_a_code_from_the_app(app, manager):
     assert all(len(row.code_hash) == 64 for row in manager.recovery_codes)  # hashes only
     assert "Two-factor sign-in" in browser.get("/staff/me").get_data(as_text=True)  # still signed in here
     assert browser.get("/staff/me/two-factor").status_code == 303  # on already
+
+
+def _session_of(app, browser, response=None) -> list[dict]:
+    """What the session cookie holds, decoded with the app's own serializer (signed, so readable by whoever has it):
+    the browser's stored cookie, and any the response set."""
+    serializer = app.session_interface.get_signing_serializer(app)
+    values = [browser.get_cookie(app.config["SESSION_COOKIE_NAME"]).value]
+    if response is not None:
+        values += [header.split(";")[0].split("=", 1)[1] for header in response.headers.getlist("Set-Cookie")
+                   if header.startswith(app.config["SESSION_COOKIE_NAME"] + "=")]
+    return [serializer.loads(value) for value in values if value]
+
+
+def _holds(decoded: list[dict], secret: str) -> bool:
+    text = repr(decoded).upper().replace(" ", "")
+    return secret in text or two_factor.grouped(secret).replace(" ", "") in text
+
+
+def test_the_key_being_set_up_is_kept_on_the_staff_row_never_in_the_session_cookie(app, manager):
+    browser = app.test_client()
+    login_as(browser, manager)
+    shown = browser.get("/staff/me/two-factor")
+    secret = _secret(shown.get_data(as_text=True))
+    cookies = _session_of(app, browser, shown)
+    assert cookies and all("_user_id" in c for c in cookies)  # the signed-in session, decoded
+    assert not _holds(cookies, secret)
+    db.session.expire_all()
+    assert manager.totp_pending_secret == secret and manager.totp_secret is None
+    left = as_utc(manager.totp_pending_until) - utcnow()
+    assert timedelta(minutes=two_factor.SETUP_MINUTES - 1) < left <= timedelta(minutes=two_factor.SETUP_MINUTES)
+    # A wrong code keeps the key (and still nothing in the cookie); the right one, computed here, turns it on.
+    wrong = browser.post("/staff/me/two-factor", data={"code": "000000" if pyotp.TOTP(secret).now() != "000000"
+                                                        else "111111"})
+    assert wrong.status_code == 422 and _secret(wrong.get_data(as_text=True)) == secret
+    assert not _holds(_session_of(app, browser, wrong), secret)
+    right = browser.post("/staff/me/two-factor", data={"code": pyotp.TOTP(secret).now()})
+    assert right.status_code == 200 and "Your recovery codes" in right.get_data(as_text=True)
+    assert not _holds(_session_of(app, browser, right), secret)
+    db.session.expire_all()
+    assert manager.two_factor_on and manager.totp_secret == secret
+    assert manager.totp_pending_secret is None and manager.totp_pending_until is None  # promoted, not copied
+    # Signing in now takes the app's code for that key.
+    fresh, response = _password_step(app, manager)
+    assert response.headers["Location"] == "/staff/login/code"
+    assert fresh.post("/staff/login/code", data={"code": pyotp.TOTP(secret).at(time.time() + STEP)}
+                      ).status_code == 303
+
+
+def test_an_expired_key_is_not_turned_on_and_a_new_one_is_shown(app, manager):
+    browser = app.test_client()
+    login_as(browser, manager)
+    old = _secret(browser.get("/staff/me/two-factor").get_data(as_text=True))
+    manager.totp_pending_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    late = browser.post("/staff/me/two-factor", data={"code": pyotp.TOTP(old).now()})
+    assert late.status_code == 303 and late.headers["Location"] == "/staff/me/two-factor"
+    db.session.expire_all()
+    assert not manager.two_factor_on and manager.totp_pending_secret is None  # cleared, not turned on
+    page = browser.get("/staff/me/two-factor").get_data(as_text=True)
+    assert "That key expired before it was confirmed" in page
+    new = _secret(page)
+    db.session.expire_all()
+    assert new != old and manager.totp_pending_secret == new
+
+
+def test_not_now_forgets_the_key(app, manager):
+    browser = app.test_client()
+    login_as(browser, manager)
+    page = browser.get("/staff/me/two-factor").get_data(as_text=True)
+    old = _secret(page)
+    assert 'action="/staff/me/two-factor/cancel"' in page
+    answer = browser.post("/staff/me/two-factor/cancel")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/staff/me"
+    db.session.expire_all()
+    assert manager.totp_pending_secret is None and manager.totp_pending_until is None
+    # The forgotten key's code turns nothing on; the page shows a new key.
+    assert browser.post("/staff/me/two-factor", data={"code": pyotp.TOTP(old).now()}).status_code == 303
+    db.session.expire_all()
+    assert not manager.two_factor_on
+    assert _secret(browser.get("/staff/me/two-factor").get_data(as_text=True)) != old
 
 
 def test_sign_in_asks_for_the_code_and_the_half_way_state_grants_nothing(app, manager):
