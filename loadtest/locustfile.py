@@ -19,20 +19,24 @@ from datetime import date, timedelta
 from html.parser import HTMLParser
 
 from locust import HttpUser, between, events, task
+from locust.exception import StopUser
 
 PLAN = json.load(open(os.environ["LOADTEST_PLAN"]))
 RECORD = open(os.environ["LOADTEST_RECORD"], "a", buffering=1)
 HX = {"HX-Request": "true"}
 _accounts = {kind: itertools.count() for kind in ("desk", "clients", "payers", "sitters", "managers")}
+# Staff at the desk only read, and managers' races are the app's to settle: they may share accounts. A client's
+# requests, a sitter's taps and an invoice's payment must each have one person, or the record would count them twice.
+SHARED = {"desk", "managers"}
+
+
+_figures: dict = {}
 
 
 @events.init.add_listener
 def _keep(environment, **_):
     """The run's environment, for its figures at the end."""
     _figures["environment"] = environment
-
-
-_figures: dict = {}
 
 
 @events.quit.add_listener
@@ -60,10 +64,12 @@ def record(kind: str, **values) -> None:
     RECORD.write(json.dumps({"kind": kind, **values}) + "\n")
 
 
-def account(kind: str) -> dict:
-    """The next unused account of this kind; the runner seeds more than the crowd's users."""
-    accounts = PLAN[kind]
-    return accounts[next(_accounts[kind]) % len(accounts)]
+def account(kind: str) -> dict | None:
+    """The next unused account of this kind (desk and managers: the next in turn); None when all are taken."""
+    accounts, n = PLAN[kind], next(_accounts[kind])
+    if kind in SHARED:
+        return accounts[n % len(accounts)]
+    return accounts[n] if n < len(accounts) else None
 
 
 class Forms(HTMLParser):
@@ -130,7 +136,18 @@ class Person(HttpUser):
     login_path = "/login"
 
     def on_start(self):
-        self.me = account(self.kind)
+        if not self.sign_in():
+            raise StopUser()  # more people of this kind than accounts seeded for them
+        self.first()
+
+    def sign_in(self) -> bool:
+        """Sign in with the next account of this kind (a fresh session: the cookies of the last one go); False when
+        every account of this kind is taken."""
+        me = account(self.kind)
+        if me is None:
+            return False
+        self.me = me
+        self.client.cookies.clear()
         page = self.client.get(self.login_path, name="sign in (page)")
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
         with self.client.post(self.login_path, data={"csrf_token": token and token[1], "email": self.me["email"],
@@ -138,16 +155,18 @@ class Person(HttpUser):
                               name="sign in", allow_redirects=False, catch_response=True) as answer:
             if answer.status_code != 303:
                 answer.failure(f"sign-in of {self.me['email']} answered {answer.status_code}")
-        self.first()
+        return True
 
     def first(self):
         """What this person came to do, right after signing in (so even a short run makes every kind of change)."""
 
-    def post_form(self, page_url: str, target: str, name: str, values: dict):
-        """Open the page, fill the form that posts to `target` like a person (what is there already, and
-        `values`), send it."""
-        page = self.client.get(page_url, name=f"{name} (form)")
-        fields = replace(Forms(page.text).fields(target), **values)
+    def read_form(self, page_url: str, target: str, name: str) -> list[tuple[str, str]]:
+        """Open the page and read the form that posts to `target` as it is filled in (LookupError: not there)."""
+        return Forms(self.client.get(page_url, name=f"{name} (form)").text).fields(target)
+
+    def post_form(self, page_url: str, target: str, name: str, values: dict, fields: list | None = None):
+        """Fill the form that posts to `target` like a person (what is there already, and `values`), send it."""
+        fields = replace(fields if fields is not None else self.read_form(page_url, target, name), **values)
         return self.client.post(target, data=fields, name=name, allow_redirects=False, catch_response=True)
 
 
@@ -263,8 +282,13 @@ class Manager(Person):
         if not ids:
             return
         request_id = random.choice(ids[:3])
-        with self.post_form(f"/requests/{request_id}", f"/requests/{request_id}/decide", "manager: approve",
-                            {"action": "approve"}) as answer:
+        page, target = f"/requests/{request_id}", f"/requests/{request_id}/decide"
+        try:
+            fields = self.read_form(page, target, "manager: approve")
+        except LookupError:  # another manager decided it since the list was read: the page shows what they did
+            record("approval_lost", request_id=request_id, manager=self.me["email"])
+            return
+        with self.post_form(page, target, "manager: approve", {"action": "approve"}, fields) as answer:
             if answer.status_code == 303:
                 record("approval", request_id=request_id, manager=self.me["email"])
             elif answer.status_code == 409 and "decided" in answer.text:
@@ -275,7 +299,8 @@ class Manager(Person):
 
 
 class Payer(Person):
-    """A client paying her open invoice with the card on file, once; then she looks at her account now and then."""
+    """A client paying her open invoice with the card on file, then looking at her account; then the next client
+    with an invoice to pay signs in (one simulated person plays them in turn)."""
 
     weight = 1
     kind = "payers"
@@ -291,6 +316,7 @@ class Payer(Person):
     def pay(self):
         if self.paid:
             self.client.get("/portal/account", name="client: account")
+            self.paid = not self.sign_in()  # every invoice to pay taken: she stays, looking at her account
             return
         self.paid = True
         invoice_id = self.me["invoice_id"]

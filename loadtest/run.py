@@ -44,7 +44,7 @@ PASSWORD = "loadtest-password-1"
 # Every simulated person signs in from 127.0.0.1: the per-address sign-in limits (10 a minute by default) are
 # raised for the run through their documented variables; the limits are still counted, in Redis.
 LOGIN_LIMIT = "100000 per minute"
-SITTERS, SITTER_VISITS, MANAGERS, DESK = 12, 30, 3, 4
+SITTERS, SITTER_VISITS, MANAGERS, DESK = 16, 30, 3, 4
 
 
 def free_port() -> int:
