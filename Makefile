@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run serve test bench chromium pdf-libraries migrate demo clean migration-checksums lock translations deploy-tools deploy-check
+.PHONY: run serve test bench loadtest chromium pdf-libraries migrate demo clean migration-checksums lock translations deploy-tools deploy-check
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
@@ -88,6 +88,12 @@ deploy-check: $(VENV)/.dev pdf-libraries deploy-tools
 bench: $(VENV)/.dev pdf-libraries
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
+
+# A mixed crowd (locust) for three minutes against gunicorn with 4 workers on PostgreSQL and Redis, then a check that
+# nothing was lost or doubled (loadtest/run.py; LOADTEST_USERS, LOADTEST_DURATION, LOADTEST_DATABASE_URL... there).
+loadtest: $(VENV)/.dev pdf-libraries
+	@test -x $(BIN)/locust || $(BIN)/python -m pip install --quiet "$$(grep '^locust==' requirements-dev.lock)"
+	$(BIN)/python loadtest/run.py
 
 # Record the checksum of each new migration as it lands; a recorded one is never rewritten
 # (tests/test_migrations.py fails when a landed migration changes).

@@ -352,6 +352,24 @@ def test_a_late_job_sends_one_reminder_for_the_highest_threshold(app, manager, w
     assert invoice.status == InvoiceStatus.PAID
 
 
+def test_four_reminder_runs_at_once_remind_each_invoice_once(app, manager, walk, make, monthly):
+    """`flask billing remind` on several hosts at once (the same timer everywhere): each overdue invoice gets one
+    reminder, whichever run takes it, and no run fails for waiting on another's claim."""
+    from tests.conftest import at_once
+
+    monthly.reminder_days = [7, 30]
+    for n in range(12):
+        done_visit(make.client(first_name=f"Late{n}"), walk, date(2026, 9, 3))
+    invoices = run_and_issue(manager, date(2026, 9, 1), date(2026, 9, 30), today=date(2026, 10, 1))
+    late = invoices[0].due_on + timedelta(days=8)
+    outcomes = at_once(app, 4, lambda _i: billing.send_reminders(late))
+    assert all(isinstance(each, int) for each in outcomes), outcomes  # no run failed on a lock
+    assert sum(outcomes) == 12, outcomes
+    reminded = db.session.execute(select(OutboxMessage.recipients).where(OutboxMessage.kind == "invoice-reminder")).all()
+    assert len(reminded) == 12 and len({tuple(row.recipients) for row in reminded}) == 12
+    assert db.session.scalar(select(func.count(InvoiceReminder.id))) == 12
+
+
 def test_ledger_pages_carry_the_running_balance(app, manager, nia):
     for n in range(1, 56):
         billing.add_credit(nia, n * 100, "goodwill", f"Credit {n}", manager)
