@@ -2,8 +2,8 @@
 PostgreSQL and Redis, locust, the loopback SMTP server and localstripe, and the checks afterwards.
 
 It always runs on PostgreSQL and Redis (the load test is about them), in a database of its own that it drops
-afterwards, also when the rest of the suite runs on SQLite. Without them it is skipped on a laptop; with CI set
-it fails instead.
+afterwards. It runs once, with the suite's PostgreSQL run (TEST_DATABASE_URL); the SQLite run leaves it out.
+Without PostgreSQL or Redis it is skipped on a laptop; with CI set it fails instead.
 """
 import os
 import re
@@ -50,6 +50,7 @@ def loadtest_database():
     engine.dispose()
 
 
+@pytest.mark.postgresql_run  # the same test on whichever database the suite uses: once per CI, in its PostgreSQL run
 def test_a_small_crowd_changes_everything_once_and_every_email_goes_once(loadtest_database):
     env = {**os.environ, "LOADTEST_DATABASE_URL": loadtest_database, "LOADTEST_REDIS_URL": REDIS,
            "LOADTEST_DURATION": os.environ.get("LOADTEST_TEST_DURATION", "20s"), "LOADTEST_USERS": "10",
