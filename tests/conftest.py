@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from argon2 import PasswordHasher
 from flask import g
 from flask.testing import FlaskClient
 from jinja2 import BytecodeCache
@@ -15,7 +16,14 @@ from sqlalchemy import create_engine, event, make_url, text
 from app import create_app
 from extensions import db
 from models import ClientEmail, ClientProfile, ClientStatus, Pet, Role, Service, StaffUser
+from services import accounts
 from services.accounts import hash_password
+
+# Passwords are hashed and checked by argon2 as in production, with its cheapest parameters: the library's defaults
+# (64 MiB, three passes) cost about 0.1 s a sign-in, and the suite signs in through forms hundreds of times. As
+# Django's test settings do with their fast hasher; nothing here tests the cost itself.
+accounts._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+accounts._DUMMY_HASH = accounts._hasher.hash("not-a-real-password")
 
 HX = {"HX-Request": "true"}
 # The site options a browser posts for visits under way, at their defaults (the form requires them).
