@@ -14,7 +14,7 @@ from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, event, make_url, text
 
 from app import create_app
-from extensions import db
+from extensions import babel, db
 from models import ClientEmail, ClientProfile, ClientStatus, Pet, Role, Service, StaffUser
 from services import accounts
 from services.accounts import hash_password
@@ -204,6 +204,9 @@ TEMPLATE_CODE = SharedBytecodeCache()
 
 @pytest.fixture
 def app(_schema, tmp_path, app_config):
+    # Flask-Babel keeps loaded catalogues in one Domain for the whole process, by locale: a test with French
+    # catalogues of its own must not get the ones an earlier test's French app loaded.
+    babel.__dict__.pop("domain_instance", None)  # a cached_property: the next app makes a Domain of its own
     app = create_app(make_config(_schema, tmp_path, **app_config))
     app.test_client_class = IsolatedClient
     app.jinja_env.bytecode_cache = TEMPLATE_CODE
