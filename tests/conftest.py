@@ -326,6 +326,18 @@ def portal(app, me):
 
 
 @pytest.fixture
+def walk(make):
+    """The service most tests book (modules that need another price or a checklist define their own)."""
+    return make.service(name="Dog walk", base_price_cents=2500)
+
+
+@pytest.fixture
+def rex(me, make):
+    """Nia's dog: with it, her onboarding is complete (nothing else is required by default)."""
+    return make.pet(me.client, name="Rex")
+
+
+@pytest.fixture
 def as_owner(client, owner):
     login_as(client, owner)
     return client

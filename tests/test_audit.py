@@ -15,11 +15,6 @@ from tests.test_visits import next_month_day
 
 
 @pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
 def ada(make):
     return make.client(first_name="Ada", last_name="Lovelace", email="ada@example.com", mobile_phone="555 0100",
                        address_line1="1 Old Road", status=ClientStatus.ACTIVE)

@@ -48,11 +48,6 @@ def done_visit(client, service, day: date, price=2500, status=VisitStatus.COMPLE
 
 
 @pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
 def nia(make):
     return make.client(first_name="Nia", last_name="Reyes", email="nia@example.com")
 

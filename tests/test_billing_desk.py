@@ -24,11 +24,6 @@ def app_config(smtp):
 
 
 @pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
 def nia(me):
     return me.client
 

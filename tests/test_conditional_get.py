@@ -47,16 +47,6 @@ def fresh(browser, url: str, tag: str, headers: dict | None = None) -> str:
 
 
 @pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
-def rex(me, make):
-    return make.pet(me.client, name="Rex")
-
-
-@pytest.fixture
 def office(app, manager):
     browser = app.test_client()
     login_as(browser, manager)

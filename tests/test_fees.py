@@ -27,16 +27,6 @@ def app_config(smtp):
 
 
 @pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
-def rex(me, make):
-    return make.pet(me.client, name="Rex")
-
-
-@pytest.fixture
 def tiers(app):
     get_settings().late_fee_tiers = TIERS
     db.session.commit()

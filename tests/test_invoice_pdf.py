@@ -33,11 +33,6 @@ def one_line(text: str) -> str:
 
 
 @pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
 def taxed(app):
     settings = get_settings()
     settings.billing_mode, settings.billing_cycle, settings.billing_cycle_day = "cycle", "monthly", 1

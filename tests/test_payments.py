@@ -45,11 +45,6 @@ def nia(app, make):
     return make.client(first_name="Nia", last_name="Reyes", email="nia@example.com")
 
 
-@pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
 def bill(manager, client, service, *prices, first_day: int = 3, sitters=()) -> list[Invoice]:
     """One issued invoice per price, a visit a day from October `first_day`, oldest first."""
     for n, price in enumerate(prices):

@@ -19,7 +19,7 @@ from services.invites import send_invitations
 from services.pets import photo_path, store_photo
 from tests.conftest import HX, PASSWORD, login_as
 from tests.test_pets import png_bytes
-from tests.test_visits import _scheduled_visit, next_month_day, rex, walk  # noqa: F401 - fixtures
+from tests.test_visits import _scheduled_visit, next_month_day
 
 
 def _body(response) -> str:

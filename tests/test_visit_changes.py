@@ -24,16 +24,6 @@ def app_config(smtp):
 
 
 @pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
-def rex(me, make):
-    return make.pet(me.client, name="Rex")
-
-
-@pytest.fixture
 def lee(make):
     return make.staff(Role.SITTER, first_name="Lee", email="lee@example.com")
 

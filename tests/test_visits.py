@@ -32,17 +32,6 @@ def app_config(smtp):
     return smtp_config(smtp)
 
 
-@pytest.fixture
-def walk(make):
-    return make.service(name="Dog walk", base_price_cents=2500)
-
-
-@pytest.fixture
-def rex(me, make):
-    """Nia's dog: with it, her onboarding is complete (nothing else is required by default)."""
-    return make.pet(me.client, name="Rex")
-
-
 def next_month_day(n: int) -> date:
     today = datetime.now(NY).date()
     return visits.shift_month(today.replace(day=1), 1).replace(day=n)
