@@ -11,7 +11,7 @@ from models import Invoice, InvoiceStatus, LedgerEntry, StaffUser, VisitStatus
 from services import billing, visits
 from services.errors import DomainError
 from tests.test_billing import (  # noqa: F401
-    NY, OCTOBER, books_agree, books_checked_after, done_visit, monthly, nia, run_and_issue, walk,
+    NY, OCTOBER, books_agree, books_checked_after, done_visit, monthly, nia, run_and_issue,
 )
 
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
