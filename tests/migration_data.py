@@ -38,7 +38,7 @@ NAMED_VALUES = {
     "species": lambda i: ["Dog", "Cat"][i % 2],
     "window": lambda i: ["morning", "midday", "evening", "custom"][i % 4],
     "state": lambda i: "MA",
-    "zip": lambda i: f"0214{i}",
+    "zip": lambda i: f"9990{i}",  # unique (territory_zip), and no demo zip
     "last4": lambda i: f"{4242 + i}",
     "kind": lambda i: "card",
     "brand": lambda i: "visa",
@@ -52,7 +52,7 @@ NAMED_VALUES = {
     "duration_minutes": lambda i: 30,
     "version": lambda i: 1,
     "policy_version": lambda i: 1,
-    "number": lambda i: i + 1,
+    "number": lambda i: 9001 + i,  # unique (invoice), above the demo's numbers
     "cancellation_hours": lambda i: 24,
     "session_token": lambda i: secrets.token_urlsafe(16),
     "calendar_token": lambda i: secrets.token_urlsafe(32),
