@@ -53,7 +53,7 @@ def loadtest_database():
 @pytest.mark.postgresql_run  # the same test on whichever database the suite uses: once per CI, in its PostgreSQL run
 def test_a_small_crowd_changes_everything_once_and_every_email_goes_once(loadtest_database):
     env = {**os.environ, "LOADTEST_DATABASE_URL": loadtest_database, "LOADTEST_REDIS_URL": REDIS,
-           "LOADTEST_DURATION": os.environ.get("LOADTEST_TEST_DURATION", "20s"), "LOADTEST_USERS": "10",
+           "LOADTEST_DURATION": os.environ.get("LOADTEST_TEST_DURATION", "10s"), "LOADTEST_USERS": "10",
            "LOADTEST_SPAWN_RATE": "10", "LOADTEST_CLIENTS": "20"}
     for name in ("DATABASE_URL", "TEST_DATABASE_URL"):
         env.pop(name, None)
