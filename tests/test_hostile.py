@@ -4,6 +4,7 @@ leaves no file behind.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -11,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from extensions import db
 from tests.conftest import login_as
@@ -82,10 +83,16 @@ class Forms(HTMLParser):
             self._textarea = None
 
 
-def counts() -> tuple:
+@functools.cache
+def _count_every_table() -> tuple[list[str], TextClause]:
+    tables = [t.name for t in db.metadata.sorted_tables]  # sorted afresh on each access: kept, once per run
+    return tables, text("SELECT " + ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables))
+
+
+def counts() -> dict:
     """The number of rows in every table, in one round trip."""
-    tables = [t.name for t in db.metadata.sorted_tables]
-    row = db.session.execute(text("SELECT " + ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables))).one()
+    tables, query = _count_every_table()
+    row = db.session.execute(query).one()
     db.session.rollback()
     return dict(zip(tables, row))
 
