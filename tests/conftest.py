@@ -41,9 +41,15 @@ def pytest_configure(config):
         shutil.rmtree(BROWSER_PAGES, ignore_errors=True)
 
 
+# The modules whose tests take seconds each, run first: pytest-xdist's workers then share out the short ones at the
+# end, instead of one worker finishing a long test while the other waits.
+LONG_FIRST = ("tests/test_loadtest.py", "tests/test_hostile.py", "tests/test_migrations.py", "tests/browser/")
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgresql_run` work on PostgreSQL whatever the suite runs on (the load test): they run once,
     in the suite's PostgreSQL run, and are left out (deselected, not skipped) of its SQLite run."""
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))  # stable: each module keeps its order
     if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
         return
     left_out = [item for item in items if item.get_closest_marker("postgresql_run")]
