@@ -65,6 +65,27 @@ class LazyBuildRule(Rule):
     (which makes an app of its own), though a page builds URLs for a handful of endpoints. Matching is unchanged.
     """
 
+    # What werkzeug's compile makes of a rule (its parts to match, the trace to build from, its converters), kept for
+    # the next app in the process made with the same rules: the test suite makes one app per test, and parsing the
+    # rules again was half of what create_app then cost. Converters keep no state of their own; the key holds
+    # everything the parse reads.
+    _parsed: dict[tuple, tuple] = {}
+
+    def compile(self) -> None:
+        url_map = self.map
+        key = (self.rule, self.subdomain, self.host, self.merge_slashes, url_map.host_matching,
+               tuple(url_map.converters.items()))
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            super().compile()
+            self._parsed[key] = (self._parts, tuple(self._trace), self._converters)
+            return
+        parts, trace, converters = parsed
+        self._parts, self._trace, self._converters = parts, list(trace), dict(converters)
+        self.arguments |= set(converters)  # the rule's variables, as the parse adds them
+        self._build = self._compile_builder(False).__get__(self, None)
+        self._build_unknown = self._compile_builder(True).__get__(self, None)
+
     def _compile_builder(self, append_unknown: bool = True):
         name = "_build_unknown" if append_unknown else "_build"
         compile_now = super()._compile_builder
