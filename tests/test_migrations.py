@@ -252,8 +252,9 @@ def test_upgrade_from_each_revision_keeps_every_row(revision, releases, database
     git history; without it, by today's migrations up to `revision`); then every table gets rows of its own
     (Filler), demo data leaving some empty. Every row is compared before and after, files kept, pages served."""
     uploads = tmp_path / "uploads"
-    if RELEASES:
-        install_release(RELEASES[revision], releases(RELEASES[revision]), database, uploads)
+    release = RELEASES.get(revision)  # none for a migration not committed yet (test_every_migration_has_its_release)
+    if release:
+        install_release(release, releases(release), database, uploads)
     else:
         migrate(database, tmp_path, revision)
     engine = sa.create_engine(database)
@@ -264,7 +265,7 @@ def test_upgrade_from_each_revision_keeps_every_row(revision, releases, database
     engine.dispose()
     before = read_all(database)
     assert all(rows for name, rows in before.items() if name != "alembic_version"), "every table has rows"
-    if RELEASES:
+    if release:
         assert all(demo.values()), f"the release's demo data is there: {demo}"
 
     migrate(database, tmp_path)
@@ -278,10 +279,15 @@ def test_upgrade_from_each_revision_keeps_every_row(revision, releases, database
 
 
 def test_every_migration_has_its_release():
-    """Each revision is upgraded from with the release that added it: the history names one for every revision."""
+    """Each revision is upgraded from with the release that added it: the history names one for every revision but
+    a migration still being written (not committed yet), which today's migrations build meanwhile."""
     if not RELEASES:
         pytest.skip("not a git checkout: upgrades from earlier releases are tested from the history")
-    assert sorted(RELEASES) == chain()
+    uncommitted = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "migrations/versions/"],
+                                 cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    new = {Path(line[3:]).name.split("_", 1)[0] for line in uncommitted.splitlines() if line[:2] in ("??", "A ")}
+    assert set(RELEASES) <= set(chain())
+    assert set(chain()) - set(RELEASES) == new - set(RELEASES), "a landed migration has no release in the history"
 
 
 def test_0011_gives_each_visit_report_its_visits_client(database, tmp_path, password_hash):
