@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -61,8 +61,10 @@ def _visible(viewer: Author):
         return MessageThread.client_id == viewer.client_id
     if viewer.can_manage:
         return true()
-    hers = select(Visit.id).where(Visit.sitter_id == viewer.id)
-    return or_(MessageThread.assigned_to_id == viewer.id, MessageThread.visit_id.in_(hers))
+    # Per thread, a look-up of its visit by id: `visit_id IN (her visits)` made SQLite list every visit she ever had
+    # (thousands, years of them) on every page, for the menu's unread count (32 of a sitter's day's 62 ms).
+    hers = exists().where(Visit.id == MessageThread.visit_id, Visit.sitter_id == viewer.id)
+    return or_(MessageThread.assigned_to_id == viewer.id, hers)
 
 
 def load_thread(thread_id: int, viewer: Author) -> MessageThread | None:
