@@ -11,6 +11,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Rule
@@ -98,6 +99,23 @@ class LazyBuildRule(Rule):
         return build_once
 
 
+def _plan_for_memory(app: Flask) -> None:
+    """Tell PostgreSQL that reading a row by index costs about what scanning does (PAWTAL_PG_RANDOM_PAGE_COST, as
+    libpq `options` on each new connection, so no extra round trip). With the default of 4 the staff week joined
+    its 350 visits to their clients by hashing all 10,000 clients (4.6 ms) instead of 350 lookups (2.6 ms)."""
+    cost = app.config["PG_RANDOM_PAGE_COST"]
+    try:
+        if cost and not 0 < float(cost) <= 100:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(f"PAWTAL_PG_RANDOM_PAGE_COST={cost!r}: a number above 0, such as 1.1, or empty") from None
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") or not cost:
+        return
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {})
+    given = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).query.get("options", "")  # e.g. a search_path
+    options["options"] = " ".join(filter(None, [options.get("options") or given, f"-c random_page_cost={cost}"]))
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create a configured Pawtal app; `config` overrides what the environment says."""
     app = Flask(__name__, instance_relative_config=True)
@@ -119,6 +137,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A server database may drop idle connections; an embedded file cannot, so no ping there.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
+    _plan_for_memory(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     health.init_app(app, MIGRATIONS)

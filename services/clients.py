@@ -207,8 +207,8 @@ def search_clients(viewer: StaffUser, query: ClientQuery, per_page: int) -> Clie
     shape = (not viewer.can_manage, bool(query.status), bool(query.onboarding), tuple(bool(d) for d in term_digits),
              query.sort, query.direction)
     if terms:
-        found = _sql().execute(_ids_statement(*shape, counted=True),
-                                   {**params, "offset": (query.page - 1) * per_page}).all()
+        searched = _ids_statement(*shape, counted=True, fenced=db.engine.dialect.name == "postgresql")
+        found = _sql().execute(searched, {**params, "offset": (query.page - 1) * per_page}).all()
         if found or query.page == 1:
             return _page([i for i, _ in found], found[0][1] if found else 0, query.page, per_page)
     total = _sql().scalar(_count_statement(*shape[:4]), params)
@@ -241,11 +241,25 @@ def _count_statement(sitter: bool, status: bool, onboarding: bool, term_kinds: t
 
 @lru_cache(maxsize=256)
 def _ids_statement(sitter: bool, status: bool, onboarding: bool, term_kinds: tuple[bool, ...], sort: str,
-                   direction: str, counted: bool) -> Select:
-    order = [c.desc() if direction == "desc" else c.asc() for c in SORTS[sort]] + [ClientProfile.id]
+                   direction: str, counted: bool, fenced: bool = False) -> Select:
+    """The page's ids in order (with the total matched when `counted`).
+
+    `fenced` (PostgreSQL): the matching rows are found first, in a materialized CTE, then counted, sorted and cut.
+    Without the fence the planner walks the whole name index to save a sort, fetching every client's row to test
+    its search text (8 ms over 10,000 clients, against 4 ms for a scan): it does not see that the window count has
+    to read every match before the first row comes out."""
+    def ordered(columns):
+        return [c.desc() if direction == "desc" else c.asc() for c in columns]
+
+    if fenced:
+        found = _filtered(select(ClientProfile.id, *SORTS[sort]), sitter, status, onboarding, term_kinds)
+        found = found.cte("found").prefix_with("MATERIALIZED")
+        stmt = select(found.c.id, func.count().over())
+        order = ordered([found.c[c.key] for c in SORTS[sort]]) + [found.c.id]
+        return stmt.order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
     stmt = select(ClientProfile.id, *([func.count().over()] if counted else []))
-    return _filtered(stmt, sitter, status, onboarding, term_kinds).order_by(*order).limit(bindparam("limit")).offset(
-        bindparam("offset"))
+    return _filtered(stmt, sitter, status, onboarding, term_kinds).order_by(
+        *ordered(SORTS[sort]), ClientProfile.id).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 # Built once: sorting and limiting happen on narrow rows above; these read the page's 25 wide ones.

@@ -23,7 +23,8 @@ NO_VISIT = (VisitStatus.CANCELLED, VisitStatus.DECLINED)
 
 
 class AssignedVisit(Protocol):
-    """What key_notices reads of a visit: a Visit, or any row with these (`status` if it has one)."""
+    """What key_notices reads of a visit: a Visit, or any row with these (`status` and `uses_keys`, its client's,
+    if it has them: a row that says its client uses no keys is left out before the query)."""
 
     id: int
     client_id: int
@@ -111,7 +112,8 @@ def key_notices(visits: Iterable[AssignedVisit]) -> dict[int, str]:
     (besides the settings row), whatever the number of visits."""
     if not get_settings().key_notices:
         return {}
-    assigned = [v for v in visits if v.sitter_id is not None and getattr(v, "status", None) not in NO_VISIT]
+    assigned = [v for v in visits if v.sitter_id is not None and getattr(v, "status", None) not in NO_VISIT
+                and getattr(v, "uses_keys", True)]
     if not assigned:
         return {}
     holds_key = or_(KeyHolder.has_key.is_(True), KeyHolder.knows_code.is_(True))

@@ -145,3 +145,28 @@ def test_demo_reads_like_a_real_business(runner, app):
     assert past and all(v.status == VisitStatus.COMPLETED and v.checked_in_at and v.checked_out_at for v in past)
     assert db.session.scalar(select(db.func.count(VisitReport.id))) > len(past) // 2
     assert db.session.scalar(select(db.func.count(Visit.id)).where(Visit.status == VisitStatus.CANCELLED)) > 0
+
+
+def test_postgresql_plans_for_a_database_in_memory_and_a_bad_setting_is_refused(_schema, tmp_path):
+    """Each PostgreSQL connection gets PAWTAL_PG_RANDOM_PAGE_COST (1.1), and keeps options given in the URL."""
+    for bad in ("fast", "0", "-1"):
+        with pytest.raises(RuntimeError, match="PAWTAL_PG_RANDOM_PAGE_COST"):
+            create_app({"SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "PG_RANDOM_PAGE_COST": bad})
+    if not _schema.startswith("postgresql"):
+        return  # SQLite has no such setting: only the refusal above applies
+    for extra, expected in (({}, "1.1"), ({"PG_RANDOM_PAGE_COST": "2"}, "2")):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": _schema + "?options=-csearch_path%3Dpg_catalog",
+                          "TESTING": True, **extra})
+        with app.app_context():
+            assert db.session.scalar(text("SHOW random_page_cost")) == expected
+            assert db.session.scalar(text("SHOW search_path")) == "pg_catalog"
+            db.session.remove()
+            db.engine.dispose()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "PG_RANDOM_PAGE_COST": ""})
+    with app.app_context():
+        server = create_engine(_schema)
+        with server.connect() as conn:
+            assert db.session.scalar(text("SHOW random_page_cost")) == conn.scalar(text("SHOW random_page_cost"))
+        server.dispose()
+        db.session.remove()
+        db.engine.dispose()
