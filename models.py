@@ -79,14 +79,20 @@ def as_utc(value: datetime) -> datetime:
 
 def window_label(window: str, starts_at: datetime, ends_at: datetime) -> str:
     """ "Morning, 8–11 AM" or "2:30–3 PM", in the business's local time."""
+    # A week of visits has a few windows and times, many times over: each label is made once a request, and found
+    # again by the stored times before they are converted (a day's visits in one window share them).
+    labels = once_per_request("_pawtal_windows", dict)
+    stored = (window, starts_at, ends_at)
+    if stored in labels:
+        return labels[stored]
     zone = local_zone()
     start, end = as_utc(starts_at).astimezone(zone).time(), as_utc(ends_at).astimezone(zone).time()
-    done = once_per_request("_pawtal_windows", dict)  # a week of visits has a few windows and times, many times over
     key = (window, start, end)
-    if key not in done:
+    if key not in labels:
         span = _("%(start)s–%(end)s", start=clock(start), end=clock(end))
-        done[key] = _("%(window)s, %(span)s", window=WINDOWS[window][0], span=span) if window in WINDOWS else span
-    return done[key]
+        labels[key] = _("%(window)s, %(span)s", window=WINDOWS[window][0], span=span) if window in WINDOWS else span
+    labels[stored] = labels[key]
+    return labels[key]
 
 
 def tidy_species(text: str) -> str:

@@ -1,5 +1,6 @@
-"""The sitter's day on her phone (`/today`, a sitter's landing page): today's visits in time order, then
-tomorrow's, each a card with what she needs at the door and the check-in, check-out and report buttons.
+"""The sitter's day on her phone (`/today`, a sitter's landing page): today's visits in time order, each a card
+with what she needs at the door and the check-in, check-out and report buttons; then tomorrow's, a line each that
+opens the card (a card already for those starting within checkins.FULL_CARD_HOURS).
 """
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ def index():
     days = checkins.today_for(current_user)
     today = business_today()
     shown = [v for day in days for v in day.visits]
-    notices = keys.key_notices(shown) if current_user.can_manage else {}  # once for the page, not per card
+    later = [v for day in days for v in day.later]
+    notices = keys.key_notices(shown + later) if current_user.can_manage else {}  # once for the page, not per card
     threads = messages.visit_threads([v.id for v in shown])
     cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,
                                           open_details=v.day == today and v.status in UNDER_WAY,
                                           **card_context(v, key_notice=notices.get(v.id, ""),
                                                          thread=threads.get(v.id), lazy_thread=True)))
              for v in shown}
-    return render_page("today/index.html", "today/_days.html", days=days, today=today, cards=cards)
+    return render_page("today/index.html", "today/_days.html", days=days, today=today, cards=cards,
+                       later_notices=notices, full_card_hours=checkins.FULL_CARD_HOURS)

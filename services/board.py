@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from extensions import db
 from filters import gettext as _
@@ -173,12 +173,25 @@ class Board:
 def _pets_by_visit(visit_ids: list[int]) -> dict[int, list[str]]:
     pets: dict[int, list[str]] = {}
     if visit_ids:
-        for visit_id, name in db.session.execute(
-            select(visit_pet.c.visit_id, Pet.name).join(Pet, Pet.id == visit_pet.c.pet_id)
-            .where(visit_pet.c.visit_id.in_(visit_ids)).order_by(Pet.name)
-        ):
+        for visit_id, name in db.session.execute(_PETS_OF_VISITS, {"ids": visit_ids}):
             pets.setdefault(visit_id, []).append(name)
     return pets
+
+
+# The board's two queries, built once: it is polled every few seconds by every open board.
+_PETS_OF_VISITS = (select(visit_pet.c.visit_id, Pet.name).join(Pet, Pet.id == visit_pet.c.pet_id)
+                   .where(visit_pet.c.visit_id.in_(bindparam("ids", expanding=True))).order_by(Pet.name))
+_DAY_BOARD = (
+    select(Visit.id, Visit.client_id, Visit.sitter_id, Visit.status, Visit.window, Visit.starts_at, Visit.ends_at,
+           Visit.checked_in_at, Visit.checked_out_at, Service.name, Service.duration_minutes,
+           ClientProfile.first_name, ClientProfile.last_name,
+           StaffUser.first_name.label("sitter_first"), StaffUser.last_name.label("sitter_last"))
+    .join(Service, Service.id == Visit.service_id)
+    .join(ClientProfile, ClientProfile.id == Visit.client_id)
+    .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
+    .where(Visit.day == bindparam("day"), Visit.status.in_(SHOWN_STATUSES))
+    .order_by(Visit.starts_at, Visit.id)
+)
 
 
 def day_board(day: date, today: date, now: datetime | None = None) -> Board:
@@ -188,17 +201,7 @@ def day_board(day: date, today: date, now: datetime | None = None) -> Board:
     now = now or utcnow()
     settings = get_settings()
     grace, percent = settings.late_grace_minutes, settings.short_visit_percent
-    rows = db.session.execute(
-        select(Visit.id, Visit.client_id, Visit.sitter_id, Visit.status, Visit.window, Visit.starts_at, Visit.ends_at,
-               Visit.checked_in_at, Visit.checked_out_at, Service.name, Service.duration_minutes,
-               ClientProfile.first_name, ClientProfile.last_name,
-               StaffUser.first_name.label("sitter_first"), StaffUser.last_name.label("sitter_last"))
-        .join(Service, Service.id == Visit.service_id)
-        .join(ClientProfile, ClientProfile.id == Visit.client_id)
-        .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
-        .where(Visit.day == day, Visit.status.in_(SHOWN_STATUSES))
-        .order_by(Visit.starts_at, Visit.id)
-    ).all()
+    rows = db.session.execute(_DAY_BOARD, {"day": day}).all()
     pets = _pets_by_visit([row.id for row in rows])
     zone = local_zone()
 

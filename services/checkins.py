@@ -5,11 +5,12 @@ and leaves a VisitEvent beside it, so what was recorded, when and by whom is nev
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -31,6 +32,7 @@ from models import (
 from services import fees
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
+from services.visits import CalendarVisit, calendar_visits
 
 # A sitter may check in this long before the window starts (she arrived early), and until the visit's day is
 # over or this long after its window (a late-evening visit); not on another day.
@@ -306,22 +308,32 @@ def _day_words(day: date) -> str:
     return formatted(day, "day")
 
 
+# A visit starting this soon gets its whole card on the sitter's day even when it is tomorrow's (an early walk,
+# seen the evening before); tomorrow's others are a line each, which opens the card.
+FULL_CARD_HOURS = 12
+
+
 @dataclass
 class Day:
-    """One day of a sitter's visits, and whether the business is closed."""
+    """One day of a sitter's visits (`visits` as cards, `later` as lines), and whether the business is closed."""
 
     day: date
     visits: list[Visit]
     closed: BlockOut | None
+    later: list[CalendarVisit] = field(default_factory=list)
 
 
-def sitter_days(sitter: StaffUser, first: date, count: int = 2) -> list[Day]:
-    """The sitter's visits on `count` days from `first`, with all her phone shows, in a fixed number of queries."""
-    last = first + timedelta(days=count - 1)
-    shown = list(db.session.scalars(
+@lru_cache(maxsize=2)
+def _cards_statement(until: bool):
+    """The visits a sitter's cards show, with all they read: built once, so SQLAlchemy keeps its cache key (the six
+    loader options made computing it again a sixth of the page's loading)."""
+    as_cards = Visit.day == bindparam("first") if until else Visit.day >= bindparam("first")
+    if until:
+        as_cards = or_(as_cards, Visit.starts_at < bindparam("until", type_=Visit.starts_at.type))
+    return (
         select(Visit)
-        .where(Visit.sitter_id == sitter.id, Visit.day >= first, Visit.day <= last,
-               Visit.status != VisitStatus.DECLINED)
+        .where(Visit.sitter_id == bindparam("sitter"), Visit.day >= bindparam("first"), Visit.day <= bindparam("last"),
+               Visit.status != VisitStatus.DECLINED, as_cards)
         .order_by(Visit.starts_at, Visit.id)
         .options(
             joinedload(Visit.service).selectinload(Service.checklist),
@@ -331,17 +343,34 @@ def sitter_days(sitter: StaffUser, first: date, count: int = 2) -> list[Day]:
             selectinload(Visit.reports),
             selectinload(Visit.photos),
         )
-    ))
+    )
+
+
+def sitter_days(sitter: StaffUser, first: date, count: int = 2, cards_until: datetime | None = None) -> list[Day]:
+    """The sitter's visits on `count` days from `first`, with all her phone shows, in a fixed number of queries.
+
+    With `cards_until`, the days after the first show as cards only the visits starting before then; the rest are
+    read as calendar lines (visits.calendar_visits), with none of a card's eager loading."""
+    last = first + timedelta(days=count - 1)
+    shown = list(db.session.scalars(_cards_statement(cards_until is not None),
+                                    {"sitter": sitter.id, "first": first, "last": last, "until": cards_until}))
     blockouts = list(db.session.scalars(select(BlockOut).where(BlockOut.ends_on >= first, BlockOut.starts_on <= last)))
+    later: list[CalendarVisit] = []
+    if cards_until is not None and count > 1:
+        carded = {v.id for v in shown}
+        later = [v for v in calendar_visits(first + timedelta(days=1), last, sitter_id=sitter.id)
+                 if v.id not in carded and v.state != VisitStatus.DECLINED.value]
     days = []
     for offset in range(count):
         day = first + timedelta(days=offset)
-        days.append(Day(day, [v for v in shown if v.day == day], next((b for b in blockouts if b.covers(day)), None)))
+        days.append(Day(day, [v for v in shown if v.day == day], next((b for b in blockouts if b.covers(day)), None),
+                        [v for v in later if v.day == day]))
     return days
 
 
 def today_for(sitter: StaffUser) -> list[Day]:
-    return sitter_days(sitter, business_today())
+    """Today's visits as cards, and tomorrow's: as cards when they start within FULL_CARD_HOURS, else as lines."""
+    return sitter_days(sitter, business_today(), cards_until=utcnow() + timedelta(hours=FULL_CARD_HOURS))
 
 
 def load_visit_for_work(visit_id: int, viewer: StaffUser) -> Visit | None:

@@ -296,10 +296,14 @@ def load_client(client_id: int, viewer: StaffUser | ClientLogin) -> ClientProfil
     if not viewer.is_staff:
         if client_id != viewer.client_id:
             return None
-        return db.session.scalar(select(ClientProfile).where(ClientProfile.id == client_id).options(
-            selectinload(ClientProfile.emails), selectinload(ClientProfile.pets).selectinload(Pet.vaccinations)))
+        return db.session.scalar(_OWN_PROFILE, {"client_id": client_id})
     return db.session.execute(_profile_statement(not viewer.can_manage),
                               {"client_id": client_id, "viewer": viewer.id}).unique().scalar_one_or_none()
+
+
+# A client login's own profile, for every portal page; built once, as below.
+_OWN_PROFILE = select(ClientProfile).where(ClientProfile.id == bindparam("client_id")).options(
+    selectinload(ClientProfile.emails), selectinload(ClientProfile.pets).selectinload(Pet.vaccinations))
 
 
 @lru_cache(maxsize=2)

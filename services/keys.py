@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple, Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from extensions import db
 from filters import business_today
@@ -106,6 +106,16 @@ def key_notice(client_id: int, sitter_id: int | None) -> str:
     return key_notices([_Planned(0, client_id, sitter_id)]).get(0, "")
 
 
+# key_notices' two queries, built once (calendars and the board run them on every load).
+_HOLDERS = (
+    select(ClientProfile.id, ClientProfile.first_name, ClientProfile.last_name, KeyHolder.staff_id)
+    .outerjoin(KeyHolder, and_(KeyHolder.client_id == ClientProfile.id,
+                               or_(KeyHolder.has_key.is_(True), KeyHolder.knows_code.is_(True))))
+    .where(ClientProfile.id.in_(bindparam("ids", expanding=True)), ClientProfile.uses_keys.is_(True))
+)
+_SITTER_NAMES = select(StaffUser.id, StaffUser.first_name).where(StaffUser.id.in_(bindparam("ids", expanding=True)))
+
+
 def key_notices(visits: Iterable[AssignedVisit]) -> dict[int, str]:
     """{visit id: "Mia holds no key for Jane Smith"} for the visits to clients who use keys whose sitter
     neither holds a key nor knows the code. Nothing when the site option is off. At most two queries
@@ -116,20 +126,15 @@ def key_notices(visits: Iterable[AssignedVisit]) -> dict[int, str]:
                 and getattr(v, "uses_keys", True)]
     if not assigned:
         return {}
-    holds_key = or_(KeyHolder.has_key.is_(True), KeyHolder.knows_code.is_(True))
     names: dict[int, str] = {}
     holders: dict[int, set[int]] = {}
-    for client_id, first, last, staff_id in db.session.execute(
-        select(ClientProfile.id, ClientProfile.first_name, ClientProfile.last_name, KeyHolder.staff_id)
-        .outerjoin(KeyHolder, and_(KeyHolder.client_id == ClientProfile.id, holds_key))
-        .where(ClientProfile.id.in_({v.client_id for v in assigned}), ClientProfile.uses_keys.is_(True))
-    ):
+    clients = sorted({v.client_id for v in assigned})
+    for client_id, first, last, staff_id in db.session.execute(_HOLDERS, {"ids": clients}):
         names[client_id] = f"{first} {last}".strip()
         holders.setdefault(client_id, set()).add(staff_id)
     lacking = [v for v in assigned if v.client_id in names and v.sitter_id not in holders[v.client_id]]
     if not lacking:
         return {}
-    sitters = dict(db.session.execute(
-        select(StaffUser.id, StaffUser.first_name).where(StaffUser.id.in_({v.sitter_id for v in lacking}))).all())
+    sitters = dict(db.session.execute(_SITTER_NAMES, {"ids": sorted({v.sitter_id for v in lacking})}).all())
     return {v.id: _("%(sitter)s holds no key for %(client)s", sitter=sitters.get(v.sitter_id, ""),
                     client=names[v.client_id]) for v in lacking}

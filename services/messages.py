@@ -20,9 +20,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, true
+from sqlalchemy import Integer, String, and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -59,12 +60,17 @@ def _visible(viewer: Author):
     """Which threads the viewer may read (a where clause)."""
     if not viewer.is_staff:
         return MessageThread.client_id == viewer.client_id
-    if viewer.can_manage:
+    return _visible_to_staff(viewer.can_manage, viewer.id)
+
+
+def _visible_to_staff(manager: bool, staff_id):
+    """The threads a manager (all) or a sitter may read; `staff_id` is an id or a bound parameter."""
+    if manager:
         return true()
     # Per thread, a look-up of its visit by id: `visit_id IN (her visits)` made SQLite list every visit she ever had
     # (thousands, years of them) on every page, for the menu's unread count (32 of a sitter's day's 62 ms).
-    hers = exists().where(Visit.id == MessageThread.visit_id, Visit.sitter_id == viewer.id)
-    return or_(MessageThread.assigned_to_id == viewer.id, hers)
+    hers = exists().where(Visit.id == MessageThread.visit_id, Visit.sitter_id == staff_id)
+    return or_(MessageThread.assigned_to_id == staff_id, hers)
 
 
 def load_thread(thread_id: int, viewer: Author) -> MessageThread | None:
@@ -86,14 +92,15 @@ def attachment_path(message: Message) -> str:
     return stored_path("messages", message.attachment_stored)
 
 
-def _unread_for(staff: StaffUser):
-    """Unread for this staff member: a newer message than their last reading, written by someone else."""
-    return and_(MessageThread.last_author != author_key(staff),
+def _unread_for(author):
+    """Unread for a staff member (`author`: their author_key, or a bound parameter): a newer message than their
+    last reading, written by someone else."""
+    return and_(MessageThread.last_author != author,
                 or_(MessageRead.read_at.is_(None), MessageRead.read_at < MessageThread.last_message_at))
 
 
-def _read_join(staff: StaffUser):
-    return and_(MessageRead.thread_id == MessageThread.id, MessageRead.staff_id == staff.id)
+def _read_join(staff_id):
+    return and_(MessageRead.thread_id == MessageThread.id, MessageRead.staff_id == staff_id)
 
 
 @dataclass
@@ -109,10 +116,10 @@ class InboxRow:
 
 def inbox(staff: StaffUser, show: str = "all", q: str = "", page: int = 1) -> tuple[list[InboxRow], bool]:
     """One page of the staff member's threads, newest first, in one query; and whether there are more."""
-    unread = _unread_for(staff)
+    unread = _unread_for(author_key(staff))
     name = func.trim(func.coalesce(ClientProfile.first_name, "") + " " + func.coalesce(ClientProfile.last_name, ""))
     stmt = (select(MessageThread, name, unread).outerjoin(ClientProfile, MessageThread.client_id == ClientProfile.id)
-            .outerjoin(MessageRead, _read_join(staff)).where(_visible(staff))
+            .outerjoin(MessageRead, _read_join(staff.id)).where(_visible(staff))
             .options(joinedload(MessageThread.assigned_to), joinedload(MessageThread.visit)))
     if show == "unread":
         stmt = stmt.where(unread)
@@ -133,8 +140,17 @@ def inbox(staff: StaffUser, show: str = "all", q: str = "", page: int = 1) -> tu
 
 def unread_count(staff: StaffUser) -> int:
     """Threads with something this staff member has not read: the number beside Messages in the menu."""
-    return db.session.scalar(select(func.count(MessageThread.id)).outerjoin(MessageRead, _read_join(staff))
-                             .where(_visible(staff), _unread_for(staff))) or 0
+    return db.session.scalar(_unread_statement(staff.can_manage),
+                             {"staff_id": staff.id, "author": author_key(staff)}) or 0
+
+
+@lru_cache(maxsize=2)
+def _unread_statement(manager: bool):
+    """unread_count's query for managers or for a sitter, built once: every staff page runs it, and building it
+    cost as much as running it (0.2 ms of a sitter's 0.5)."""
+    me = bindparam("staff_id", type_=Integer)
+    return (select(func.count(MessageThread.id)).outerjoin(MessageRead, _read_join(me))
+            .where(_visible_to_staff(manager, me), _unread_for(bindparam("author", type_=String))))
 
 
 def client_threads(client: ClientProfile, limit: int = 200) -> list[MessageThread]:
@@ -144,9 +160,13 @@ def client_threads(client: ClientProfile, limit: int = 200) -> list[MessageThrea
 
 
 def client_unread_count(client: ClientProfile) -> int:
-    return db.session.scalar(select(func.count(MessageThread.id)).where(
-        MessageThread.client_id == client.id, MessageThread.business_wrote_at.is_not(None),
-        or_(MessageThread.client_read_at.is_(None), MessageThread.client_read_at < MessageThread.business_wrote_at))) or 0
+    return db.session.scalar(_CLIENT_UNREAD, {"client_id": client.id}) or 0
+
+
+# Built once: the portal's menu counts on every page.
+_CLIENT_UNREAD = select(func.count(MessageThread.id)).where(
+    MessageThread.client_id == bindparam("client_id"), MessageThread.business_wrote_at.is_not(None),
+    or_(MessageThread.client_read_at.is_(None), MessageThread.client_read_at < MessageThread.business_wrote_at))
 
 
 def _checked(body: str, subject: str | None = None, errors: dict | None = None) -> tuple[str, str]:
@@ -321,12 +341,15 @@ def visit_thread(visit: Visit) -> MessageThread | None:
                              .options(selectinload(MessageThread.messages)))
 
 
+_VISIT_THREADS = (select(MessageThread).where(MessageThread.visit_id.in_(bindparam("ids", expanding=True)))
+                  .options(selectinload(MessageThread.messages)))
+
+
 def visit_threads(visit_ids: list[int]) -> dict[int, MessageThread]:
     """The threads of these visits with their messages, in two queries (a day of cards builds none per card)."""
     if not visit_ids:
         return {}
-    found = db.session.scalars(select(MessageThread).where(MessageThread.visit_id.in_(visit_ids))
-                               .options(selectinload(MessageThread.messages)))
+    found = db.session.scalars(_VISIT_THREADS, {"ids": visit_ids})
     return {thread.visit_id: thread for thread in found}
 
 

@@ -10,11 +10,12 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from icalendar import Calendar, Event
-from sqlalchemy import select, true, update
+from sqlalchemy import Date, bindparam, select, true, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -404,9 +405,14 @@ def staff_preview(client_id: int, plan: Plan, sitter: StaffUser | None) -> Previ
 
 
 def blockouts_between(first: date, last: date) -> list[BlockOut]:
-    return list(db.session.scalars(
-        select(BlockOut).where(BlockOut.ends_on >= first, BlockOut.starts_on <= last).order_by(BlockOut.starts_on)
-    ))
+    return list(db.session.scalars(_BLOCKOUTS_BETWEEN, {"first": first, "last": last}))
+
+
+# Built once: every calendar reads these, and building a statement costs about what running one does.
+_BLOCKOUTS_BETWEEN = select(BlockOut).where(BlockOut.ends_on >= bindparam("first"),
+                                            BlockOut.starts_on <= bindparam("last")).order_by(BlockOut.starts_on)
+_ACTIVE_STAFF = select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.first_name,
+                                                                            StaffUser.last_name)
 
 
 def _pets_of(client: ClientProfile, pets: list[Pet]) -> list[Pet]:
@@ -861,8 +867,9 @@ def visits_between(first: date, last: date, client_id: int | None = None, sitter
     return list(db.session.scalars(query))
 
 
-def _on_days(query, first: date, last: date, client_id: int | None, sitter_id: int | None):
-    """Visits on local days first..last, of one client or one sitter if given, in time order."""
+def _on_days(query, first, last, client_id, sitter_id):
+    """Visits on local days first..last, of one client or one sitter if given, in time order (each a value, or a
+    bound parameter in a statement built once)."""
     query = query.where(Visit.day >= first, Visit.day <= last).order_by(Visit.starts_at, Visit.id)
     if client_id is not None:
         query = query.where(Visit.client_id == client_id)
@@ -894,45 +901,57 @@ class CalendarVisit:
 
 def calendar_visits(first: date, last: date, client_id: int | None = None, sitter_id: int | None = None,
                     open_only: bool = False, limit: int | None = None) -> list[CalendarVisit]:
-    """The visits on local days first..last for a calendar: two queries, whatever their number."""
+    """The visits on local days first..last for a calendar, with their pets' names: one query, whatever their
+    number (a row per visit and pet, joined; on PostgreSQL a second query for the pets cost as much as the first)."""
+    now = utcnow()
+    statement = _calendar_statement(client_id is not None, sitter_id is not None, open_only, limit is not None)
+    found: list[CalendarVisit] = []
+    row = pets = None
+    for next_row in db.session.execute(statement, {"first": first, "last": last, "client_id": client_id,
+                                                   "sitter_id": sitter_id, "now": now, "limit": limit}):
+        if row is not None and next_row[0] != row[0]:
+            found.append(_calendar_visit(row, pets, now))
+        if row is None or next_row[0] != row[0]:
+            row, pets = next_row, []
+        if next_row[-1] is not None:
+            pets.append(next_row[-1])
+    if row is not None:
+        found.append(_calendar_visit(row, pets, now))
+    return found
+
+
+@lru_cache(maxsize=16)
+def _calendar_statement(by_client: bool, by_sitter: bool, open_only: bool, limited: bool):
+    """calendar_visits' query for one shape of its arguments, built once (calendars are the busiest pages)."""
     query = (
         select(Visit.id, Visit.day, Visit.status, Visit.window, Visit.starts_at, Visit.ends_at, Service.name,
                StaffUser.first_name, ClientProfile.first_name, ClientProfile.last_name, ClientProfile.uses_keys,
-               Visit.client_id, Visit.sitter_id)
+               Visit.client_id, Visit.sitter_id, Pet.name)
         .join(Service, Service.id == Visit.service_id)
         .join(ClientProfile, ClientProfile.id == Visit.client_id)
         .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
+        .outerjoin(visit_pet, visit_pet.c.visit_id == Visit.id)
+        .outerjoin(Pet, Pet.id == visit_pet.c.pet_id)
     )
-    now = utcnow()
+    shown = _on_days(select(Visit.id) if limited else query, bindparam("first", type_=Date),
+                     bindparam("last", type_=Date), bindparam("client_id") if by_client else None,
+                     bindparam("sitter_id") if by_sitter else None)
+    if open_only:
+        shown = shown.where(Visit.status.in_((*OPEN_STATES, VisitStatus.IN_PROGRESS)),
+                            Visit.ends_at > bindparam("now", type_=Visit.ends_at.type))
+    if limited:  # the first `limit` visits, then their rows
+        shown = query.where(Visit.id.in_(shown.limit(bindparam("limit")).scalar_subquery())).order_by(
+            Visit.starts_at, Visit.id)
+    return shown.order_by(Pet.name)
 
-    def shown(query):
-        query = _on_days(query, first, last, client_id, sitter_id)
-        if open_only:
-            query = query.where(Visit.status.in_((*OPEN_STATES, VisitStatus.IN_PROGRESS)), Visit.ends_at > now)
-        return query.limit(limit)
 
-    rows = db.session.execute(shown(query)).all()
-    pets: dict[int, list[str]] = {}
-    if rows:
-        # The visits' pets found by the same conditions again, not by a list of hundreds of ids: PostgreSQL plans a
-        # week's 350-id IN list in 4 ms, the subquery (unordered, when all are shown) in 2.
-        ids = shown(select(Visit.id))
-        ids = (ids if limit is not None else ids.order_by(None)).scalar_subquery()
-        for visit_id, name in db.session.execute(
-            select(visit_pet.c.visit_id, Pet.name).join(Pet, Pet.id == visit_pet.c.pet_id)
-            .where(visit_pet.c.visit_id.in_(ids)).order_by(Pet.name)
-        ):
-            pets.setdefault(visit_id, []).append(name)
-    return [
-        CalendarVisit(
-            id=visit_id, day=day,
-            state=visit_state(status, ends, now),
-            when=window_label(window, starts, ends), service=service, pets=", ".join(pets.get(visit_id, ())),
-            sitter=sitter or "", client_name=f"{first_name} {last_name}", uses_keys=uses_keys, client_id=client_id,
-            sitter_id=sitter_id)
-        for visit_id, day, status, window, starts, ends, service, sitter, first_name, last_name, uses_keys, client_id,
-        sitter_id in rows
-    ]
+def _calendar_visit(row, pets: list[str], now: datetime) -> CalendarVisit:
+    visit_id, day, status, window, starts, ends, service, sitter, first_name, last_name, uses_keys, client_id, \
+        sitter_id, _ = row
+    return CalendarVisit(id=visit_id, day=day, state=visit_state(status, ends, now),
+                         when=window_label(window, starts, ends), service=service, pets=", ".join(pets),
+                         sitter=sitter or "", client_name=f"{first_name} {last_name}", uses_keys=uses_keys,
+                         client_id=client_id, sitter_id=sitter_id)
 
 
 def pending_requests(status: str = "pending", q: str = "", page_size: int = 50) -> list[VisitRequest]:
@@ -985,8 +1004,7 @@ def load_visit(visit_id: int, viewer: StaffUser | ClientLogin) -> Visit | None:
 
 
 def sitters() -> list[StaffUser]:
-    return list(db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True))
-                                   .order_by(StaffUser.first_name, StaffUser.last_name)))
+    return list(db.session.scalars(_ACTIVE_STAFF))
 
 
 def reset_feed(account: ClientLogin | StaffUser) -> None:

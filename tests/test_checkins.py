@@ -4,7 +4,7 @@ import hashlib
 import io
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,8 +12,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from extensions import db
-from models import ChecklistItem, ClientLogin, ReportPhoto, Role, Visit, VisitEvent, VisitReport, VisitStatus, utcnow
-from services import outbox
+from models import (ChecklistItem, ClientLogin, ReportPhoto, Role, Visit, VisitEvent, VisitReport, VisitStatus, as_utc,
+                    utcnow)
+from services import checkins, outbox
 from services.settings import get_settings
 from tests.conftest import HX, login_as, smtp_config
 
@@ -126,6 +127,33 @@ def test_a_sitter_lands_on_her_day_and_a_fill_in_sees_all_she_needs_without_pric
     assert "STAFF ONLY" not in client_page and "$" not in client_page
     assert as_fill_in.get(f"/clients/{other_client.id}").status_code == 404
     assert "No clients match" not in as_fill_in.get("/clients/").get_data(as_text=True)
+
+
+def test_tomorrows_visits_beyond_twelve_hours_are_lines_that_open_their_card(app, as_fill_in, me, rex, walk, fill_in):
+    me.client.address_line1 = "12 Elm St"
+    today = datetime.now(NY).date()
+    late = datetime.combine(today + timedelta(days=1), time(23, 0), NY)  # 23 to 47 hours ahead, whatever the hour now
+    visit = book(me.client, walk, fill_in, [rex], starts_in=late - utcnow().replace(microsecond=0))
+    called_off = book(me.client, walk, fill_in, [rex], starts_in=late - utcnow().replace(microsecond=0))
+    called_off.status, called_off.reason = VisitStatus.CANCELLED, "Away after all"
+    turned_down = book(me.client, walk, fill_in, [rex], starts_in=late - utcnow().replace(microsecond=0))
+    turned_down.status = VisitStatus.DECLINED
+    db.session.commit()
+    page = as_fill_in.get("/today/").get_data(as_text=True)
+    line = re.search(rf'<li class="state-scheduled"><a href="/visits/{visit.id}">(.*?)</li>', page, re.S)
+    assert line and "Nia" in line[1] and "Dog walk · Rex" in line[1] and "11 PM" in line[1], page
+    assert re.search(rf'<li class="state-cancelled"><a href="/visits/{called_off.id}">.*?Cancelled</span>', page, re.S)
+    assert f"/visits/{turned_down.id}" not in page  # a declined request was never a visit
+    assert "12 Elm St" not in page and "Half a cup at 5 PM" not in page and "Check in" not in page  # no card
+    card = as_fill_in.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "12 Elm St" in card and "Half a cup at 5 PM" in card
+    # From FULL_CARD_HOURS before it starts, the same visit is a card on her day.
+    with app.test_request_context():
+        before = checkins.sitter_days(fill_in, today, cards_until=as_utc(visit.starts_at))
+        after = checkins.sitter_days(fill_in, today, cards_until=as_utc(visit.starts_at) + timedelta(seconds=1))
+    assert before[1].visits == [] and [v.id for v in before[1].later] == [visit.id, called_off.id]
+    assert [v.id for v in after[1].visits] == [visit.id, called_off.id] and after[1].later == []
+    assert checkins.FULL_CARD_HOURS == 12 and "from 12 hours before it starts" in page
 
 
 def test_check_in_and_out_record_server_times_once_and_the_duration(app, as_fill_in, visit):
