@@ -967,6 +967,12 @@ VISIT_STATES = {"requested": _l("Requested"), "scheduled": _l("Scheduled"), "in_
                 "declined": _l("Declined"), "cancelled": _l("Cancelled")}
 
 
+def visit_state_label(state: str) -> str:
+    """A state's label in this request's language, translated once a request (a week's calendar shows 400)."""
+    return once_per_request("_pawtal_state_labels", lambda: {key: str(label) for key, label in VISIT_STATES.items()})[
+        state]
+
+
 def visit_state(status: VisitStatus, ends_at: datetime, now: datetime) -> str:
     """What a calendar shows: a scheduled visit whose window has ended without a check-in says so."""
     if status == VisitStatus.SCHEDULED and as_utc(ends_at) <= now:
@@ -1091,7 +1097,7 @@ class Visit(db.Model):
 
     @property
     def state_label(self) -> str:
-        return VISIT_STATES[self.state]
+        return visit_state_label(self.state)
 
     @property
     def open(self) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
@@ -24,7 +25,6 @@ from filters import gettext as _
 from models import (
     BOOKED,
     CUSTOM,
-    VISIT_STATES,
     WINDOWS,
     BlockOut,
     ClientLogin,
@@ -44,6 +44,7 @@ from models import (
     utcnow,
     visit_pet,
     visit_state,
+    visit_state_label,
     window_label,
 )
 from services import emails, fees, signals
@@ -878,9 +879,9 @@ def _on_days(query, first, last, client_id, sitter_id):
     return query
 
 
-@dataclass(frozen=True)
-class CalendarVisit:
-    """What a calendar shows of one visit, read as plain columns (calendars list hundreds at once)."""
+class CalendarVisit(NamedTuple):
+    """What a calendar shows of one visit, read as plain columns (calendars list hundreds at once: a named tuple
+    is made in a third of a frozen dataclass's time)."""
 
     id: int
     day: date
@@ -896,7 +897,7 @@ class CalendarVisit:
 
     @property
     def state_label(self) -> str:
-        return VISIT_STATES[self.state]
+        return visit_state_label(self.state)
 
 
 def calendar_visits(first: date, last: date, client_id: int | None = None, sitter_id: int | None = None,
@@ -907,8 +908,9 @@ def calendar_visits(first: date, last: date, client_id: int | None = None, sitte
     statement = _calendar_statement(client_id is not None, sitter_id is not None, open_only, limit is not None)
     found: list[CalendarVisit] = []
     row = pets = None
-    for next_row in db.session.execute(statement, {"first": first, "last": last, "client_id": client_id,
-                                                   "sitter_id": sitter_id, "now": now, "limit": limit}):
+    # Plain rows from the session's connection: the ORM's execution layer adds nothing to columns.
+    for next_row in db.session.connection().execute(statement, {"first": first, "last": last, "client_id": client_id,
+                                                                "sitter_id": sitter_id, "now": now, "limit": limit}):
         if row is not None and next_row[0] != row[0]:
             found.append(_calendar_visit(row, pets, now))
         if row is None or next_row[0] != row[0]:
