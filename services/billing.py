@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, case, event, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, event, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -1026,5 +1026,9 @@ def client_drafts(client_id: int) -> list[Invoice]:
 
 def balance(client_id: int) -> int:
     """The client's balance (one query): above zero they owe, below zero they are in credit."""
-    return db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
-                             .where(LedgerEntry.client_id == client_id))
+    return db.session.scalar(_BALANCE, {"client_id": client_id})
+
+
+# Built once: the profile's Account badge asks on every load.
+_BALANCE = select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+    LedgerEntry.client_id == bindparam("client_id"))

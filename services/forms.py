@@ -38,10 +38,12 @@ class FieldSpec:
 
 
 def list_forms(include_inactive: bool = True) -> list[ClientForm]:
-    stmt = select(ClientForm).options(joinedload(ClientForm.versions)).order_by(ClientForm.title, ClientForm.id)
-    if not include_inactive:
-        stmt = stmt.where(ClientForm.active.is_(True))
-    return list(db.session.scalars(stmt).unique())
+    return list(db.session.scalars(_ALL_FORMS if include_inactive else _ACTIVE_FORMS).unique())
+
+
+# Built once: every portal page and profile reads the forms (onboarding's "required forms" step).
+_ALL_FORMS = select(ClientForm).options(joinedload(ClientForm.versions)).order_by(ClientForm.title, ClientForm.id)
+_ACTIVE_FORMS = _ALL_FORMS.where(ClientForm.active.is_(True))
 
 
 def save_form(form: ClientForm | None, title: str, description: str, per_pet: bool, onboarding: bool,

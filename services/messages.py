@@ -154,9 +154,12 @@ def _unread_statement(manager: bool):
 
 
 def client_threads(client: ClientProfile, limit: int = 200) -> list[MessageThread]:
-    return list(db.session.scalars(select(MessageThread).where(MessageThread.client_id == client.id)
-                                   .options(joinedload(MessageThread.visit))
-                                   .order_by(MessageThread.last_message_at.desc()).limit(limit)))
+    return list(db.session.scalars(_CLIENT_THREADS, {"client_id": client.id, "limit": limit}))
+
+
+_CLIENT_THREADS = (select(MessageThread).where(MessageThread.client_id == bindparam("client_id"))
+                   .options(joinedload(MessageThread.visit))
+                   .order_by(MessageThread.last_message_at.desc()).limit(bindparam("limit")))
 
 
 def client_unread_count(client: ClientProfile) -> int:

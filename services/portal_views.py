@@ -3,7 +3,7 @@ when, which page), and what a client's profile shows of it. Names are kept with 
 the staff member and the client."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from extensions import db
 from models import ClientProfile, PortalView
@@ -22,5 +22,9 @@ def log_view(staff_id: int, staff_name: str, client: ClientProfile, path: str) -
 
 def recent_views(client_id: int, limit: int = RECENT) -> list[PortalView]:
     """The latest portal pages staff viewed as this client, newest first."""
-    return list(db.session.scalars(select(PortalView).where(PortalView.client_id == client_id)
-                                   .order_by(PortalView.at.desc(), PortalView.id.desc()).limit(limit)))
+    return list(db.session.scalars(_RECENT_VIEWS, {"client_id": client_id, "limit": limit}))
+
+
+# Built once: the staff profile shows these on every load.
+_RECENT_VIEWS = (select(PortalView).where(PortalView.client_id == bindparam("client_id"))
+                 .order_by(PortalView.at.desc(), PortalView.id.desc()).limit(bindparam("limit")))
