@@ -274,17 +274,22 @@ def conditional_timing(base: str, routes: dict[str, Route], results: dict) -> li
         if name not in routes:
             continue
         url, headers, who = routes[name]
-        tag = None
-        for _ in range(3):  # the first page may add the CSRF token to the session: a browser keeps the new cookie
-            request = urllib.request.Request(base + url, headers={**headers, "Cookie": f"session={COOKIES[who]}"})
-            with urllib.request.urlopen(request) as response:
-                tag = response.headers.get("ETag")
-                cookie = re.search(r"session=([^;]+)", response.headers.get("Set-Cookie") or "")
-            if cookie is None:
-                break
-            COOKIES[who] = cookie[1]
-        wrk(base + url, who, {**headers, "If-None-Match": tag or ""}, "3s", "not_modified.lua")  # warm-up
-        r = wrk(base + url, who, {**headers, "If-None-Match": tag or ""}, script="not_modified.lua")
+        def current_tag() -> str:
+            tag = None
+            for _ in range(3):  # the first page may add the CSRF token to the session: a browser keeps the new cookie
+                request = urllib.request.Request(base + url, headers={**headers, "Cookie": f"session={COOKIES[who]}"})
+                with urllib.request.urlopen(request) as response:
+                    tag = response.headers.get("ETag")
+                    cookie = re.search(r"session=([^;]+)", response.headers.get("Set-Cookie") or "")
+                if cookie is None:
+                    break
+                COOKIES[who] = cookie[1]
+            return tag or ""
+
+        wrk(base + url, who, {**headers, "If-None-Match": current_tag()}, "3s", "not_modified.lua")  # warm-up
+        # The tag is taken again just before the run: the board's "under way for N min" changes each minute, and
+        # the ETag every half hour (the CSRF token's period), which a tag from before the warm-up may straddle.
+        r = wrk(base + url, who, {**headers, "If-None-Match": current_tag()}, script="not_modified.lua")
         without = results.get(name)
         lines.append(f"{name:<22}{r['not_modified'] / max(1, r['answered']):>9.0%}{r['rps']:>9.1f}{r['p50']:>9.1f}"
                      f"{r['p95']:>9.1f}" + (f"{without['rps']:>15.1f}{without['p95']:>13.1f}" if without else "")
