@@ -34,7 +34,7 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     me.client.key_notes = "Key under the blue pot"
     db.session.commit()
     visit = book(me.client, walk, sitter, [rex], starts_in=timedelta(minutes=5))
-    book(me.client, walk, sitter, [rex], starts_in=timedelta(days=1))
+    later = book(me.client, walk, sitter, [rex], starts_in=timedelta(days=1))  # over 12 hours ahead: a line
 
     context = accessible_context(browser, viewport=PHONE, geolocation={"latitude": 42.3601, "longitude": -71.0589,
                                                                         "accuracy": 15}, permissions=["geolocation"])
@@ -48,6 +48,12 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert_accessible(page)
     screenshot(page, "today-phone")
+    line = page.locator(".later-visits").get_by_role("link", name="Nia Reyes", exact=False)
+    expect(line).to_have_attribute("href", f"/visits/{later.id}")
+    expect(line).to_contain_text("Dog walk · Rex")
+    line.scroll_into_view_if_needed()
+    screenshot(page, "today-tomorrow-phone")
+    page.evaluate("window.scrollTo(0, 0)")
 
     card.get_by_role("button", name="Check in").click()
     expect(card.locator(".tapped")).to_contain_text("Checked in at")
