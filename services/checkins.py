@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
@@ -32,7 +32,7 @@ from models import (
 from services import fees
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
-from services.visits import CalendarVisit, calendar_visits
+from services.visits import CalendarVisit, blockouts_between, calendar_visits
 
 # A sitter may check in this long before the window starts (she arrived early), and until the visit's day is
 # over or this long after its window (a late-evening visit); not on another day.
@@ -354,7 +354,7 @@ def sitter_days(sitter: StaffUser, first: date, count: int = 2, cards_until: dat
     last = first + timedelta(days=count - 1)
     shown = list(db.session.scalars(_cards_statement(cards_until is not None),
                                     {"sitter": sitter.id, "first": first, "last": last, "until": cards_until}))
-    blockouts = list(db.session.scalars(select(BlockOut).where(BlockOut.ends_on >= first, BlockOut.starts_on <= last)))
+    blockouts = blockouts_between(first, last)
     later: list[CalendarVisit] = []
     if cards_until is not None and count > 1:
         carded = {v.id for v in shown}
