@@ -20,11 +20,13 @@ LOCKBOX_CODE_MAX = 40
 REVEALING = (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED)
 # A visit that will not happen needs no key.
 NO_VISIT = (VisitStatus.CANCELLED, VisitStatus.DECLINED)
+NO_VISIT_STATES = tuple(status.value for status in NO_VISIT)  # a calendar row's `state` (it has no `status`)
 
 
 class AssignedVisit(Protocol):
-    """What key_notices reads of a visit: a Visit, or any row with these (`status` and `uses_keys`, its client's,
-    if it has them: a row that says its client uses no keys is left out before the query)."""
+    """What key_notices reads of a visit: a Visit, or any row with these (`status`, or a calendar row's `state`, and
+    `uses_keys`, its client's, if it has them: a row that says its client uses no keys is left out before the
+    query, and a cancelled or declined one gets no notice)."""
 
     id: int
     client_id: int
@@ -123,7 +125,7 @@ def key_notices(visits: Iterable[AssignedVisit]) -> dict[int, str]:
     if not get_settings().key_notices:
         return {}
     assigned = [v for v in visits if v.sitter_id is not None and getattr(v, "status", None) not in NO_VISIT
-                and getattr(v, "uses_keys", True)]
+                and getattr(v, "state", None) not in NO_VISIT_STATES and getattr(v, "uses_keys", True)]
     if not assigned:
         return {}
     names: dict[int, str] = {}

@@ -147,19 +147,23 @@ def test_demo_reads_like_a_real_business(runner, app):
     assert db.session.scalar(select(db.func.count(Visit.id)).where(Visit.status == VisitStatus.CANCELLED)) > 0
 
 
-def test_postgresql_plans_for_a_database_in_memory_and_a_bad_setting_is_refused(_schema, tmp_path):
-    """Each PostgreSQL connection gets PAWTAL_PG_RANDOM_PAGE_COST (1.1), and keeps options given in the URL."""
-    for bad in ("fast", "0", "-1"):
+def test_postgresql_plans_for_a_database_in_memory_and_a_bad_setting_is_refused(_schema, tmp_path, monkeypatch):
+    """Each PostgreSQL connection gets PAWTAL_PG_RANDOM_PAGE_COST (1.1), and keeps the options it was given in the
+    URL and in PGOPTIONS (libpq's, which a service file may set too)."""
+    for bad in ("fast", "0", "-1", "1_0", "1e1", "1.1; SET x = 1"):
         with pytest.raises(RuntimeError, match="PAWTAL_PG_RANDOM_PAGE_COST"):
             create_app({"SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "PG_RANDOM_PAGE_COST": bad})
     if not _schema.startswith("postgresql"):
         return  # SQLite has no such setting: only the refusal above applies
-    for extra, expected in (({}, "1.1"), ({"PG_RANDOM_PAGE_COST": "2"}, "2")):
-        app = create_app({"SQLALCHEMY_DATABASE_URI": _schema + "?options=-csearch_path%3Dpg_catalog",
-                          "TESTING": True, **extra})
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=9876")  # libpq's, used when the URL gives no options
+    for suffix, extra, expected, kept in (
+            ("?options=-csearch_path%3Dpg_catalog", {}, "1.1", ("search_path", "pg_catalog")),
+            ("?options=-csearch_path%3Dpg_catalog", {"PG_RANDOM_PAGE_COST": "2"}, "2", ("search_path", "pg_catalog")),
+            ("", {}, "1.1", ("statement_timeout", "9876ms"))):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": _schema + suffix, "TESTING": True, **extra})
         with app.app_context():
             assert db.session.scalar(text("SHOW random_page_cost")) == expected
-            assert db.session.scalar(text("SHOW search_path")) == "pg_catalog"
+            assert db.session.scalar(text(f"SHOW {kept[0]}")) == kept[1]
             db.session.remove()
             db.engine.dispose()
     app = create_app({"SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "PG_RANDOM_PAGE_COST": ""})

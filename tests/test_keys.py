@@ -9,7 +9,7 @@ from sqlalchemy import select
 from extensions import db
 from filters import business_today
 from models import KeyHolder, Role, Visit, VisitEvent, VisitStatus
-from services import keys
+from services import keys, visits
 from services.errors import DomainError
 from services.settings import get_settings
 from tests.conftest import HX, login_as
@@ -175,6 +175,17 @@ def test_key_notices_name_visits_whose_sitter_holds_no_key(app, make, smiths, wa
     get_settings().key_notices = False
     db.session.commit()
     assert keys.key_notices([mia_visit, nell_visit]) == {}
+
+
+def test_calendar_rows_of_cancelled_visits_get_no_key_notice(app, make, smiths, walk, mia):
+    """A calendar's rows carry a `state`, not a `status`: a cancelled visit there needs no key either."""
+    booked = a_visit(make, smiths, walk, mia)
+    cancelled = a_visit(make, smiths, walk, mia, status=VisitStatus.CANCELLED)
+    keyless = a_visit(make, make.client(first_name="Pat", last_name="Plain"), walk, mia)
+    rows = visits.calendar_visits(booked.day, booked.day)
+    assert {row.id: (row.state, row.uses_keys) for row in rows} == {
+        booked.id: ("scheduled", True), cancelled.id: ("cancelled", True), keyless.id: ("scheduled", False)}
+    assert keys.key_notices(rows) == {booked.id: "Mia holds no key for Jane Smith"}
 
 
 def test_key_notices_take_a_fixed_number_of_queries(app, make, smiths, walk, mia, count_queries):
