@@ -9,7 +9,6 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 
 from flask import Flask, current_app
 from sqlalchemy import false, func, select, text, update
@@ -145,17 +144,15 @@ class Checklist:
 
 def checklist() -> Checklist:
     """The checklist in one query (a handful of EXISTS and one COUNT)."""
-    return Checklist(*(bool(value) for value in db.session.execute(_checklist_statement()).one()))
+    return Checklist(*(bool(value) for value in db.session.execute(_CHECKLIST).one()))
 
 
-@lru_cache(maxsize=1)
-def _checklist_statement():
-    """Built once: the owner's client table asks on every load, and building these seven selects cost more than
-    running them."""
-    return select(
-        select(Service.id).exists(),
-        select(SiteSettings.id).where(SiteSettings.business_name.is_not(None)).exists(),
-        select(func.count(StaffUser.id)).scalar_subquery() > 1,
-        select(ClientProfile.id).exists(),
-        select(Invitation.id).exists() | select(ClientLogin.id).exists(),
-    )
+# Built once: the owner's client table asks on every load, and building these seven selects cost more than
+# running them.
+_CHECKLIST = select(
+    select(Service.id).exists(),
+    select(SiteSettings.id).where(SiteSettings.business_name.is_not(None)).exists(),
+    select(func.count(StaffUser.id)).scalar_subquery() > 1,
+    select(ClientProfile.id).exists(),
+    select(Invitation.id).exists() | select(ClientLogin.id).exists(),
+)

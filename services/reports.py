@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -304,25 +303,24 @@ class ReportLine:
 def recent_for_client(client_id: int, limit: int = 5) -> list[ReportLine]:
     """The client's latest sent reports (one line per visit, with its number of versions), newest first, for the
     staff profile: one query that reads the report index, whatever the number of the client's visits."""
-    rows = db.session.execute(_recent_statement(), {"client_id": client_id, "limit": limit}).all()
+    rows = db.session.execute(_RECENT_REPORTS, {"client_id": client_id, "limit": limit}).all()
     return [ReportLine(*row[:4], row[4] or "", *row[5:]) for row in rows]
 
 
-@lru_cache(maxsize=1)
-def _recent_statement():
-    """Built once: making this statement cost ten times running it (1.4 ms against 0.1)."""
-    every = aliased(VisitReport)
-    versions = select(func.count(every.id)).where(every.visit_id == Visit.id).scalar_subquery()
-    return (
-        select(Visit.id, Visit.day, Service.name, Visit.sitter_id, StaffUser.first_name, Visit.checked_in_at,
-               Visit.checked_out_at, versions, VisitReport.created_at)
-        .select_from(VisitReport)
-        .join(Visit, Visit.id == VisitReport.visit_id)
-        .join(Service, Service.id == Visit.service_id)
-        .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
-        .where(VisitReport.client_id == bindparam("client_id"), VisitReport.version == 1)
-        .order_by(VisitReport.created_at.desc(), VisitReport.id.desc()).limit(bindparam("limit"))
-    )
+# Built once: making this statement cost ten times running it (1.4 ms against 0.1).
+_EVERY_VERSION = aliased(VisitReport)
+_RECENT_REPORTS = (
+    select(Visit.id, Visit.day, Service.name, Visit.sitter_id, StaffUser.first_name, Visit.checked_in_at,
+           Visit.checked_out_at,
+           select(func.count(_EVERY_VERSION.id)).where(_EVERY_VERSION.visit_id == Visit.id).scalar_subquery(),
+           VisitReport.created_at)
+    .select_from(VisitReport)
+    .join(Visit, Visit.id == VisitReport.visit_id)
+    .join(Service, Service.id == Visit.service_id)
+    .outerjoin(StaffUser, StaffUser.id == Visit.sitter_id)
+    .where(VisitReport.client_id == bindparam("client_id"), VisitReport.version == 1)
+    .order_by(VisitReport.created_at.desc(), VisitReport.id.desc()).limit(bindparam("limit"))
+)
 
 
 def save_checklist(service: Service, lines: list[tuple[int | None, str, bool]]) -> None:
