@@ -156,6 +156,58 @@ def test_tomorrows_visits_beyond_twelve_hours_are_lines_that_open_their_card(app
     assert checkins.FULL_CARD_HOURS == 12 and "from 12 hours before it starts" in page
 
 
+def test_todays_finished_visits_are_lines_after_the_cards_and_one_whose_report_is_due_says_so(app, as_fill_in, me, rex,
+                                                                                             walk, fill_in):
+    today = datetime.now(NY).date()
+
+    def booked(starts_in: timedelta, status: VisitStatus) -> Visit:
+        visit = book(me.client, walk, fill_in, [rex], starts_in=starts_in)
+        visit.day, visit.status = today, status  # today's, whatever the hour now
+        if status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED):
+            visit.checked_in_at = as_utc(visit.starts_at)
+            db.session.add(VisitEvent(visit_id=visit.id, kind="check_in", at=visit.checked_in_at, staff_id=fill_in.id))
+        return visit
+
+    unreported = booked(-timedelta(hours=3), VisitStatus.COMPLETED)
+    reported = booked(-timedelta(hours=4), VisitStatus.COMPLETED)
+    db.session.add(VisitReport(visit_id=reported.id, client_id=reported.client_id, version=1, checklist=[], notes="",
+                               mood="", created_by_id=fill_in.id))
+    just_done = booked(-timedelta(hours=1), VisitStatus.COMPLETED)  # checked out a minute ago: she may undo it
+    db.session.add(VisitEvent(visit_id=just_done.id, kind="check_out", at=utcnow() - timedelta(minutes=1),
+                              staff_id=fill_in.id))
+    under_way = booked(-timedelta(minutes=10), VisitStatus.IN_PROGRESS)
+    to_come = booked(timedelta(hours=2), VisitStatus.SCHEDULED)
+    called_off = booked(timedelta(hours=1), VisitStatus.CANCELLED)
+    db.session.commit()
+    page = as_fill_in.get("/today/").get_data(as_text=True)
+    cards = {v.id for v in (unreported, reported, just_done, under_way, to_come, called_off)
+             if f'<article id="visit-{v.id}"' in page}
+    assert cards == {just_done.id, under_way.id, to_come.id}, page
+    assert "Undo check-out" in page and "Check in" in page
+    finished = page[page.index('<h3 class="lines-h"'):]
+    assert "Finished <span class=\"muted-text\">(3)</span>" in finished
+    assert all(f'<article id="visit-{v.id}"' not in finished for v in (just_done, under_way, to_come))  # cards first
+
+    def line(visit: Visit) -> str:
+        found = re.search(rf'<li class="state-[a-z_]+"><a href="/visits/{visit.id}">.*?</li>', finished, re.S)
+        assert found, visit.id
+        return found[0]
+
+    assert "Completed" in line(unreported) and "Report not sent" in line(unreported)
+    assert "Completed" in line(reported) and "Report not sent" not in line(reported)
+    assert "Cancelled" in line(called_off) and "Report not sent" not in line(called_off)
+    # The line opens the card, where the report is written.
+    assert "Send the report" in as_fill_in.get(f"/visits/{unreported.id}").get_data(as_text=True)
+    # Past the undo's minutes the visit just done is a line too; a sitter's day without `now` keeps every card.
+    with app.test_request_context():
+        later = utcnow() + timedelta(minutes=checkins.undo_minutes() + 1)
+        days = checkins.sitter_days(fill_in, today, cards_until=later, now=later)
+        assert {v.id for v in days[0].visits} == {under_way.id, to_come.id}
+        assert {v.id for v in days[0].done} == {unreported.id, reported.id, just_done.id, called_off.id}
+        assert days[0].reports_due == {unreported.id, just_done.id}
+        assert len(checkins.sitter_days(fill_in, today, cards_until=later)[0].visits) == 6
+
+
 def test_check_in_and_out_record_server_times_once_and_the_duration(app, as_fill_in, visit):
     first = post(as_fill_in, f"/visits/{visit.id}/check-in")
     assert first.status_code == 200 and "<html" not in first.get_data(as_text=True)

@@ -389,7 +389,10 @@ def test_no_link_or_image_on_a_fill_in_sitters_pages_fails_for_her_cancelled_or_
             if status != 200:
                 broken[f"{page} -> {href}"] = status
     assert broken == {}
-    assert "Away after all" in text(as_fill_in.get("/today/"))  # a cancelled visit still reads as such
+    # A cancelled visit still reads as such: a line on her day, its card (a tap away) with the reason.
+    line = re.search(rf'<li class="state-cancelled"><a href="/visits/{cancelled.id}">.*?</li>', text(as_fill_in.get("/today/")))
+    assert line and "Cora Lane" in line[0] and "Cancelled" in line[0]
+    assert "Away after all" in text(as_fill_in.get(f"/visits/{cancelled.id}"))
 
 
 AREAS_OF_ISSUE_15 = ("visits.", "today.", "board.", "schedule.reassign_visit", "schedule.move_visit",
