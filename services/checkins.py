@@ -12,7 +12,6 @@ from functools import lru_cache
 from flask import current_app
 from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from extensions import db
 from filters import business_today, clock, formatted, local_datetime, local_zone
@@ -34,6 +33,7 @@ from models import (
     visit_pet,
 )
 from services import fees
+from services.loading import IDS, fill
 from services.errors import DomainError, FieldErrors
 from services.settings import get_settings
 from services.visits import CalendarVisit, blockouts_between, calendar_visits
@@ -358,40 +358,28 @@ def _cards_statement(until: bool, to_do_only: bool = False):
     )
 
 
-_IDS = bindparam("ids", expanding=True)
-# A card's collections, for all of a day's cards at once: one statement each, built once, every row led by its
-# owner's id. (selectinload does the same, but builds its statement again on every load, and computing that
-# statement's cache key took most of a sitter's day: 18 of 25 ms.) Each is in its relationship's order.
+# A card's collections, for all of a day's cards at once (services.loading), each in its relationship's order.
 _CARD_COLLECTIONS = (
     ("pets", select(visit_pet.c.visit_id, Pet).join(visit_pet, visit_pet.c.pet_id == Pet.id)
-     .where(visit_pet.c.visit_id.in_(_IDS)).order_by(Pet.name).options(joinedload(Pet.photo))),
-    ("events", select(VisitEvent.visit_id, VisitEvent).where(VisitEvent.visit_id.in_(_IDS))
+     .where(visit_pet.c.visit_id.in_(IDS)).order_by(Pet.name).options(joinedload(Pet.photo))),
+    ("events", select(VisitEvent.visit_id, VisitEvent).where(VisitEvent.visit_id.in_(IDS))
      .order_by(VisitEvent.at, VisitEvent.id)),
-    ("reports", select(VisitReport.visit_id, VisitReport).where(VisitReport.visit_id.in_(_IDS))
+    ("reports", select(VisitReport.visit_id, VisitReport).where(VisitReport.visit_id.in_(IDS))
      .order_by(VisitReport.version)),
-    ("photos", select(ReportPhoto.visit_id, ReportPhoto).where(ReportPhoto.visit_id.in_(_IDS))
+    ("photos", select(ReportPhoto.visit_id, ReportPhoto).where(ReportPhoto.visit_id.in_(IDS))
      .order_by(ReportPhoto.id)),
 )
+_REPORTED = select(VisitReport.visit_id).where(VisitReport.visit_id.in_(IDS)).distinct()
 _CHECKLISTS = (select(ChecklistItem.service_id, ChecklistItem)
-               .where(ChecklistItem.service_id.in_(_IDS), ChecklistItem.active.is_(True))
+               .where(ChecklistItem.service_id.in_(IDS), ChecklistItem.active.is_(True))
                .order_by(ChecklistItem.position, ChecklistItem.id))
-
-
-def _fill(owners: list, key: str, statement) -> None:
-    """Set the `key` collection of each of `owners` (loaded, as the ORM would) from `statement`'s rows."""
-    found: dict[int, list] = {owner.id: [] for owner in owners}
-    if found:
-        for owner_id, item in db.session.execute(statement, {"ids": list(found)}):
-            found[owner_id].append(item)
-    for owner in owners:
-        set_committed_value(owner, key, found[owner.id])
 
 
 def load_cards(visits: list[Visit]) -> None:
     """What the cards of `visits` read besides their client and service: pets, taps, reports, photos, checklists."""
     for key, statement in _CARD_COLLECTIONS:
-        _fill(visits, key, statement)
-    _fill(list({v.service.id: v.service for v in visits}.values()), "checklist", _CHECKLISTS)
+        fill(visits, key, statement)
+    fill({v.service.id: v.service for v in visits}.values(), "checklist", _CHECKLISTS)
 
 
 def sitter_days(sitter: StaffUser, first: date, count: int = 2, cards_until: datetime | None = None,
@@ -416,8 +404,7 @@ def sitter_days(sitter: StaffUser, first: date, count: int = 2, cards_until: dat
                  if v.id not in carded and v.state != VisitStatus.DECLINED.value]
     done = [v for v in lines if v.day == first]
     completed = [v.id for v in done if v.state == VisitStatus.COMPLETED.value]
-    reported = set(db.session.scalars(select(VisitReport.visit_id).where(VisitReport.visit_id.in_(completed)))) \
-        if completed else set()
+    reported = set(db.session.scalars(_REPORTED, {"ids": completed}))
     days = []
     for offset in range(count):
         day = first + timedelta(days=offset)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Select, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from extensions import db
 from filters import gettext as _
@@ -32,6 +32,7 @@ from models import (
     StaffUser,
     Territory,
     TerritoryZip,
+    Vaccination,
     Visit,
     VisitEvent,
     VisitRequest,
@@ -42,6 +43,7 @@ from services.accounts import clean_email
 from services import signals
 from services.uploads import drop_file_after_commit, stored_path
 from services.errors import DomainError, FieldErrors
+from services.loading import IDS, fill
 from services.settings import apply_field_rules
 from services.texts import bytewise
 
@@ -296,14 +298,30 @@ def load_client(client_id: int, viewer: StaffUser | ClientLogin) -> ClientProfil
     if not viewer.is_staff:
         if client_id != viewer.client_id:
             return None
-        return db.session.scalar(_OWN_PROFILE, {"client_id": client_id})
-    return db.session.execute(_profile_statement(not viewer.can_manage),
-                              {"client_id": client_id, "viewer": viewer.id}).unique().scalar_one_or_none()
+        client = db.session.scalar(_OWN_PROFILE, {"client_id": client_id})
+        if client is not None:
+            fill([client], "emails", _EMAILS)
+            fill([client], "pets", _PETS)
+            fill(client.pets, "vaccinations", _VACCINATIONS)
+        return client
+    client = db.session.execute(_profile_statement(not viewer.can_manage),
+                                {"client_id": client_id, "viewer": viewer.id}).unique().scalar_one_or_none()
+    if client is not None:
+        fill([client], "pets", _PETS)
+        fill([client], "prices", _PRICES)
+    return client
 
 
-# A client login's own profile, for every portal page; built once, as below.
-_OWN_PROFILE = select(ClientProfile).where(ClientProfile.id == bindparam("client_id")).options(
-    selectinload(ClientProfile.emails), selectinload(ClientProfile.pets).selectinload(Pet.vaccinations))
+# A client login's own profile, for every portal page; built once, as below. Its collections, and the staff's
+# profile's pets and prices, are read by statements built once too (services.loading), in each relationship's order.
+_OWN_PROFILE = select(ClientProfile).where(ClientProfile.id == bindparam("client_id"))
+_EMAILS = (select(ClientEmail.client_id, ClientEmail).where(ClientEmail.client_id.in_(IDS))
+           .order_by(ClientEmail.is_primary.desc(), ClientEmail.id))
+_PETS = select(Pet.client_id, Pet).where(Pet.client_id.in_(IDS)).order_by(Pet.name)
+_VACCINATIONS = (select(Vaccination.pet_id, Vaccination).where(Vaccination.pet_id.in_(IDS))
+                 .order_by(Vaccination.expires_on))
+_PRICES = (select(CustomPrice.client_id, CustomPrice).where(CustomPrice.client_id.in_(IDS))
+           .order_by(CustomPrice.effective_on.desc(), CustomPrice.id.desc()).options(joinedload(CustomPrice.service)))
 
 
 @lru_cache(maxsize=2)
@@ -317,8 +335,6 @@ def _profile_statement(sitter: bool) -> Select:
         joinedload(ClientProfile.logins),
         joinedload(ClientProfile.invitations).joinedload(Invitation.sent_by),
         joinedload(ClientProfile.blocked_sitters),
-        selectinload(ClientProfile.pets),
-        selectinload(ClientProfile.prices).joinedload(CustomPrice.service),
         joinedload(ClientProfile.territory),
         joinedload(ClientProfile.vet),
         joinedload(ClientProfile.primary_sitter),
