@@ -35,6 +35,11 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     db.session.commit()
     visit = book(me.client, walk, sitter, [rex], starts_in=timedelta(minutes=5))
     later = book(me.client, walk, sitter, [rex], starts_in=timedelta(days=1))  # over 12 hours ahead: a line
+    other = make.client(first_name="Olly", last_name="Park")
+    earlier = book(other, walk, sitter, [make.pet(other, name="Pip")], starts_in=-timedelta(hours=3))  # done, no report
+    earlier.day, earlier.status = visit.day, VisitStatus.COMPLETED
+    earlier.checked_in_at, earlier.checked_out_at = earlier.starts_at, earlier.ends_at
+    db.session.commit()
 
     context = accessible_context(browser, viewport=PHONE, geolocation={"latitude": 42.3601, "longitude": -71.0589,
                                                                         "accuracy": 15}, permissions=["geolocation"])
@@ -48,11 +53,20 @@ def test_a_sitter_checks_in_reports_with_a_photo_and_the_client_reads_it(browser
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert_accessible(page)
     screenshot(page, "today-phone")
-    line = page.locator(".later-visits").get_by_role("link", name="Nia Reyes", exact=False)
+    line = page.get_by_role("region", name="Tomorrow", exact=False).get_by_role("link", name="Nia Reyes", exact=False)
     expect(line).to_have_attribute("href", f"/visits/{later.id}")
     expect(line).to_contain_text("Dog walk · Rex")
     line.scroll_into_view_if_needed()
     screenshot(page, "today-tomorrow-phone")
+    # The morning's visit, done, is a line under Finished after the cards, saying its report is still to send.
+    finished = page.get_by_role("list", name="Finished", exact=False).get_by_role("listitem")
+    expect(finished).to_have_count(1)
+    expect(finished).to_contain_text("Completed")
+    expect(finished).to_contain_text("Report not sent")
+    expect(finished.get_by_role("link")).to_have_attribute("href", f"/visits/{earlier.id}")
+    assert page.locator(f"#visit-{earlier.id}").count() == 0
+    page.get_by_role("heading", name="Finished", exact=False).scroll_into_view_if_needed()
+    screenshot(page, "today-finished-phone")
     page.evaluate("window.scrollTo(0, 0)")
 
     card.get_by_role("button", name="Check in").click()
