@@ -1,6 +1,7 @@
-"""The sitter's day on her phone (`/today`, a sitter's landing page): today's visits in time order, each a card
-with what she needs at the door and the check-in, check-out and report buttons; then tomorrow's, a line each that
-opens the card (a card already for those starting within checkins.FULL_CARD_HOURS).
+"""The sitter's day on her phone (`/today`, a sitter's landing page): today's visits still to do in time order, each a
+card with what she needs at the door and the check-in, check-out and report buttons; then today's finished ones, a
+line each that opens the card; then tomorrow's, a line each too (a card already for those starting within
+checkins.FULL_CARD_HOURS).
 """
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ def index():
     shown = [v for day in days for v in day.visits]
     later = [v for day in days for v in day.later]
     notices = keys.key_notices(shown + later) if current_user.can_manage else {}  # once for the page, not per card
-    threads = messages.visit_threads([v.id for v in shown])
+    done = [v for day in days for v in day.done]
+    threads = messages.visit_threads([v.id for v in shown + done])  # a finished visit's line says it has messages
     cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,
                                           open_details=v.day == today and v.status in UNDER_WAY,
                                           **card_context(v, key_notice=notices.get(v.id, ""),
                                                          thread=threads.get(v.id), lazy_thread=True)))
              for v in shown}
     return render_page("today/index.html", "today/_days.html", days=days, today=today, cards=cards,
-                       later_notices=notices, full_card_hours=checkins.FULL_CARD_HOURS)
+                       later_notices=notices, threads=threads, full_card_hours=checkins.FULL_CARD_HOURS)

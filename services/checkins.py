@@ -336,19 +336,23 @@ TO_DO = (VisitStatus.REQUESTED, VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)
 
 @lru_cache(maxsize=4)
 def _cards_statement(until: bool, to_do_only: bool = False):
-    """The visits a sitter's cards show, with all they read: built once, so SQLAlchemy keeps its cache key (the six
-    loader options made computing it again a sixth of the page's loading).
+    """The visits a sitter's cards show, with their client and service (load_cards reads the rest): built once, so
+    SQLAlchemy keeps its cache key (computing it again, with its loader options, was a sixth of the page's loading).
 
-    `to_do_only` leaves out the visits finished (done, missed or cancelled), except for a few minutes after her
-    own check-in or check-out, while she may still undo it (can_undo says exactly; this only keeps the card)."""
-    as_cards = Visit.day == bindparam("first") if until else Visit.day >= bindparam("first")
-    if until:
-        as_cards = or_(as_cards, Visit.starts_at < bindparam("until", type_=Visit.starts_at.type))
+    `to_do_only` leaves out the first day's visits finished (done, missed or cancelled), except for a few minutes
+    after her own check-in or check-out, while she may still undo it (can_undo says exactly; this only keeps the
+    card). A later day's visit starting before `until` stays a card whatever its state (one checked out before
+    midnight may still need its report)."""
+    first_day = Visit.day == bindparam("first")
     if to_do_only:
         just_tapped = exists().where(VisitEvent.visit_id == Visit.id, VisitEvent.staff_id == bindparam("sitter"),
                                      VisitEvent.kind.in_(("check_in", "check_out")),
                                      VisitEvent.at >= bindparam("tapped_since", type_=VisitEvent.at.type))
-        as_cards = and_(as_cards, or_(Visit.status.in_(TO_DO), just_tapped))
+        first_day = and_(first_day, or_(Visit.status.in_(TO_DO), just_tapped))
+    as_cards = first_day if until else or_(first_day, Visit.day > bindparam("first"))
+    if until:
+        as_cards = or_(as_cards, and_(Visit.day > bindparam("first"),
+                                      Visit.starts_at < bindparam("until", type_=Visit.starts_at.type)))
     return (
         select(Visit)
         .where(Visit.sitter_id == bindparam("sitter"), Visit.day >= bindparam("first"), Visit.day <= bindparam("last"),

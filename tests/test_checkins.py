@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import (ChecklistItem, ClientLogin, ReportPhoto, Role, Visit, VisitEvent, VisitReport, VisitStatus, as_utc,
                     utcnow)
-from services import checkins, outbox
+from services import checkins, messages, outbox
 from services.settings import get_settings
 from tests.conftest import HX, login_as, smtp_config
 
@@ -178,6 +178,11 @@ def test_todays_finished_visits_are_lines_after_the_cards_and_one_whose_report_i
     under_way = booked(-timedelta(minutes=10), VisitStatus.IN_PROGRESS)
     to_come = booked(timedelta(hours=2), VisitStatus.SCHEDULED)
     called_off = booked(timedelta(hours=1), VisitStatus.CANCELLED)
+    soon = booked(timedelta(hours=2), VisitStatus.SCHEDULED)  # tomorrow's, done before midnight (times recorded)
+    soon.day, soon.status = today + timedelta(days=1), VisitStatus.COMPLETED
+    db.session.commit()
+    with app.test_request_context():
+        messages.write_about_visit(unreported, me, "Did you lock the back door?")
     db.session.commit()
     page = as_fill_in.get("/today/").get_data(as_text=True)
     cards = {v.id for v in (unreported, reported, just_done, under_way, to_come, called_off)
@@ -193,7 +198,8 @@ def test_todays_finished_visits_are_lines_after_the_cards_and_one_whose_report_i
         assert found, visit.id
         return found[0]
 
-    assert "Completed" in line(unreported) and "Report not sent" in line(unreported)
+    assert "Completed" in line(unreported) and "Report not sent" in line(unreported) and "1 message" in line(unreported)
+    assert "message" not in line(reported)
     assert "Completed" in line(reported) and "Report not sent" not in line(reported)
     assert "Cancelled" in line(called_off) and "Report not sent" not in line(called_off)
     # The line opens the card, where the report is written.
@@ -201,11 +207,13 @@ def test_todays_finished_visits_are_lines_after_the_cards_and_one_whose_report_i
     # Past the undo's minutes the visit just done is a line too; a sitter's day without `now` keeps every card.
     with app.test_request_context():
         later = utcnow() + timedelta(minutes=checkins.undo_minutes() + 1)
-        days = checkins.sitter_days(fill_in, today, cards_until=later, now=later)
+        days = checkins.sitter_days(fill_in, today, cards_until=later + timedelta(hours=3), now=later)
         assert {v.id for v in days[0].visits} == {under_way.id, to_come.id}
+        assert [v.id for v in days[1].visits] == [soon.id]  # tomorrow's, within the hours of cards: a card, done or not
         assert {v.id for v in days[0].done} == {unreported.id, reported.id, just_done.id, called_off.id}
         assert days[0].reports_due == {unreported.id, just_done.id}
         assert len(checkins.sitter_days(fill_in, today, cards_until=later)[0].visits) == 6
+    assert f'<article id="visit-{soon.id}"' in page
 
 
 def test_check_in_and_out_record_server_times_once_and_the_duration(app, as_fill_in, visit):
