@@ -204,8 +204,11 @@ def test_the_visit_screens_fit_and_read_well(browser, live_server, app, make, me
     context, page = _context(browser, size)
     staff_sign_in(page, base, fern)
     expect(page.get_by_text("Closed: Team training day")).to_be_visible()
-    expect(page.locator(f"#visit-{shown['cancelled'].id}")).to_contain_text("Cancelled")
-    expect(page.get_by_role("img", name="Photo 1 from the visit")).to_be_visible()
+    # Finished visits are a line each after the cards: the cancelled one says so; the one done opens its card.
+    cancelled = page.get_by_role("listitem").filter(has=page.locator(f"a[href='/visits/{shown['cancelled'].id}']"))
+    expect(cancelled).to_contain_text("Cancelled")
+    expect(page.get_by_role("listitem").filter(has=page.locator(f"a[href='/visits/{shown['done'].id}']"))
+           ).to_contain_text("Completed")
     screens.thumb_sized(page, "today")
     screens.check(page, "today")
 
@@ -220,6 +223,7 @@ def test_the_visit_screens_fit_and_read_well(browser, live_server, app, make, me
 
     page.goto(f"{base}/visits/{shown['done'].id}?correct=1")
     expect(page.get_by_role("heading", name="Correct the report")).to_be_visible()
+    expect(page.get_by_role("img", name="Photo 1 from the visit")).to_be_visible()
     screens.thumb_sized(page, "report-correction")
     screens.check(page, "report-correction")
     context.close()
