@@ -54,7 +54,8 @@ def _schedule_context(view: str, day: date, sitter_id: int | None, **extra) -> d
             "visits_by_day": visits.by_day(shown), "blocked": visits.blocked_days(blockouts, first, last),
             "sitter_id": sitter_id, "sitters": visits.sitters(), "prev_day": prev_day, "next_day": next_day,
             "today": business_today(), "count": sum(v.state not in ("cancelled", "declined") for v in shown),
-            "key_notices": keys.key_notices(shown) if current_user.can_manage else {},
+            "key_notices": keys.key_notices(shown, {v.sitter_id: v.sitter for v in shown if v.sitter_id})
+            if current_user.can_manage else {},
             "feed_url": external_url("feeds.show", token=current_user.calendar_token),
             "visit_url": url_for("schedule.index") + "visits/", **extra}
 

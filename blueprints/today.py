@@ -29,7 +29,9 @@ def index():
     today = business_today()
     shown = [v for day in days for v in day.visits]
     later = [v for day in days for v in day.later]
-    notices = keys.key_notices(shown + later) if current_user.can_manage else {}  # once for the page, not per card
+    # Once for the page, not per card; every visit here is hers, so her name is the only sitter's name needed.
+    notices = keys.key_notices(shown + later, {current_user.id: current_user.first_name}) if current_user.can_manage \
+        else {}
     done = [v for day in days for v in day.done]
     threads = messages.visit_threads([v.id for v in shown + done])  # a finished visit's line says it has messages
     cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,

@@ -4,7 +4,7 @@ visit only, every showing logged as a visit event.
 """
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Protocol
+from typing import Iterable, Mapping, NamedTuple, Protocol
 
 from sqlalchemy import and_, bindparam, or_, select
 
@@ -118,10 +118,11 @@ _HOLDERS = (
 _SITTER_NAMES = select(StaffUser.id, StaffUser.first_name).where(StaffUser.id.in_(bindparam("ids", expanding=True)))
 
 
-def key_notices(visits: Iterable[AssignedVisit]) -> dict[int, str]:
+def key_notices(visits: Iterable[AssignedVisit], sitter_names: Mapping[int, str] | None = None) -> dict[int, str]:
     """{visit id: "Mia holds no key for Jane Smith"} for the visits to clients who use keys whose sitter
     neither holds a key nor knows the code. Nothing when the site option is off. At most two queries
-    (besides the settings row), whatever the number of visits."""
+    (besides the settings row), whatever the number of visits; one when the caller has read the sitters' first
+    names already (`sitter_names`, by id: a calendar's rows carry them)."""
     if not get_settings().key_notices:
         return {}
     assigned = [v for v in visits if v.sitter_id is not None and getattr(v, "status", None) not in NO_VISIT
@@ -137,6 +138,10 @@ def key_notices(visits: Iterable[AssignedVisit]) -> dict[int, str]:
     lacking = [v for v in assigned if v.client_id in names and v.sitter_id not in holders[v.client_id]]
     if not lacking:
         return {}
-    sitters = dict(db.session.execute(_SITTER_NAMES, {"ids": sorted({v.sitter_id for v in lacking})}).all())
+    wanted = {v.sitter_id for v in lacking}
+    if sitter_names is not None and wanted <= sitter_names.keys():
+        sitters = sitter_names
+    else:
+        sitters = dict(db.session.execute(_SITTER_NAMES, {"ids": sorted(wanted)}).all())
     return {v.id: _("%(sitter)s holds no key for %(client)s", sitter=sitters.get(v.sitter_id, ""),
                     client=names[v.client_id]) for v in lacking}
