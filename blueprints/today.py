@@ -1,7 +1,7 @@
 """The sitter's day on her phone (`/today`, a sitter's landing page): today's visits still to do in time order, each a
-card with what she needs at the door and the check-in, check-out and report buttons; then today's finished ones, a
-line each that opens the card; then tomorrow's, a line each too (a card already for those starting within
-checkins.FULL_CARD_HOURS).
+card with what she needs at the door and the check-in, check-out and report buttons (after midnight, yesterday's
+still open come first); then today's finished ones, a line each that opens the card; then tomorrow's, a line each
+too (a card already for those starting within checkins.FULL_CARD_HOURS).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def index():
     done = [v for day in days for v in day.done]
     threads = messages.visit_threads([v.id for v in shown + done])  # a finished visit's line says it has messages
     cards = {v.id: Markup(render_template("visits/_card.html", level=3, show_record=False,
-                                          open_details=v.day == today and v.status in UNDER_WAY,
+                                          open_details=v.day <= today and v.status in UNDER_WAY,
                                           **card_context(v, key_notice=notices.get(v.id, ""),
                                                          thread=threads.get(v.id), lazy_thread=True)))
              for v in shown}

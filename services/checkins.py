@@ -341,21 +341,29 @@ def _cards_statement(until: bool, to_do_only: bool = False):
 
     `to_do_only` leaves out the first day's visits finished (done, missed or cancelled), except for a few minutes
     after her own check-in or check-out, while she may still undo it (can_undo says exactly; this only keeps the
-    card). A later day's visit starting before `until` stays a card whatever its state (one checked out before
-    midnight may still need its report)."""
+    card). It also keeps the day before's visits still open: under way (to check out), just tapped (to undo), or
+    booked and still in their check-in window (up to EARLY after they end, _last_check_in), so that past midnight
+    a late evening's visit is still on her day. A later day's visit starting before `until` stays a card whatever
+    its state (one checked out before midnight may still need its report)."""
     first_day = Visit.day == bindparam("first")
+    since = bindparam("first")
     if to_do_only:
         just_tapped = exists().where(VisitEvent.visit_id == Visit.id, VisitEvent.staff_id == bindparam("sitter"),
                                      VisitEvent.kind.in_(("check_in", "check_out")),
                                      VisitEvent.at >= bindparam("tapped_since", type_=VisitEvent.at.type))
-        first_day = and_(first_day, or_(Visit.status.in_(TO_DO), just_tapped))
+        still_open = or_(Visit.status == VisitStatus.IN_PROGRESS, just_tapped,
+                         and_(Visit.status == VisitStatus.SCHEDULED,
+                              Visit.ends_at >= bindparam("check_in_since", type_=Visit.ends_at.type)))
+        first_day = or_(and_(first_day, or_(Visit.status.in_(TO_DO), just_tapped)),
+                        and_(Visit.day == bindparam("before"), still_open))
+        since = bindparam("before")
     as_cards = first_day if until else or_(first_day, Visit.day > bindparam("first"))
     if until:
         as_cards = or_(as_cards, and_(Visit.day > bindparam("first"),
                                       Visit.starts_at < bindparam("until", type_=Visit.starts_at.type)))
     return (
         select(Visit)
-        .where(Visit.sitter_id == bindparam("sitter"), Visit.day >= bindparam("first"), Visit.day <= bindparam("last"),
+        .where(Visit.sitter_id == bindparam("sitter"), Visit.day >= since, Visit.day <= bindparam("last"),
                Visit.status != VisitStatus.DECLINED, as_cards)
         .order_by(Visit.starts_at, Visit.id)
         .options(joinedload(Visit.service), joinedload(Visit.client).joinedload(ClientProfile.vet))
@@ -393,11 +401,13 @@ def sitter_days(sitter: StaffUser, first: date, count: int = 2, cards_until: dat
     With `cards_until`, the days after the first show as cards only the visits starting before then; the rest are
     read as calendar lines (visits.calendar_visits), with none of a card's eager loading. With `now` too, the
     finished visits are lines as well (see _cards_statement): the first day's under `done`, the others' under
-    `later`."""
+    `later`; and the first day's cards begin with the day before's visits still open."""
     last = first + timedelta(days=count - 1)
     to_do_only = cards_until is not None and now is not None
     shown = list(db.session.scalars(_cards_statement(cards_until is not None, to_do_only),
                                     {"sitter": sitter.id, "first": first, "last": last, "until": cards_until,
+                                     "before": first - timedelta(days=1),
+                                     "check_in_since": now - EARLY if now else None,
                                      "tapped_since": now - timedelta(minutes=undo_minutes()) if now else None}))
     load_cards(shown)
     blockouts = blockouts_between(first, last)
@@ -412,7 +422,9 @@ def sitter_days(sitter: StaffUser, first: date, count: int = 2, cards_until: dat
     days = []
     for offset in range(count):
         day = first + timedelta(days=offset)
-        days.append(Day(day, [v for v in shown if v.day == day], next((b for b in blockouts if b.covers(day)), None),
+        # The first day's cards begin with the day before's still open (in time order: the query's).
+        days.append(Day(day, [v for v in shown if v.day == day or (offset == 0 and v.day < first)],
+                        next((b for b in blockouts if b.covers(day)), None),
                         [v for v in lines if v.day == day and day != first]))
     days[0].done, days[0].reports_due = done, set(completed) - reported
     return days

@@ -12,6 +12,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from extensions import db
+from filters import formatted
 from models import (ChecklistItem, ClientLogin, ReportPhoto, Role, Visit, VisitEvent, VisitReport, VisitStatus, as_utc,
                     utcnow)
 from services import checkins, messages, outbox
@@ -214,6 +215,52 @@ def test_todays_finished_visits_are_lines_after_the_cards_and_one_whose_report_i
         assert days[0].reports_due == {unreported.id, just_done.id}
         assert len(checkins.sitter_days(fill_in, today, cards_until=later)[0].visits) == 6
     assert f'<article id="visit-{soon.id}"' in page
+
+
+def test_after_midnight_yesterdays_visits_still_open_lead_her_day_marked_with_their_date(app, as_fill_in, me, rex, walk,
+                                                                                          fill_in):
+    """A late evening's visit is dated the day before: past midnight it is still to check out, or to check in to
+    while its window lasts (checkins.EARLY after it ends), so her day begins with it, marked with its date."""
+    today = datetime.now(NY).date()
+    yesterday = today - timedelta(days=1)
+
+    def booked(starts_in: timedelta, status: VisitStatus, day=yesterday) -> Visit:
+        visit = book(me.client, walk, fill_in, [rex], starts_in=starts_in)
+        visit.day, visit.status = day, status  # dated yesterday, whatever the hour now
+        if status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED):
+            visit.checked_in_at = as_utc(visit.starts_at)
+            db.session.add(VisitEvent(visit_id=visit.id, kind="check_in", at=visit.checked_in_at, staff_id=fill_in.id))
+        return visit
+
+    window_open = booked(-timedelta(hours=2), VisitStatus.SCHEDULED)  # ended 90 minutes ago: check-in still taken
+    under_way = booked(-timedelta(minutes=50), VisitStatus.IN_PROGRESS)  # checked in before midnight
+    window_over = booked(-(checkins.EARLY + timedelta(hours=1)), VisitStatus.SCHEDULED)  # the office's to settle now
+    finished = booked(-timedelta(hours=4), VisitStatus.COMPLETED)
+    to_come = booked(timedelta(hours=1), VisitStatus.SCHEDULED, day=today)
+    db.session.commit()
+    assert checkins.check_in_window(window_open) == "open" and checkins.check_in_window(window_over) == "over"
+    page = as_fill_in.get("/today/").get_data(as_text=True)
+    shown = [int(found) for found in re.findall(r'<article id="visit-(\d+)"', page)]
+    assert shown == [window_open.id, under_way.id, to_come.id], page  # the day before's first, in time order
+    assert f"/visits/{window_over.id}" not in page and f"/visits/{finished.id}" not in page
+
+    def card(visit: Visit) -> str:
+        return re.search(rf'<article id="visit-{visit.id}".*?</article>', page, re.S)[0]
+
+    with app.test_request_context():
+        mark = f"From {formatted(yesterday, 'day_short')}"
+    assert mark in card(window_open) and mark in card(under_way) and "From " not in card(to_come)
+    assert f'action="/visits/{window_open.id}/check-in"' in card(window_open)
+    assert f'action="/visits/{under_way.id}/check-out"' in card(under_way)
+    assert post(as_fill_in, f"/visits/{under_way.id}/check-out").status_code == 200
+    assert fresh(under_way).status == VisitStatus.COMPLETED
+    page = as_fill_in.get("/today/").get_data(as_text=True)
+    assert "Undo check-out" in card(under_way) and "From " not in card(under_way)  # done: no longer open
+    with app.test_request_context():  # past the undo's minutes the visit done leaves her day
+        later = utcnow() + timedelta(minutes=checkins.undo_minutes() + 1)
+        days = checkins.sitter_days(fill_in, today, cards_until=later + timedelta(hours=3), now=later)
+        assert [v.id for v in days[0].visits] == [window_open.id, to_come.id]
+        assert under_way.id not in {v.id for v in days[0].done}  # today's finished lines are today's visits only
 
 
 def test_check_in_and_out_record_server_times_once_and_the_duration(app, as_fill_in, visit):
