@@ -156,6 +156,17 @@ def check_in_window(visit: Visit, now: datetime | None = None) -> str:
     return "over" if now > _last_check_in(visit) else "open"
 
 
+def on_her_day(visit: Visit, now: datetime | None = None) -> bool:
+    """Whether the visit is on its sitter's day now, as /today shows it: dated today, or dated the day before and
+    still open past midnight (under way, or booked and still taking a check-in). The lockbox code is shown then."""
+    today = business_today()
+    if visit.day == today:
+        return True
+    return visit.day == today - timedelta(days=1) and (
+        visit.status == VisitStatus.IN_PROGRESS
+        or (visit.status == VisitStatus.SCHEDULED and check_in_window(visit, now) == "open"))
+
+
 def opens_at(visit: Visit) -> datetime:
     """The first moment a check-in is taken."""
     return as_utc(visit.starts_at) - EARLY

@@ -34,9 +34,9 @@ def walk(make):
     return make.service(name="Dog walk")
 
 
-def a_visit(make, client, service, sitter, day=None, status=VisitStatus.SCHEDULED) -> Visit:
+def a_visit(make, client, service, sitter, day=None, status=VisitStatus.SCHEDULED, starts_in=timedelta(hours=1)) -> Visit:
     day = day or business_today()
-    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+    start = datetime.now(timezone.utc).replace(microsecond=0) + starts_in
     visit = Visit(client=client, service=service, sitter=sitter, day=day, starts_at=start,
                   ends_at=start + timedelta(hours=1), window="custom", price_cents=2500, status=status,
                   pets=[make.pet(client)], notes="", late_cancellation=False, cancelled_by="", reason="")
@@ -135,7 +135,8 @@ def test_the_code_is_revealed_to_the_assigned_sitter_on_the_day_and_every_reveal
         (today, mia, "Only the sitter of this visit"),  # another sitter
         (a_visit(make, smiths, walk, mia), sitter, "Only the sitter of this visit"),  # another sitter's visit
         (a_visit(make, smiths, walk, sitter, day=business_today() + timedelta(days=1)), sitter, "on the day"),
-        (a_visit(make, smiths, walk, sitter, day=business_today() - timedelta(days=1)), sitter, "on the day"),
+        (a_visit(make, smiths, walk, sitter, day=business_today() - timedelta(days=1), starts_in=-timedelta(hours=4)),
+         sitter, "on the day"),  # yesterday's, and too late to check in to
         (a_visit(make, smiths, walk, None), sitter, "Only the sitter of this visit"),
         (a_visit(make, smiths, walk, sitter, status=VisitStatus.CANCELLED), sitter, "not booked"),
     ]
@@ -148,6 +149,24 @@ def test_the_code_is_revealed_to_the_assigned_sitter_on_the_day_and_every_reveal
         keys.reveal_code(today, sitter)
     db.session.commit()
     assert db.session.scalar(select(db.func.count(VisitEvent.id))) == 2  # only what was shown
+
+
+def test_past_midnight_a_late_visit_still_open_shows_its_code_and_one_past_its_window_does_not(app, client, make,
+                                                                                                    smiths, walk, sitter):
+    """A late evening's visit is dated the day before: while it is under way, or still taking a check-in, the
+    sitter sees the code on her day (the button on the card too); after that, not."""
+    yesterday = business_today() - timedelta(days=1)
+    late = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=2))  # ended an hour ago
+    under_way = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=5),
+                        status=VisitStatus.IN_PROGRESS)
+    over = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=4))  # ended 3 hours ago
+    assert keys.reveal_code(late, sitter) == CODE and keys.reveal_code(under_way, sitter) == CODE
+    with pytest.raises(DomainError, match="on the day"):
+        keys.reveal_code(over, sitter)
+    db.session.commit()
+    login_as(client, sitter)
+    assert "Show the lockbox code" in client.get(f"/visits/{late.id}").get_data(as_text=True)
+    assert "Show the lockbox code" not in client.get(f"/visits/{over.id}").get_data(as_text=True)
 
 
 def test_key_notices_name_visits_whose_sitter_holds_no_key(app, make, smiths, walk, sitter, mia):
