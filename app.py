@@ -28,7 +28,7 @@ from blueprints import (
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, parse_id
-from rendering import wants_fragment
+from rendering import remembered, wants_fragment
 from services import audit
 from services import billing as billing_service  # noqa: F401 - listens for cancelled visits (drafts drop them)
 from services import first_run, health
@@ -185,6 +185,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.add_template_filter(human_size, "filesize")
     app.add_template_global(_unread_messages, "unread_messages")
     app.jinja_env.globals["visit_states"] = VISIT_STATES  # the calendar's legend
+    app.jinja_env.globals["remembered"] = remembered  # a pure macro's output, kept (the calendars)
     app.context_processor(lambda: {"lang": str(get_locale()).replace("_", "-")})  # <html lang>, from the locale
     app.context_processor(_business)
     cli.init_app(app)

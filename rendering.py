@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
+from collections import OrderedDict
 from functools import wraps
 from typing import Callable, TypeVar
 from urllib.parse import urlsplit
@@ -16,6 +18,7 @@ from flask_htmx import make_response as htmx_response
 from flask_login import current_user
 
 from extensions import db, htmx
+from filters import locale
 from forms.errors import show_errors
 from services.errors import DomainError
 
@@ -59,6 +62,44 @@ def render_page(page_template: str, fragments: str | dict[str, str], status: int
     if isinstance(fragments, dict) and len(fragments) > 1:
         response.vary.add("HX-Target")
     return response
+
+
+# A macro's output by its arguments, kept per process (least recently used out first): see remembered().
+_REMEMBERED: OrderedDict = OrderedDict()
+_REMEMBERED_SIZE = 256
+_REMEMBERED_LOCK = threading.Lock()
+
+
+def remembered(macro, *args, **kwargs):
+    """`macro(*args, **kwargs)`, rendered once for the same arguments and locale, then kept (a template global).
+
+    For a macro that is a pure function of its arguments: one that reads no request, account, clock or context
+    beyond what it is given, and translates only in the request's locale, which is part of the key. The staff
+    week renders 400 visits in 7 such calls (visit_entries): a reload that shows the same visits re-renders none
+    of them, and a change to one visit (its state, time, client's name, key notice) changes only its day's key.
+    Lists and dicts in the arguments are compared by value; named tuples (CalendarVisit) are hashable as they are.
+    """
+    key = (macro.name, str(locale()), _frozen(args), _frozen(kwargs))
+    with _REMEMBERED_LOCK:
+        found = _REMEMBERED.get(key)
+        if found is not None:
+            _REMEMBERED.move_to_end(key)
+            return found
+    found = macro(*args, **kwargs)
+    with _REMEMBERED_LOCK:
+        _REMEMBERED[key] = found
+        if len(_REMEMBERED) > _REMEMBERED_SIZE:
+            _REMEMBERED.popitem(last=False)
+    return found
+
+
+def _frozen(value):
+    """A hashable value equal for equal arguments: lists become tuples and dicts sorted pairs, all the way down."""
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return tuple(_frozen(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    return value
 
 
 # What a page's ETag covers besides its body: the headers that change what the browser does with it.

@@ -7,7 +7,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from babel import Locale
+from flask import g
+from markupsafe import Markup
 
+import rendering
 from access import VIEWING
 from app import create_app
 from extensions import db
@@ -155,6 +159,44 @@ def test_the_schedule_and_calendar_change_with_a_request_its_approval_and_a_canc
     db.session.add(make_visit)  # added by the office
     db.session.commit()
     assert f"/schedule/visits/{make_visit.id}" in fresh(office, week, staff_tag)
+
+
+def test_a_calendar_day_is_rendered_once_for_the_same_visits_and_afresh_for_other_arguments_or_language(app):
+    """rendering.remembered keeps a pure macro's output by its arguments (compared by value) and the locale."""
+    calls = []
+
+    def entries(visits, url, label, staff=False, key_notices=None):
+        calls.append(visits)
+        return Markup(f"<li>{len(calls)}</li>")
+
+    entries.name = "entries"
+    with app.test_request_context():
+        first = rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", staff=True, key_notices={1: "no key"})
+        again = rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", staff=True, key_notices={1: "no key"})
+        assert first == again and len(calls) == 1
+        changed = [rendering.remembered(entries, [(1, "Max")], "/v/", "Mon:", staff=True, key_notices={1: "no key"}),
+                   rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", staff=True, key_notices={}),
+                   rendering.remembered(entries, [(1, "Rex")], "/v/", "Tue:", staff=True, key_notices={1: "no key"}),
+                   rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", key_notices={1: "no key"})]
+        assert len(calls) == 5 and len(set(changed + [first])) == 5
+    with app.test_request_context():
+        g._pawtal_locale = Locale.parse("fr_FR")  # the request's language (filters.locale)
+        assert rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", staff=True,
+                                    key_notices={1: "no key"}) != first and len(calls) == 6
+
+
+def test_the_week_shows_a_renamed_client_and_a_cancelled_visit_at_once(office, make, walk, me, sitter):
+    """The week's days are kept rendered while their visits stay the same: a change shows on the next load."""
+    visit = add_visit(make, walk, sitter, timedelta(hours=2), client=me.client)
+    week = f"/schedule/?view=week&date={visit.day.isoformat()}"
+    assert f"{me.client.first_name} {me.client.last_name}" in office.get(week).get_data(as_text=True)
+    me.client.last_name = "Reyes-Ortiz"
+    db.session.commit()
+    page = office.get(week).get_data(as_text=True)
+    assert f"{me.client.first_name} Reyes-Ortiz" in page and "state-cancelled" not in page
+    db.session.get(Visit, visit.id).status = VisitStatus.CANCELLED
+    db.session.commit()
+    assert "state-cancelled" in office.get(week).get_data(as_text=True)
 
 
 def test_the_sitters_day_and_the_board_change_with_a_check_in(office, sami, make, walk, me, rex, sitter):
