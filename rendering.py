@@ -66,19 +66,25 @@ def render_page(page_template: str, fragments: str | dict[str, str], status: int
 
 # A macro's output by its arguments, kept per process (least recently used out first): see remembered().
 _REMEMBERED: OrderedDict = OrderedDict()
-_REMEMBERED_SIZE = 256
+_REMEMBERED_CHARS = 4_000_000  # at most this much output kept (about a week's schedule twenty times over)
 _REMEMBERED_LOCK = threading.Lock()
+_remembered_size = 0
 
 
 def remembered(macro, *args, **kwargs):
     """`macro(*args, **kwargs)`, rendered once for the same arguments and locale, then kept (a template global).
 
-    For a macro that is a pure function of its arguments: one that reads no request, account, clock or context
-    beyond what it is given, and translates only in the request's locale, which is part of the key. The staff
-    week renders 400 visits in 7 such calls (visit_entries): a reload that shows the same visits re-renders none
-    of them, and a change to one visit (its state, time, client's name, key notice) changes only its day's key.
-    Lists and dicts in the arguments are compared by value; named tuples (CalendarVisit) are hashable as they are.
+    For a macro that is a pure function of its arguments, named once among the templates: one that reads no
+    request, account, clock or context beyond what it is given, and translates only in the request's locale,
+    which is part of the key. The staff week renders 400 visits in 7 such calls (visit_entries): a reload that
+    shows the same visits re-renders none of them, and a change to a visit (its state, time, client's name)
+    changes its day's key (a key notice changed: every day's of the range, as they share the notices). Lists and
+    dicts in the arguments are compared by value; named tuples (CalendarVisit) are hashable as they are. With
+    templates reloaded as they change (debug), nothing is kept.
     """
+    global _remembered_size
+    if current_app.jinja_env.auto_reload:
+        return macro(*args, **kwargs)
     key = (macro.name, str(locale()), _frozen(args), _frozen(kwargs))
     with _REMEMBERED_LOCK:
         found = _REMEMBERED.get(key)
@@ -87,9 +93,11 @@ def remembered(macro, *args, **kwargs):
             return found
     found = macro(*args, **kwargs)
     with _REMEMBERED_LOCK:
-        _REMEMBERED[key] = found
-        if len(_REMEMBERED) > _REMEMBERED_SIZE:
-            _REMEMBERED.popitem(last=False)
+        if key not in _REMEMBERED:
+            _REMEMBERED[key] = found
+            _remembered_size += len(found)
+        while _remembered_size > _REMEMBERED_CHARS and _REMEMBERED:
+            _remembered_size -= len(_REMEMBERED.popitem(last=False)[1])
     return found
 
 

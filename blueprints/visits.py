@@ -85,7 +85,7 @@ def card_context(visit: Visit, key_notice: str | None = None, **extra) -> dict:
         "map_url": map_url(visit), "times_form": None, "missed_form": None, "times_form_for": times_form_for,
         "missed_form_for": lambda: MissedForm(formdata=None), "iso_time": iso_time,
         "photos_of": reports.sent_photos, "photo_url": staff_photo_url, "today": business_today(),
-        "code_day": checkins.on_her_day(visit),
+        "code_day": checkins.code_day(visit),
         "key_notice": key_notice, "no_show_fee_for": fees.no_show_fee,
         "thread_box": visit_thread_context(visit, thread, lazy=lazy_thread),
     }

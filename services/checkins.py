@@ -156,15 +156,17 @@ def check_in_window(visit: Visit, now: datetime | None = None) -> str:
     return "over" if now > _last_check_in(visit) else "open"
 
 
-def on_her_day(visit: Visit, now: datetime | None = None) -> bool:
-    """Whether the visit is on its sitter's day now, as /today shows it: dated today, or dated the day before and
-    still open past midnight (under way, or booked and still taking a check-in). The lockbox code is shown then."""
-    today = business_today()
+def code_day(visit: Visit, now: datetime | None = None) -> bool:
+    """Whether the visit's lockbox code may be shown now (to its sitter; keys.reveal_code): on the visit's day, and
+    past midnight while a late visit booked or under way is still within its check-in window (EARLY after it ends),
+    as her day shows it. Not all the next day for a visit left under way: the office settles that one."""
+    now = now or utcnow()
+    today = now.astimezone(local_zone()).date()
     if visit.day == today:
         return True
-    return visit.day == today - timedelta(days=1) and (
-        visit.status == VisitStatus.IN_PROGRESS
-        or (visit.status == VisitStatus.SCHEDULED and check_in_window(visit, now) == "open"))
+    return (visit.day == today - timedelta(days=1)
+            and visit.status in (VisitStatus.SCHEDULED, VisitStatus.IN_PROGRESS)
+            and check_in_window(visit, now) == "open")
 
 
 def opens_at(visit: Visit) -> datetime:
@@ -352,10 +354,11 @@ def _cards_statement(until: bool, to_do_only: bool = False):
 
     `to_do_only` leaves out the first day's visits finished (done, missed or cancelled), except for a few minutes
     after her own check-in or check-out, while she may still undo it (can_undo says exactly; this only keeps the
-    card). It also keeps the day before's visits still open: under way (to check out), just tapped (to undo), or
-    booked and still in their check-in window (up to EARLY after they end, _last_check_in), so that past midnight
-    a late evening's visit is still on her day. A later day's visit starting before `until` stays a card whatever
-    its state (one checked out before midnight may still need its report)."""
+    card). It also keeps the day before's visits still open: under way (to check out), just tapped (to undo),
+    booked and still in their check-in window (up to EARLY after they end, _last_check_in), or checked out since
+    midnight with no report yet, so that past midnight a late evening's visit is still on her day. A later day's
+    visit starting before `until` stays a card whatever its state (one checked out before midnight may still need
+    its report)."""
     first_day = Visit.day == bindparam("first")
     since = bindparam("first")
     if to_do_only:
@@ -364,7 +367,10 @@ def _cards_statement(until: bool, to_do_only: bool = False):
                                      VisitEvent.at >= bindparam("tapped_since", type_=VisitEvent.at.type))
         still_open = or_(Visit.status == VisitStatus.IN_PROGRESS, just_tapped,
                          and_(Visit.status == VisitStatus.SCHEDULED,
-                              Visit.ends_at >= bindparam("check_in_since", type_=Visit.ends_at.type)))
+                              Visit.ends_at >= bindparam("check_in_since", type_=Visit.ends_at.type)),
+                         and_(Visit.status == VisitStatus.COMPLETED,
+                              Visit.checked_out_at >= bindparam("midnight", type_=Visit.checked_out_at.type),
+                              ~exists().where(VisitReport.visit_id == Visit.id)))
         first_day = or_(and_(first_day, or_(Visit.status.in_(TO_DO), just_tapped)),
                         and_(Visit.day == bindparam("before"), still_open))
         since = bindparam("before")
@@ -415,10 +421,12 @@ def sitter_days(sitter: StaffUser, first: date, count: int = 2, cards_until: dat
     `later`; and the first day's cards begin with the day before's visits still open."""
     last = first + timedelta(days=count - 1)
     to_do_only = cards_until is not None and now is not None
+    midnight = datetime.combine(first, time(0), tzinfo=local_zone()).astimezone(timezone.utc)
     shown = list(db.session.scalars(_cards_statement(cards_until is not None, to_do_only),
                                     {"sitter": sitter.id, "first": first, "last": last, "until": cards_until,
                                      "before": first - timedelta(days=1),
                                      "check_in_since": now - EARLY if now else None,
+                                     "midnight": midnight,
                                      "tapped_since": now - timedelta(minutes=undo_minutes()) if now else None}))
     load_cards(shown)
     blockouts = blockouts_between(first, last)

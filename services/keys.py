@@ -81,12 +81,12 @@ def set_lockbox_code(client: ClientProfile, code: str) -> ClientProfile:
 
 def reveal_code(visit: Visit, sitter: StaffUser) -> str:
     """The client's lockbox code for the sitter assigned to `visit`, on the visit's day only (past midnight too,
-    while a late visit is still open: checkins.on_her_day); every showing is kept as a "code_shown" visit event.
+    while a late visit is still open: checkins.code_day); every showing is kept as a "code_shown" visit event.
     Refused (DomainError) to anyone else, on any other day, for a visit that is not booked, and when the client
     has no code."""
     if visit.sitter_id is None or visit.sitter_id != sitter.id:
         raise DomainError(_("Only the sitter of this visit can see the lockbox code."))
-    if not checkins.on_her_day(visit):
+    if not checkins.code_day(visit):
         raise DomainError(_("The lockbox code is shown on the day of the visit only."))
     if visit.status not in REVEALING:
         raise DomainError(_("This visit is not booked, so its lockbox code is not shown."))

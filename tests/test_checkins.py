@@ -217,49 +217,67 @@ def test_todays_finished_visits_are_lines_after_the_cards_and_one_whose_report_i
     assert f'<article id="visit-{soon.id}"' in page
 
 
-def test_after_midnight_yesterdays_visits_still_open_lead_her_day_marked_with_their_date(app, as_fill_in, me, rex, walk,
-                                                                                          fill_in):
-    """A late evening's visit is dated the day before: past midnight it is still to check out, or to check in to
-    while its window lasts (checkins.EARLY after it ends), so her day begins with it, marked with its date."""
+def test_after_midnight_yesterdays_visits_still_open_lead_her_day_marked_with_their_date(app, as_fill_in, make, me, rex,
+                                                                                          walk, fill_in):
+    """A late evening's visit is dated the day before: past midnight it is still to check out, to check in to while
+    its window lasts (checkins.EARLY after it ends), or to report on when checked out since midnight, so her day
+    begins with it, marked with its date."""
     today = datetime.now(NY).date()
     yesterday = today - timedelta(days=1)
 
-    def booked(starts_in: timedelta, status: VisitStatus, day=yesterday) -> Visit:
-        visit = book(me.client, walk, fill_in, [rex], starts_in=starts_in)
+    midnight = datetime.combine(today, time(0), tzinfo=NY)
+
+    def booked(starts_in: timedelta, status: VisitStatus, day=yesterday, sitter=fill_in,
+               checked_out_at=None) -> Visit:
+        visit = book(me.client, walk, sitter, [rex], starts_in=starts_in)
         visit.day, visit.status = day, status  # dated yesterday, whatever the hour now
         if status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED):
             visit.checked_in_at = as_utc(visit.starts_at)
-            db.session.add(VisitEvent(visit_id=visit.id, kind="check_in", at=visit.checked_in_at, staff_id=fill_in.id))
+            db.session.add(VisitEvent(visit_id=visit.id, kind="check_in", at=visit.checked_in_at, staff_id=sitter.id))
+        visit.checked_out_at = checked_out_at
         return visit
 
-    window_open = booked(-timedelta(hours=2), VisitStatus.SCHEDULED)  # ended 90 minutes ago: check-in still taken
+    window_open = booked(-timedelta(minutes=90), VisitStatus.SCHEDULED)  # ended an hour ago: check-in still taken
+    out_after_midnight = booked(-timedelta(minutes=80), VisitStatus.COMPLETED, checked_out_at=utcnow())  # no report
     under_way = booked(-timedelta(minutes=50), VisitStatus.IN_PROGRESS)  # checked in before midnight
     window_over = booked(-(checkins.EARLY + timedelta(hours=1)), VisitStatus.SCHEDULED)  # the office's to settle now
-    finished = booked(-timedelta(hours=4), VisitStatus.COMPLETED)
+    out_before_midnight = booked(-timedelta(hours=4), VisitStatus.COMPLETED, checked_out_at=midnight - timedelta(
+        minutes=5))
+    reported = booked(-timedelta(minutes=70), VisitStatus.COMPLETED, checked_out_at=utcnow())
+    db.session.add(VisitReport(visit_id=reported.id, client_id=reported.client_id, version=1, checklist=[], notes="",
+                               mood="", created_by_id=fill_in.id))
+    called_off = booked(-timedelta(minutes=40), VisitStatus.CANCELLED)
+    someone_elses = booked(-timedelta(minutes=30), VisitStatus.IN_PROGRESS, sitter=make.staff(Role.SITTER))
     to_come = booked(timedelta(hours=1), VisitStatus.SCHEDULED, day=today)
     db.session.commit()
     assert checkins.check_in_window(window_open) == "open" and checkins.check_in_window(window_over) == "over"
     page = as_fill_in.get("/today/").get_data(as_text=True)
     shown = [int(found) for found in re.findall(r'<article id="visit-(\d+)"', page)]
-    assert shown == [window_open.id, under_way.id, to_come.id], page  # the day before's first, in time order
-    assert f"/visits/{window_over.id}" not in page and f"/visits/{finished.id}" not in page
+    # The day before's first, in time order: to check in to, to send the report of, to check out.
+    assert shown == [window_open.id, out_after_midnight.id, under_way.id, to_come.id], page
+    for gone in (window_over, out_before_midnight, reported, called_off, someone_elses):
+        assert f"/visits/{gone.id}" not in page, gone.id
+    assert "Send the report" in re.search(rf'<article id="visit-{out_after_midnight.id}".*?</article>', page, re.S)[0]
 
     def card(visit: Visit) -> str:
         return re.search(rf'<article id="visit-{visit.id}".*?</article>', page, re.S)[0]
 
     with app.test_request_context():
         mark = f"From {formatted(yesterday, 'day_short')}"
-    assert mark in card(window_open) and mark in card(under_way) and "From " not in card(to_come)
+    assert all(mark in card(v) for v in (window_open, out_after_midnight, under_way)) and "From " not in card(to_come)
     assert f'action="/visits/{window_open.id}/check-in"' in card(window_open)
     assert f'action="/visits/{under_way.id}/check-out"' in card(under_way)
     assert post(as_fill_in, f"/visits/{under_way.id}/check-out").status_code == 200
     assert fresh(under_way).status == VisitStatus.COMPLETED
     page = as_fill_in.get("/today/").get_data(as_text=True)
-    assert "Undo check-out" in card(under_way) and "From " not in card(under_way)  # done: no longer open
-    with app.test_request_context():  # past the undo's minutes the visit done leaves her day
+    assert "Undo check-out" in card(under_way) and mark in card(under_way)  # its report is still to send
+    db.session.add(VisitReport(visit_id=under_way.id, client_id=under_way.client_id, version=1, checklist=[],
+                               notes="", mood="", created_by_id=fill_in.id))
+    db.session.commit()
+    with app.test_request_context():  # reported, and past the undo's minutes, the visit done leaves her day
         later = utcnow() + timedelta(minutes=checkins.undo_minutes() + 1)
         days = checkins.sitter_days(fill_in, today, cards_until=later + timedelta(hours=3), now=later)
-        assert [v.id for v in days[0].visits] == [window_open.id, to_come.id]
+        assert [v.id for v in days[0].visits] == [window_open.id, out_after_midnight.id, to_come.id]
         assert under_way.id not in {v.id for v in days[0].done}  # today's finished lines are today's visits only
 
 

@@ -170,6 +170,7 @@ def test_a_calendar_day_is_rendered_once_for_the_same_visits_and_afresh_for_othe
         return Markup(f"<li>{len(calls)}</li>")
 
     entries.name = "entries"
+    rendering._REMEMBERED.clear()
     with app.test_request_context():
         first = rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", staff=True, key_notices={1: "no key"})
         again = rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", staff=True, key_notices={1: "no key"})
@@ -183,6 +184,22 @@ def test_a_calendar_day_is_rendered_once_for_the_same_visits_and_afresh_for_othe
         g._pawtal_locale = Locale.parse("fr_FR")  # the request's language (filters.locale)
         assert rendering.remembered(entries, [(1, "Rex")], "/v/", "Mon:", staff=True,
                                     key_notices={1: "no key"}) != first and len(calls) == 6
+
+
+def test_what_remembered_keeps_is_bounded_by_its_size(app, monkeypatch):
+    monkeypatch.setattr(rendering, "_REMEMBERED_CHARS", 100)
+    monkeypatch.setattr(rendering, "_remembered_size", 0)
+    monkeypatch.setattr(rendering, "_REMEMBERED", rendering.OrderedDict())
+
+    def entries(n):
+        return Markup("x" * 30)
+
+    entries.name = "entries"
+    with app.test_request_context():
+        for n in range(10):
+            rendering.remembered(entries, n)
+    assert len(rendering._REMEMBERED) == 3 and rendering._remembered_size == 90  # the last three, newest kept
+    assert [key[2] for key in rendering._REMEMBERED] == [(7,), (8,), (9,)]
 
 
 def test_the_week_shows_a_renamed_client_and_a_cancelled_visit_at_once(office, make, walk, me, sitter):

@@ -157,12 +157,15 @@ def test_past_midnight_a_late_visit_still_open_shows_its_code_and_one_past_its_w
     sitter sees the code on her day (the button on the card too); after that, not."""
     yesterday = business_today() - timedelta(days=1)
     late = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=2))  # ended an hour ago
-    under_way = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=5),
+    under_way = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=2),
                         status=VisitStatus.IN_PROGRESS)
     over = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=4))  # ended 3 hours ago
+    left_under_way = a_visit(make, smiths, walk, sitter, day=yesterday, starts_in=-timedelta(hours=5),
+                             status=VisitStatus.IN_PROGRESS)  # never checked out: the office's to settle
     assert keys.reveal_code(late, sitter) == CODE and keys.reveal_code(under_way, sitter) == CODE
-    with pytest.raises(DomainError, match="on the day"):
-        keys.reveal_code(over, sitter)
+    for visit in (over, left_under_way):
+        with pytest.raises(DomainError, match="on the day"):
+            keys.reveal_code(visit, sitter)
     db.session.commit()
     login_as(client, sitter)
     assert "Show the lockbox code" in client.get(f"/visits/{late.id}").get_data(as_text=True)
