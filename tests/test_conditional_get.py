@@ -16,7 +16,7 @@ from access import VIEWING
 from app import create_app
 from extensions import db
 from filters import business_today
-from models import ClientLogin, Role, Visit, VisitStatus
+from models import BlockOut, ClientLogin, Role, Visit, VisitStatus
 from services import messages
 from services.settings import get_settings
 from tests.conftest import HX, login_as, make_config
@@ -214,6 +214,19 @@ def test_the_week_shows_a_renamed_client_and_a_cancelled_visit_at_once(office, m
     db.session.get(Visit, visit.id).status = VisitStatus.CANCELLED
     db.session.commit()
     assert "state-cancelled" in office.get(week).get_data(as_text=True)
+
+
+def test_the_clients_month_shows_a_closed_day_and_a_request_at_once(portal, me, rex, walk, manager):
+    """The month's grid is kept rendered while what it shows stays the same: a change shows on the next load."""
+    day = next_month_day(12)
+    month = f"/portal/calendar?month={day:%Y-%m}"
+    assert '<p class="closed-tag">' not in portal.get(month).get_data(as_text=True)
+    db.session.add(BlockOut(starts_on=day, ends_on=day, note="", created_by=manager))
+    db.session.commit()
+    page = portal.get(month).get_data(as_text=True)
+    assert page.count('<p class="closed-tag">Closed</p>') == 1 and '<a class="visit state-requested"' not in page
+    assert ask(portal, walk, [rex], start=day + timedelta(days=2), end=day + timedelta(days=2)).status_code == 303
+    assert '<a class="visit state-requested"' in portal.get(month).get_data(as_text=True)
 
 
 def test_the_sitters_day_and_the_board_change_with_a_check_in(office, sami, make, walk, me, rex, sitter):

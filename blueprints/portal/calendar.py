@@ -34,7 +34,8 @@ def calendar_context(client: ClientProfile, month: date, panel: str | None = Non
     context = portal_context(client)
     context.update(
         month=month, weeks=weeks, today=today, visits_by_day=visits.by_day(shown),
-        blocked=visits.blocked_days(visits.blockouts_between(first, last), first, last),
+        closed_notes={day: blockout.note for day, blockout in
+                      visits.blocked_days(visits.blockouts_between(first, last), first, last).items()},
         prev_month=visits.shift_month(month, -1), next_month=visits.shift_month(month, 1),
         this_month=today.replace(day=1), panel=panel,
         can_request=settings.portal_requests and context["onboarding"].complete,
