@@ -27,7 +27,7 @@ from blueprints import (
 )
 from config import DEV_SECRET_KEY, MIN_SECRET_KEY_LENGTH, from_environment
 from extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
-from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, parse_id
+from models import MAX_ID, VISIT_STATES, ClientLogin, StaffUser, alembic_includes, parse_id
 from rendering import remembered, wants_fragment
 from services import audit
 from services import billing as billing_service  # noqa: F401 - listens for cancelled visits (drafts drop them)
@@ -148,7 +148,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
     db.init_app(app)
     _plan_for_memory(app)
-    migrate.init_app(app, db, directory=MIGRATIONS)
+    migrate.init_app(app, db, directory=MIGRATIONS, include_object=alembic_includes)
     health.init_app(app, MIGRATIONS)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["BUSINESS_TIMEZONE"]  # one setting for both
     babel.init_app(app)

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from extensions import db
+from models import SEARCH_TRIGRAM_INDEX, index_client_search
 from services.errors import DomainError
 
 FORMAT = "pawtal-backup"
@@ -423,8 +424,12 @@ def _restore_postgresql(staged: str, engine: sa.Engine) -> None:
         tables.reflect(connection)
         tables.drop_all(connection)
     # Everything but the schema itself, which the empty install has already (pg_restore would make it again).
-    contents = [line for line in _run([pg_restore, "--list", staged], engine.url).splitlines()
-                if not re.search(r"^\d+; \d+ \d+ (SCHEMA|COMMENT - SCHEMA) ", line)]
+    # The search's trigram index too: its operator class comes from an extension the dump of one schema leaves
+    # out; it is made again below, the extension first.
+    listed = _run([pg_restore, "--list", staged], engine.url).splitlines()
+    trigrams = [line for line in listed if re.search(rf" INDEX \S+ {SEARCH_TRIGRAM_INDEX} ", line)]
+    contents = [line for line in listed if not re.search(r"^\d+; \d+ \d+ (SCHEMA|COMMENT - SCHEMA) ", line)
+                and line not in trigrams]
     with tempfile.NamedTemporaryFile("w", suffix=".list", delete=False) as chosen:
         chosen.write("\n".join(contents) + "\n")
     try:
@@ -432,6 +437,13 @@ def _restore_postgresql(staged: str, engine: sa.Engine) -> None:
               f"--use-list={chosen.name}", f"--dbname={engine.url.database}", staged], engine.url)
     finally:
         os.remove(chosen.name)
+    if not trigrams:  # an older release's backup (the upgrade that follows makes it) or an install without it
+        return
+    with engine.begin() as connection:
+        refused = index_client_search(connection)
+    if refused:
+        current_app.logger.warning("The client search's trigram index was not made (%s): the search works without "
+                                   "it, more slowly.", refused)
 
 
 def _verify_counts(manifest: dict) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from app import create_app
 from config import DEV_SECRET_KEY
 from extensions import db
-from models import ClientProfile, Pet, Role, StaffUser
+from models import ClientProfile, Pet, Role, StaffUser, alembic_includes
 from tests.conftest import login_as
 
 
@@ -71,7 +71,7 @@ def test_migrations_build_the_schema_from_empty_and_match_the_models(_schema, tm
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": alembic_includes})
             diff = compare_metadata(context, db.metadata)
             tables = set(inspect(conn).get_table_names())
         db.session.remove()

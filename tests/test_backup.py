@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from app import MIGRATIONS, create_app
 from extensions import db
+from models import SEARCH_TRIGRAM_INDEX
 from services import backups
 from tests.conftest import make_config, stamp_head
 from tests.migration_data import Filler, differences, snapshot
@@ -170,6 +171,9 @@ def test_backup_and_restore_bring_back_every_row_and_file(urls, tmp_path, passwo
     assert files_under(target.config["UPLOAD_FOLDER"]) == uploads
     with target.app_context():
         assert target.test_client().get("/healthz").status_code == 200
+        # PostgreSQL: the search's trigram index is back, though the dump of Pawtal's schema leaves its extension out.
+        indexes = {index["name"] for index in sa.inspect(db.engine).get_indexes("client_profile")}
+        assert (SEARCH_TRIGRAM_INDEX in indexes) is (db.engine.dialect.name == "postgresql")
         db.engine.dispose()
     # pg_dump and pg_restore are given the connection in their environment: no URL nor password in their arguments.
     assert all("@" not in arg and "://" not in arg for command in commands for arg in command)

@@ -308,3 +308,104 @@ def test_0011_gives_each_visit_report_its_visits_client(database, tmp_path, pass
     engine.dispose()
     assert rows and all(report == visit for report, visit in rows)
     assert len({visit for _, visit in rows}) > 1  # the reports belong to several clients: a constant would fail
+
+
+from models import SEARCH_TRIGRAM_INDEX as TRIGRAM_INDEX  # noqa: E402 - beside the tests that use it
+
+
+def client_search_plans(url: str, tmp_path: Path, q: str) -> tuple[str, list[str]]:
+    """The client table's page for a search of `q` as the owner sees it, and PostgreSQL's plans of the queries
+    that matched a LIKE."""
+    app = create_app(make_config(url, tmp_path))
+    app.test_client_class = IsolatedClient
+    seen = []
+
+    def keep(conn, cursor, statement, params, context, many):
+        if " LIKE " in statement:
+            seen.append((statement, params))
+
+    with app.app_context():
+        from models import Role, StaffUser
+
+        owner = StaffUser(email="owner@example.com", first_name="Olga", role=Role.OWNER)
+        db.session.add(owner)
+        db.session.commit()
+        browser = app.test_client()
+        with browser.session_transaction() as session:
+            session["_user_id"] = owner.get_id()
+        sa.event.listen(db.engine, "before_cursor_execute", keep)
+        page = browser.get(f"/clients/?q={q}")
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+        assert page.status_code == 200
+        with db.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":  # a test's few rows are read whole, index or not: ask for the plan
+                conn.exec_driver_sql("SET enable_seqscan = off")  # that an index can give, else still a scan
+            plans = ["\n".join(conn.exec_driver_sql("EXPLAIN " + statement, params).scalars())
+                     for statement, params in seen] if conn.dialect.name == "postgresql" else []
+        db.session.remove()
+        db.engine.dispose()
+    return page.get_data(as_text=True), plans
+
+
+def test_0022_finds_clients_by_part_of_a_word_from_a_trigram_index_on_postgresql(database, tmp_path):
+    """PostgreSQL: after the upgrade the search's query for part of a name can be answered from the trigram index
+    instead of by reading every client (the bench shows the planner choosing it over 10,000 clients). SQLite gets
+    no such index (the migration leaves it alone) and finds the same client."""
+    migrate(database, tmp_path)
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        from models import ClientProfile
+
+        conn.execute(sa.insert(ClientProfile.__table__), [
+            {"first_name": "Ann", "last_name": f"Other{i}", "search_text": f"ann other{i} 555{i:07d} pet{i}"}
+            for i in range(30)] + [{"first_name": "Zed", "last_name": "Smithers", "search_text": "zed smithers"}])
+        indexes = {index["name"] for index in sa.inspect(conn).get_indexes("client_profile")}
+    postgresql = engine.dialect.name == "postgresql"
+    engine.dispose()
+    assert (TRIGRAM_INDEX in indexes) is postgresql
+
+    page, plans = client_search_plans(database, tmp_path, "mither")
+
+    assert "Smithers" in page and "Other1<" not in page
+    if postgresql:
+        assert plans and all(TRIGRAM_INDEX in plan for plan in plans), plans
+
+
+@pytest.mark.postgresql_run  # a database and a role of its own on the PostgreSQL server
+def test_0022_goes_on_without_the_index_where_pg_trgm_cannot_be_created(_schema, tmp_path, capsys):
+    """A role that may make tables but not extensions (no CREATE on the database) still upgrades to the head; the
+    upgrade says the index was left out, and the search finds the client by reading the table."""
+    server = sa.engine.make_url(os.environ.get("TEST_DATABASE_URL") or _schema)
+    name = f"no_trgm_{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"DROP ROLE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE ROLE {name} LOGIN"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))  # owned by the suite's role, not by the app's
+    owner = sa.create_engine(server.set(database=name), isolation_level="AUTOCOMMIT")
+    with owner.connect() as conn:
+        conn.execute(sa.text(f"GRANT CREATE, USAGE ON SCHEMA public TO {name}"))
+    owner.dispose()
+    url = server.set(database=name, username=name, password=None).render_as_string(hide_password=False)
+    try:
+        migrate(url, tmp_path)
+        said = capsys.readouterr().err
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == chain()[-1]
+            assert conn.scalar(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")) == 0
+            assert TRIGRAM_INDEX not in {index["name"] for index in sa.inspect(conn).get_indexes("client_profile")}
+            from models import ClientProfile
+
+            conn.execute(sa.insert(ClientProfile.__table__),
+                         [{"first_name": "Zed", "last_name": "Smithers", "search_text": "zed smithers"}])
+        engine.dispose()
+        assert "pg_trgm could not be created" in said and "the client search works without its index" in said
+        page, plans = client_search_plans(url, tmp_path, "mither")
+        assert "Smithers" in page and plans and not any(TRIGRAM_INDEX in plan for plan in plans)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(sa.text(f"DROP ROLE IF EXISTS {name}"))
+        admin.dispose()
