@@ -909,8 +909,9 @@ def calendar_visits(first: date, last: date, client_id: int | None = None, sitte
     found: list[CalendarVisit] = []
     row = pets = None
     # Plain rows from the session's connection: the ORM's execution layer adds nothing to columns.
-    for next_row in db.session.connection().execute(statement, {"first": first, "last": last, "client_id": client_id,
-                                                                "sitter_id": sitter_id, "now": now, "limit": limit}):
+    rows = db.session.connection().execute(statement, {"first": first, "last": last, "client_id": client_id,
+                                                       "sitter_id": sitter_id, "now": now, "limit": limit}).all()
+    for next_row in rows:
         if row is not None and next_row[0] != row[0]:
             found.append(_calendar_visit(row, pets, now))
         if row is None or next_row[0] != row[0]:
