@@ -211,7 +211,7 @@ def load_user(user_id: str):
     account_id = parse_id(raw_id)
     if model is None or account_id is None:
         return None
-    user = db.session.get(model, account_id)
+    user = site_settings.load_account(model, account_id)
     if user is None or user.session_token != token or not user.active:
         return None
     return user

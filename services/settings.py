@@ -7,10 +7,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, select
 
 from extensions import db
 from filters import gettext as _
@@ -72,6 +73,24 @@ def get_settings() -> SiteSettings:
     # asks for the settings once per visit card, would read the row again.
     db.session.info["site_settings"] = settings
     return settings
+
+
+def load_account(model: type, account_id: int):
+    """The signed-in account's row (a StaffUser or ClientLogin), or None, read in one query with the settings row,
+    which every page reads too: get_settings() then has it, a round trip fewer per request on PostgreSQL."""
+    found = db.session.execute(_account_with_settings(model), {"id": account_id}).first()
+    if found is None:
+        return None
+    account, settings = found
+    if settings is not None:  # a new install's first request makes it in get_settings()
+        db.session.info["site_settings"] = settings
+    return account
+
+
+@lru_cache(maxsize=2)
+def _account_with_settings(model: type):
+    return (select(model, SiteSettings).outerjoin(SiteSettings, SiteSettings.id == 1)
+            .where(model.id == bindparam("id")))
 
 
 def rules_for(kind: str) -> dict[str, str]:

@@ -5,12 +5,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, event, inspect, select, text
 
 from app import create_app
 from config import DEV_SECRET_KEY
 from extensions import db
 from models import ClientProfile, Pet, Role, StaffUser, alembic_includes
+from services import settings as site_settings
 from tests.conftest import login_as
 
 
@@ -174,3 +175,30 @@ def test_postgresql_plans_for_a_database_in_memory_and_a_bad_setting_is_refused(
         server.dispose()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("who", ["staff", "client"])
+def test_a_page_reads_the_signed_in_account_with_the_settings_in_one_query(app, client, owner, me, portal, who):
+    """Every page reads the account and the settings: one query for both, and none for the settings again; a
+    changed session token still signs the account out."""
+    browser = client if who == "staff" else portal
+    if who == "staff":
+        login_as(browser, owner)
+    account = owner if who == "staff" else me
+    page = "/clients/" if who == "staff" else "/portal/"
+    site_settings.get_settings()  # the row the migrations make in a real install
+    db.session.commit()
+    seen = []
+    keep = lambda conn, cursor, statement, *args: seen.append(" ".join(statement.split()))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        assert browser.get(page).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    reading_settings = [s for s in seen if "site_settings.clients_can_register" in s]  # the row, not a count
+    assert len(reading_settings) == 1 and f"FROM {account.__tablename__} " in reading_settings[0], \
+        [s[:60] + " … " + s[-120:] for s in reading_settings]
+
+    account.session_token = "changed"
+    db.session.commit()
+    assert browser.get(page).status_code in (302, 303)
