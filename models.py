@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import re
 import secrets
 from datetime import date, datetime, time, timedelta, timezone
@@ -701,23 +702,30 @@ DATABASE_ONLY_INDEXES = frozenset({SEARCH_TRIGRAM_INDEX})
 
 def index_client_search(connection) -> str | None:
     """Make the client search's trigram index on PostgreSQL, the pg_trgm extension first. Returns why it could not
-    be made (a role that may not create the extension), or None: made, there already, or not PostgreSQL."""
+    be made (a role that may not create the extension or use its schema), or None: made, there already, or not
+    PostgreSQL. A refusal undoes only this."""
     if connection.dialect.name != "postgresql":
         return None
     try:
-        with connection.begin_nested():  # a refusal undoes only this
+        with connection.begin_nested():
             connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            # By the extension's schema: one installed outside the search path is found all the same.
+            schema = connection.exec_driver_sql(
+                "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
+            connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {SEARCH_TRIGRAM_INDEX} ON client_profile "
+                                       f'USING gin ((search_text COLLATE "C") {schema}.gin_trgm_ops)')
     except DBAPIError as error:
-        return str(error.orig).strip().splitlines()[0]
-    # By the extension's schema: one installed outside the search path is found all the same.
-    schema = connection.exec_driver_sql(
-        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
-    connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {SEARCH_TRIGRAM_INDEX} ON client_profile "
-                               f'USING gin ((search_text COLLATE "C") {schema}.gin_trgm_ops)')
+        return (str(error.orig).strip().splitlines() or [repr(error)])[0]
     return None
 
 
-event.listen(ClientProfile.__table__, "after_create", lambda _table, connection, **_: index_client_search(connection))
+def _index_after_create(_table, connection, **_) -> None:
+    refused = index_client_search(connection)
+    if refused:
+        logging.getLogger(__name__).warning("The client search's trigram index was not made (%s).", refused)
+
+
+event.listen(ClientProfile.__table__, "after_create", _index_after_create)
 
 
 def alembic_includes(obj, name, kind, reflected, compare_to) -> bool:

@@ -283,7 +283,7 @@ def restore_backup(path: str) -> dict:
             if kind == "sqlite":
                 _restore_sqlite(database, db.engine.url)
             else:
-                _restore_postgresql(database, db.engine)
+                _restore_postgresql(database, db.engine, manifest["revision"])
             _verify_counts(manifest)
             for name, staged in files:
                 target = os.path.join(uploads, *name.split("/"))
@@ -415,7 +415,7 @@ def _restore_sqlite(staged: str, url: sa.URL) -> None:
     _sqlite_copy(staged, path)
 
 
-def _restore_postgresql(staged: str, engine: sa.Engine) -> None:
+def _restore_postgresql(staged: str, engine: sa.Engine, revision: str) -> None:
     """pg_restore into the empty database, in one transaction, after dropping the empty tables a `flask db upgrade`
     may have made (the dump creates its own)."""
     pg_restore = postgresql_tool("pg_restore")
@@ -437,13 +437,23 @@ def _restore_postgresql(staged: str, engine: sa.Engine) -> None:
               f"--use-list={chosen.name}", f"--dbname={engine.url.database}", staged], engine.url)
     finally:
         os.remove(chosen.name)
-    if not trigrams:  # an older release's backup (the upgrade that follows makes it) or an install without it
+    if not _includes_migration(revision, TRIGRAM_MIGRATION):  # an older backup: the upgrade that follows makes it
         return
     with engine.begin() as connection:
         refused = index_client_search(connection)
     if refused:
         current_app.logger.warning("The client search's trigram index was not made (%s): the search works without "
                                    "it, more slowly.", refused)
+
+
+# The migration that adds the search's trigram index (see models.index_client_search).
+TRIGRAM_MIGRATION = "0022"
+
+
+def _includes_migration(revision: str, wanted: str) -> bool:
+    """Whether a database at `revision` (heads joined by commas) has had migration `wanted` applied."""
+    script = ScriptDirectory(current_app.extensions["migrate"].directory)
+    return any(step.revision == wanted for head in revision.split(",") for step in script.iterate_revisions(head, "base"))
 
 
 def _verify_counts(manifest: dict) -> None:

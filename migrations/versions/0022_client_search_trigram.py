@@ -34,18 +34,16 @@ def upgrade():
     try:
         with bind.begin_nested():  # a refusal undoes only this, not the upgrade's transaction
             bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            # Named with the extension's schema: one a DBA installed outside this database's search path is found
+            # all the same (and one in a schema this role may not use is refused here, not the upgrade).
+            schema = bind.exec_driver_sql(
+                "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
+            bind.exec_driver_sql('CREATE INDEX IF NOT EXISTS ix_client_profile_search_trigram ON client_profile '
+                                 f'USING gin ((search_text COLLATE "C") {schema}.gin_trgm_ops)')
     except sa.exc.DBAPIError as error:
-        log.warning("pg_trgm could not be created (%s): the client search works without its index, more slowly. "
-                    "A superuser can run CREATE EXTENSION pg_trgm, then `flask db downgrade 0021` and "
-                    "`flask db upgrade`.", str(error.orig).strip().splitlines()[0])
-        return
-    # Named with the extension's schema: where it was already installed in another schema than this database's
-    # search path, its operator class would not be found by name alone.
-    schema = bind.exec_driver_sql(
-        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").scalar()
-    op.create_index('ix_client_profile_search_trigram', 'client_profile',
-                    [sa.text(f'(search_text COLLATE "C") {schema}.gin_trgm_ops')], postgresql_using='gin',
-                    if_not_exists=True)
+        log.warning("The client search's trigram index was not made (%s): the search works without it, more "
+                    "slowly. A superuser can run CREATE EXTENSION pg_trgm, then `flask db downgrade 0021` and "
+                    "`flask db upgrade`.", (str(error.orig).strip().splitlines() or [repr(error)])[0])
 
 
 def downgrade():
