@@ -8,6 +8,7 @@ import functools
 import io
 import os
 import re
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def test_hostile_posts_never_break_anything_and_a_refusal_changes_nothing(app, w
             if key in seen or not form["action"].startswith("/") or "logout" in form["action"]:
                 continue
             seen.add(key)
-            if len(seen) % halves != half:
+            if zlib.crc32(repr(key).encode()) % halves != half:  # by the form, whatever the order pages list them
                 continue
             names = [name for name, kind, _ in form["fields"] if kind not in ("file", "submit") and name != "csrf_token"]
             trials = [{name: value for name in names} for value in HOSTILE]

@@ -192,7 +192,10 @@ def test_ten_pays_of_the_same_thing_at_once_charge_once(app, manager, nia, walk)
                               db.session.get(PaymentMethod, card_id), "portal").status
 
     outcomes = at_once(app, 10, pay)
-    assert sorted(outcomes) == ["AlreadyStarted"] * 9 + ["succeeded"], outcomes
+    # One charges; the others find it under way, or, on a busy machine where a thread starts after it finished,
+    # nothing left to pay: either way they charge nothing.
+    assert outcomes.count("succeeded") == 1 and set(outcomes) <= {"succeeded", "AlreadyStarted", "NothingDue"}, \
+        outcomes
     assert len(intents_at_stripe(nia)) == 1
     assert count(OnlinePayment) == 1 and count(Payment) == 1 and len(outbox("receipt-payment")) == 1
     assert entries(nia) == [("invoice", 2500), ("payment", -2500)]
