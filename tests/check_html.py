@@ -8,10 +8,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
-# The folder of the suite's run on the same database (tests/conftest.py's BROWSER_PAGES).
-PAGES = os.path.join(os.path.dirname(__file__), "browser", "artifacts",
-                     "html-postgresql" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
-                     else "html-sqlite")
+PAGES = os.path.join(os.path.dirname(__file__), "browser", "artifacts", "html")
 # The checker knows nothing of htmx and calls every hx-* attribute "not allowed"; those messages, and only those, go.
 HTMX = re.compile(r"^error: Attribute “hx-[^”]+” not allowed on element “[^”]+” at this point\.$")
 GNU = re.compile(r'^"(?:file:)?(?P<path>[^"]+)":(?P<where>[0-9.-]*):? (?P<message>.+)$')

@@ -31,10 +31,7 @@ VISIT_OPTIONS = {"location_mode": "asked", "short_visit_percent": "50", "late_gr
                  "travel_gap_minutes": "0", "key_notices": "y"}
 PASSWORD = "correct-horse-42"
 _counter = itertools.count(1)
-# One folder per database, so that CI's two runs can go side by side (.ci/run); tests/check_html.py reads the same.
-BROWSER_PAGES = os.path.join(os.path.dirname(__file__), "browser", "artifacts",
-                             "html-postgresql" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
-                             else "html-sqlite")
+BROWSER_PAGES = os.path.join(os.path.dirname(__file__), "browser", "artifacts", "html")
 
 
 def pytest_configure(config):
