@@ -453,7 +453,8 @@ TRIGRAM_MIGRATION = "0022"
 def _includes_migration(revision: str, wanted: str) -> bool:
     """Whether a database at `revision` (heads joined by commas) has had migration `wanted` applied."""
     script = ScriptDirectory(current_app.extensions["migrate"].directory)
-    return any(step.revision == wanted for head in revision.split(",") for step in script.iterate_revisions(head, "base"))
+    return any(step.revision == wanted for head in revision.split(",")
+               for step in script.iterate_revisions(head, "base"))
 
 
 def _verify_counts(manifest: dict) -> None:
