@@ -1,9 +1,10 @@
 """Pawtal: the application factory."""
 from __future__ import annotations
 
+import functools
 import os
 import re
-from typing import Any
+from typing import Any, Callable
 
 from flask import (
     Flask, abort, current_app, g, has_request_context, make_response, redirect, render_template, request, url_for,
@@ -114,15 +115,22 @@ def _plan_for_memory(app: Flask) -> None:
     if not cost or not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         return
     with app.app_context():
-        engine = db.engine
+        event.listen(db.engine, "connect", _page_cost_setter(cost))
 
-    @event.listens_for(engine, "connect")
+
+@functools.cache
+def _page_cost_setter(cost: str) -> Callable:
+    """The connect listener setting `cost`: one function per value, so that an engine given the same setting again
+    (tests/conftest.py shares one engine between the test apps) keeps one listener, as event.listen ignores a repeat."""
+
     def set_page_cost(connection, _record):
         autocommit = connection.autocommit
         connection.autocommit = True  # a SET outside any transaction, kept for the session
         with connection.cursor() as cursor:
             cursor.execute(f"SET random_page_cost = {cost}")  # checked above: only digits and a point
         connection.autocommit = autocommit
+
+    return set_page_cost
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

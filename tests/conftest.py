@@ -178,7 +178,8 @@ def _empty_tables(app) -> None:
             else:
                 for table in tables:
                     conn.execute(table.delete())
-        db.engine.dispose()
+        if db.engine not in ENGINES.engines.values():
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -224,12 +225,42 @@ class SharedBytecodeCache(BytecodeCache):
 TEMPLATE_CODE = SharedBytecodeCache()
 
 
+class SharedEngines:
+    """One SQLAlchemy engine for every app the `app` fixture makes in a test process, by URL and options.
+
+    An engine keeps the SQL it has compiled, by statement; each test made an app, so an engine, of its own, which
+    compiled again every statement the test ran (a sixth of a typical test's time, by profile) and read the server's
+    version and settings again. Flask-SQLAlchemy makes engines in `_make_engine`; apps made elsewhere (a test's own
+    create_app, with settings of its own) get engines of their own as before. The pool is emptied after each test
+    (_empty_tables), so no connection outlives its test."""
+
+    def __init__(self, make_engine):
+        self.make_engine = make_engine
+        self.engines: dict[str, object] = {}
+        self.sharing = False
+
+    def __call__(self, bind_key, options, app):
+        if not self.sharing:
+            return self.make_engine(bind_key, options, app)
+        key = repr((bind_key, sorted((name, str(value)) for name, value in options.items())))
+        if key not in self.engines:
+            self.engines[key] = self.make_engine(bind_key, options, app)
+        return self.engines[key]
+
+
+db._make_engine = ENGINES = SharedEngines(db._make_engine)
+
+
 @pytest.fixture
 def app(_schema, tmp_path, app_config):
     # Flask-Babel keeps loaded catalogues in one Domain for the whole process, by locale: a test with French
     # catalogues of its own must not get the ones an earlier test's French app loaded.
     babel.__dict__.pop("domain_instance", None)  # a cached_property: the next app makes a Domain of its own
-    app = create_app(make_config(_schema, tmp_path, **app_config))
+    ENGINES.sharing = True
+    try:
+        app = create_app(make_config(_schema, tmp_path, **app_config))
+    finally:
+        ENGINES.sharing = False
     app.test_client_class = IsolatedClient
     app.jinja_env.bytecode_cache = TEMPLATE_CODE
     ctx = app.app_context()
