@@ -13,7 +13,8 @@ from werkzeug.serving import make_server
 
 from tests.conftest import BROWSER_PAGES
 
-CHROMIUM = os.environ.get("PAWTAL_CHROMIUM", "/usr/bin/chromium")
+# Debian's Chromium as a headless shell (see the Makefile's `chromium`); PAWTAL_CHROMIUM=/usr/bin/chromium for the full one.
+CHROMIUM = os.environ.get("PAWTAL_CHROMIUM", "/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "screenshots")
@@ -24,7 +25,7 @@ _kept_pages: set[str] = set()  # sha256 of each page body saved in this run
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package.")
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium-headless-shell package.")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
