@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 from html import escape
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -237,19 +239,50 @@ def releases(tmp_path_factory):
     return export
 
 
-def install_release(commit: str, source: Path, database: str, uploads: Path) -> None:
+# Libraries the test process has loaded that a release does not need (the test tools themselves).
+TEST_TOOLS = ("_pytest", "pytest", "pluggy", "xdist", "execnet", "playwright", "pyee", "greenlet", "aiosmtpd",
+              "iniconfig", "py", "locust", "gevent", "zope")
+
+
+@pytest.fixture(scope="session")
+def installer(tmp_path_factory):
+    """A process that has imported the libraries today's app uses, forking a child per release (release_installer).
+
+    Only modules from site-packages are imported there, none named like a module of the app (a release's own)."""
+    libraries = sysconfig.get_paths()["purelib"]
+    ours = {path.stem for path in ROOT.iterdir()}
+    names = sorted(name for name, module in list(sys.modules.items())
+                   if (getattr(module, "__file__", None) or "").startswith(libraries)
+                   and name.split(".")[0] not in ours and name.split(".")[0] not in TEST_TOOLS)
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "release_installer.py")], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, cwd=tmp_path_factory.mktemp("installer"))
+    process.stdin.write(json.dumps(names) + "\n")
+    process.stdin.flush()
+    assert json.loads(process.stdout.readline()) == {"ready": True}
+    yield process
+    process.stdin.close()
+    process.wait(30)
+
+
+def install_release(installer, commit: str, source: Path, database: str, uploads: Path) -> None:
     """`flask db upgrade` then `flask seed-demo` of the release at `source`, in one process (the app starts once)."""
-    env = {**os.environ, "FLASK_APP": "app:create_app", "DATABASE_URL": database, "PAWTAL_OUTBOX_WORKER": "0",
+    env = {"FLASK_APP": "app:create_app", "DATABASE_URL": database, "PAWTAL_OUTBOX_WORKER": "0",
            "PAWTAL_UPLOAD_FOLDER": str(uploads), "MAIL_SUPPRESS_SEND": "1", "PYTHONPATH": str(source)}
-    done = subprocess.run([sys.executable, "-c", INSTALL_RELEASE], cwd=source, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"release {commit}:\n" + done.stdout[-1000:] + done.stderr[-3000:]
+    output = uploads.parent / "release-install.log"
+    job = {"source": str(source), "env": env, "code": INSTALL_RELEASE, "output": str(output)}
+    installer.stdin.write(json.dumps(job) + "\n")
+    installer.stdin.flush()
+    answer = installer.stdout.readline()
+    assert answer, "the release installer has stopped"
+    logged = output.read_text(errors="replace")
+    assert json.loads(answer)["returncode"] == 0, f"release {commit}:\n" + logged[-4000:]
 
 
 RELEASES = landed_commits()
 
 
 @pytest.mark.parametrize("revision", chain())
-def test_upgrade_from_each_revision_keeps_every_row(revision, releases, database, tmp_path, password_hash):
+def test_upgrade_from_each_revision_keeps_every_row(revision, releases, installer, database, tmp_path, password_hash):
     """From each revision, today's code upgrades a populated database to the head and loses nothing.
 
     The database is made by the release that added `revision`, with that release's own code and demo data (from the
@@ -258,7 +291,7 @@ def test_upgrade_from_each_revision_keeps_every_row(revision, releases, database
     uploads = tmp_path / "uploads"
     release = RELEASES.get(revision)  # none for a migration not committed yet (test_every_migration_has_its_release)
     if release:
-        install_release(release, releases(release), database, uploads)
+        install_release(installer, release, releases(release), database, uploads)
     else:
         migrate(database, tmp_path, revision)
     engine = sa.create_engine(database)
