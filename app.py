@@ -4,7 +4,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import (
     Flask, abort, current_app, g, has_request_context, make_response, redirect, render_template, request, url_for,

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from flask import g
 from flask.testing import FlaskClient
 from jinja2 import BytecodeCache
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import URL, create_engine, event, make_url, text
 
 from app import create_app
 from extensions import babel, db
@@ -178,8 +178,6 @@ def _empty_tables(app) -> None:
             else:
                 for table in tables:
                     conn.execute(table.delete())
-        if db.engine not in ENGINES.engines.values():
-            db.engine.dispose()
 
 
 @pytest.fixture
@@ -229,10 +227,11 @@ class SharedEngines:
     """One SQLAlchemy engine for every app the `app` fixture makes in a test process, by URL and options.
 
     An engine keeps the SQL it has compiled, by statement; each test made an app, so an engine, of its own, which
-    compiled again every statement the test ran (a sixth of a typical test's time, by profile) and read the server's
-    version and settings again. Flask-SQLAlchemy makes engines in `_make_engine`; apps made elsewhere (a test's own
-    create_app, with settings of its own) get engines of their own as before. The pool is emptied after each test
-    (_empty_tables), so no connection outlives its test."""
+    compiled again every statement the test ran (a sixth of a typical test's time, by profile), read the server's
+    version and settings again and opened new connections. Flask-SQLAlchemy makes engines in `_make_engine`; apps
+    made elsewhere (a test's own create_app, with settings of its own) get engines of their own as before. The pool's
+    connections are kept from test to test, rolled back as each request or test gives them back; no test sets a
+    session-level setting on them (the PostgreSQL page cost, set on connect, is part of the key)."""
 
     def __init__(self, make_engine):
         self.make_engine = make_engine
@@ -242,7 +241,9 @@ class SharedEngines:
     def __call__(self, bind_key, options, app):
         if not self.sharing:
             return self.make_engine(bind_key, options, app)
-        key = repr((bind_key, sorted((name, str(value)) for name, value in options.items())))
+        settings = {name: value.render_as_string(hide_password=False) if isinstance(value, URL) else repr(value)
+                    for name, value in options.items()}
+        key = repr((bind_key, sorted(settings.items()), app.config.get("PG_RANDOM_PAGE_COST")))
         if key not in self.engines:
             self.engines[key] = self.make_engine(bind_key, options, app)
         return self.engines[key]
