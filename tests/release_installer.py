@@ -7,9 +7,10 @@ server's pre-forking master does, then forks a child per release: the child star
 import leaves them and imports the release's own modules from its source tree. None of today's code is ever
 imported here, so no hook of today's app (an event listener on SQLAlchemy's Session, say) can reach a release.
 
-Protocol, one JSON line each way: the first line read is the list of modules to import; then each line is a job
-{"source", "env", "code", "output"} and the answer {"returncode"} once the child has exited, its stdout and stderr
-in the file `output`.
+Protocol, one JSON line each way: the first line read is the list of modules to import, answered {"ready": true}
+once they are; then each line is a job {"source", "env", "code", "output"}, answered {"returncode"} once the child
+has exited, its stdout and stderr in the file `output`. The parent starts this process without PYTHONPATH, so
+nothing of today's tree is on a release's path.
 """
 from __future__ import annotations
 
@@ -42,10 +43,17 @@ def run(job: dict) -> None:
     code = 1
     try:
         output = os.open(job["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError:
+        traceback.print_exc()  # to the test process's stderr, which this process shares
+        os._exit(code)
+    try:
         os.dup2(output, 1)
         os.dup2(output, 2)
         os.close(output)
-        sys.stdin = open(os.devnull)  # the jobs' pipe is the parent's
+        nothing = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(nothing, 0)  # the jobs' pipe is the parent's, not for the release or what it starts
+        os.close(nothing)
+        sys.stdin = open(0, closefd=False)
         os.chdir(job["source"])
         os.environ.update(job["env"])
         sys.path.insert(0, job["source"])
