@@ -25,7 +25,8 @@ _kept_pages: set[str] = set()  # sha256 of each page body saved in this run
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium-headless-shell package.")
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium-headless-shell package "
+                    "(PAWTAL_CHROMIUM names another Chromium).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
